@@ -1,0 +1,33 @@
+# Two commands for a new user on a fresh machine (Python >= 3.11, git, make):
+#   make demo   set up, then run the main job on the bundled sample county
+#   make test   set up, then run lint, type checks and the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+OUT ?= out/demo
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("gridgeo needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/gridgeo demo --out $(OUT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check gridgeo api maps tests benchmarks
+	$(BIN)/ruff format --check gridgeo api maps tests benchmarks
+	$(BIN)/mypy gridgeo
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/bench_network.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,1 @@
+"""The gridgeo FastAPI service: thin routers over the gridgeo library."""

@@ -1,0 +1,309 @@
+"""The ``gridgeo`` command line.
+
+Every subcommand is a thin shell over the library. A user error (any
+:class:`~gridgeo.errors.GridGeoError`) is printed as one line on stderr and the
+command exits with status 2; an unexpected error is written with its traceback
+to a log file and the user gets one line that says where it is, with status 70.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gridgeo.errors import GridGeoError
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 70
+DEFAULT_DEMO_OUT = Path("out") / "demo"
+
+
+def _print(*lines: str) -> None:
+    for line in lines:
+        print(line, flush=True)
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+# --- gridgeo demo ---------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Run everything the project can do so far on the bundled sample county."""
+    from gridgeo import io, network, sample
+
+    started = time.perf_counter()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    county = sample.load_sample(Path(args.sample) if args.sample else sample.SAMPLE_DIR)
+
+    customers = county.customers
+    n_gps = int(customers["gps_lon"].notna().sum()) if "gps_lon" in customers else 0
+    _print(
+        f"南丰县 sample county (seed {county.seed}) / Nanfeng sample county",
+        f"  county area        {float(county.county['area_km2'].iloc[0]):,.1f} km²",
+        f"  townships          {len(county.towns)}",
+        f"  villages           {len(county.villages)}",
+        f"  customers          {_fmt_int(len(customers))} ({_fmt_int(n_gps)} with phone GPS)",
+        f"  substations        {len(county.substations)}",
+        f"  repair stations    {len(county.repair_stations)}",
+        f"  payment points     {len(county.payment_points)}",
+    )
+
+    if n_gps:
+        gps = customers[customers["gps_lon"].notna()]
+        checks = _check_customer_gps(gps, county)
+        counts = checks["reason"].value_counts().sort_index()
+        detail = ", ".join(f"{reason} {int(n)}" for reason, n in counts.items())
+        _print(f"  phone GPS check    {detail}")
+
+    graphs = {}
+    for mode in ("drive", "two_wheeler", "walk"):
+        t0 = time.perf_counter()
+        graphs[mode] = network.graph_from_roads(county.roads, mode=mode)
+        s = network.graph_summary(graphs[mode])
+        _print(
+            f"  road graph {mode:<11s} {_fmt_int(s['nodes'])} nodes, {_fmt_int(s['edges'])} edges, "
+            f"{s['road_km']:,.1f} km, {s['components']} components "
+            f"(largest holds {100 * s['largest_component_share']:.1f}% of nodes), "
+            f"built in {time.perf_counter() - t0:.1f} s"
+        )
+
+    workspace = out_dir / "workspace.gpkg"
+    tmp = workspace.with_suffix(".gpkg.tmp")
+    tmp.unlink(missing_ok=True)
+    layers = {
+        "county": county.county,
+        "towns": county.towns,
+        "villages": county.villages,
+        "substations": county.substations,
+        "repair_stations": county.repair_stations,
+        "payment_points": county.payment_points,
+        "roads": network.roads_from_graph(graphs["drive"]),
+    }
+    for name, gdf in layers.items():
+        io.write_layer(gdf, tmp, name)
+    tmp.replace(workspace)  # a crash mid-write never leaves a half-written workspace behind
+
+    summary = {
+        "county": "南丰县",
+        "adcode": "361023",
+        "seed": county.seed,
+        "customers": len(customers),
+        "villages": len(county.villages),
+        "substations": len(county.substations),
+        "repair_stations": len(county.repair_stations),
+        "payment_points": len(county.payment_points),
+        "road_graphs": {mode: network.graph_summary(g) for mode, g in graphs.items()},
+    }
+    summary_path = out_dir / "summary.json"
+    summary_path.write_text(
+        json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
+        + "\n",
+        encoding="utf-8",
+    )
+    _print(
+        f"outputs ({time.perf_counter() - started:.1f} s):",
+        f"  workspace GeoPackage  {workspace}",
+        f"  summary               {summary_path}",
+    )
+    return 0
+
+
+def _check_customer_gps(gps: Any, county: Any) -> Any:
+    from gridgeo import crs
+
+    lon = gps["gps_lon"].astype(float)
+    lat = gps["gps_lat"].astype(float)
+    datum = gps["gps_datum"].fillna("wgs84") if "gps_datum" in gps else None
+    if datum is not None:
+        wlon = lon.copy()
+        wlat = lat.copy()
+        for d in sorted(datum.unique()):
+            sel = (datum == d).to_numpy()
+            x, y = crs.to_wgs84(lon[sel].to_numpy(), lat[sel].to_numpy(), d)
+            wlon[sel], wlat[sel] = x, y
+        lon, lat = wlon, wlat
+    area = county.county.geometry.iloc[0]
+    return crs.check_coordinates(lon, lat, area=area)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    msg = f"cannot serialise {type(value).__name__} to JSON"
+    raise TypeError(msg)
+
+
+# --- gridgeo roads import -------------------------------------------------------------------
+
+
+def _cmd_roads_import(args: argparse.Namespace) -> int:
+    from gridgeo import io, network
+
+    boundary = None
+    if args.boundary:
+        boundary = io.read_layer(
+            args.boundary, layer=args.boundary_layer, datum=args.boundary_datum
+        )
+    t0 = time.perf_counter()
+    G = network.graph_from_osm(args.file, boundary=boundary, mode=args.mode)
+    elapsed = time.perf_counter() - t0
+    s = network.graph_summary(G)
+    _print(
+        f"{args.file}: {_fmt_int(s['nodes'])} nodes, {_fmt_int(s['edges'])} edges, "
+        f"{s['road_km']:,.1f} km of {args.mode} roads, {s['components']} components, "
+        f"read in {elapsed:.1f} s"
+    )
+    if args.out:
+        out = Path(args.out)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        io.write_layer(network.roads_from_graph(G), tmp, "roads")
+        tmp.replace(out)
+        _print(f"roads layer written to {out}")
+    return 0
+
+
+# --- gridgeo convert ------------------------------------------------------------------------
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from gridgeo import io
+
+    gdf = io.read_layer(args.src, layer=args.layer, datum=args.datum)
+    out = Path(args.dst)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    io.write_layer(gdf, tmp, args.out_layer or args.layer or Path(args.src).stem)
+    tmp.replace(out)
+    _print(f"{len(gdf)} features converted from {args.datum} to WGS84 (EPSG:4326): {out}")
+    return 0
+
+
+# --- gridgeo sample -------------------------------------------------------------------------
+
+
+def _cmd_sample_generate(args: argparse.Namespace) -> int:
+    from gridgeo import sample
+
+    t0 = time.perf_counter()
+    county = sample.generate_county(seed=args.seed, n_customers=args.customers)
+    paths = sample.write_sample(county, Path(args.out))
+    _print(f"sample county generated in {time.perf_counter() - t0:.1f} s (seed {args.seed}):")
+    _print(*(f"  {name:<16s} {path}" for name, path in paths.items()))
+    return 0
+
+
+# --- parser ---------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        msg = f"expected a whole number > 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line, like our other errors."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(EXIT_USER_ERROR, f"gridgeo: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gridgeo import sample
+
+    parser = _Parser(prog="gridgeo", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="run everything on the bundled sample county")
+    demo.add_argument("--out", default=str(DEFAULT_DEMO_OUT), help="output folder")
+    demo.add_argument("--sample", default=None, help="sample folder (default: bundled Nanfeng)")
+    demo.set_defaults(func=_cmd_demo)
+
+    roads = sub.add_parser("roads", help="road networks")
+    roads_sub = roads.add_subparsers(dest="roads_command", required=True, parser_class=_Parser)
+    imp = roads_sub.add_parser("import", help="import an OSM extract (.osm.pbf, .osm, .osm.gz)")
+    imp.add_argument("file", help="OSM extract")
+    imp.add_argument("--boundary", help="clip to this polygon file (GeoPackage, GeoJSON, ...)")
+    imp.add_argument("--boundary-layer", default=None, help="layer of the boundary file")
+    imp.add_argument(
+        "--boundary-datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of the boundary coordinates (Amap/DataV boundaries are gcj02)",
+    )
+    imp.add_argument("--mode", default="drive", choices=("drive", "two_wheeler", "walk"))
+    imp.add_argument("--out", help="write the roads layer to this GeoPackage")
+    imp.set_defaults(func=_cmd_roads_import)
+
+    conv = sub.add_parser("convert", help="convert a vector file from GCJ-02/BD-09 to WGS84")
+    conv.add_argument("src")
+    conv.add_argument("dst", help="output GeoPackage")
+    conv.add_argument("--datum", required=True, choices=("wgs84", "gcj02", "bd09"))
+    conv.add_argument("--layer", default=None)
+    conv.add_argument("--out-layer", default=None)
+    conv.set_defaults(func=_cmd_convert)
+
+    smp = sub.add_parser("sample", help="the generated sample county")
+    smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)
+    gen = smp_sub.add_parser("generate", help="generate a sample county (deterministic)")
+    gen.add_argument("--seed", type=int, default=sample.DEFAULT_SEED)
+    gen.add_argument("--customers", type=_positive_int, default=30_000)
+    gen.add_argument("--out", required=True, help="output folder")
+    gen.set_defaults(func=_cmd_sample_generate)
+    return parser
+
+
+def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        return func(args)
+    except GridGeoError as exc:
+        print(f"gridgeo: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("gridgeo: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        fd, log_path = tempfile.mkstemp(prefix="gridgeo-crash-", suffix=".log")
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        print(
+            f"gridgeo: internal error, please report it with the log file {log_path}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gridgeo`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return _run(args.func, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1965 @@
+"""Three-tier service grids: county, substation supply grids, village grids.
+
+Tier 1 is the county company. Tier 2 holds one supply grid per substation
+(每一变电站为一供电网). Tier 3 cuts every supply grid into village-level grids,
+one per grid member (网格员), balanced on workload.
+
+How the grids are made
+----------------------
+1. **Village cells.** Every village gets a cell: its own polygon where one is
+   given, elsewhere the Voronoi cell of its point in the metric CRS, clipped
+   to the county (:func:`village_cells`). The cells tile the county without
+   gaps or overlaps, so every grid is a union of whole cells and a village is
+   never split between grids.
+2. **Tier 2.** Each village goes to the substation nearest to it along the
+   road network by travel time (one multi-source Dijkstra on a CSR matrix,
+   :func:`assign_villages_to_substations`), or, with ``method="voronoi"``, to
+   the nearest substation in straight line. This is a network Voronoi
+   evaluated at village granularity: a village cell goes whole to the
+   substation its village point is nearest to. A supply grid is the union of
+   its villages' cells. Pieces of a supply grid that do not touch the piece
+   holding the substation (enclaves) go whole to the neighbouring grid they
+   share the longest boundary with, so every supply grid is contiguous.
+3. **Tier 3.** The village adjacency graph of each supply grid (cells that
+   share a boundary) is cut into ``k`` contiguous regions with the smallest
+   largest deviation from the mean workload (:func:`balance_village_grids`).
+4. **Topology** is checked on every build and every edit preview
+   (:func:`validate_grids`): a build that breaks a rule is refused with
+   :class:`GridTopologyError`, an edit preview carries its problems.
+
+Redraws (:func:`preview_move_villages`, :func:`preview_redraw_boundary`,
+:func:`preview_split_grid`, :func:`preview_merge_grids`,
+:func:`preview_reassign_substation`) never change their input: each returns a
+:class:`Preview` with the new grids, the KPI diff and the topology problems.
+
+Workload is an input: a table of customers (and HV / LV customers and
+vulnerable households) per village, as counted by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from gridgeo.crs import metric_crs
+from gridgeo.errors import (
+    CRSError,
+    DuplicateIdError,
+    EmptyDataError,
+    GraphError,
+    InputError,
+    InvalidGeometryError,
+    MissingColumnError,
+    NotFoundError,
+)
+
+__all__ = [
+    "ASSIGN_METHODS",
+    "GRID_COLUMNS",
+    "PROBLEM_KINDS",
+    "TIER_COUNTY",
+    "TIER_SUPPLY",
+    "TIER_VILLAGE",
+    "WEIGHT_TERMS",
+    "GridTopologyError",
+    "Preview",
+    "ServiceGrids",
+    "assign_villages_to_substations",
+    "balance_village_grids",
+    "build_service_grids",
+    "grid_imbalance",
+    "preview_merge_grids",
+    "preview_move_villages",
+    "preview_reassign_substation",
+    "preview_redraw_boundary",
+    "preview_split_grid",
+    "validate_grids",
+    "village_adjacency",
+    "village_cells",
+]
+
+logger = logging.getLogger(__name__)
+
+TIER_COUNTY, TIER_SUPPLY, TIER_VILLAGE = 1, 2, 3
+ASSIGN_METHODS = ("network", "voronoi")
+DEFAULT_METHOD = "network"
+DEFAULT_WEIGHT = "travel_time"
+DEFAULT_OFFROAD_SPEED_KPH = 4.5
+DEFAULT_TARGET_WORKLOAD = 1500.0
+DEFAULT_RESTARTS = 8
+DEFAULT_TOLERANCE_M2 = 1.0
+DEFAULT_MIN_SHARE = 0.5
+DEFAULT_MIN_SHARED_BOUNDARY_M = 1.0
+DEFAULT_WEIGHTS: Mapping[str, float] = {"customers": 1.0}
+
+VILLAGE_ID = "village_code"
+SUBSTATION_ID = "substation_id"
+COUNT_COLUMNS = ("customers", "hv_customers", "lv_customers", "vulnerable")
+# Terms a workload may be weighted with: the count columns, plus the cell area
+# and the road length inside the cell, computed when the table lacks them.
+WEIGHT_TERMS = (*COUNT_COLUMNS, "area_km2", "road_km")
+GRID_COLUMNS = (
+    "grid_id",
+    "tier",
+    "parent_id",
+    "name",
+    "substation_id",
+    "voltage_kv",
+    "customers",
+    "hv_customers",
+    "lv_customers",
+    "vulnerable",
+    "workload",
+    "imbalance_pct",
+    "n_villages",
+    "villages",
+    "area_km2",
+    "geometry",
+)
+_META_COLUMNS = ("grid_id", "tier", "parent_id", "name", "substation_id", "voltage_kv")
+PROBLEM_KINDS = (
+    "duplicate_id",
+    "bad_tier",
+    "empty",
+    "invalid_geometry",
+    "orphan",
+    "not_nested",
+    "parent_not_union",
+    "gap",
+    "overlap",
+    "outside_county",
+    "not_contiguous",
+    "shared_substation",
+)
+_VILLAGE_SEP = "，"
+# Local search stops after this many improving moves per restart (a safety
+# net: each move strictly improves the score, so it always stops anyway).
+_MAX_MOVES = 10_000
+
+
+class GridTopologyError(InvalidGeometryError):
+    """A build or an edit would break a topology rule of the service grids.
+
+    Attributes
+    ----------
+    problems
+        The list of problems found by :func:`validate_grids`.
+    """
+
+    def __init__(self, msg: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(msg)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ServiceGrids:
+    """Service grids of a county and what they are made of.
+
+    Attributes
+    ----------
+    grids
+        All tiers, one row per grid, columns :data:`GRID_COLUMNS`, EPSG:4326.
+    village_grid
+        Tier-3 ``grid_id`` of each village, on the villages' index.
+    cells
+        One row per village on the villages' index: ``village_code``, the
+        count columns, ``workload`` and the village cell polygon (EPSG:4326).
+    county
+        The county boundary (one row, EPSG:4326).
+    """
+
+    grids: gpd.GeoDataFrame
+    village_grid: pd.Series
+    cells: gpd.GeoDataFrame
+    county: gpd.GeoDataFrame
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The result of an edit, not saved anywhere.
+
+    Attributes
+    ----------
+    grids
+        The grids after the edit (all tiers, EPSG:4326).
+    kpi_diff
+        One row per grid id present before or after: KPIs ``customers``,
+        ``workload``, ``n_villages`` and ``imbalance_pct`` with ``_before``,
+        ``_after`` and ``_change`` suffixes.
+    problems
+        Topology problems of the edited grids (empty when it may be saved).
+    service
+        The edited :class:`ServiceGrids`, to chain edits or to save.
+    """
+
+    grids: gpd.GeoDataFrame
+    kpi_diff: pd.DataFrame
+    problems: list[dict[str, Any]]
+    service: ServiceGrids
+
+
+# --------------------------------------------------------------------------- #
+# input checks
+
+
+def _to_4326(gdf: gpd.GeoDataFrame | gpd.GeoSeries, name: str) -> Any:
+    if gdf.crs is None:
+        msg = (
+            f"`{name}` has no CRS: gridgeo never guesses one. Set it, e.g. "
+            f"`{name}.set_crs('EPSG:4326')`."
+        )
+        raise CRSError(msg)
+    if gdf.crs.equals(pyproj.CRS.from_epsg(4326)):
+        return gdf.copy()
+    return gdf.to_crs(4326)
+
+
+def _check_frame(
+    gdf: Any, name: str, columns: Iterable[str] = (), *, allow_empty: bool = False
+) -> gpd.GeoDataFrame:
+    if isinstance(gdf, gpd.GeoSeries):
+        gdf = gpd.GeoDataFrame(geometry=gdf)
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        msg = f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__!r}."
+        raise InputError(msg)
+    if len(gdf) == 0:
+        msg = f"`{name}` has no rows: nothing to build grids from."
+        raise EmptyDataError(msg)
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        msg = f"`{name}` lacks column(s) {missing!r}; it has {list(gdf.columns)!r}."
+        raise MissingColumnError(msg)
+    out = _to_4326(gdf, name)
+    if allow_empty:
+        return out
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        rows = list(out.index[bad][:10])
+        msg = f"`{name}` has missing or empty geometries at rows {rows!r}: fix or drop them."
+        raise InvalidGeometryError(msg)
+    return out
+
+
+def _check_unique(values: pd.Series, name: str, column: str) -> None:
+    dup = values[values.duplicated(keep=False)]
+    if len(dup):
+        msg = (
+            f"`{name}` column `{column}` repeats id(s) {sorted(map(str, set(dup)))[:10]!r}: "
+            "every id must be unique."
+        )
+        raise DuplicateIdError(msg)
+
+
+def _county_geometry(county: Any) -> tuple[gpd.GeoDataFrame, Any]:
+    county = _check_frame(county, "county")
+    geom = shapely.make_valid(shapely.union_all(np.asarray(county.geometry.values, dtype=object)))
+    geom = shapely.union_all(
+        [g for g in shapely.get_parts(geom) if shapely.get_type_id(g) in (3, 6)]
+    )
+    if shapely.is_empty(geom) or shapely.area(geom) == 0:
+        msg = "`county` has no polygon area: pass the county boundary polygon."
+        raise InvalidGeometryError(msg)
+    return county, geom
+
+
+def _points_of(geoms: np.ndarray) -> np.ndarray:
+    """Points of point geometries; a representative point of anything else."""
+    is_point = shapely.get_type_id(geoms) == 0
+    out = geoms.copy()
+    out[~is_point] = shapely.point_on_surface(geoms[~is_point])
+    return out
+
+
+def _check_method(method: str) -> None:
+    if method not in ASSIGN_METHODS:
+        msg = f"Unknown `method` {method!r}: use one of {ASSIGN_METHODS!r}."
+        raise InputError(msg)
+
+
+# --------------------------------------------------------------------------- #
+# village cells
+
+
+def _transformer(crs_from: Any, crs_to: Any) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(crs_from, crs_to, always_xy=True)
+
+
+def _project(geoms: np.ndarray, tr: pyproj.Transformer) -> np.ndarray:
+    return shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygon parts of a geometry (drops the lines and points of overlays)."""
+    if shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = [g for g in shapely.get_parts(geom) if shapely.get_type_id(g) in (3, 6)]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def _cells_metric(
+    county_m: Any,
+    points_m: np.ndarray,
+    codes: np.ndarray,
+    polygons_m: np.ndarray | None,
+) -> np.ndarray:
+    """Cells of the villages in the metric CRS, tiling ``county_m``."""
+    n = len(points_m)
+    xy = shapely.get_coordinates(points_m)
+    _, first, counts = np.unique(np.round(xy, 3), axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        same = [str(codes[i]) for i in first[counts > 1]][:10]
+        msg = (
+            f"Villages share a point with another village (first of each: {same!r}): "
+            "Voronoi cells need distinct points; move one of them or give village polygons."
+        )
+        raise InputError(msg)
+    if n == 1:
+        cells = np.array([county_m], dtype=object)
+    else:
+        minx, miny, maxx, maxy = shapely.total_bounds(np.append(points_m, county_m))
+        pad = max(maxx - minx, maxy - miny)
+        frame = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+        vor = shapely.voronoi_polygons(shapely.multipoints(points_m), extend_to=frame, ordered=True)
+        cells = shapely.get_parts(vor)
+        if len(cells) != n:  # pragma: no cover - guarded by the duplicate check
+            msg = f"Voronoi diagram gave {len(cells)} cells for {n} villages."
+            raise InputError(msg)
+        cells = shapely.intersection(cells, county_m)
+    if polygons_m is not None:
+        has = ~(shapely.is_missing(polygons_m) | shapely.is_empty(polygons_m))
+        polys = np.empty(n, dtype=object)
+        polys[:] = shapely.Polygon()
+        taken = shapely.Polygon()
+        # Earlier villages keep an overlapped piece, so the polygons are disjoint.
+        overlapped = []
+        for i in np.flatnonzero(has):
+            p = _polygonal(shapely.intersection(shapely.make_valid(polygons_m[i]), county_m))
+            if shapely.area(shapely.intersection(p, taken)) > DEFAULT_TOLERANCE_M2:
+                overlapped.append(str(codes[i]))
+            polys[i] = _polygonal(shapely.difference(p, taken))
+            taken = shapely.union(taken, polys[i])
+        if overlapped:
+            warnings.warn(
+                f"village polygons of {overlapped[:10]!r} overlap earlier ones; "
+                "the overlap went to the earlier village",
+                stacklevel=3,
+            )
+        cells = shapely.union(shapely.difference(cells, taken), polys)
+    cells = np.array([_polygonal(c) for c in cells], dtype=object)
+    return _merge_fragments(cells, points_m, codes)
+
+
+def _merge_fragments(cells: np.ndarray, points_m: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Give every detached piece of a cell to the neighbour it shares most boundary with.
+
+    A Voronoi cell clipped to a concave county (or a cell left around a village
+    polygon) can fall apart; the piece holding the village point (else the
+    largest) stays, the other pieces join the main piece of the cell they
+    share the longest boundary with (else the nearest one).
+    """
+    parts, owner = shapely.get_parts(cells, return_index=True)
+    if len(parts) == len(cells):
+        empty = [str(codes[i]) for i in np.flatnonzero(shapely.is_empty(cells))]
+        if empty:
+            msg = (
+                f"Village(s) {empty[:10]!r} get no area inside the county (their cell "
+                "is empty): check that their points lie in the county."
+            )
+            raise InputError(msg)
+        return cells
+    area = shapely.area(parts)
+    holds = shapely.intersects(parts, points_m[owner])
+    # main piece per cell: holds the point first, then the largest
+    order = np.lexsort((-area, ~holds, owner))
+    is_main = np.zeros(len(parts), dtype=bool)
+    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    is_main[first] = True
+    lost = sorted(set(range(len(cells))) - set(owner[is_main]))
+    if lost:
+        msg = f"Village(s) {[str(codes[i]) for i in lost][:10]!r} get no area inside the county."
+        raise InputError(msg)
+    main_idx = np.flatnonzero(is_main)
+    main_of = np.empty(len(cells), dtype=np.int64)
+    main_of[owner[main_idx]] = main_idx
+    tree = shapely.STRtree(parts[main_idx])
+    pieces: dict[int, list[Any]] = {int(i): [parts[main_of[i]]] for i in range(len(cells))}
+    for j in np.flatnonzero(~is_main):
+        cand = tree.query(parts[j], predicate="intersects")
+        cand = cand[owner[main_idx[cand]] != owner[j]]
+        if len(cand):
+            shared = shapely.length(shapely.intersection(parts[j], parts[main_idx[cand]]))
+            target = int(owner[main_idx[cand[np.argmax(shared)]]])
+        else:
+            target = int(owner[main_idx[tree.query_nearest(parts[j])[0]]])
+        pieces[target].append(parts[j])
+    return np.array(
+        [shapely.union_all(pieces[i]) if len(pieces[i]) > 1 else pieces[i][0] for i in pieces],
+        dtype=object,
+    )
+
+
+def _village_table(villages: Any) -> gpd.GeoDataFrame:
+    villages = _check_frame(villages, "villages", [VILLAGE_ID])
+    _check_unique(villages[VILLAGE_ID], "villages", VILLAGE_ID)
+    return villages
+
+
+def _polygons_for(
+    villages: gpd.GeoDataFrame, village_polygons: Any, tr: pyproj.Transformer
+) -> np.ndarray | None:
+    geoms = np.asarray(villages.geometry.values, dtype=object)
+    own = geoms.copy()
+    own[shapely.get_type_id(geoms) == 0] = None
+    if village_polygons is not None:
+        vp = _check_frame(village_polygons, "village_polygons", [VILLAGE_ID])
+        _check_unique(vp[VILLAGE_ID], "village_polygons", VILLAGE_ID)
+        unknown = sorted(map(str, set(vp[VILLAGE_ID]) - set(villages[VILLAGE_ID])))
+        if unknown:
+            msg = (
+                f"`village_polygons` has village codes not in `villages`: {unknown[:10]!r}; "
+                "drop them or add the villages."
+            )
+            raise NotFoundError(msg)
+        by_code = pd.Series(np.asarray(vp.geometry.values, dtype=object), index=vp[VILLAGE_ID])
+        given = by_code.reindex(villages[VILLAGE_ID]).to_numpy(dtype=object)
+        own = np.where(pd.isna(given), own, given)
+    if all(g is None for g in own):
+        return None
+    out = np.empty(len(own), dtype=object)
+    mask = np.array([g is not None for g in own])
+    out[mask] = _project(np.asarray(own[mask], dtype=object), tr)
+    return out
+
+
+def village_cells(
+    county: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    *,
+    village_polygons: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Cut the county into one cell per village.
+
+    A village's cell is its polygon (clipped to the county) where one is given,
+    elsewhere the Voronoi cell of its point in the county's metric CRS
+    (:func:`gridgeo.crs.metric_crs`), clipped to the county and with the
+    other villages' polygons taken out. Detached pieces of a cell go to the
+    neighbouring cell they share the longest boundary with. The cells tile the
+    county: no gaps, no overlaps.
+
+    Parameters
+    ----------
+    county
+        County boundary (one or more polygons, any CRS).
+    villages
+        Villages with a unique ``village_code`` and a point each (a polygon
+        geometry counts as the village polygon; its inner point is used).
+    village_polygons
+        Optional village polygons with ``village_code``; villages without one
+        get their Voronoi cell. Overlapping polygons are made disjoint (the
+        earlier village keeps the overlap) with a warning.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``village_code`` and the cell polygon (EPSG:4326), on the villages'
+        index.
+
+    Raises
+    ------
+    InputError
+        If two villages share a point or a village gets no area in the county.
+    """
+    _, county_geom = _county_geometry(county)
+    villages = _village_table(villages)
+    crs = metric_crs(county_geom)
+    to_m = _transformer(4326, crs)
+    cells_m = _cells_for(villages, county_geom, village_polygons, to_m)
+    cells = _project(cells_m, _transformer(crs, 4326))
+    return gpd.GeoDataFrame(
+        {VILLAGE_ID: villages[VILLAGE_ID].to_numpy()},
+        geometry=cells,
+        index=villages.index,
+        crs=4326,
+    )
+
+
+def _cells_for(
+    villages: gpd.GeoDataFrame,
+    county_geom: Any,
+    village_polygons: Any,
+    to_m: pyproj.Transformer,
+) -> np.ndarray:
+    geoms = np.asarray(villages.geometry.values, dtype=object)
+    points_m = _project(_points_of(geoms), to_m)
+    county_m = _project(np.array([county_geom], dtype=object), to_m)[0]
+    polygons_m = _polygons_for(villages, village_polygons, to_m)
+    return _cells_metric(county_m, points_m, villages[VILLAGE_ID].to_numpy(), polygons_m)
+
+
+def _adjacency_metric(
+    cells_m: np.ndarray, *, min_shared_m: float = DEFAULT_MIN_SHARED_BOUNDARY_M
+) -> sparse.csr_matrix:
+    n = len(cells_m)
+    tree = shapely.STRtree(cells_m)
+    i, j = tree.query(cells_m, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    shared = shapely.length(shapely.intersection(cells_m[i], cells_m[j]))
+    keep = shared >= min_shared_m
+    i, j, shared = i[keep], j[keep], shared[keep]
+    m = sparse.coo_matrix((shared, (i, j)), shape=(n, n))
+    return (m + m.T).tocsr()
+
+
+def village_adjacency(
+    cells: gpd.GeoDataFrame, *, min_shared_m: float = DEFAULT_MIN_SHARED_BOUNDARY_M
+) -> sparse.csr_matrix:
+    """Which village cells share a boundary, and how long it is.
+
+    Parameters
+    ----------
+    cells
+        Village cells (any CRS), e.g. from :func:`village_cells`.
+    min_shared_m
+        Cells that share less boundary than this (metres) are not neighbours
+        (cells meeting at a corner never are).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Symmetric ``n x n`` matrix in the row order of ``cells``; entry
+        ``(i, j)`` is the shared boundary length in metres.
+    """
+    cells = _check_frame(cells, "cells")
+    crs = metric_crs(cells)
+    cells_m = _project(np.asarray(cells.geometry.values, dtype=object), _transformer(4326, crs))
+    return _adjacency_metric(cells_m, min_shared_m=min_shared_m)
+
+
+# --------------------------------------------------------------------------- #
+# tier 2: villages to substations
+
+
+def _graph_engine(G: Any, weight: str) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """CSR matrix of ``weight`` (minimum over parallel edges) and node lon/lat."""
+    if not isinstance(G, nx.Graph) or G.number_of_nodes() == 0:
+        msg = "`graph` must be a non-empty NetworkX graph (e.g. from gridgeo.network)."
+        raise GraphError(msg)
+    crs = G.graph.get("crs")
+    if crs is None:
+        msg = "`graph` has no `crs` in G.graph: set G.graph['crs'] = 'EPSG:4326'."
+        raise GraphError(msg)
+    if not pyproj.CRS.from_user_input(crs).equals(pyproj.CRS.from_epsg(4326)):
+        msg = f"`graph` CRS is {crs!r}; pass the unprojected graph (EPSG:4326)."
+        raise GraphError(msg)
+    nodes = list(G.nodes)
+    pos = {node: i for i, node in enumerate(nodes)}
+    try:
+        xy = np.array([(G.nodes[u]["x"], G.nodes[u]["y"]) for u in nodes], dtype=float)
+    except KeyError as exc:
+        msg = "`graph` nodes need `x` (lon) and `y` (lat) attributes."
+        raise GraphError(msg) from exc
+    data = list(G.edges(data=weight))
+    if not data:
+        msg = "`graph` has no edges: it cannot give travel times."
+        raise GraphError(msg)
+    u = np.fromiter((pos[e[0]] for e in data), dtype=np.int64, count=len(data))
+    v = np.fromiter((pos[e[1]] for e in data), dtype=np.int64, count=len(data))
+    w = np.array([np.nan if e[2] is None else e[2] for e in data], dtype=float)
+    if not np.isfinite(w).all() or (w < 0).any():
+        bad = int((~np.isfinite(w) | (w < 0)).sum())
+        msg = (
+            f"{bad} edge(s) of `graph` lack a finite, non-negative `{weight}`: "
+            "add travel times (gridgeo.network builds them) or pass another `weight`."
+        )
+        raise GraphError(msg)
+    if not G.is_directed():
+        u, v, w = np.r_[u, v], np.r_[v, u], np.r_[w, w]
+    # keep the fastest of parallel edges; explicit zeros would read as "no edge"
+    order = np.lexsort((w, v, u))
+    u, v, w = u[order], v[order], w[order]
+    first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])]
+    w = np.maximum(w[first], 1e-9)
+    n = len(nodes)
+    mat = sparse.csr_matrix((w, (u[first], v[first])), shape=(n, n))
+    return mat, xy, np.asarray(nodes, dtype=object)
+
+
+def _nearest_substation_metric(
+    points_m: np.ndarray, subs_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    tree = cKDTree(shapely.get_coordinates(subs_m))
+    dist, idx = tree.query(shapely.get_coordinates(points_m))
+    return np.asarray(idx, dtype=np.int64), np.asarray(dist, dtype=float)
+
+
+def _substation_table(substations: Any) -> gpd.GeoDataFrame:
+    subs = _check_frame(substations, "substations", [SUBSTATION_ID])
+    _check_unique(subs[SUBSTATION_ID], "substations", SUBSTATION_ID)
+    return subs
+
+
+def _assign_metric(
+    points_m: np.ndarray,
+    subs_m: np.ndarray,
+    *,
+    graph: Any,
+    method: str,
+    to_m: pyproj.Transformer,
+    weight: str,
+    offroad_speed_kph: float,
+) -> np.ndarray:
+    """Index of the substation of each village point."""
+    nearest, _ = _nearest_substation_metric(points_m, subs_m)
+    if method == "voronoi":
+        return nearest
+    if graph is None:
+        msg = (
+            "`method='network'` needs the road `graph` (gridgeo.network.graph_from_roads); "
+            "pass it or use `method='voronoi'`."
+        )
+        raise InputError(msg)
+    mat, lonlat, _ = _graph_engine(graph, weight)
+    node_xy = np.column_stack(to_m.transform(lonlat[:, 0], lonlat[:, 1]))
+    tree = cKDTree(node_xy)
+    sub_d, sub_node = tree.query(shapely.get_coordinates(subs_m))
+    _, vil_node = tree.query(shapely.get_coordinates(points_m))
+    # One virtual source per substation, joined to its nearest road node by the
+    # off-road leg, so one multi-source Dijkstra compares substations fairly.
+    n, s = mat.shape[0], len(subs_m)
+    offroad_s = np.maximum(sub_d / (offroad_speed_kph / 3.6), 1e-9)
+    link = sparse.csr_matrix((offroad_s, (n + np.arange(s), sub_node)), shape=(n + s, n + s))
+    big = sparse.block_diag([mat, sparse.csr_matrix((s, s))], format="csr") + link
+    dist, _, src = csgraph.dijkstra(
+        big, directed=True, indices=n + np.arange(s), min_only=True, return_predecessors=True
+    )
+    reached = np.isfinite(dist[vil_node])
+    out = nearest.copy()
+    out[reached] = src[vil_node[reached]] - n
+    if (~reached).any():
+        warnings.warn(
+            f"{int((~reached).sum())} village(s) join a road piece no substation reaches; "
+            "they go to the nearest substation in straight line",
+            stacklevel=3,
+        )
+    return out
+
+
+def assign_villages_to_substations(
+    villages: gpd.GeoDataFrame,
+    substations: gpd.GeoDataFrame,
+    *,
+    graph: nx.MultiDiGraph | None = None,
+    method: str = DEFAULT_METHOD,
+    weight: str = DEFAULT_WEIGHT,
+    offroad_speed_kph: float = DEFAULT_OFFROAD_SPEED_KPH,
+) -> pd.Series:
+    """Give each village the substation nearest to it.
+
+    ``method="network"``: nearest by travel time from the substation to the
+    village along the directed road graph (repair direction). Villages and
+    substations join the graph at their nearest road node (k-d tree in the
+    metric CRS); a substation's walk to its node is added at
+    ``offroad_speed_kph`` (the village's own leg is the same for every
+    substation, so it does not change the answer). All substations are
+    searched by one multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`
+    with ``min_only=True``) on a CSR matrix built from the graph, keeping the
+    fastest of parallel edges. A village on a road piece no substation reaches
+    falls back to the straight-line nearest substation, with a warning.
+
+    ``method="voronoi"``: the nearest substation in straight line in the
+    metric CRS.
+
+    Parameters
+    ----------
+    villages
+        Villages with ``village_code`` and a point (any CRS).
+    substations
+        Substations with a unique ``substation_id`` and a point (any CRS).
+    graph
+        Road graph (EPSG:4326 node ``x``/``y``), required for ``"network"``.
+    method
+        ``"network"`` or ``"voronoi"``.
+    weight
+        Edge attribute to minimise (seconds).
+    offroad_speed_kph
+        Speed of the leg from a substation to its road node.
+
+    Returns
+    -------
+    pandas.Series
+        ``substation_id`` per village, on the villages' index.
+    """
+    _check_method(method)
+    villages = _village_table(villages)
+    subs = _substation_table(substations)
+    crs = metric_crs(villages)
+    to_m = _transformer(4326, crs)
+    points_m = _project(_points_of(np.asarray(villages.geometry.values, dtype=object)), to_m)
+    subs_m = _project(_points_of(np.asarray(subs.geometry.values, dtype=object)), to_m)
+    idx = _assign_metric(
+        points_m,
+        subs_m,
+        graph=graph,
+        method=method,
+        to_m=to_m,
+        weight=weight,
+        offroad_speed_kph=offroad_speed_kph,
+    )
+    return pd.Series(subs[SUBSTATION_ID].to_numpy()[idx], index=villages.index, name=SUBSTATION_ID)
+
+
+def _components(adj: sparse.csr_matrix, members: np.ndarray) -> list[np.ndarray]:
+    sub = adj[members][:, members]
+    n_comp, lab = csgraph.connected_components(sub, directed=False)
+    return [members[lab == c] for c in range(n_comp)]
+
+
+def _make_contiguous(
+    group: np.ndarray, adj: sparse.csr_matrix, home: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, int]:
+    """Move enclaves of each group to the neighbour group they share most boundary with.
+
+    ``home[g]`` is the village whose cell holds substation ``g`` (-1 if none);
+    the component holding it is the group's main piece (else its largest).
+    Every move joins an enclave to an adjacent group, so the total number of
+    pieces falls by at least one per move and the loop ends.
+    """
+    group = group.copy()
+    moved = 0
+    while True:
+        enclaves: list[np.ndarray] = []
+        for g in range(n_groups):
+            members = np.flatnonzero(group == g)
+            if len(members) == 0:
+                continue
+            comps = _components(adj, members)
+            if len(comps) == 1:
+                continue
+            main = max(range(len(comps)), key=lambda c: (home[g] in comps[c], len(comps[c])))
+            enclaves.extend(comps[c] for c in range(len(comps)) if c != main)
+        if not enclaves:
+            return group, moved
+        comp = min(enclaves, key=lambda c: (len(c), int(c.min())))
+        rows = adj[comp]
+        others = group[rows.indices]
+        inside = np.isin(rows.indices, comp)
+        own = group[comp[0]]
+        cand = (~inside) & (others != own)
+        if not cand.any():  # pragma: no cover - an enclave always has a neighbour
+            return group, moved
+        shared = pd.Series(rows.data[cand]).groupby(others[cand]).sum()
+        target = int(shared.sort_index().idxmax())
+        group[comp] = target
+        moved += len(comp)
+
+
+# --------------------------------------------------------------------------- #
+# tier 3: balanced contiguous partition
+
+
+def grid_imbalance(workload_per_grid: Any) -> float:
+    """Largest deviation of a grid's workload from the mean, in percent of the mean.
+
+    Parameters
+    ----------
+    workload_per_grid
+        Workload of each grid (array-like of non-negative numbers).
+
+    Returns
+    -------
+    float
+        ``max(|w - mean|) / mean * 100``; 0.0 when every workload is 0.
+    """
+    w = np.asarray(workload_per_grid, dtype=float).ravel()
+    if w.size == 0:
+        msg = "`workload_per_grid` is empty: there is no grid to compare."
+        raise EmptyDataError(msg)
+    mean = w.mean()
+    if mean == 0:
+        return 0.0
+    return float(np.abs(w - mean).max() / mean * 100.0)
+
+
+def _score(loads: np.ndarray, mean: float) -> tuple[float, float]:
+    dev = loads - mean
+    return float(np.abs(dev).max()), float((dev * dev).sum())
+
+
+def _bfs_hops(nbrs: list[np.ndarray], sources: list[int], n: int) -> np.ndarray:
+    hops = np.full(n, -1, dtype=np.int64)
+    queue = deque(sources)
+    for s in sources:
+        hops[s] = 0
+    while queue:
+        u = queue.popleft()
+        for v in nbrs[u]:
+            if hops[v] < 0:
+                hops[v] = hops[u] + 1
+                queue.append(v)
+    return hops
+
+
+def _grow(nbrs: list[np.ndarray], w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Seeded region growing: the lightest region that can grow takes a neighbour."""
+    n = len(w)
+    seeds = [int(rng.integers(n))]
+    while len(seeds) < k:
+        hops = _bfs_hops(nbrs, seeds, n)
+        far = np.flatnonzero(hops == hops.max())
+        seeds.append(int(rng.choice(far)))
+    labels = np.full(n, -1, dtype=np.int64)
+    loads = np.zeros(k)
+    for r, s in enumerate(seeds):
+        labels[s] = r
+        loads[r] = w[s]
+    left = n - k
+    jitter = rng.random(n) * 1e-6
+    while left:
+        best = None
+        for r in np.argsort(loads, kind="stable"):
+            members = np.flatnonzero(labels == r)
+            cand = {int(v) for u in members for v in nbrs[u] if labels[v] < 0}
+            if cand:
+                # most links into the region keeps it compact
+                best = (
+                    int(r),
+                    max(cand, key=lambda v: (int((labels[nbrs[v]] == r).sum()) + jitter[v], -v)),
+                )
+                break
+        if best is None:  # pragma: no cover - connected graphs always grow
+            break
+        r, v = best
+        labels[v] = r
+        loads[r] += w[v]
+        left -= 1
+    return labels
+
+
+def _connected_without(nbrs: list[np.ndarray], labels: np.ndarray, region: int, v: int) -> bool:
+    members = np.flatnonzero(labels == region)
+    members = members[members != v]
+    if len(members) <= 1:
+        return len(members) == 1
+    start = int(members[0])
+    seen = {start}
+    stack = [start]
+    while stack:
+        u = stack.pop()
+        for x in nbrs[u]:
+            x = int(x)
+            if x != v and x not in seen and labels[x] == region:
+                seen.add(x)
+                stack.append(x)
+    return len(seen) == len(members)
+
+
+def _local_search(
+    nbrs: list[np.ndarray],
+    src: np.ndarray,
+    dst: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    labels: np.ndarray,
+) -> np.ndarray:
+    """Steepest descent over single boundary-village moves keeping regions connected."""
+    labels = labels.copy()
+    mean = w.sum() / k
+    loads = np.bincount(labels, weights=w, minlength=k)
+    sizes = np.bincount(labels, minlength=k)
+    score = _score(loads, mean)
+    for _ in range(_MAX_MOVES):
+        a, b = labels[src], labels[dst]
+        cross = a != b
+        if not cross.any():
+            break
+        pairs = np.unique(np.column_stack([src[cross], b[cross]]), axis=0)
+        v, to = pairs[:, 0], pairs[:, 1]
+        frm = labels[v]
+        ok = sizes[frm] > 1
+        v, to, frm = v[ok], to[ok], frm[ok]
+        if len(v) == 0:
+            break
+        new = np.tile(loads, (len(v), 1))
+        rows = np.arange(len(v))
+        new[rows, frm] -= w[v]
+        new[rows, to] += w[v]
+        dev = np.abs(new - mean)
+        cand_max = dev.max(axis=1)
+        cand_ssq = ((new - mean) ** 2).sum(axis=1)
+        eps = 1e-9 * max(mean, 1.0)
+        better = (cand_max < score[0] - eps) | (
+            (cand_max <= score[0] + eps) & (cand_ssq < score[1] - eps)
+        )
+        if not better.any():
+            break
+        idx = np.flatnonzero(better)
+        idx = idx[np.lexsort((v[idx], cand_ssq[idx], cand_max[idx]))]
+        for i in idx:
+            if _connected_without(nbrs, labels, int(frm[i]), int(v[i])):
+                labels[v[i]] = to[i]
+                loads = new[i]
+                sizes[frm[i]] -= 1
+                sizes[to[i]] += 1
+                score = (float(cand_max[i]), float(cand_ssq[i]))
+                break
+        else:
+            break
+    return labels
+
+
+def _perturb(
+    nbrs: list[np.ndarray],
+    src: np.ndarray,
+    dst: np.ndarray,
+    labels: np.ndarray,
+    k: int,
+    rng: np.random.Generator,
+    n_moves: int,
+) -> np.ndarray:
+    """A few random boundary moves that keep every region connected and non-empty."""
+    labels = labels.copy()
+    sizes = np.bincount(labels, minlength=k)
+    for _ in range(n_moves):
+        cross = np.flatnonzero(labels[src] != labels[dst])
+        if len(cross) == 0:
+            break
+        e = int(rng.choice(cross))
+        v, to = int(src[e]), int(labels[dst[e]])
+        frm = int(labels[v])
+        if sizes[frm] > 1 and _connected_without(nbrs, labels, frm, v):
+            labels[v] = to
+            sizes[frm] -= 1
+            sizes[to] += 1
+    return labels
+
+
+def balance_village_grids(
+    adjacency: Any,
+    workload: Any,
+    k: int,
+    *,
+    seed: int = 0,
+    restarts: int = DEFAULT_RESTARTS,
+) -> np.ndarray:
+    """Cut a village adjacency graph into ``k`` contiguous, balanced regions.
+
+    Minimises the largest deviation of a region's workload from the mean (then
+    the sum of squared deviations). Each restart grows ``k`` regions from
+    spread-out seeds (the lightest region takes the neighbour with most links
+    into it), then runs a steepest-descent local search that moves boundary
+    villages between neighbouring regions while the region left behind stays
+    connected, then perturbs and descends again; the best of all restarts is
+    kept. The same ``seed`` gives the same labels.
+
+    Parameters
+    ----------
+    adjacency
+        Symmetric ``n x n`` scipy sparse matrix (or array); a non-zero entry
+        means the two villages are neighbours.
+    workload
+        Workload per village (length ``n``, non-negative).
+    k
+        Number of regions, ``1 <= k <= n``.
+    seed
+        Random seed.
+    restarts
+        Number of independent starts.
+
+    Returns
+    -------
+    numpy.ndarray
+        Region label ``0..k-1`` per village, numbered in order of the first
+        village of each region.
+
+    Raises
+    ------
+    InputError
+        If ``k`` is out of range, workloads are negative or not finite, or
+        the graph is not connected.
+    """
+    w = np.asarray(workload, dtype=float).ravel()
+    n = len(w)
+    adj = sparse.csr_matrix(adjacency)
+    if adj.shape != (n, n):
+        msg = f"`adjacency` is {adj.shape!r} but `workload` has {n} villages: they must match."
+        raise InputError(msg)
+    if n == 0:
+        msg = "`workload` is empty: there are no villages to group."
+        raise EmptyDataError(msg)
+    if not np.isfinite(w).all() or (w < 0).any():
+        msg = "`workload` must be finite and non-negative for every village."
+        raise InputError(msg)
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
+        msg = f"`k` is {k!r}: it must be a whole number from 1 to the {n} villages."
+        raise InputError(msg)
+    if restarts < 1:
+        msg = f"`restarts` is {restarts!r}: use 1 or more."
+        raise InputError(msg)
+    adj = ((adj + adj.T) != 0).astype(np.int8).tocsr()
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    n_comp, _ = csgraph.connected_components(adj, directed=False)
+    if n_comp > 1:
+        msg = (
+            f"`adjacency` has {n_comp} separate pieces: contiguous regions need a connected "
+            "village graph (give the villages of one contiguous area)."
+        )
+        raise InputError(msg)
+    if k == 1:
+        return np.zeros(n, dtype=np.int64)
+    if k == n:
+        return np.arange(n, dtype=np.int64)
+    nbrs = [adj.indices[adj.indptr[i] : adj.indptr[i + 1]] for i in range(n)]
+    coo = adj.tocoo()
+    src, dst = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    order = np.lexsort((dst, src))
+    src, dst = src[order], dst[order]
+    rng = np.random.default_rng(seed)
+    mean = w.sum() / k
+    best, best_score = None, None
+    for _ in range(restarts):
+        labels = _local_search(nbrs, src, dst, w, k, _grow(nbrs, w, k, rng))
+        cur = labels
+        cur_score = _score(np.bincount(cur, weights=w, minlength=k), mean)
+        for _ in range(3):
+            trial = _perturb(nbrs, src, dst, cur, k, rng, max(2, n // (4 * k)))
+            trial = _local_search(nbrs, src, dst, w, k, trial)
+            trial_score = _score(np.bincount(trial, weights=w, minlength=k), mean)
+            if trial_score < cur_score:
+                cur, cur_score = trial, trial_score
+        if best_score is None or cur_score < best_score:
+            best, best_score = cur, cur_score
+    assert best is not None
+    _, first = np.unique(best, return_index=True)
+    rank = np.empty(k, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(k)
+    return rank[best]
+
+
+# --------------------------------------------------------------------------- #
+# workload
+
+
+def _workload_table(villages: gpd.GeoDataFrame, workload: Any) -> pd.DataFrame:
+    """Counts per village on the villages' index (0 for villages not listed)."""
+    if isinstance(workload, pd.Series):
+        workload = pd.DataFrame({VILLAGE_ID: workload.index, "customers": workload.to_numpy()})
+    if not isinstance(workload, pd.DataFrame):
+        msg = f"`workload` must be a DataFrame with `{VILLAGE_ID}` and `customers`."
+        raise InputError(msg)
+    if VILLAGE_ID not in workload.columns and workload.index.name == VILLAGE_ID:
+        workload = workload.reset_index()
+    missing = [c for c in (VILLAGE_ID, "customers") if c not in workload.columns]
+    if missing:
+        msg = f"`workload` lacks column(s) {missing!r}; it has {list(workload.columns)!r}."
+        raise MissingColumnError(msg)
+    _check_unique(workload[VILLAGE_ID], "workload", VILLAGE_ID)
+    known = workload[VILLAGE_ID].isin(set(villages[VILLAGE_ID]))
+    if not known.all():
+        lost = workload.loc[~known, "customers"].sum()
+        warnings.warn(
+            f"{int((~known).sum())} row(s) of `workload` name villages not in `villages` "
+            f"(e.g. {list(workload.loc[~known, VILLAGE_ID][:5])!r}, {lost!r} customers); "
+            "they are left out",
+            stacklevel=3,
+        )
+    extra = [c for c in workload.columns if c not in (VILLAGE_ID, *COUNT_COLUMNS)]
+    cols = [c for c in (*COUNT_COLUMNS, *extra) if c in workload.columns]
+    table = workload.set_index(VILLAGE_ID)[cols].reindex(villages[VILLAGE_ID])
+    for c in COUNT_COLUMNS:
+        if c not in table.columns:
+            table[c] = 0.0
+    if "lv_customers" not in workload.columns:
+        table["lv_customers"] = table["customers"] - table["hv_customers"].fillna(0)
+    numeric = table[[c for c in table.columns if c in WEIGHT_TERMS]]
+    values = numeric.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & numeric.notna() | (values < 0)
+    if bad.to_numpy().any():
+        rows = list(values.index[bad.any(axis=1)][:10])
+        msg = f"`workload` has non-numeric or negative counts for villages {rows!r}: fix them."
+        raise InputError(msg)
+    table[values.columns] = values.fillna(0.0)
+    table.index = villages.index
+    return table
+
+
+def _road_km(cells_m: np.ndarray, graph: Any, to_m: pyproj.Transformer) -> np.ndarray:
+    """Road length (km) per cell, each road counted once at its middle point."""
+    rows = []
+    for u, v, d in graph.edges(data=True):
+        a, b = (u, v) if str(u) <= str(v) else (v, u)
+        rows.append((str(a), str(b), round(float(d.get("length", 0.0)), 1), d.get("geometry")))
+    frame = pd.DataFrame(rows, columns=["a", "b", "length", "geometry"]).drop_duplicates(
+        ["a", "b", "length"]
+    )
+    nodes = graph.nodes
+    mid = []
+    lookup = {str(n): n for n in nodes}
+    for a, b, geom in zip(frame["a"], frame["b"], frame["geometry"], strict=True):
+        if geom is not None:
+            mid.append(shapely.line_interpolate_point(geom, 0.5, normalized=True))
+        else:
+            na, nb = nodes[lookup[a]], nodes[lookup[b]]
+            mid.append(shapely.Point((na["x"] + nb["x"]) / 2, (na["y"] + nb["y"]) / 2))
+    mid_m = _project(np.asarray(mid, dtype=object), to_m)
+    # a middle point on a shared cell edge counts once, for the first cell
+    pt_i, cell_i = shapely.STRtree(cells_m).query(mid_m, predicate="intersects")
+    order = np.lexsort((cell_i, pt_i))
+    pt_i, cell_i = pt_i[order], cell_i[order]
+    first = np.r_[True, pt_i[1:] != pt_i[:-1]] if len(pt_i) else np.zeros(0, dtype=bool)
+    pt_i, cell_i = pt_i[first], cell_i[first]
+    km = np.bincount(cell_i, weights=frame["length"].to_numpy()[pt_i], minlength=len(cells_m))
+    return km / 1000.0
+
+
+def _workload_values(
+    table: pd.DataFrame,
+    weights: Mapping[str, float] | None,
+    cells_m: np.ndarray,
+    graph: Any,
+    to_m: pyproj.Transformer,
+) -> np.ndarray:
+    weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    unknown = sorted(set(weights) - set(WEIGHT_TERMS))
+    if unknown:
+        msg = f"Unknown `weights` term(s) {unknown!r}: use some of {WEIGHT_TERMS!r}."
+        raise InputError(msg)
+    if not weights or any(not np.isfinite(x) or x < 0 for x in weights.values()):
+        msg = f"`weights` {weights!r} must give non-negative numbers to at least one term."
+        raise InputError(msg)
+    total = np.zeros(len(table))
+    for term, factor in weights.items():
+        if term in table.columns:
+            values = table[term].to_numpy(dtype=float)
+        elif term == "area_km2":
+            values = shapely.area(cells_m) / 1e6
+        elif term == "road_km":
+            if graph is None:
+                msg = "`weights` uses `road_km` but no `graph` was given: pass the road graph."
+                raise InputError(msg)
+            values = _road_km(cells_m, graph, to_m)
+        else:  # pragma: no cover - count columns are always in the table
+            values = np.zeros(len(table))
+        total += factor * values
+    return total
+
+
+# --------------------------------------------------------------------------- #
+# assembling the grids table
+
+
+def _join_codes(codes: Iterable[Any]) -> str:
+    return _VILLAGE_SEP.join(sorted(map(str, codes)))
+
+
+def _assemble(
+    meta: pd.DataFrame, village_grid: pd.Series, cells: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Sums and geometries of every grid from its villages; rows sorted by tier and id."""
+    meta = meta.loc[:, list(_META_COLUMNS)].copy()
+    meta = meta.sort_values(["tier", "grid_id"], kind="stable").reset_index(drop=True)
+    parent = dict(zip(meta["grid_id"], meta["parent_id"], strict=True))
+    # the grid of each village at every tier
+    chains: dict[int, pd.Series] = {TIER_VILLAGE: village_grid.astype(object)}
+    chains[TIER_SUPPLY] = chains[TIER_VILLAGE].map(parent)
+    chains[TIER_COUNTY] = chains[TIER_SUPPLY].map(parent)
+    geoms = np.asarray(cells.geometry.values, dtype=object)
+    codes = cells[VILLAGE_ID].to_numpy()
+    sums: dict[str, list[float]] = {c: [] for c in (*COUNT_COLUMNS, "workload")}
+    out_geom, n_vil, vil_str = [], [], []
+    for gid, t in zip(meta["grid_id"], meta["tier"], strict=True):
+        at = chains.get(int(t))
+        mask = (at == gid).to_numpy() if at is not None else np.zeros(len(cells), dtype=bool)
+        for c in sums:
+            sums[c].append(float(cells[c].to_numpy()[mask].sum()))
+        out_geom.append(shapely.union_all(geoms[mask]) if mask.any() else shapely.Polygon())
+        n_vil.append(int(mask.sum()))
+        vil_str.append(_join_codes(codes[mask]))
+    grids = gpd.GeoDataFrame(meta, geometry=out_geom, crs=4326)
+    for c, values in sums.items():
+        grids[c] = values
+    grids["n_villages"] = n_vil
+    grids["villages"] = vil_str
+    imb = np.full(len(grids), np.nan)
+    for i, (gid, t) in enumerate(zip(grids["grid_id"], grids["tier"], strict=True)):
+        if t == TIER_VILLAGE:
+            continue
+        kids = grids.loc[grids["grid_id"].map(parent) == gid] if t == TIER_SUPPLY else None
+        if t == TIER_COUNTY:
+            kids = grids.loc[
+                (grids["tier"] == TIER_VILLAGE) & (grids["grid_id"].map(parent).map(parent) == gid)
+            ]
+        if kids is not None and len(kids):
+            imb[i] = grid_imbalance(kids["workload"])
+    grids["imbalance_pct"] = imb
+    crs = metric_crs(grids) if len(grids) else None
+    area = gpd.GeoSeries(grids.geometry.values, crs=4326).to_crs(crs).area / 1e6
+    grids["area_km2"] = area.to_numpy()
+    return grids.loc[:, list(GRID_COLUMNS)]
+
+
+def _grid_counts(
+    n_grids: Any, target_workload: float | None, totals: dict[str, float], sizes: dict[str, int]
+) -> dict[str, int]:
+    if n_grids is not None and target_workload is not None:
+        msg = "Give either `n_grids` or `target_workload`, not both."
+        raise InputError(msg)
+    out = {}
+    if n_grids is None:
+        target = DEFAULT_TARGET_WORKLOAD if target_workload is None else float(target_workload)
+        if not np.isfinite(target) or target <= 0:
+            msg = f"`target_workload` is {target_workload!r}: give a positive number."
+            raise InputError(msg)
+        for sid, total in totals.items():
+            out[sid] = max(1, round(total / target))
+    elif isinstance(n_grids, Mapping):
+        unknown = sorted(map(str, set(n_grids) - set(totals)))
+        if unknown:
+            msg = (
+                f"`n_grids` names substation(s) {unknown!r} that head no supply grid; "
+                f"known: {sorted(totals)!r}."
+            )
+            raise NotFoundError(msg)
+        out = {sid: n_grids.get(sid, 1) for sid in totals}
+    else:
+        out = dict.fromkeys(totals, n_grids)
+    for sid, k in out.items():
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            msg = f"`n_grids` for substation {sid!r} is {k!r}: give a whole number >= 1."
+            raise InputError(msg)
+        if k > sizes[sid]:
+            warnings.warn(
+                f"supply grid of substation {sid!r} has {sizes[sid]} village(s), fewer than "
+                f"the {k} grids asked; it gets {sizes[sid]}",
+                stacklevel=3,
+            )
+            out[sid] = sizes[sid]
+    return {sid: int(k) for sid, k in out.items()}
+
+
+def _region_order(labels: np.ndarray, k: int, centres: np.ndarray) -> np.ndarray:
+    """Rank regions north to south, then west to east, by the mean of their cell centres."""
+    cy = np.bincount(labels, weights=centres[:, 1], minlength=k) / np.bincount(labels, minlength=k)
+    cx = np.bincount(labels, weights=centres[:, 0], minlength=k) / np.bincount(labels, minlength=k)
+    order = np.lexsort((np.round(cx, 3), -np.round(cy, 3)))
+    rank = np.empty(k, dtype=np.int64)
+    rank[order] = np.arange(k)
+    return rank
+
+
+def _tier3_id(substation_id: Any, i: int) -> str:
+    return f"T3-{substation_id}-{i:02d}"
+
+
+def build_service_grids(
+    county: gpd.GeoDataFrame,
+    villages: gpd.GeoDataFrame,
+    substations: gpd.GeoDataFrame,
+    workload: pd.DataFrame,
+    *,
+    graph: nx.MultiDiGraph | None = None,
+    method: str = DEFAULT_METHOD,
+    n_grids: int | Mapping[Any, int] | None = None,
+    target_workload: float | None = None,
+    weights: Mapping[str, float] | None = None,
+    village_polygons: gpd.GeoDataFrame | None = None,
+    seed: int = 0,
+    restarts: int = DEFAULT_RESTARTS,
+) -> ServiceGrids:
+    """Build the three tiers of service grids of a county.
+
+    Tier 1 is the county (``T1-<adcode>``). Tier 2 is one supply grid per
+    substation (``T2-<substation_id>``): the union of the cells of the villages
+    nearest to it (:func:`assign_villages_to_substations`; a network Voronoi
+    evaluated per village, so a village is never split), made contiguous by
+    giving enclaves to the neighbouring grid they share most boundary with.
+    Tier 3 cuts each supply grid into ``k`` contiguous village grids
+    (``T3-<substation_id>-01`` ..., numbered north to south) balanced on
+    workload (:func:`balance_village_grids`). The result is checked with
+    :func:`validate_grids` and refused if it breaks a rule.
+
+    Parameters
+    ----------
+    county
+        County boundary, one row (columns ``adcode`` and ``name`` are used
+        for the tier-1 id and name when present), any CRS.
+    villages
+        Villages with a unique ``village_code`` and a point (any CRS).
+    substations
+        Substations with a unique ``substation_id`` and a point; ``name`` and
+        ``voltage_kv`` are used when present. A substation that gets no
+        village heads no grid (with a warning).
+    workload
+        Per-village table: ``village_code``, ``customers`` and optionally
+        ``hv_customers``, ``lv_customers`` (default ``customers -
+        hv_customers``), ``vulnerable``, ``area_km2``, ``road_km``. Villages
+        not listed have no customers. A Series of customers indexed by
+        village code also works.
+    graph
+        Road graph for ``method="network"``, also used for ``road_km``.
+    method
+        ``"network"`` (nearest by road travel time) or ``"voronoi"``.
+    n_grids
+        Number of tier-3 grids: one number for every supply grid, or a
+        mapping ``substation_id -> number`` (missing ones get 1).
+    target_workload
+        Alternative to ``n_grids``: each supply grid gets
+        ``round(workload / target_workload)`` tier-3 grids (at least 1).
+        With neither, the target is ``DEFAULT_TARGET_WORKLOAD``.
+    weights
+        Workload of a village as ``sum(weight * term)`` over terms of
+        :data:`WEIGHT_TERMS` (e.g. ``{"customers": 1, "area_km2": 5}``
+        counts a km² like 5 customers). Default: customers.
+    village_polygons
+        Optional village polygons (see :func:`village_cells`).
+    seed
+        Random seed of the balancing; the same seed gives the same grids.
+    restarts
+        Restarts of the balancing per supply grid.
+
+    Returns
+    -------
+    ServiceGrids
+        The grids (columns :data:`GRID_COLUMNS`, EPSG:4326), the tier-3 grid
+        of each village and the village cells with their workload.
+
+    Raises
+    ------
+    GridTopologyError
+        If the grids break a topology rule; ``problems`` lists them.
+    """
+    _check_method(method)
+    county4326, county_geom = _county_geometry(county)
+    villages = _village_table(villages)
+    subs = _substation_table(substations)
+    crs = metric_crs(county_geom)
+    to_m = _transformer(4326, crs)
+    codes = villages[VILLAGE_ID].to_numpy()
+    table = _workload_table(villages, workload)
+    cells_m = _cells_for(villages, county_geom, village_polygons, to_m)
+    points_m = _project(_points_of(np.asarray(villages.geometry.values, dtype=object)), to_m)
+    subs_m = _project(_points_of(np.asarray(subs.geometry.values, dtype=object)), to_m)
+    group = _assign_metric(
+        points_m,
+        subs_m,
+        graph=graph,
+        method=method,
+        to_m=to_m,
+        weight=DEFAULT_WEIGHT,
+        offroad_speed_kph=DEFAULT_OFFROAD_SPEED_KPH,
+    )
+    adj = _adjacency_metric(cells_m)
+    home = np.full(len(subs), -1, dtype=np.int64)
+    cell_i, sub_i = shapely.STRtree(subs_m).query(cells_m, predicate="intersects")
+    home[sub_i] = cell_i
+    group, moved = _make_contiguous(group, adj, home, len(subs))
+    if moved:
+        logger.info("%d village(s) of enclaves joined a neighbouring supply grid", moved)
+    table["workload"] = _workload_values(table, weights, cells_m, graph, to_m)
+
+    sub_ids = subs[SUBSTATION_ID].to_numpy()
+    sub_names = (
+        subs["name"].fillna(subs[SUBSTATION_ID].astype(str)).astype(str).to_numpy()
+        if "name" in subs.columns
+        else subs[SUBSTATION_ID].astype(str).to_numpy()
+    )
+    volts = (
+        pd.to_numeric(subs["voltage_kv"], errors="coerce").to_numpy(dtype=float)
+        if "voltage_kv" in subs.columns
+        else np.full(len(subs), np.nan)
+    )
+    used = [g for g in range(len(subs)) if (group == g).any()]
+    unused = [str(sub_ids[g]) for g in range(len(subs)) if g not in used]
+    if unused:
+        warnings.warn(
+            f"substation(s) {unused!r} are nearest to no village and head no supply grid",
+            stacklevel=2,
+        )
+    wl = table["workload"].to_numpy()
+    totals = {sub_ids[g]: float(wl[group == g].sum()) for g in used}
+    sizes = {sub_ids[g]: int((group == g).sum()) for g in used}
+    ks = _grid_counts(n_grids, target_workload, totals, sizes)
+
+    adcode = str(county4326["adcode"].iloc[0]) if "adcode" in county4326.columns else "county"
+    cname = str(county4326["name"].iloc[0]) if "name" in county4326.columns else "县"
+    t1 = f"T1-{adcode}"
+    rows: list[tuple[Any, ...]] = [(t1, TIER_COUNTY, None, f"{cname}供电公司", None, np.nan)]
+    village_grid = np.empty(len(villages), dtype=object)
+    centres = shapely.get_coordinates(shapely.centroid(cells_m))
+    ss = np.random.SeedSequence(seed)
+    child_seeds = ss.spawn(len(subs))
+    for g in sorted(used, key=lambda g: str(sub_ids[g])):
+        sid, sname = sub_ids[g], sub_names[g]
+        t2 = f"T2-{sid}"
+        rows.append((t2, TIER_SUPPLY, t1, f"{sname}供电网格", sid, volts[g]))
+        members = np.flatnonzero(group == g)
+        k = ks[sid]
+        sub_seed = int(child_seeds[g].generate_state(1)[0])
+        labels = balance_village_grids(
+            adj[members][:, members], wl[members], k, seed=sub_seed, restarts=restarts
+        )
+        rank = _region_order(labels, k, centres[members])
+        for r in range(k):
+            rows.append(
+                (_tier3_id(sid, r + 1), TIER_VILLAGE, t2, f"{sname}网格{r + 1}", sid, volts[g])
+            )
+        village_grid[members] = [_tier3_id(sid, int(rank[lab]) + 1) for lab in labels]
+    meta = pd.DataFrame(rows, columns=list(_META_COLUMNS))
+    cells = gpd.GeoDataFrame(
+        table.assign(**{VILLAGE_ID: codes}).loc[:, [VILLAGE_ID, *COUNT_COLUMNS, "workload"]],
+        geometry=_project(cells_m, _transformer(crs, 4326)),
+        crs=4326,
+    )
+    vg = pd.Series(village_grid, index=villages.index, name="grid_id")
+    grids = _assemble(meta, vg, cells)
+    county_out = gpd.GeoDataFrame(
+        county4326.drop(columns=county4326.geometry.name).iloc[:1].reset_index(drop=True),
+        geometry=[county_geom],
+        crs=4326,
+    )
+    problems = validate_grids(grids, county=county_out)
+    if problems:
+        raise GridTopologyError(_problems_message("The built grids", problems), problems)
+    return ServiceGrids(grids=grids, village_grid=vg, cells=cells, county=county_out)
+
+
+# --------------------------------------------------------------------------- #
+# topology checks
+
+
+def _problems_message(what: str, problems: list[dict[str, Any]]) -> str:
+    head = "; ".join(
+        f"{p['problem']} {p['grid_id']!r}"
+        + (f"/{p['other_id']!r}" if p.get("other_id") is not None else "")
+        for p in problems[:5]
+    )
+    more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+    return (
+        f"{what} break {len(problems)} topology rule(s): {head}{more}. "
+        "See `.problems` for ids and locations; fix the input or the edit."
+    )
+
+
+def validate_grids(
+    grids: gpd.GeoDataFrame,
+    *,
+    county: gpd.GeoDataFrame | None = None,
+    tolerance_m2: float = DEFAULT_TOLERANCE_M2,
+) -> list[dict[str, Any]]:
+    """List every topology problem of a set of tiered grids.
+
+    Rules: ids are unique; tiers are 1, 2 or 3; geometries are non-empty and
+    valid; every grid of tier > 1 has a parent one tier up (``orphan``
+    otherwise) and lies inside it (``not_nested``); a parent is the union of
+    its children (``parent_not_union``); the grids of each tier cover the
+    county (``gap``) without overlapping each other (``overlap``); nothing
+    lies outside the county (``outside_county``); grids of tiers 2 and 3 are
+    one piece (``not_contiguous``); no substation heads two supply grids
+    (``shared_substation``). Areas are measured in the metric CRS and only
+    pieces larger than ``tolerance_m2`` count.
+
+    Parameters
+    ----------
+    grids
+        Grids with ``grid_id``, ``tier``, ``parent_id`` (and
+        ``substation_id`` for the substation rule), any CRS.
+    county
+        County boundary; without it the tier-1 grids stand for the county.
+    tolerance_m2
+        Smallest area (m²) reported as a gap, overlap or stray piece.
+
+    Returns
+    -------
+    list of dict
+        One dict per problem: ``problem`` (one of :data:`PROBLEM_KINDS`),
+        ``grid_id``, ``other_id`` (the other grid, or None), ``area_m2``
+        (None where no area applies), ``location`` (lon, lat) and
+        ``detail``; sorted by problem kind, then ids.
+    """
+    if isinstance(grids, gpd.GeoDataFrame) and len(grids) == 0:
+        return [_problem("empty", None, detail="no grids at all")]
+    grids = _check_frame(grids, "grids", ["grid_id", "tier", "parent_id"], allow_empty=True)
+    crs = metric_crs(grids)
+    to_m = _transformer(4326, crs)
+    to_ll = _transformer(crs, 4326)
+    ids = grids["grid_id"].astype(object).to_numpy()
+    tiers = pd.to_numeric(grids["tier"], errors="coerce").to_numpy()
+    parents = grids["parent_id"].astype(object).to_numpy()
+    geoms = np.asarray(grids.geometry.values, dtype=object)
+    geoms_m = _project(geoms, to_m)
+    problems: list[dict[str, Any]] = []
+
+    def loc(g: Any) -> tuple[float, float] | None:
+        if g is None or shapely.is_empty(g):
+            return None
+        p = shapely.point_on_surface(g) if shapely.is_valid(g) else shapely.centroid(g)
+        x, y = to_ll.transform(shapely.get_x(p), shapely.get_y(p))
+        return (round(float(x), 7), round(float(y), 7))
+
+    def add(kind: str, gid: Any, other: Any = None, piece: Any = None, **kw: Any) -> None:
+        area = None if piece is None else round(float(shapely.area(piece)), 3)
+        problems.append(_problem(kind, gid, other, area, loc(piece), **kw))
+
+    for gid in pd.unique(ids[pd.Series(ids).duplicated().to_numpy()]):
+        add("duplicate_id", gid, detail=f"{int((ids == gid).sum())} rows")
+    bad_tier = ~np.isin(tiers, [TIER_COUNTY, TIER_SUPPLY, TIER_VILLAGE])
+    for i in np.flatnonzero(bad_tier):
+        add("bad_tier", ids[i], detail=f"tier {grids['tier'].iloc[i]!r}")
+    empty = shapely.is_missing(geoms_m) | shapely.is_empty(geoms_m)
+    for i in np.flatnonzero(empty):
+        add("empty", ids[i])
+    valid = np.zeros(len(geoms_m), dtype=bool)
+    valid[~empty] = shapely.is_valid(geoms_m[~empty])
+    for i in np.flatnonzero(~empty & ~valid):
+        add(
+            "invalid_geometry",
+            ids[i],
+            piece=geoms_m[i],
+            detail=shapely.is_valid_reason(geoms_m[i]),
+        )
+    usable = ~empty & ~bad_tier
+    fixed = geoms_m.copy()
+    fixed[usable & ~valid] = shapely.make_valid(geoms_m[usable & ~valid])
+    fixed[usable] = [_polygonal(g) for g in fixed[usable]]
+
+    # parents and children
+    first_row = {gid: i for i, gid in reversed(list(enumerate(ids)))}
+    kids: dict[Any, list[int]] = {}
+    for i in np.flatnonzero(~bad_tier):
+        if tiers[i] == TIER_COUNTY:
+            if not pd.isna(parents[i]):
+                add("orphan", ids[i], parents[i], detail="a tier-1 grid has no parent")
+            continue
+        p = first_row.get(parents[i]) if not pd.isna(parents[i]) else None
+        if p is None or tiers[p] != tiers[i] - 1:
+            add(
+                "orphan",
+                ids[i],
+                None if pd.isna(parents[i]) else parents[i],
+                detail=f"needs a tier-{int(tiers[i]) - 1} parent",
+            )
+            continue
+        kids.setdefault(p, []).append(int(i))
+        if usable[i] and usable[p]:
+            out = _polygonal(shapely.difference(fixed[i], fixed[p]))
+            if shapely.area(out) > tolerance_m2:
+                add("not_nested", ids[i], ids[p], piece=out)
+    for p in np.flatnonzero(usable & (tiers < TIER_VILLAGE)):
+        members = [i for i in kids.get(p, []) if usable[i]]
+        union = shapely.union_all(fixed[members]) if members else shapely.Polygon()
+        diff = _polygonal(shapely.symmetric_difference(fixed[p], union))
+        if shapely.area(diff) > tolerance_m2:
+            add("parent_not_union", ids[p], piece=diff)
+
+    # coverage of each tier
+    if county is not None:
+        _, county_geom = _county_geometry(county)
+        ref = _project(np.array([county_geom], dtype=object), to_m)[0]
+    else:
+        ref = shapely.union_all(fixed[usable & (tiers == TIER_COUNTY)])
+    for t in (TIER_COUNTY, TIER_SUPPLY, TIER_VILLAGE):
+        rows = np.flatnonzero(usable & (tiers == t))
+        if len(rows) == 0:
+            continue
+        if county is not None or t > TIER_COUNTY:
+            cover = shapely.union_all(fixed[rows])
+            for piece in shapely.get_parts(_polygonal(shapely.difference(ref, cover))):
+                if shapely.area(piece) > tolerance_m2:
+                    add("gap", None, piece=piece, detail=f"tier {t}")
+        tree = shapely.STRtree(fixed[rows])
+        a, b = tree.query(fixed[rows], predicate="intersects")
+        keep = a < b
+        a, b = rows[a[keep]], rows[b[keep]]
+        inter = shapely.intersection(fixed[a], fixed[b])
+        for x, y, piece in zip(a, b, inter, strict=True):
+            piece = _polygonal(piece)
+            if shapely.area(piece) > tolerance_m2:
+                add("overlap", ids[x], ids[y], piece=piece)
+        if t > TIER_COUNTY:
+            for i in rows:
+                parts = [g for g in shapely.get_parts(fixed[i]) if shapely.area(g) > tolerance_m2]
+                if len(parts) > 1:
+                    add(
+                        "not_contiguous",
+                        ids[i],
+                        piece=parts[1],
+                        detail=f"{len(parts)} separate pieces",
+                    )
+    if county is not None:
+        for i in np.flatnonzero(usable):
+            out = _polygonal(shapely.difference(fixed[i], ref))
+            if shapely.area(out) > tolerance_m2:
+                add("outside_county", ids[i], piece=out)
+    if "substation_id" in grids.columns:
+        t2 = grids.loc[tiers == TIER_SUPPLY, ["grid_id", "substation_id"]].dropna()
+        for sid, rows_ in t2.groupby("substation_id", sort=True):
+            if len(rows_) > 1:
+                names = sorted(map(str, rows_["grid_id"]))
+                add("shared_substation", names[0], names[1], detail=f"substation {sid!r}")
+    problems.sort(key=lambda p: (p["problem"], str(p["grid_id"]), str(p["other_id"])))
+    return problems
+
+
+def _problem(
+    kind: str,
+    grid_id: Any,
+    other_id: Any = None,
+    area_m2: float | None = None,
+    location: tuple[float, float] | None = None,
+    *,
+    detail: str = "",
+) -> dict[str, Any]:
+    return {
+        "problem": kind,
+        "grid_id": grid_id,
+        "other_id": other_id,
+        "area_m2": area_m2,
+        "location": location,
+        "detail": detail,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# redraws
+
+
+def _meta(grids: gpd.GeoDataFrame) -> pd.DataFrame:
+    return pd.DataFrame(grids.loc[:, list(_META_COLUMNS)]).reset_index(drop=True)
+
+
+def _kpis(grids: gpd.GeoDataFrame) -> pd.DataFrame:
+    return grids.set_index("grid_id")[
+        ["tier", "customers", "workload", "n_villages", "imbalance_pct"]
+    ]
+
+
+def _kpi_diff(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> pd.DataFrame:
+    a, b = _kpis(before), _kpis(after)
+    ids = sorted(set(a.index) | set(b.index), key=str)
+    out = pd.DataFrame(index=pd.Index(ids, name="grid_id"))
+    out["tier"] = b["tier"].combine_first(a["tier"]).reindex(ids).astype(int)
+    for c in ("customers", "workload", "n_villages", "imbalance_pct"):
+        x = a[c].reindex(ids).astype(float)
+        y = b[c].reindex(ids).astype(float)
+        if c != "imbalance_pct":
+            x, y = x.fillna(0.0), y.fillna(0.0)
+        out[f"{c}_before"] = x
+        out[f"{c}_after"] = y
+        out[f"{c}_change"] = y - x
+    appeared = ~out.index.isin(a.index) | ~out.index.isin(b.index)
+    out["changed"] = out.filter(like="_change").fillna(0).ne(0).any(axis=1) | appeared
+    return out.sort_values(["tier"], kind="stable")
+
+
+def _preview(service: ServiceGrids, meta: pd.DataFrame, village_grid: pd.Series) -> Preview:
+    grids = _assemble(meta, village_grid, service.cells)
+    new = ServiceGrids(
+        grids=grids, village_grid=village_grid, cells=service.cells, county=service.county
+    )
+    problems = validate_grids(grids, county=service.county)
+    return Preview(
+        grids=grids,
+        kpi_diff=_kpi_diff(service.grids, grids),
+        problems=problems,
+        service=new,
+    )
+
+
+def _check_service(service: Any) -> None:
+    if not isinstance(service, ServiceGrids):
+        msg = (
+            f"`service` must be the ServiceGrids from build_service_grids, got "
+            f"{type(service).__name__!r}."
+        )
+        raise InputError(msg)
+
+
+def _grid_row(service: ServiceGrids, grid_id: Any, tier: int | None = None) -> pd.Series:
+    rows = service.grids.loc[service.grids["grid_id"] == grid_id]
+    if len(rows) == 0:
+        msg = f"No grid with `grid_id` {grid_id!r}: pick one of the ids in `service.grids`."
+        raise NotFoundError(msg)
+    row = rows.iloc[0]
+    if tier is not None and int(row["tier"]) != tier:
+        msg = f"Grid {grid_id!r} is tier {int(row['tier'])}; this edit needs a tier-{tier} grid."
+        raise InputError(msg)
+    return row
+
+
+def preview_move_villages(
+    service: ServiceGrids, village_codes: Iterable[Any], to_grid_id: Any
+) -> Preview:
+    """Preview moving villages into another tier-3 grid.
+
+    The villages may come from any grids, also of another supply grid (the
+    supply grids follow their tier-3 grids).
+
+    Parameters
+    ----------
+    service
+        Current grids (from :func:`build_service_grids` or an earlier preview).
+    village_codes
+        ``village_code`` of each village to move.
+    to_grid_id
+        The tier-3 grid that receives them.
+
+    Returns
+    -------
+    Preview
+
+    Raises
+    ------
+    NotFoundError
+        If a village code or the grid id is unknown.
+    """
+    _check_service(service)
+    _grid_row(service, to_grid_id, TIER_VILLAGE)
+    codes = list(dict.fromkeys(village_codes))
+    if not codes:
+        msg = "`village_codes` is empty: name at least one village to move."
+        raise InputError(msg)
+    known = service.cells[VILLAGE_ID]
+    unknown = [c for c in codes if c not in set(known)]
+    if unknown:
+        msg = f"Unknown `village_codes` {unknown[:10]!r}: they are not villages of these grids."
+        raise NotFoundError(msg)
+    vg = service.village_grid.copy()
+    vg[known.isin(codes).to_numpy()] = to_grid_id
+    return _preview(service, _meta(service.grids), vg)
+
+
+def preview_redraw_boundary(
+    service: ServiceGrids,
+    polygon: Any,
+    to_grid_id: Any,
+    *,
+    min_share: float = DEFAULT_MIN_SHARE,
+) -> Preview:
+    """Preview a boundary drawn by hand: villages mostly inside ``polygon`` join a grid.
+
+    A village moves when more than ``min_share`` of its cell's area lies in the
+    drawn polygon; villages are never split.
+
+    Parameters
+    ----------
+    service
+        Current grids.
+    polygon
+        The drawn polygon: a shapely geometry in EPSG:4326, or a
+        GeoDataFrame / GeoSeries with a CRS.
+    to_grid_id
+        The tier-3 grid that receives the villages.
+    min_share
+        Share of a cell's area that must lie in the polygon (0-1).
+
+    Returns
+    -------
+    Preview
+
+    Raises
+    ------
+    InputError
+        If the polygon has no area or takes in no village.
+    """
+    _check_service(service)
+    _grid_row(service, to_grid_id, TIER_VILLAGE)
+    if isinstance(polygon, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        polygon = shapely.union_all(
+            np.asarray(_to_4326(polygon, "polygon").geometry.values, dtype=object)
+        )
+    if not isinstance(polygon, shapely.Geometry) or shapely.area(polygon) == 0:
+        msg = "`polygon` must be a polygon with area (EPSG:4326 lon/lat)."
+        raise InvalidGeometryError(msg)
+    if not 0 <= min_share < 1:
+        msg = f"`min_share` is {min_share!r}: give a share from 0 to below 1."
+        raise InputError(msg)
+    crs = metric_crs(service.cells)
+    to_m = _transformer(4326, crs)
+    cells_m = _project(np.asarray(service.cells.geometry.values, dtype=object), to_m)
+    poly_m = _project(np.array([shapely.make_valid(polygon)], dtype=object), to_m)[0]
+    share = shapely.area(shapely.intersection(cells_m, poly_m)) / shapely.area(cells_m)
+    inside = share > min_share
+    if not inside.any():
+        msg = (
+            f"The drawn `polygon` covers more than {min_share:.0%} of no village cell: "
+            "draw it over the villages to move."
+        )
+        raise InputError(msg)
+    return preview_move_villages(service, service.cells[VILLAGE_ID][inside], to_grid_id)
+
+
+def preview_split_grid(
+    service: ServiceGrids,
+    grid_id: Any,
+    *,
+    k: int = 2,
+    seed: int = 0,
+    restarts: int = DEFAULT_RESTARTS,
+) -> Preview:
+    """Preview splitting a tier-3 grid into ``k`` balanced contiguous grids.
+
+    The first part keeps ``grid_id``; the others get the next free numbers of
+    the same supply grid (``T3-<substation_id>-NN``).
+
+    Parameters
+    ----------
+    service
+        Current grids.
+    grid_id
+        The tier-3 grid to split.
+    k
+        Number of parts.
+    seed
+        Random seed of the balancing.
+    restarts
+        Restarts of the balancing.
+
+    Returns
+    -------
+    Preview
+    """
+    _check_service(service)
+    row = _grid_row(service, grid_id, TIER_VILLAGE)
+    members = np.flatnonzero((service.village_grid == grid_id).to_numpy())
+    if not 2 <= k <= len(members):
+        msg = (
+            f"`k` is {k!r}, but grid {grid_id!r} has {len(members)} village(s): "
+            "a split needs 2 <= k <= villages."
+        )
+        raise InputError(msg)
+    crs = metric_crs(service.cells)
+    cells_m = _project(
+        np.asarray(service.cells.geometry.values, dtype=object)[members], _transformer(4326, crs)
+    )
+    adj = _adjacency_metric(cells_m)
+    labels = balance_village_grids(
+        adj, service.cells["workload"].to_numpy()[members], k, seed=seed, restarts=restarts
+    )
+    meta = _meta(service.grids)
+    sid = row["substation_id"]
+    siblings = meta.loc[meta["parent_id"] == row["parent_id"], "grid_id"].astype(str)
+    prefix = f"T3-{sid}-"
+    used = {
+        int(s[len(prefix) :])
+        for s in siblings
+        if s.startswith(prefix) and s[len(prefix) :].isdigit()
+    }
+    new_ids = [grid_id]
+    nxt = max(used, default=0) + 1
+    base = str(row["name"]).rstrip("0123456789")
+    new_rows = []
+    for _ in range(1, k):
+        while nxt in used:
+            nxt += 1
+        gid = _tier3_id(sid, nxt)
+        used.add(nxt)
+        new_ids.append(gid)
+        new_rows.append(
+            (gid, TIER_VILLAGE, row["parent_id"], f"{base}{nxt}", sid, row["voltage_kv"])
+        )
+    meta = pd.concat([meta, pd.DataFrame(new_rows, columns=list(_META_COLUMNS))], ignore_index=True)
+    vg = service.village_grid.copy()
+    vg.iloc[members] = [new_ids[lab] for lab in labels]
+    return _preview(service, meta, vg)
+
+
+def preview_merge_grids(service: ServiceGrids, grid_ids: Iterable[Any]) -> Preview:
+    """Preview merging tier-3 grids into one.
+
+    The merged grid keeps the first id in sorted order (and its supply grid);
+    the others disappear. Grids that do not touch give a ``not_contiguous``
+    problem in the preview.
+
+    Parameters
+    ----------
+    service
+        Current grids.
+    grid_ids
+        Two or more tier-3 grid ids.
+
+    Returns
+    -------
+    Preview
+    """
+    _check_service(service)
+    ids = sorted(dict.fromkeys(grid_ids), key=str)
+    if len(ids) < 2:
+        msg = f"`grid_ids` {ids!r}: a merge needs at least two different tier-3 grids."
+        raise InputError(msg)
+    for gid in ids:
+        _grid_row(service, gid, TIER_VILLAGE)
+    keep = ids[0]
+    vg = service.village_grid.copy()
+    vg[vg.isin(ids[1:]).to_numpy()] = keep
+    meta = _meta(service.grids)
+    meta = meta.loc[~meta["grid_id"].isin(ids[1:])].reset_index(drop=True)
+    return _preview(service, meta, vg)
+
+
+def preview_reassign_substation(
+    service: ServiceGrids,
+    grid_id: Any,
+    substation_id: Any,
+    substations: gpd.GeoDataFrame,
+) -> Preview:
+    """Preview giving a supply grid (and its tier-3 grids) another substation.
+
+    Grid ids stay as they are (they are the grids' identities in the store);
+    ``substation_id``, ``voltage_kv`` and the names change. A substation that
+    already heads another supply grid gives a ``shared_substation`` problem.
+
+    Parameters
+    ----------
+    service
+        Current grids.
+    grid_id
+        The tier-2 grid.
+    substation_id
+        The new substation, a ``substation_id`` of ``substations``.
+    substations
+        Substations with ``substation_id`` (and ``name``, ``voltage_kv``).
+
+    Returns
+    -------
+    Preview
+    """
+    _check_service(service)
+    row = _grid_row(service, grid_id, TIER_SUPPLY)
+    subs = _substation_table(substations)
+    match = subs.loc[subs[SUBSTATION_ID] == substation_id]
+    if len(match) == 0:
+        msg = f"No substation with `substation_id` {substation_id!r} in `substations`."
+        raise NotFoundError(msg)
+    new = match.iloc[0]
+    name = (
+        str(new["name"]) if "name" in subs.columns and pd.notna(new["name"]) else str(substation_id)
+    )
+    volt = float(new["voltage_kv"]) if "voltage_kv" in subs.columns else np.nan
+    meta = _meta(service.grids)
+    old_name = str(row["name"]).removesuffix("供电网格")
+    is_t2 = meta["grid_id"] == grid_id
+    kids = meta["parent_id"] == grid_id
+    meta.loc[is_t2 | kids, "substation_id"] = substation_id
+    meta.loc[is_t2 | kids, "voltage_kv"] = volt
+    meta.loc[is_t2, "name"] = f"{name}供电网格"
+    meta.loc[kids, "name"] = [
+        f"{name}{s.removeprefix(old_name)}" if s.startswith(old_name) else s
+        for s in meta.loc[kids, "name"].astype(str)
+    ]
+    return _preview(service, meta, service.village_grid.copy())

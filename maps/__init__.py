@@ -1,0 +1,1 @@
+"""Folium map builders over gridgeo results (offline HTML for planners and leadership)."""

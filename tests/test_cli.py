@@ -1,0 +1,128 @@
+"""The ``gridgeo`` command line, run as a user runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from gridgeo.sample import SAMPLE_DIR
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gridgeo.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        check=False,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("gridgeo: error:")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
+    out = tmp_path / "demo"
+    proc = run_cli("demo", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    # what the user sees
+    assert "villages           187" in proc.stdout
+    for mode in ("drive", "two_wheeler", "walk"):
+        assert f"road graph {mode}" in proc.stdout
+    assert str(out / "workspace.gpkg") in proc.stdout
+
+    # the outputs, checked against the shipped sample read independently
+    shipped = SAMPLE_DIR / "nanfeng.gpkg"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["villages"] == len(gpd.read_file(shipped, layer="villages")) == 187
+    assert summary["substations"] == len(gpd.read_file(shipped, layer="substations"))
+    n_customer_rows = len(pd.read_csv(SAMPLE_DIR / "customers.csv", dtype=str))
+    assert summary["customers"] == n_customer_rows
+    layers = {name for name, _ in pyogrio.list_layers(out / "workspace.gpkg")}
+    assert {"county", "villages", "substations", "repair_stations", "roads"} <= layers
+    roads = gpd.read_file(out / "workspace.gpkg", layer="roads")
+    assert roads.crs.to_epsg() == 4326
+    assert (roads["travel_time_s"] > 0).all()
+    drive = summary["road_graphs"]["drive"]
+    assert drive["edges"] == len(roads)
+    assert not (out / "workspace.gpkg.tmp").exists()
+
+
+def test_missing_osm_file_is_one_line_and_exit_2(tmp_path):
+    missing = tmp_path / "nope.osm.pbf"
+    proc = run_cli("roads", "import", str(missing))
+    assert_one_line_error(proc, "nope.osm.pbf")
+
+
+def test_bad_option_value_is_one_line_and_exit_2(tmp_path):
+    proc = run_cli("sample", "generate", "--customers", "-5", "--out", str(tmp_path))
+    assert_one_line_error(proc, "--customers")
+
+
+def test_unknown_command_is_one_line_and_exit_2():
+    proc = run_cli("frobnicate")
+    assert_one_line_error(proc)
+
+
+def test_roads_import_clips_to_a_boundary_and_writes_a_layer(tmp_path, roads_dir):
+    pbf = roads_dir / "andorra_graphhopper.osm.pbf"
+    # a box around Andorra la Vella, roughly 6 x 4 km
+    boundary = gpd.GeoDataFrame(
+        {"name": ["box"]}, geometry=[Point(1.52, 42.51).buffer(0.03)], crs="EPSG:4326"
+    )
+    boundary_path = tmp_path / "box.geojson"
+    boundary.to_file(boundary_path)
+    out = tmp_path / "roads.gpkg"
+    proc = run_cli("roads", "import", str(pbf), "--boundary", str(boundary_path), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    roads = gpd.read_file(out, layer="roads")
+    assert len(roads) > 0
+    # every clipped road keeps its ends inside the boundary (node-based truncation)
+    ends = gpd.GeoSeries(
+        [Point(line.coords[0]) for line in roads.geometry]
+        + [Point(line.coords[-1]) for line in roads.geometry],
+        crs=4326,
+    )
+    assert ends.within(boundary.geometry.iloc[0].buffer(1e-9)).all()
+
+    full = run_cli("roads", "import", str(pbf))
+    assert full.returncode == 0, full.stderr
+    n_full = int(full.stdout.split(":")[1].split("nodes")[0].replace(",", ""))
+    n_clip = int(proc.stdout.split(":")[1].split("nodes")[0].replace(",", ""))
+    assert 0 < n_clip < n_full
+
+
+def test_convert_moves_gcj02_points_by_the_datum_offset(tmp_path):
+    # 琴城镇 seat in WGS84 (GeoNames); in GCJ-02 it is shown a few hundred metres away
+    gcj = gpd.GeoDataFrame({"name": ["x"]}, geometry=[Point(116.535, 27.210)], crs="EPSG:4326")
+    src = tmp_path / "gcj.geojson"
+    gcj.to_file(src)
+    dst = tmp_path / "wgs.gpkg"
+    proc = run_cli("convert", str(src), str(dst), "--datum", "gcj02")
+    assert proc.returncode == 0, proc.stderr
+    wgs = gpd.read_file(dst)
+    metric = "EPSG:32650"
+    shift_m = gcj.to_crs(metric).distance(wgs.to_crs(metric)).iloc[0]
+    assert 300 < shift_m < 600
+
+
+def test_convert_refuses_an_unknown_datum(tmp_path):
+    proc = run_cli("convert", "a.geojson", str(tmp_path / "b.gpkg"), "--datum", "mars")
+    assert_one_line_error(proc, "--datum")
