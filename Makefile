@@ -6,13 +6,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench lock clean
 
-$(BIN)/.installed: pyproject.toml
+# constraints.txt pins every dependency to the versions the tests were run with (the sample
+# county is byte-identical only under the same numpy/GEOS/PROJ); refresh it with `make lock`.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; sys.exit("gridgeo needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@
 
 demo: $(BIN)/.installed
@@ -27,7 +29,13 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench_network.py
+	$(BIN)/python benchmarks/bench_grids.py
+
+lock: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache .mypy_cache

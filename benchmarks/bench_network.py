@@ -135,8 +135,13 @@ def main() -> None:
         )
     ratios = {}
     for name in FILES:
-        ours = next(r for r in rows if r["file"] == name and r["case"] == "gridgeo drive")
-        for case in ("osmnx same file", "osmnx highways"):
+        pairs = [
+            ("gridgeo drive", "osmnx same file"),
+            ("gridgeo drive", "osmnx highways"),
+            ("gridgeo walk", "osmnx highways"),  # both keep (nearly) all highway ways
+        ]
+        for our_case, case in pairs:
+            ours = next(r for r in rows if r["file"] == name and r["case"] == our_case)
             other = next(r for r in rows if r["file"] == name and r["case"] == case)
             ratio = {
                 "wall": ours["wall_s"] / other["wall_s"],
@@ -144,9 +149,9 @@ def main() -> None:
                 "peak_minus_base": (ours["peak_rss_mib"] - ours["base_rss_mib"])
                 / max(other["peak_rss_mib"] - other["base_rss_mib"], 1e-9),
             }
-            ratios[f"{name} gridgeo drive / {case}"] = ratio
+            ratios[f"{name} {our_case} / {case}"] = ratio
             table.append(
-                f"ratio {name} gridgeo drive / {case}: time {ratio['wall']:.3f}, peak RSS "
+                f"ratio {name} {our_case} / {case}: time {ratio['wall']:.3f}, peak RSS "
                 f"{ratio['peak_rss']:.2f}, peak-base {ratio['peak_minus_base']:.2f}"
             )
     print("\n".join(table))

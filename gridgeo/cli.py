@@ -84,7 +84,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
 
     workspace = out_dir / "workspace.gpkg"
-    tmp = workspace.with_suffix(".gpkg.tmp")
+    tmp = workspace.with_name("workspace.tmp.gpkg")
     tmp.unlink(missing_ok=True)
     layers = {
         "county": county.county,
@@ -171,7 +171,7 @@ def _cmd_roads_import(args: argparse.Namespace) -> int:
     )
     if args.out:
         out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp")
+        tmp = out.with_name(f"{out.stem}.tmp{out.suffix}")
         tmp.unlink(missing_ok=True)
         io.write_layer(network.roads_from_graph(G), tmp, "roads")
         tmp.replace(out)
@@ -187,7 +187,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
     gdf = io.read_layer(args.src, layer=args.layer, datum=args.datum)
     out = Path(args.dst)
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f"{out.stem}.tmp{out.suffix}")
     tmp.unlink(missing_ok=True)
     io.write_layer(gdf, tmp, args.out_layer or args.layer or Path(args.src).stem)
     tmp.replace(out)

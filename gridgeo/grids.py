@@ -16,8 +16,9 @@ How the grids are made
    :func:`assign_villages_to_substations`), or, with ``method="voronoi"``, to
    the nearest substation in straight line. This is a network Voronoi
    evaluated at village granularity: a village cell goes whole to the
-   substation its village point is nearest to. A supply grid is the union of
-   its villages' cells. Pieces of a supply grid that do not touch the piece
+   substation its village point is nearest to. A substation nearest to no
+   village takes the village it stands in (unless that village holds its own
+   substation). A supply grid is the union of its villages' cells. Pieces of a supply grid that do not touch the piece
    holding the substation (enclaves) go whole to the neighbouring grid they
    share the longest boundary with, so every supply grid is contiguous.
 3. **Tier 3.** The village adjacency graph of each supply grid (cells that
@@ -730,6 +731,23 @@ def _components(adj: sparse.csr_matrix, members: np.ndarray) -> list[np.ndarray]
     return [members[lab == c] for c in range(n_comp)]
 
 
+def _claim_home_villages(group: np.ndarray, home: np.ndarray) -> np.ndarray:
+    """Let a substation nearest to no village take the village its point lies in.
+
+    Every substation heads a supply grid where it can: one that won no village
+    by travel time (say an industrial-park substation beside a faster-reached
+    one) takes its home village, unless that village is the home of the
+    substation it went to (two substations in one village: the nearer keeps
+    it). Substations are taken in input order.
+    """
+    group = group.copy()
+    for g, h in enumerate(home):
+        if h < 0 or (group == g).any() or home[group[h]] == h:
+            continue
+        group[h] = g
+    return group
+
+
 def _make_contiguous(
     group: np.ndarray, adj: sparse.csr_matrix, home: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, int]:
@@ -1288,7 +1306,10 @@ def build_service_grids(
     substation (``T2-<substation_id>``): the union of the cells of the villages
     nearest to it (:func:`assign_villages_to_substations`; a network Voronoi
     evaluated per village, so a village is never split), made contiguous by
-    giving enclaves to the neighbouring grid they share most boundary with.
+    giving enclaves to the neighbouring grid they share most boundary with. A
+    substation nearest to no village takes the village it stands in, unless
+    that village holds the substation it went to; one left with no village
+    heads no grid (warning).
     Tier 3 cuts each supply grid into ``k`` contiguous village grids
     (``T3-<substation_id>-01`` ..., numbered north to south) balanced on
     workload (:func:`balance_village_grids`). The result is checked with
@@ -1367,7 +1388,9 @@ def build_service_grids(
     adj = _adjacency_metric(cells_m)
     home = np.full(len(subs), -1, dtype=np.int64)
     cell_i, sub_i = shapely.STRtree(subs_m).query(cells_m, predicate="intersects")
-    home[sub_i] = cell_i
+    order = np.lexsort((-cell_i, sub_i))  # on a shared edge the first cell wins
+    home[sub_i[order]] = cell_i[order]
+    group = _claim_home_villages(group, home)
     group, moved = _make_contiguous(group, adj, home, len(subs))
     if moved:
         logger.info("%d village(s) of enclaves joined a neighbouring supply grid", moved)

@@ -40,7 +40,7 @@ from gridgeo.errors import (
     NotFoundError,
 )
 
-__all__ = ["list_layers", "read_layer", "read_table", "write_layer"]
+__all__ = ["list_layers", "read_layer", "read_records", "read_table", "write_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -444,6 +444,92 @@ def _read_excel(path: Path, sheet: str | int | None, dtype: dict[str, Any]) -> p
     return pd.read_excel(path, sheet_name=sheet or 0, dtype=dtype, engine="openpyxl")
 
 
+def _read_records(
+    path: str | Path,
+    *,
+    id_column: str | None,
+    required_columns: Sequence[str],
+    encoding: str | None,
+    sheet: str | int | None,
+    hint: str,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read a CSV/Excel table, drop fully empty rows, check columns and ids.
+
+    Returns the table (index 0..n-1) and the file line of each row.
+    """
+    path = _check_path(path, TABLE_SUFFIXES, "Table file")
+    dtype = {id_column: str} if id_column else {}
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        df = _read_excel(path, sheet, dtype)
+    else:
+        df = _read_csv(path, encoding, dtype)
+    df.columns = [str(c).strip() for c in df.columns]
+
+    # file line of each row (header = line 1); blank lines are read as empty rows
+    lines = np.arange(len(df)) + 2
+    blank_rows = df.isna().all(axis=1).to_numpy()
+    if blank_rows.any():
+        warnings.warn(
+            f"{str(path)!r}: dropped fully empty {_rows(df.index[blank_rows], lines[blank_rows])}",
+            UserWarning,
+            stacklevel=3,
+        )
+        df = df.loc[~blank_rows].reset_index(drop=True)
+        lines = lines[~blank_rows]
+    if len(df) == 0:
+        msg = f"{str(path)!r} has a header but no data rows: fill in the table."
+        raise EmptyDataError(msg)
+    needed = [*required_columns, *([id_column] if id_column else [])]
+    _check_columns(df, needed, path, hint=hint)
+    _check_ids(df, id_column, path, lines=lines)
+    return df, lines
+
+
+def read_records(
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    required_columns: Sequence[str] = (),
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> pd.DataFrame:
+    """Read a CSV or Excel table without coordinates (a roster, a list of ids).
+
+    Same reading rules as :func:`read_table`: UTF-8 or GB18030 text, fully empty
+    rows dropped with a warning, the id column read as text and checked for
+    empty and repeated values, missing columns named with the fix.
+
+    Parameters
+    ----------
+    path
+        ``.csv``, ``.txt`` or ``.xlsx``/``.xlsm``.
+    id_column
+        Column that must be present, non-empty and unique.
+    required_columns
+        Other columns that must be present.
+    encoding
+        Text encoding of a CSV; None tries UTF-8 then GB18030.
+    sheet
+        Excel sheet name or 0-based number; None reads the first sheet.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, index 0..n-1 in file order, plus column ``file_line``.
+    """
+    df, lines = _read_records(
+        path,
+        id_column=id_column,
+        required_columns=required_columns,
+        encoding=encoding,
+        sheet=sheet,
+        hint="",
+    )
+    out = df.copy()
+    out["file_line"] = lines
+    return out
+
+
 def read_table(
     path: str | Path,
     *,
@@ -527,41 +613,20 @@ def read_table(
         msg = f"Unknown `points` {points!r}: use one of {POINTS_MODES!r}."
         raise InputError(msg)
     datum_name = _crs._normalise_datum(datum)
-    path = _check_path(path, TABLE_SUFFIXES, "Table file")
-    dtype = {id_column: str} if id_column else {}
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        df = _read_excel(path, sheet, dtype)
-    else:
-        df = _read_csv(path, encoding, dtype)
-    df.columns = [str(c).strip() for c in df.columns]
-
-    # file line of each row (header = line 1); blank lines are read as empty rows
-    lines = np.arange(len(df)) + 2
-    blank_rows = df.isna().all(axis=1).to_numpy()
-    if blank_rows.any():
-        warnings.warn(
-            f"{str(path)!r}: dropped fully empty {_rows(df.index[blank_rows], lines[blank_rows])}",
-            UserWarning,
-            stacklevel=2,
-        )
-        df = df.loc[~blank_rows].reset_index(drop=True)
-        lines = lines[~blank_rows]
-    if len(df) == 0:
-        msg = f"{str(path)!r} has a header but no data rows: fill in the table."
-        raise EmptyDataError(msg)
-
     needed = [lon, lat, *required_columns]
-    needed += [c for c in (id_column, datum_column) if c]
-    _check_columns(
-        df,
-        needed,
+    needed += [c for c in (datum_column,) if c]
+    df, lines = _read_records(
         path,
+        id_column=id_column,
+        required_columns=needed,
+        encoding=encoding,
+        sheet=sheet,
         hint=(
             " or pass the names in the file (`lon`, `lat`, `id_column`, ...), "
             "e.g. read_table(path, lon='经度', lat='纬度')"
         ),
     )
-    _check_ids(df, id_column, path, lines=lines)
+    path = Path(path)
 
     parsed = _crs.check_coordinates(df[lon], df[lat])
     reason = parsed["reason"].to_numpy()

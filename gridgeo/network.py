@@ -82,12 +82,14 @@ graph stays connected.
 from __future__ import annotations
 
 import ast
+import gc
 import logging
 import math
 import re
 import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -637,16 +639,18 @@ def graph_from_osm(
     polygon = _boundary_polygon(boundary)
     ways, way_of_node, node_arr = _read_osm_ways(path, mode, table, use_maxspeed)
 
+    # ways cut at the edge of an extract reference nodes that are not in the file: segments
+    # touching such a node are left out (the way is cut there, never bridged)
     valid = (node_arr[:, 1] != _UNDEFINED_COORD) & (node_arr[:, 2] != _UNDEFINED_COORD)
     if not valid.all():
-        # ways cut at the edge of an extract reference nodes that are not in the file
-        logger.debug("%d way nodes without a location dropped", int((~valid).sum()))
-        node_arr, way_of_node = node_arr[valid], way_of_node[valid]
+        logger.debug("%d way nodes without a location", int((~valid).sum()))
     refs = node_arr[:, 0]
     # division (not * 1e-7) gives the double nearest to the decimal degrees of the file
     lon = node_arr[:, 1] / 1e7
     lat = node_arr[:, 2] / 1e7
-    seg = np.flatnonzero((way_of_node[1:] == way_of_node[:-1]) & (refs[1:] != refs[:-1]))
+    seg = np.flatnonzero(
+        (way_of_node[1:] == way_of_node[:-1]) & (refs[1:] != refs[:-1]) & valid[1:] & valid[:-1]
+    )
     if polygon is not None:
         inside = shapely.intersects_xy(polygon, lon, lat)
         seg = seg[inside[seg] & inside[seg + 1]]
@@ -844,6 +848,22 @@ def _chain_geometry(su, sv, seg_chain, n_chain, node_x, node_y) -> np.ndarray:
 # --------------------------------------------------------------------------- graph assembly
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small dicts.
+
+    Building 10^5-10^6 attribute dicts triggers repeated full collections that scan the whole
+    heap (more than half the build time); none of these objects form cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _assemble_graph(
     *,
     node_ids: np.ndarray,
@@ -879,24 +899,52 @@ def _assemble_graph(
     used_ids = [ids[i] for i in used.tolist()]
     component, sizes = _component_labels(used_ids, compact[u], compact[v])
     G = nx.MultiDiGraph(crs=CRS, created_with="gridgeo", **graph_attrs)
-    G.add_nodes_from(
-        (i, {"x": x, "y": y, "component": c})
-        for i, x, y, c in zip(
-            used_ids,
-            node_x[used].tolist(),
-            node_y[used].tolist(),
-            component.tolist(),
-            strict=True,
+    with _gc_paused():
+        G.add_nodes_from(
+            (i, {"x": x, "y": y, "component": c})
+            for i, x, y, c in zip(
+                used_ids,
+                node_x[used].tolist(),
+                node_y[used].tolist(),
+                component.tolist(),
+                strict=True,
+            )
         )
-    )
     G.graph["components"] = sizes
-    names = ("length", "speed_kph", "travel_time", "geometry", *attrs)
-    columns = [length_m.tolist(), speed_kph.tolist(), travel_time.tolist(), list(geometry)]
-    columns += [attrs[k].tolist() for k in attrs]
-    G.add_edges_from(
-        (ids[a], ids[b], k, dict(zip(names, rec, strict=True)))
-        for a, b, k, *rec in zip(u.tolist(), v.tolist(), keys.tolist(), *columns, strict=True)
-    )
+    id_key, *rest = attrs
+    if rest != ["highway", "name", "oneway", "reversed"]:
+        msg = f"internal: unexpected edge attributes {list(attrs)!r}"
+        raise AssertionError(msg)
+
+    def record(ident, highway, name, oneway, rev, length, speed, time_s, geom):
+        return {
+            id_key: ident,
+            "highway": highway,
+            "name": name,
+            "oneway": oneway,
+            "reversed": rev,
+            "length": length,
+            "speed_kph": speed,
+            "travel_time": time_s,
+            "geometry": geom,
+        }
+
+    columns = [attrs[k].tolist() for k in attrs]
+    columns += [length_m.tolist(), speed_kph.tolist(), travel_time.tolist(), list(geometry)]
+    data = map(record, *columns)
+    # a fresh graph: fill the adjacency of nx.MultiDiGraph directly (succ[u][v] is the same
+    # key dict as pred[v][u]); G.add_edges_from does the same several times slower
+    succ, pred = G._succ, G._pred
+    with _gc_paused():
+        for a, b, k, d in zip(u.tolist(), v.tolist(), keys.tolist(), data, strict=True):
+            ua, vb = ids[a], ids[b]
+            keydict = succ[ua].get(vb)
+            if keydict is None:
+                keydict = succ[ua][vb] = pred[vb][ua] = {}
+            keydict[k] = d
+    clear_cache = getattr(nx, "_clear_cache", None)
+    if clear_cache is not None:
+        clear_cache(G)
     return G
 
 
@@ -1093,8 +1141,10 @@ def graph_from_roads(
         else np.full(len(data), "", dtype=object)
     )
 
-    start = shapely.get_coordinates(shapely.get_point(lines, 0))
-    end = shapely.get_coordinates(shapely.get_point(lines, -1))
+    coords, which = shapely.get_coordinates(lines, return_index=True)
+    first_pt = np.searchsorted(which, np.arange(len(lines)))
+    last_pt = np.r_[first_pt[1:], len(which)] - 1
+    start, end = coords[first_pt], coords[last_pt]
     if "u" in data.columns and "v" in data.columns:
         if data["u"].isna().any() or data["v"].isna().any():
             labels = roads.index[data["_row"][data["u"].isna() | data["v"].isna()]][:5].tolist()
@@ -1115,9 +1165,6 @@ def graph_from_roads(
     node_x, node_y = ends_xy[first, 0], ends_xy[first, 1]
 
     # make every line start and end exactly at its nodes (ends within the rounding differ)
-    coords, which = shapely.get_coordinates(lines, return_index=True)
-    first_pt = np.searchsorted(which, np.arange(n))
-    last_pt = np.r_[first_pt[1:], len(which)] - 1
     new_first = np.column_stack([node_x[su], node_y[su]])
     new_last = np.column_stack([node_x[sv], node_y[sv]])
     moved = np.maximum(
@@ -1171,8 +1218,21 @@ def graph_from_roads(
 
 def _edge_frame(G: nx.MultiDiGraph) -> pd.DataFrame:
     cols = ("highway", "name", "length", "speed_kph", "oneway", "travel_time", "geometry")
-    rows = [(u, v, k, *(d.get(c) for c in cols)) for u, v, k, d in G.edges(keys=True, data=True)]
-    return pd.DataFrame(rows, columns=["u", "v", "key", *cols])
+    with _gc_paused():
+        edges = [
+            (u, v, k, d)
+            for u, nbrs in G.adj.items()
+            for v, keydict in nbrs.items()
+            for k, d in keydict.items()
+        ]
+        frame = {
+            "u": [e[0] for e in edges],
+            "v": [e[1] for e in edges],
+            "key": [e[2] for e in edges],
+        }
+        for c in cols:
+            frame[c] = [e[3].get(c) for e in edges]
+    return pd.DataFrame(frame, columns=["u", "v", "key", *cols])
 
 
 def _road_mask(G: nx.MultiDiGraph, edges: pd.DataFrame) -> np.ndarray:
@@ -1356,7 +1416,9 @@ def read_graphml(
     shapely); OSMnx's list values (edges merged by simplification) give the first ``highway``
     and the names joined by ``"; "``. Edges without geometry get a straight line; missing
     ``speed_kph``/``travel_time`` are computed like :func:`graph_from_osm` does (``maxspeed``,
-    else :data:`SPEEDS_KPH`). A projected graph is converted back to EPSG:4326.
+    else :data:`SPEEDS_KPH`). A projected graph is converted back to EPSG:4326. Zero-length
+    self-loops are dropped and zero-length edges get :data:`MIN_EDGE_LENGTH_M`, as in
+    :func:`graph_from_osm`; nodes without edges are kept.
 
     Parameters
     ----------
@@ -1476,7 +1538,11 @@ def read_graphml(
         speed_kph=np.array(speeds, dtype=float),
         geometry=geometry,
         attrs=attrs,
-        graph_attrs={"mode": mode, "source": path.name, "simplified": True},
+        graph_attrs={
+            "mode": mode,
+            "source": path.name,
+            "simplified": _as_bool(H.graph.get("simplified", False)),
+        },
     )
     # isolated nodes of the file are kept
     for i in np.setdiff1d(np.arange(len(node_ids)), np.concatenate([eu, ev])).tolist():

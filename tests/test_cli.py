@@ -61,8 +61,12 @@ def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert roads.crs.to_epsg() == 4326
     assert (roads["travel_time_s"] > 0).all()
     drive = summary["road_graphs"]["drive"]
-    assert drive["edges"] == len(roads)
-    assert not (out / "workspace.gpkg.tmp").exists()
+    # the roads layer holds a two-way road once and a one-way road once: the graph has
+    # two directed edges for each two-way road
+    oneway = roads["oneway"].astype(bool)
+    assert drive["edges"] == 2 * int((~oneway).sum()) + int(oneway.sum())
+    assert drive["road_km"] == pytest.approx(roads["length_m"].sum() / 1000, rel=1e-6)
+    assert not (out / "workspace.tmp.gpkg").exists()
 
 
 def test_missing_osm_file_is_one_line_and_exit_2(tmp_path):

@@ -575,6 +575,42 @@ def test_enclave_joins_neighbour():
     assert gg.validate_grids(sg.grids, county=_county()) == []
 
 
+def _with_substation(G, sid, x, y, link_to, link_s, voltage=10.0):
+    pt = gpd.GeoSeries([shapely.Point(x, y)], crs=CRS_M).to_crs(4326)
+    lon, lat = pt.get_coordinates().iloc[0]
+    G.add_node(sid, x=lon, y=lat)
+    G.add_edge(sid, link_to, length=100.0, travel_time=link_s)
+    extra = gpd.GeoDataFrame(
+        {"substation_id": [sid], "name": [f"{sid}变"], "voltage_kv": [voltage]},
+        geometry=[shapely.Point(lon, lat)],
+        crs=4326,
+    )
+    return G, extra
+
+
+def test_substation_nearest_to_no_village_takes_its_home_village():
+    # E stands in V22's cell but reaches it only after 5000 s; by time V22 goes to B
+    # (945 s). E then claims V22, its home village (V22 is not B's home: B is in V33's).
+    x, y = _lattice_xy(2, 2)
+    G, extra = _with_substation(_graph(), "E", x + 100, y + 100, "V22", 5000.0)
+    subs = pd.concat([_substations(), extra], ignore_index=True)
+    raw = gg.assign_villages_to_substations(_villages(), subs, graph=G)
+    assert "E" not in set(raw)
+    sg = gg.build_service_grids(_county(), _villages(), subs, _workload(), graph=G, n_grids=1)
+    assert sg.grids.set_index("grid_id").loc["T2-E", "villages"] == "V22"
+    assert gg.validate_grids(sg.grids, county=_county()) == []
+
+
+def test_substation_in_another_substations_village_heads_no_grid():
+    # F stands in V33's cell, which holds B: B keeps V33 and F heads no grid
+    x, y = _lattice_xy(3, 3)
+    G, extra = _with_substation(_graph(), "F", x - 100, y - 100, "V33", 5000.0)
+    subs = pd.concat([_substations(), extra], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"\['F'\] are nearest to no village"):
+        sg = gg.build_service_grids(_county(), _villages(), subs, _workload(), graph=G, n_grids=1)
+    assert "T2-F" not in set(sg.grids["grid_id"])
+
+
 # --------------------------------------------------------------------------- #
 # validate_grids on purpose-broken grids
 

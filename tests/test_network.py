@@ -360,6 +360,28 @@ def test_zero_length_edges(tmp_path):
     assert nx.has_path(G, 1, 4)
 
 
+def test_way_nodes_missing_from_the_file_cut_the_way(tmp_path):
+    nodes = {1: (0, 0), 2: (1, 0), 4: (3, 0), 5: (4, 0)}  # node 3 is not in the extract
+    ways = [(100, [1, 2, 3, 4, 5], {"highway": "tertiary", "oneway": "yes"})]
+    path = write_osm(tmp_path / "cut.osm", nodes, ways)
+    G = graph_from_osm(path, simplify=False)
+    assert edge_set(G) == {(1, 2), (4, 5)}  # 2-4 is not bridged
+    assert G.graph["components"] == [2, 2]
+
+
+def test_compressed_xml_is_read(tmp_path):
+    import bz2
+
+    ways = [(100, [1, 2, 3], {"highway": "tertiary"})]
+    plain = write_osm(tmp_path / "plain.osm", CROSS_NODES, ways)
+    (tmp_path / "packed.osm.bz2").write_bytes(bz2.compress(plain.read_bytes()))
+    (tmp_path / "packed.osm.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    expected = edge_set(graph_from_osm(plain, simplify=False))
+    assert expected == {(1, 2), (2, 1), (2, 3), (3, 2)}
+    for name in ("packed.osm.bz2", "packed.osm.gz"):
+        assert edge_set(graph_from_osm(tmp_path / name, simplify=False)) == expected
+
+
 def test_osm_file_errors(tmp_path):
     with pytest.raises(NotFoundError, match="does not exist"):
         graph_from_osm(tmp_path / "missing.osm.pbf")
@@ -706,6 +728,9 @@ def test_graph_from_roads_multilines_and_given_ids():
         geometry=[shapely.MultiLineString(list(lines.geometry))],
         crs="EPSG:4326",
     )
+    shifted = lines.assign(u=[7, 9], v=[8, 8])  # row 1 drawn 8->9 but labelled 9->8
+    with pytest.warns(UserWarning, match=r"do not end at the position.*rows \[1\]"):
+        graph_from_roads(shifted)
     M = graph_from_roads(multi)
     assert M.number_of_edges() == 4
     assert graph_summary(M)["road_km"] == pytest.approx(

@@ -322,6 +322,20 @@ def test_versions_count_up_and_are_listed(ws: GeoPackageStore):
     assert_gdal_reads(ws.path, "grids", v3)
     # history holds 3 (v1) + 3 (v2: B, C, D) rows, never rewritten
     assert len(gpd.read_file(ws.path, layer="grids_history")) == 6
+    with sqlite3.connect(ws.path) as con:
+        meta = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT c.table_name, min_x, min_y, max_x, max_y, last_change, feature_count "
+                "FROM gpkg_contents c JOIN gpkg_ogr_contents o USING (table_name)"
+            )
+        }
+    # current: A, B, moved C -> up to 116.61 east; history also keeps D's 27.35 north
+    assert meta["grids"][:4] == (116.5, 27.2, 116.61, 27.3)
+    assert meta["grids_history"][:4] == (116.5, 27.2, 116.61, 27.35)
+    assert meta["grids"][5] == 3 and meta["grids_history"][5] == 6
+    last = log["created_at"].iloc[-1].strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    assert meta["grids"][4] == meta["grids_history"][4] == last
 
 
 def test_compare_reports_the_hand_made_changes(ws: GeoPackageStore):
@@ -579,7 +593,7 @@ def test_store_interface_gives_save_compare_restore():
     assert mem.compare("grids", 1, 2)["grid_id"].tolist() == ["NF-B", "NF-C", "NF-D"]
     assert mem.restore("grids", 1, expected_version=2, author="a", reason="r") == 3
     assert_same_content(mem.read("grids"), grids_v1())
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError, match="stale"):
         mem.save("grids", grids_v2(), expected_version=1, author="a", reason="r")
 
 
