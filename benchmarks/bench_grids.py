@@ -13,7 +13,7 @@ Run ``python benchmarks/bench_grids.py`` (needs ``spopt``, the ``bench`` extra).
 For each county it times :func:`gridgeo.grids.build_service_grids` (the whole build: cells,
 network assignment, balancing, assembly, topology check) and the balancing alone. Then, on the
 villages of every supply grid, with the same adjacency and the same ``k`` (the build's ``k``
-when >= 2; on the sample also k = 2, 3, 4 where the grid has at least 3 villages per region), it
+when >= 2; on the sample also k = 3 where the grid has at least 3 villages per region), it
 compares the achieved imbalance (max deviation from the mean workload, % of the mean):
 
 - ``gridgeo``: :func:`gridgeo.grids.balance_village_grids`;
@@ -54,7 +54,7 @@ SAMPLE = REPO / "sample_data" / "nanfeng"
 BOUNDARY = SAMPLE / "source" / "nanfeng_boundary_gcj02.geojson"
 RESULTS = HERE / "results" / "bench_grids.json"
 SEED = 20240601
-# customers per grid member; the sample's supply grids are also compared at k = 2, 3, 4
+# customers per grid member; the sample's supply grids are also compared at k = 3
 TARGET_WORKLOAD = {"sample": 1500.0, "synthetic": 1500.0}
 # spopt's MaxPHeuristic took 130 s on 39 villages here: it runs on the sample's supply grids
 # only, not on the synthetic county's (45-450 villages each)
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         out["sample"] = compare(
             sample,
             target=TARGET_WORKLOAD["sample"],
-            extra_ks=(2, 3, 4),
+            extra_ks=(3,),
             maxp_max_villages=args.maxp_max_villages,
             spopt=not args.no_spopt,
         )

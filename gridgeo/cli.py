@@ -195,6 +195,102 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- gridgeo grids --------------------------------------------------------------------------
+
+
+def _open_store(path: str) -> Any:
+    from gridgeo.store import GeoPackageStore
+
+    return GeoPackageStore.open(path)
+
+
+def _read_workload(args: argparse.Namespace) -> Any:
+    from gridgeo import io
+
+    return io.read_records(
+        args.workload, id_column="village_code", required_columns=("customers",)
+    ).drop(columns="file_line")
+
+
+def _print_supply_grids(grids: Any) -> None:
+    tier2 = grids[grids["tier"] == 2].sort_values("grid_id")
+    n3 = grids[grids["tier"] == 3].groupby("parent_id").size()
+    _print(
+        f"  {'grid':<12s} {'name':<16s} {'kV':>5s} {'villages':>8s} {'customers':>9s} "
+        f"{'HV':>4s} {'tier-3':>6s} {'imbalance':>9s} {'km²':>7s}"
+    )
+    for row in tier2.itertuples(index=False):
+        _print(
+            f"  {row.grid_id:<12s} {row.name:<16s} {float(row.voltage_kv):>5.0f} "
+            f"{int(row.n_villages):>8d} {int(row.customers):>9,d} {int(row.hv_customers):>4d} "
+            f"{int(n3.get(row.grid_id, 0)):>6d} {float(row.imbalance_pct):>8.1f}% "
+            f"{float(row.area_km2):>7.1f}"
+        )
+
+
+def _cmd_grids_build(args: argparse.Namespace) -> int:
+    from gridgeo import roster as roster_mod
+    from gridgeo import workspace
+
+    store = _open_store(args.workspace)
+    workload = _read_workload(args)
+    build = workspace.build_grids(
+        store,
+        workload,
+        method=args.method,
+        n_grids=args.grids_per_substation,
+        target_workload=args.target_workload,
+        seed=args.seed,
+    )
+    grids = build.service.grids
+    if args.roster:  # grid ids are known only after the build: check the roster against them
+        roster = roster_mod.read_roster(args.roster, grids["grid_id"])
+        grids = roster_mod.apply_roster(grids, roster)
+    version = workspace.save_grids(store, grids, author=args.author, reason=args.reason)
+    _print(f"grids saved as version {version} of {args.workspace}:")
+    _print_supply_grids(grids)
+    return 0
+
+
+def _cmd_grids_validate(args: argparse.Namespace) -> int:
+    from gridgeo import grids as grids_mod
+
+    store = _open_store(args.workspace)
+    grids = store.read("grids", version=args.version)
+    problems = grids_mod.validate_grids(grids, county=store.read("county"))
+    version = args.version or store.current_version("grids")
+    if not problems:
+        _print(f"grids version {version}: {len(grids)} grids, no topology problems")
+        return 0
+    _print(f"grids version {version}: {len(problems)} topology problem(s)")
+    for p in problems:
+        where = p.get("location")
+        at = f" at {where[0]:.5f},{where[1]:.5f}" if where else ""
+        other = f" / {p['other_id']}" if p.get("other_id") is not None else ""
+        area = f" ({p['area_m2']:,.1f} m²)" if p.get("area_m2") else ""
+        _print(f"  {p['problem']}: {p.get('grid_id')}{other}{area}{at}")
+    return 1
+
+
+def _cmd_grids_history(args: argparse.Namespace) -> int:
+    store = _open_store(args.workspace)
+    versions = store.list_versions("grids")
+    _print(f"{'version':>7s}  {'when (UTC)':<20s} {'author':<12s} reason")
+    for row in versions.itertuples(index=False):
+        _print(f"{row.version:>7d}  {str(row.created_at)[:19]:<20s} {row.author:<12s} {row.reason}")
+    return 0
+
+
+def _cmd_grids_restore(args: argparse.Namespace) -> int:
+    store = _open_store(args.workspace)
+    current = store.current_version("grids")
+    version = store.restore(
+        "grids", args.version, author=args.author, reason=args.reason, expected_version=current
+    )
+    _print(f"grids version {args.version} restored as version {version}")
+    return 0
+
+
 # --- gridgeo sample -------------------------------------------------------------------------
 
 
@@ -226,7 +322,7 @@ def _positive_int(text: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line, like our other errors."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.exit(EXIT_USER_ERROR, f"gridgeo: error: {message} (see `{self.prog} --help`)\n")
 
 
@@ -265,6 +361,38 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--layer", default=None)
     conv.add_argument("--out-layer", default=None)
     conv.set_defaults(func=_cmd_convert)
+
+    grids = sub.add_parser("grids", help="three-tier service grids in a workspace")
+    grids_sub = grids.add_subparsers(dest="grids_command", required=True, parser_class=_Parser)
+    build = grids_sub.add_parser("build", help="build the three tiers and save them as a version")
+    build.add_argument("--workspace", required=True, help="workspace GeoPackage")
+    build.add_argument(
+        "--workload",
+        required=True,
+        help="CSV/XLSX with village_code, customers (and hv_customers, vulnerable)",
+    )
+    build.add_argument("--method", default="network", choices=("network", "voronoi"))
+    size = build.add_mutually_exclusive_group()
+    size.add_argument("--target-workload", type=float, help="customers per tier-3 grid")
+    size.add_argument("--grids-per-substation", type=_positive_int, help="tier-3 grids each")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--roster", help="roster CSV/XLSX (grid_id, manager, ...)")
+    build.add_argument("--author", required=True)
+    build.add_argument("--reason", required=True)
+    build.set_defaults(func=_cmd_grids_build)
+    val = grids_sub.add_parser("validate", help="check the grids' topology")
+    val.add_argument("--workspace", required=True)
+    val.add_argument("--version", type=_positive_int, default=None)
+    val.set_defaults(func=_cmd_grids_validate)
+    hist = grids_sub.add_parser("history", help="list the saved versions of the grids")
+    hist.add_argument("--workspace", required=True)
+    hist.set_defaults(func=_cmd_grids_history)
+    rest = grids_sub.add_parser("restore", help="restore an old version (as a new version)")
+    rest.add_argument("--workspace", required=True)
+    rest.add_argument("--version", type=_positive_int, required=True)
+    rest.add_argument("--author", required=True)
+    rest.add_argument("--reason", required=True)
+    rest.set_defaults(func=_cmd_grids_restore)
 
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)

@@ -18,9 +18,10 @@ How the grids are made
    evaluated at village granularity: a village cell goes whole to the
    substation its village point is nearest to. A substation nearest to no
    village takes the village it stands in (unless that village holds its own
-   substation). A supply grid is the union of its villages' cells. Pieces of a supply grid that do not touch the piece
-   holding the substation (enclaves) go whole to the neighbouring grid they
-   share the longest boundary with, so every supply grid is contiguous.
+   substation). A supply grid is the union of its villages' cells. Pieces of
+   a supply grid that do not touch the piece holding the substation
+   (enclaves) go whole to the neighbouring grid they share the longest
+   boundary with, so every supply grid is contiguous.
 3. **Tier 3.** The village adjacency graph of each supply grid (cells that
    share a boundary) is cut into ``k`` contiguous regions with the smallest
    largest deviation from the mean workload (:func:`balance_village_grids`).
@@ -42,7 +43,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +89,7 @@ __all__ = [
     "preview_reassign_substation",
     "preview_redraw_boundary",
     "preview_split_grid",
+    "service_grids_from_layers",
     "validate_grids",
     "village_adjacency",
     "village_cells",
@@ -150,6 +152,9 @@ _VILLAGE_SEP = "，"
 # Local search stops after this many improving moves per restart (a safety
 # net: each move strictly improves the score, so it always stops anyway).
 _MAX_MOVES = 10_000
+
+
+KpiFunction = Callable[["ServiceGrids"], pd.DataFrame]
 
 
 class GridTopologyError(InvalidGeometryError):
@@ -276,6 +281,15 @@ def _county_geometry(county: Any) -> tuple[gpd.GeoDataFrame, Any]:
         msg = "`county` has no polygon area: pass the county boundary polygon."
         raise InvalidGeometryError(msg)
     return county, geom
+
+
+def _county_frame(county4326: gpd.GeoDataFrame, county_geom: Any) -> gpd.GeoDataFrame:
+    """The county as one row: the first row's attributes and the union of all polygons."""
+    return gpd.GeoDataFrame(
+        county4326.drop(columns=county4326.geometry.name).iloc[:1].reset_index(drop=True),
+        geometry=[county_geom],
+        crs=4326,
+    )
 
 
 def _points_of(geoms: np.ndarray) -> np.ndarray:
@@ -1451,11 +1465,7 @@ def build_service_grids(
     )
     vg = pd.Series(village_grid, index=villages.index, name="grid_id")
     grids = _assemble(meta, vg, cells)
-    county_out = gpd.GeoDataFrame(
-        county4326.drop(columns=county4326.geometry.name).iloc[:1].reset_index(drop=True),
-        geometry=[county_geom],
-        crs=4326,
-    )
+    county_out = _county_frame(county4326, county_geom)
     problems = validate_grids(grids, county=county_out)
     if problems:
         raise GridTopologyError(_problems_message("The built grids", problems), problems)
@@ -1666,21 +1676,30 @@ def _meta(grids: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame(grids.loc[:, list(_META_COLUMNS)]).reset_index(drop=True)
 
 
-def _kpis(grids: gpd.GeoDataFrame) -> pd.DataFrame:
-    return grids.set_index("grid_id")[
-        ["tier", "customers", "workload", "n_villages", "imbalance_pct"]
-    ]
+_KPI_COLUMNS = ("customers", "workload", "n_villages", "imbalance_pct")
 
 
-def _kpi_diff(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> pd.DataFrame:
-    a, b = _kpis(before), _kpis(after)
+def _kpis(service: ServiceGrids, kpis: KpiFunction | None) -> pd.DataFrame:
+    out = service.grids.set_index("grid_id")[["tier", *_KPI_COLUMNS]]
+    if kpis is not None:
+        extra = pd.DataFrame(kpis(service))
+        clash = sorted(set(extra.columns) & set(out.columns))
+        if clash:
+            msg = f"`kpis` returned column(s) {clash!r} that gridgeo already reports: rename them."
+            raise InputError(msg)
+        out = out.join(extra, how="left")
+    return out
+
+
+def _kpi_diff(before: ServiceGrids, after: ServiceGrids, kpis: KpiFunction | None) -> pd.DataFrame:
+    a, b = _kpis(before, kpis), _kpis(after, kpis)
     ids = sorted(set(a.index) | set(b.index), key=str)
     out = pd.DataFrame(index=pd.Index(ids, name="grid_id"))
     out["tier"] = b["tier"].combine_first(a["tier"]).reindex(ids).astype(int)
-    for c in ("customers", "workload", "n_villages", "imbalance_pct"):
-        x = a[c].reindex(ids).astype(float)
-        y = b[c].reindex(ids).astype(float)
-        if c != "imbalance_pct":
+    for c in [c for c in a.columns if c != "tier"]:
+        x = pd.to_numeric(a[c].reindex(ids), errors="coerce").astype(float)
+        y = pd.to_numeric(b[c].reindex(ids), errors="coerce").astype(float)
+        if c in ("customers", "workload", "n_villages"):
             x, y = x.fillna(0.0), y.fillna(0.0)
         out[f"{c}_before"] = x
         out[f"{c}_after"] = y
@@ -1690,7 +1709,12 @@ def _kpi_diff(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> pd.DataFrame
     return out.sort_values(["tier"], kind="stable")
 
 
-def _preview(service: ServiceGrids, meta: pd.DataFrame, village_grid: pd.Series) -> Preview:
+def _preview(
+    service: ServiceGrids,
+    meta: pd.DataFrame,
+    village_grid: pd.Series,
+    kpis: KpiFunction | None = None,
+) -> Preview:
     grids = _assemble(meta, village_grid, service.cells)
     new = ServiceGrids(
         grids=grids, village_grid=village_grid, cells=service.cells, county=service.county
@@ -1698,10 +1722,61 @@ def _preview(service: ServiceGrids, meta: pd.DataFrame, village_grid: pd.Series)
     problems = validate_grids(grids, county=service.county)
     return Preview(
         grids=grids,
-        kpi_diff=_kpi_diff(service.grids, grids),
+        kpi_diff=_kpi_diff(service, new, kpis),
         problems=problems,
         service=new,
     )
+
+
+def service_grids_from_layers(
+    grids: gpd.GeoDataFrame, cells: gpd.GeoDataFrame, county: gpd.GeoDataFrame
+) -> ServiceGrids:
+    """Rebuild a :class:`ServiceGrids` from stored layers, to preview edits on them.
+
+    Parameters
+    ----------
+    grids
+        Stored grids with :data:`GRID_COLUMNS` (tier-3 rows list their villages
+        in ``villages``, joined with "，").
+    cells
+        Stored village cells (``ServiceGrids.cells``): ``village_code``, the
+        count columns, ``workload`` and the cell polygon.
+    county
+        The county boundary.
+
+    Returns
+    -------
+    ServiceGrids
+
+    Raises
+    ------
+    InputError
+        If a village is in no tier-3 grid or in more than one.
+    """
+    grids = _check_frame(grids, "grids", GRID_COLUMNS[:-1], allow_empty=True)
+    cells = _check_frame(cells, "cells", [VILLAGE_ID, *COUNT_COLUMNS, "workload"])
+    county4326, county_geom = _county_geometry(county)
+    t3 = grids.loc[grids["tier"] == TIER_VILLAGE, ["grid_id", "villages"]]
+    pairs = [
+        (code, gid)
+        for gid, codes in zip(t3["grid_id"], t3["villages"].fillna(""), strict=True)
+        for code in str(codes).split(_VILLAGE_SEP)
+        if code
+    ]
+    listed = pd.DataFrame(pairs, columns=[VILLAGE_ID, "grid_id"])
+    twice = sorted(listed.loc[listed[VILLAGE_ID].duplicated(), VILLAGE_ID].unique())
+    if twice:
+        msg = f"Villages {twice[:10]!r} are listed in more than one tier-3 grid of `grids`."
+        raise InputError(msg)
+    by_code = listed.set_index(VILLAGE_ID)["grid_id"]
+    codes = cells[VILLAGE_ID].astype(str)
+    missing = sorted(set(codes) - set(by_code.index))
+    if missing:
+        msg = f"Villages {missing[:10]!r} of `cells` are in no tier-3 grid of `grids`."
+        raise InputError(msg)
+    vg = pd.Series(by_code.reindex(codes).to_numpy(), index=cells.index, name="grid_id")
+    county_out = _county_frame(county4326, county_geom)
+    return ServiceGrids(grids=grids, village_grid=vg, cells=cells, county=county_out)
 
 
 def _check_service(service: Any) -> None:
@@ -1726,7 +1801,11 @@ def _grid_row(service: ServiceGrids, grid_id: Any, tier: int | None = None) -> p
 
 
 def preview_move_villages(
-    service: ServiceGrids, village_codes: Iterable[Any], to_grid_id: Any
+    service: ServiceGrids,
+    village_codes: Iterable[Any],
+    to_grid_id: Any,
+    *,
+    kpis: KpiFunction | None = None,
 ) -> Preview:
     """Preview moving villages into another tier-3 grid.
 
@@ -1741,6 +1820,9 @@ def preview_move_villages(
         ``village_code`` of each village to move.
     to_grid_id
         The tier-3 grid that receives them.
+    kpis
+        Optional function ``ServiceGrids -> DataFrame`` indexed by ``grid_id``
+        with more KPIs (e.g. reach figures) to diff before and after.
 
     Returns
     -------
@@ -1764,7 +1846,7 @@ def preview_move_villages(
         raise NotFoundError(msg)
     vg = service.village_grid.copy()
     vg[known.isin(codes).to_numpy()] = to_grid_id
-    return _preview(service, _meta(service.grids), vg)
+    return _preview(service, _meta(service.grids), vg, kpis)
 
 
 def preview_redraw_boundary(
@@ -1773,6 +1855,7 @@ def preview_redraw_boundary(
     to_grid_id: Any,
     *,
     min_share: float = DEFAULT_MIN_SHARE,
+    kpis: KpiFunction | None = None,
 ) -> Preview:
     """Preview a boundary drawn by hand: villages mostly inside ``polygon`` join a grid.
 
@@ -1790,6 +1873,9 @@ def preview_redraw_boundary(
         The tier-3 grid that receives the villages.
     min_share
         Share of a cell's area that must lie in the polygon (0-1).
+    kpis
+        Optional function ``ServiceGrids -> DataFrame`` indexed by ``grid_id``
+        with more KPIs (e.g. reach figures) to diff before and after.
 
     Returns
     -------
@@ -1824,7 +1910,7 @@ def preview_redraw_boundary(
             "draw it over the villages to move."
         )
         raise InputError(msg)
-    return preview_move_villages(service, service.cells[VILLAGE_ID][inside], to_grid_id)
+    return preview_move_villages(service, service.cells[VILLAGE_ID][inside], to_grid_id, kpis=kpis)
 
 
 def preview_split_grid(
@@ -1834,6 +1920,7 @@ def preview_split_grid(
     k: int = 2,
     seed: int = 0,
     restarts: int = DEFAULT_RESTARTS,
+    kpis: KpiFunction | None = None,
 ) -> Preview:
     """Preview splitting a tier-3 grid into ``k`` balanced contiguous grids.
 
@@ -1852,6 +1939,9 @@ def preview_split_grid(
         Random seed of the balancing.
     restarts
         Restarts of the balancing.
+    kpis
+        Optional function ``ServiceGrids -> DataFrame`` indexed by ``grid_id``
+        with more KPIs (e.g. reach figures) to diff before and after.
 
     Returns
     -------
@@ -1899,10 +1989,12 @@ def preview_split_grid(
     meta = pd.concat([meta, pd.DataFrame(new_rows, columns=list(_META_COLUMNS))], ignore_index=True)
     vg = service.village_grid.copy()
     vg.iloc[members] = [new_ids[lab] for lab in labels]
-    return _preview(service, meta, vg)
+    return _preview(service, meta, vg, kpis)
 
 
-def preview_merge_grids(service: ServiceGrids, grid_ids: Iterable[Any]) -> Preview:
+def preview_merge_grids(
+    service: ServiceGrids, grid_ids: Iterable[Any], *, kpis: KpiFunction | None = None
+) -> Preview:
     """Preview merging tier-3 grids into one.
 
     The merged grid keeps the first id in sorted order (and its supply grid);
@@ -1915,6 +2007,9 @@ def preview_merge_grids(service: ServiceGrids, grid_ids: Iterable[Any]) -> Previ
         Current grids.
     grid_ids
         Two or more tier-3 grid ids.
+    kpis
+        Optional function ``ServiceGrids -> DataFrame`` indexed by ``grid_id``
+        with more KPIs (e.g. reach figures) to diff before and after.
 
     Returns
     -------
@@ -1932,7 +2027,7 @@ def preview_merge_grids(service: ServiceGrids, grid_ids: Iterable[Any]) -> Previ
     vg[vg.isin(ids[1:]).to_numpy()] = keep
     meta = _meta(service.grids)
     meta = meta.loc[~meta["grid_id"].isin(ids[1:])].reset_index(drop=True)
-    return _preview(service, meta, vg)
+    return _preview(service, meta, vg, kpis)
 
 
 def preview_reassign_substation(
@@ -1940,6 +2035,8 @@ def preview_reassign_substation(
     grid_id: Any,
     substation_id: Any,
     substations: gpd.GeoDataFrame,
+    *,
+    kpis: KpiFunction | None = None,
 ) -> Preview:
     """Preview giving a supply grid (and its tier-3 grids) another substation.
 
@@ -1957,6 +2054,9 @@ def preview_reassign_substation(
         The new substation, a ``substation_id`` of ``substations``.
     substations
         Substations with ``substation_id`` (and ``name``, ``voltage_kv``).
+    kpis
+        Optional function ``ServiceGrids -> DataFrame`` indexed by ``grid_id``
+        with more KPIs (e.g. reach figures) to diff before and after.
 
     Returns
     -------
@@ -1985,4 +2085,4 @@ def preview_reassign_substation(
         f"{name}{s.removeprefix(old_name)}" if s.startswith(old_name) else s
         for s in meta.loc[kids, "name"].astype(str)
     ]
-    return _preview(service, meta, service.village_grid.copy())
+    return _preview(service, meta, service.village_grid.copy(), kpis)

@@ -895,6 +895,46 @@ def test_preview_reassign_substation(built):
         gg.preview_reassign_substation(built, "T2-B", "Q", subs)
 
 
+def test_preview_extra_kpis(built):
+    # a stand-in for the reach KPIs: twice the number of villages of each grid
+    def double(sg):
+        return pd.DataFrame(
+            {"double": 2 * sg.grids["n_villages"].to_numpy()}, index=sg.grids["grid_id"]
+        )
+
+    pv = gg.preview_merge_grids(built, ["T3-B-01", "T3-B-02"], kpis=double)
+    n1, n2 = (
+        int(built.grids.loc[built.grids["grid_id"] == g, "n_villages"].iloc[0])
+        for g in ("T3-B-01", "T3-B-02")
+    )
+    assert pv.kpi_diff.loc["T3-B-01", "double_before"] == 2 * n1
+    assert pv.kpi_diff.loc["T3-B-01", "double_after"] == 2 * (n1 + n2)
+    assert pv.kpi_diff.loc["T3-B-01", "double_change"] == 2 * n2
+    with pytest.raises(InputError, match="already reports"):
+        gg.preview_merge_grids(
+            built,
+            ["T3-B-01", "T3-B-02"],
+            kpis=lambda sg: sg.grids.set_index("grid_id")[["customers"]],
+        )
+
+
+def test_service_grids_from_layers_round_trip(built):
+    sg = gg.service_grids_from_layers(built.grids, built.cells, built.county)
+    pd.testing.assert_series_equal(sg.village_grid, built.village_grid)
+    a = gg.preview_merge_grids(sg, ["T3-B-01", "T3-B-02"])
+    b = gg.preview_merge_grids(built, ["T3-B-01", "T3-B-02"])
+    assert a.grids.to_json() == b.grids.to_json()
+    broken = built.grids.copy()
+    row = broken["grid_id"] == "T3-A-01"
+    broken.loc[row, "villages"] = broken.loc[row, "villages"].iloc[0].split("，", 1)[1]
+    with pytest.raises(InputError, match="in no tier-3 grid"):
+        gg.service_grids_from_layers(broken, built.cells, built.county)
+    broken = built.grids.copy()
+    broken.loc[row, "villages"] = broken.loc[row, "villages"] + "，V33"
+    with pytest.raises(InputError, match="more than one"):
+        gg.service_grids_from_layers(broken, built.cells, built.county)
+
+
 def test_preview_unknown_ids(built):
     with pytest.raises(NotFoundError, match="'T3-X-09'"):
         gg.preview_move_villages(built, ["V00"], "T3-X-09")

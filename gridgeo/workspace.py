@@ -1,0 +1,286 @@
+"""A county workspace: the data model's layers in one versioned store.
+
+A workspace is what a county company works in: one GeoPackage (the embedded
+default store, :class:`~gridgeo.store.GeoPackageStore`) holding the layers of
+the data model. The layers people edit are versioned, each with its key:
+
+=================  ==================
+layer              key
+=================  ==================
+``county``         ``adcode``
+``towns``          ``town_code``
+``villages``       ``village_code``
+``substations``    ``substation_id``
+``repair_stations`` ``station_id``
+``payment_points`` ``point_id``
+``grids``          ``grid_id``
+=================  ==================
+
+The road network is reference data imported from OSM or a roads file, not
+edited in gridgeo: it is kept as a plain GeoPackage layer ``roads`` beside the
+versioned ones and turned into a graph with :func:`read_road_graph`.
+
+This module joins the pieces (store, network, grids, roster) into the jobs
+the CLI and the API run; the analysis itself lives in those modules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+
+from gridgeo import grids as _grids
+from gridgeo import io as _io
+from gridgeo import network as _network
+from gridgeo.errors import InputError, MissingColumnError, NotFoundError
+from gridgeo.roster import apply_roster
+from gridgeo.store import GeoPackageStore
+
+__all__ = [
+    "ROADS_LAYER",
+    "WORKSPACE_KEYS",
+    "GridBuild",
+    "build_grids",
+    "create_workspace",
+    "read_road_graph",
+    "save_grids",
+    "village_workload",
+]
+
+logger = logging.getLogger(__name__)
+
+WORKSPACE_KEYS: dict[str, str] = {
+    "county": "adcode",
+    "towns": "town_code",
+    "villages": "village_code",
+    "substations": "substation_id",
+    "repair_stations": "station_id",
+    "payment_points": "point_id",
+    "grids": "grid_id",
+}
+ROADS_LAYER = "roads"
+REQUIRED_LAYERS = ("county", "villages", "substations")
+ROSTER_COLUMNS_IN_GRIDS = ("manager", "members", "liaison", "phone", "liaison_phone")
+
+
+def create_workspace(
+    path: str | Path,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    roads: gpd.GeoDataFrame | None = None,
+    author: str,
+    reason: str,
+    overwrite: bool = False,
+) -> GeoPackageStore:
+    """Create a workspace GeoPackage from the data model's layers.
+
+    Parameters
+    ----------
+    path
+        The ``.gpkg`` file to create.
+    layers
+        ``{name: GeoDataFrame}`` for the versioned layers of
+        :data:`WORKSPACE_KEYS` (``county``, ``villages`` and ``substations``
+        at least). Each starts at version 1.
+    roads
+        The roads layer (:func:`gridgeo.network.roads_from_graph`), stored
+        unversioned.
+    author, reason
+        Recorded with version 1.
+    overwrite
+        Replace an existing file.
+
+    Returns
+    -------
+    GeoPackageStore
+    """
+    unknown = sorted(set(layers) - set(WORKSPACE_KEYS))
+    if unknown:
+        msg = (
+            f"`layers` has unknown layer(s) {unknown!r}; a workspace holds "
+            f"{sorted(WORKSPACE_KEYS)!r}."
+        )
+        raise InputError(msg)
+    missing = [name for name in REQUIRED_LAYERS if name not in layers]
+    if missing:
+        msg = f"`layers` lacks {missing!r}: a workspace needs at least {list(REQUIRED_LAYERS)!r}."
+        raise MissingColumnError(msg)
+    store = GeoPackageStore.create(
+        path,
+        dict(layers),
+        author=author,
+        reason=reason,
+        keys={name: WORKSPACE_KEYS[name] for name in layers},
+        overwrite=overwrite,
+    )
+    if roads is not None:
+        _io.write_layer(roads, store.path, ROADS_LAYER)
+    return store
+
+
+def read_road_graph(store: GeoPackageStore, *, mode: str = "drive") -> nx.MultiDiGraph:
+    """The road graph of a workspace for one travel mode (see :data:`gridgeo.MODES`)."""
+    if ROADS_LAYER not in _io.list_layers(store.path):
+        msg = (
+            f"workspace {str(store.path)!r} has no `roads` layer: import roads first "
+            "(`gridgeo roads import FILE --out ...`) or rebuild the workspace."
+        )
+        raise NotFoundError(msg)
+    roads = _io.read_layer(store.path, layer=ROADS_LAYER)
+    return _network.graph_from_roads(roads, mode=mode)
+
+
+def village_workload(customers: pd.DataFrame) -> pd.DataFrame:
+    """Count customers per village: the workload table the grid builder takes.
+
+    Parameters
+    ----------
+    customers
+        One row per customer with ``village_code`` (empty where the customer
+        has no village), ``voltage_class`` (``HV``/``LV``) and ``vulnerable``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per village code: ``village_code``, ``customers``,
+        ``hv_customers``, ``lv_customers``, ``vulnerable``.
+    """
+    missing = [c for c in ("village_code", "voltage_class", "vulnerable") if c not in customers]
+    if missing:
+        msg = f"`customers` lacks column(s) {missing!r} needed to count the workload per village."
+        raise MissingColumnError(msg)
+    frame = customers.loc[customers["village_code"].notna(), :]
+    frame = frame.assign(
+        _hv=(frame["voltage_class"].astype(str).str.upper() == "HV").astype(int),
+        _vul=frame["vulnerable"].astype(bool).astype(int),
+    )
+    grouped = frame.groupby(frame["village_code"].astype(str), sort=True)
+    out = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "hv_customers": grouped["_hv"].sum(),
+            "vulnerable": grouped["_vul"].sum(),
+        }
+    )
+    out["lv_customers"] = out["customers"] - out["hv_customers"]
+    out.index.name = "village_code"
+    return out.reset_index()[
+        ["village_code", "customers", "hv_customers", "lv_customers", "vulnerable"]
+    ]
+
+
+@dataclass(frozen=True)
+class GridBuild:
+    """Grids built for a workspace, not yet saved."""
+
+    service: _grids.ServiceGrids
+    graph: nx.MultiDiGraph | None
+
+
+def build_grids(
+    store: GeoPackageStore,
+    workload: pd.DataFrame,
+    *,
+    method: str = _grids.DEFAULT_METHOD,
+    n_grids: int | Mapping[Any, int] | None = None,
+    target_workload: float | None = None,
+    roster: pd.DataFrame | None = None,
+    seed: int = 0,
+) -> GridBuild:
+    """Build the three tiers from a workspace's county, villages and substations.
+
+    The road graph (drive mode) is read from the workspace for
+    ``method="network"``. With ``roster``, the people are filled in.
+    """
+    county = store.read("county")
+    villages = store.read("villages")
+    substations = store.read("substations")
+    graph = read_road_graph(store) if method == "network" else None
+    service = _grids.build_service_grids(
+        county,
+        villages,
+        substations,
+        workload,
+        graph=graph,
+        method=method,
+        n_grids=n_grids,
+        target_workload=target_workload,
+        seed=seed,
+    )
+    if roster is not None:
+        service = _with_grids(service, apply_roster(service.grids, roster))
+    return GridBuild(service=service, graph=graph)
+
+
+def _with_grids(service: _grids.ServiceGrids, grids: gpd.GeoDataFrame) -> _grids.ServiceGrids:
+    return _grids.ServiceGrids(
+        grids=grids, village_grid=service.village_grid, cells=service.cells, county=service.county
+    )
+
+
+def _grids_layer(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The grids as stored: the data model's columns, villages as text."""
+    out = grids.copy()
+    for column in ROSTER_COLUMNS_IN_GRIDS:
+        if column not in out:
+            out[column] = ""
+    if "version" in out:
+        out = out.drop(columns="version")  # the store writes it
+    return out
+
+
+def save_grids(
+    store: GeoPackageStore,
+    grids: gpd.GeoDataFrame,
+    *,
+    author: str,
+    reason: str,
+    expected_version: int | None = None,
+) -> int:
+    """Save grids as a new version of the workspace's ``grids`` layer.
+
+    The grids are validated (:func:`gridgeo.grids.validate_grids`) inside
+    the save: a grid set with topology problems is refused and the store is
+    left as it was. The first save creates the layer. ``expected_version``
+    is the version the edit was based on; None means "the current one"
+    (a fresh build, not an edit).
+
+    Returns
+    -------
+    int
+        The new version number.
+    """
+    layer = _grids_layer(grids)
+    county = store.read("county")
+
+    def validate(gdf: gpd.GeoDataFrame) -> list[str]:
+        problems = _grids.validate_grids(gdf, county=county)
+        return [
+            f"{p['problem']} at grid {p.get('grid_id')!r}"
+            + (f" / {p['other_id']!r}" if p.get("other_id") is not None else "")
+            for p in problems
+        ]
+
+    if "grids" not in store.layers():
+        problems = validate(layer)
+        if problems:
+            msg = f"grids break {len(problems)} topology rule(s): {problems[:5]!r}"
+            raise InputError(msg)
+        store.add_layer("grids", layer, key="grid_id", author=author, reason=reason)
+        return store.current_version("grids")
+    current = store.current_version("grids")
+    return store.save(
+        "grids",
+        layer,
+        expected_version=current if expected_version is None else expected_version,
+        author=author,
+        reason=reason,
+        validate=validate,
+    )

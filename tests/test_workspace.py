@@ -1,0 +1,188 @@
+"""The county workspace: layers in a versioned store, grids built and saved in it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from gridgeo import network, sample, workspace
+from gridgeo.errors import ConflictError, InputError, MissingColumnError, NotFoundError
+from gridgeo.store import GeoPackageStore
+
+
+@pytest.fixture(scope="module")
+def county():
+    return sample.load_sample()
+
+
+@pytest.fixture(scope="module")
+def workload(county):
+    # The generator's truth stands in for geocoded customers here: the grid
+    # builder takes the workload as input, whoever counted it.
+    return workspace.village_workload(county.customers)
+
+
+@pytest.fixture
+def store(tmp_path, county):
+    layers = {
+        name: getattr(county, name)
+        for name in (
+            "county",
+            "towns",
+            "villages",
+            "substations",
+            "repair_stations",
+            "payment_points",
+        )
+    }
+    roads = network.roads_from_graph(network.graph_from_roads(county.roads))
+    return workspace.create_workspace(
+        tmp_path / "ws.gpkg", layers, roads=roads, author="test", reason="new workspace"
+    )
+
+
+def test_village_workload_counts_by_hand():
+    customers = pd.DataFrame(
+        {
+            "village_code": ["A", "A", "B", None, "A"],
+            "voltage_class": ["LV", "HV", "lv", "LV", "LV"],
+            "vulnerable": [True, False, False, True, True],
+        }
+    )
+    out = workspace.village_workload(customers).set_index("village_code")
+    assert out.loc["A"].to_dict() == {
+        "customers": 3,
+        "hv_customers": 1,
+        "lv_customers": 2,
+        "vulnerable": 2,
+    }
+    assert out.loc["B"].to_dict() == {
+        "customers": 1,
+        "hv_customers": 0,
+        "lv_customers": 1,
+        "vulnerable": 0,
+    }
+    assert len(out) == 2  # the customer with no village is not counted anywhere
+    with pytest.raises(MissingColumnError, match="voltage_class"):
+        workspace.village_workload(customers.drop(columns="voltage_class"))
+
+
+def test_workspace_layers_round_trip(store, county):
+    assert store.current_version("villages") == 1
+    villages = store.read("villages")
+    assert len(villages) == len(county.villages) == 187
+    assert sorted(villages["village_code"]) == sorted(county.villages["village_code"])
+    graph = workspace.read_road_graph(store)
+    # the stored roads make the same graph as the sample's roads layer
+    direct = network.graph_from_roads(county.roads)
+    assert graph.number_of_nodes() == direct.number_of_nodes()
+    assert graph.number_of_edges() == direct.number_of_edges()
+
+
+def test_create_workspace_refuses_bad_layers(tmp_path, county):
+    with pytest.raises(InputError, match=r"unknown layer\(s\) \['rivers'\]"):
+        workspace.create_workspace(
+            tmp_path / "a.gpkg",
+            {"county": county.county, "rivers": county.county},
+            author="a",
+            reason="b",
+        )
+    with pytest.raises(MissingColumnError, match="substations"):
+        workspace.create_workspace(
+            tmp_path / "b.gpkg",
+            {"county": county.county, "villages": county.villages},
+            author="a",
+            reason="b",
+        )
+
+
+@pytest.mark.slow
+def test_build_save_conflict_and_restore(store, workload):
+    build = workspace.build_grids(store, workload, seed=1)
+    grids = build.service.grids
+    v1 = workspace.save_grids(store, grids, author="规划 张三", reason="first build")
+    assert v1 == 1
+    # every customer counted once per tier (independent recount from the workload table)
+    for tier in (1, 2, 3):
+        assert grids.loc[grids["tier"] == tier, "customers"].sum() == workload["customers"].sum()
+
+    # a second planner loaded version 1 and saves a renamed grid: version 2
+    edited = grids.copy()
+    edited.loc[edited["grid_id"] == grids["grid_id"].iloc[-1], "name"] = "改名网格"
+    v2 = workspace.save_grids(
+        store, edited, author="规划 李四", reason="rename", expected_version=v1
+    )
+    assert v2 == 2
+    # the first planner, still on version 1, is refused and nothing changes
+    with pytest.raises(ConflictError):
+        workspace.save_grids(store, grids, author="规划 张三", reason="stale", expected_version=v1)
+    assert store.current_version("grids") == 2
+
+    # an edit that breaks topology is refused and leaves version 2
+    broken = edited.copy()
+    idx = broken.index[broken["tier"] == 3][0]
+    broken.loc[idx, "geometry"] = shapely.affinity.translate(broken.loc[idx, "geometry"], 0.05)
+    moved = broken.loc[idx, "grid_id"]
+    with pytest.raises(InputError, match=rf"refused.*not_nested at grid '{moved}'"):
+        workspace.save_grids(store, broken, author="x", reason="bad edit", expected_version=2)
+    assert store.current_version("grids") == 2
+
+    store.restore("grids", 1, author="规划 张三", reason="undo rename", expected_version=2)
+    restored = store.read("grids")
+    assert store.current_version("grids") == 3
+    original = grids.set_index("grid_id").sort_index()
+    restored = restored.set_index("grid_id").sort_index()
+    assert list(restored["name"]) == list(original["name"])
+
+
+@pytest.mark.slow
+def test_grids_cli_build_validate_history(tmp_path, store, workload):
+    workload_csv = tmp_path / "workload.csv"
+    workload.to_csv(workload_csv, index=False)
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "gridgeo.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    ws = str(store.path)
+    built = cli(
+        "grids", "build", "--workspace", ws, "--workload", str(workload_csv),
+        "--author", "demo", "--reason", "first build",
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    saved = gpd.read_file(ws, layer="grids")
+    tier2 = saved[saved["tier"] == 2]
+    # one printed line per supply grid
+    for grid_id in tier2["grid_id"]:
+        assert f"  {grid_id} " in built.stdout
+    ok = cli("grids", "validate", "--workspace", ws)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "no topology problems" in ok.stdout
+    history = cli("grids", "history", "--workspace", ws)
+    assert history.returncode == 0
+    assert "first build" in history.stdout
+    missing = cli("grids", "history", "--workspace", str(tmp_path / "nope.gpkg"))
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1 and "nope.gpkg" in missing.stderr
+
+
+def test_road_graph_needs_a_roads_layer(tmp_path, county):
+    bare = workspace.create_workspace(
+        tmp_path / "bare.gpkg",
+        {"county": county.county, "villages": county.villages, "substations": county.substations},
+        author="a",
+        reason="b",
+    )
+    with pytest.raises(NotFoundError, match="no `roads` layer"):
+        workspace.read_road_graph(bare)
+    assert isinstance(GeoPackageStore.open(bare.path), GeoPackageStore)
