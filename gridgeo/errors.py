@@ -10,6 +10,8 @@ prints the message and exits non-zero.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CRSError",
     "ConflictError",
@@ -19,6 +21,7 @@ __all__ = [
     "EmptyDataError",
     "GraphError",
     "GridGeoError",
+    "GridTopologyError",
     "InputError",
     "InvalidGeometryError",
     "MissingColumnError",
@@ -59,6 +62,21 @@ class InvalidGeometryError(InputError):
 
 class DuplicateIdError(InputError):
     """An id column holds the same value more than once."""
+
+
+class GridTopologyError(InvalidGeometryError):
+    """A build or an edit would break a topology rule of the service grids.
+
+    Attributes
+    ----------
+    problems
+        The problems found by :func:`gridgeo.grids.validate_grids`, each a dict
+        with ``problem``, ``grid_id``, ``other_id``, ``area_m2``, ``location``.
+    """
+
+    def __init__(self, msg: str, problems: list[dict[str, Any]]) -> None:
+        super().__init__(msg)
+        self.problems = problems
 
 
 class CoordinateError(InputError):

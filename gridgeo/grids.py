@@ -32,7 +32,10 @@ How the grids are made
 Redraws (:func:`preview_move_villages`, :func:`preview_redraw_boundary`,
 :func:`preview_split_grid`, :func:`preview_merge_grids`,
 :func:`preview_reassign_substation`) never change their input: each returns a
-:class:`Preview` with the new grids, the KPI diff and the topology problems.
+:class:`Preview` with the new grids, the KPI diff (customers, workload,
+villages, imbalance, plus any KPIs a ``kpis`` function adds, e.g. reach) and
+the topology problems. Grids loaded from a store become editable again with
+:func:`service_grids_from_layers`.
 
 Workload is an input: a table of customers (and HV / LV customers and
 vulnerable households) per village, as counted by the caller.
@@ -63,6 +66,7 @@ from gridgeo.errors import (
     DuplicateIdError,
     EmptyDataError,
     GraphError,
+    GridTopologyError,
     InputError,
     InvalidGeometryError,
     MissingColumnError,
@@ -152,23 +156,12 @@ _VILLAGE_SEP = "，"
 # Local search stops after this many improving moves per restart (a safety
 # net: each move strictly improves the score, so it always stops anyway).
 _MAX_MOVES = 10_000
+# Perturb-and-descend rounds after each restart's first descent (iterated local search).
+_ILS_ROUNDS = 10
+_FINAL_ROUNDS = 20
 
 
 KpiFunction = Callable[["ServiceGrids"], pd.DataFrame]
-
-
-class GridTopologyError(InvalidGeometryError):
-    """A build or an edit would break a topology rule of the service grids.
-
-    Attributes
-    ----------
-    problems
-        The list of problems found by :func:`validate_grids`.
-    """
-
-    def __init__(self, msg: str, problems: list[dict[str, Any]]) -> None:
-        super().__init__(msg)
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -1069,15 +1062,25 @@ def balance_village_grids(
         labels = _local_search(nbrs, src, dst, w, k, _grow(nbrs, w, k, rng))
         cur = labels
         cur_score = _score(np.bincount(cur, weights=w, minlength=k), mean)
-        for _ in range(3):
-            trial = _perturb(nbrs, src, dst, cur, k, rng, max(2, n // (4 * k)))
+        for _ in range(_ILS_ROUNDS):
+            strength = int(rng.integers(1, max(2, n // (2 * k)) + 1))
+            trial = _perturb(nbrs, src, dst, cur, k, rng, strength)
             trial = _local_search(nbrs, src, dst, w, k, trial)
             trial_score = _score(np.bincount(trial, weights=w, minlength=k), mean)
             if trial_score < cur_score:
                 cur, cur_score = trial, trial_score
         if best_score is None or cur_score < best_score:
             best, best_score = cur, cur_score
-    assert best is not None
+    assert best is not None and best_score is not None
+    # a last perturb-and-descend walk from the best of all restarts
+    for _ in range(_FINAL_ROUNDS):
+        strength = int(rng.integers(1, max(2, n // (2 * k)) + 1))
+        trial = _local_search(
+            nbrs, src, dst, w, k, _perturb(nbrs, src, dst, best, k, rng, strength)
+        )
+        trial_score = _score(np.bincount(trial, weights=w, minlength=k), mean)
+        if trial_score < best_score:
+            best, best_score = trial, trial_score
     _, first = np.unique(best, return_index=True)
     rank = np.empty(k, dtype=np.int64)
     rank[np.argsort(first)] = np.arange(k)
