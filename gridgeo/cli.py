@@ -9,8 +9,10 @@ to a log file and the user gets one line that says where it is, with status 70.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -44,32 +46,28 @@ def _fmt_int(n: int) -> str:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Run everything the project can do so far on the bundled sample county."""
-    from gridgeo import io, network, sample
+    from types import SimpleNamespace
+
+    from gridgeo import archive, geocode, io, network, roster, sample, workspace
 
     started = time.perf_counter()
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    county = sample.load_sample(Path(args.sample) if args.sample else sample.SAMPLE_DIR)
-
-    customers = county.customers
-    n_gps = int(customers["gps_lon"].notna().sum()) if "gps_lon" in customers else 0
+    sample_dir = Path(args.sample) if args.sample else sample.SAMPLE_DIR
+    county = sample.load_sample(sample_dir)
+    customers_file = sample_dir / "customers.csv"  # the archive as a company exports it
+    records = io.read_records(customers_file, id_column="customer_id").drop(columns="file_line")
+    n_customers = len(records)
     _print(
         f"南丰县 sample county (seed {county.seed}) / Nanfeng sample county",
         f"  county area        {float(county.county['area_km2'].iloc[0]):,.1f} km²",
         f"  townships          {len(county.towns)}",
         f"  villages           {len(county.villages)}",
-        f"  customers          {_fmt_int(len(customers))} ({_fmt_int(n_gps)} with phone GPS)",
+        f"  customers          {_fmt_int(n_customers)} in {customers_file.name}",
         f"  substations        {len(county.substations)}",
         f"  repair stations    {len(county.repair_stations)}",
         f"  payment points     {len(county.payment_points)}",
     )
-
-    if n_gps:
-        gps = customers[customers["gps_lon"].notna()]
-        checks = _check_customer_gps(gps, county)
-        counts = checks["reason"].value_counts().sort_index()
-        detail = ", ".join(f"{reason} {int(n)}" for reason, n in counts.items())
-        _print(f"  phone GPS check    {detail}")
 
     graphs = {}
     for mode in ("drive", "two_wheeler", "walk"):
@@ -83,32 +81,78 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"built in {time.perf_counter() - t0:.1f} s"
         )
 
-    workspace = out_dir / "workspace.gpkg"
-    tmp = workspace.with_name("workspace.tmp.gpkg")
-    tmp.unlink(missing_ok=True)
-    layers = {
-        "county": county.county,
-        "towns": county.towns,
-        "villages": county.villages,
-        "substations": county.substations,
-        "repair_stations": county.repair_stations,
-        "payment_points": county.payment_points,
-        "roads": network.roads_from_graph(graphs["drive"]),
-    }
-    for name, gdf in layers.items():
-        io.write_layer(gdf, tmp, name)
-    tmp.replace(workspace)  # a crash mid-write never leaves a half-written workspace behind
+    # the workspace: versioned layers of the data model plus the roads
+    workspace_path = out_dir / "workspace.gpkg"
+    layers = {name: getattr(county, name) for name in workspace.WORKSPACE_KEYS if name != "grids"}
+    store = workspace.create_workspace(
+        workspace_path,
+        layers,
+        roads=network.roads_from_graph(graphs["drive"]),
+        author="gridgeo demo",
+        reason="南丰县样例工作区 / sample county workspace",
+        overwrite=True,
+    )
+
+    # customers: geocoded offline, counted per village -> grid workload
+    gazetteer = geocode.Gazetteer.from_sample(
+        SimpleNamespace(county=county.county, towns=county.towns, villages=county.villages)
+    )
+    located = archive.locate_customers(records, gazetteer, county_area=county.county)
+    workload = workspace.village_workload(located)
+
+    t0 = time.perf_counter()
+    build = workspace.build_grids(store, workload, seed=county.seed)
+    grids = roster.apply_roster(
+        build.service.grids, roster.generate_roster(build.service.grids, seed=county.seed)
+    )
+    version = workspace.save_grids(
+        store, grids, author="gridgeo demo", reason="三级网格初建 / first build of the grids"
+    )
+    tiers = grids["tier"].value_counts().sort_index()
+    _print(
+        f"service grids (version {version}, built in {time.perf_counter() - t0:.1f} s): "
+        + ", ".join(f"tier {t}: {n}" for t, n in tiers.items())
+        + "; topology problems: 0"
+    )
+    _print_supply_grids(grids)
+
+    report = archive.import_customers(
+        store,
+        customers_file,
+        gazetteer,
+        author="gridgeo demo",
+        reason="客户档案导入 / customer archive import",
+        grids=grids,
+        county_area=county.county,
+    )
+    _print("customer archive (客户资料档案):", *(f"  {line}" for line in report.lines()))
+    rates = report.match_rates
+    assert rates is not None
+    for what in ("match_level", "location_source", "grid_reason", "flag"):
+        rows = rates[rates["what"] == what]
+        detail = ", ".join(
+            f"{r.value} {r.customers:,} ({r.share_pct:.2f}%)" for r in rows.itertuples()
+        )
+        _print(f"  {what:<16s} {detail}")
+    customers = store.read(archive.CUSTOMER_LAYER)
+    t0 = time.perf_counter()
+    archive_dir = out_dir / "archive"
+    files = archive.export_archive(customers, grids, archive_dir)
+    _print(f"  exported {len(files)} archive files in {time.perf_counter() - t0:.1f} s")
 
     summary = {
         "county": "南丰县",
         "adcode": "361023",
         "seed": county.seed,
-        "customers": len(customers),
+        "customers": n_customers,
         "villages": len(county.villages),
         "substations": len(county.substations),
         "repair_stations": len(county.repair_stations),
         "payment_points": len(county.payment_points),
         "road_graphs": {mode: network.graph_summary(g) for mode, g in graphs.items()},
+        "grids": {f"tier{t}": int(n) for t, n in tiers.items()},
+        "grids_version": version,
+        "match_rates": rates.to_dict(orient="records"),
     }
     summary_path = out_dir / "summary.json"
     summary_path.write_text(
@@ -118,28 +162,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     _print(
         f"outputs ({time.perf_counter() - started:.1f} s):",
-        f"  workspace GeoPackage  {workspace}",
+        f"  workspace GeoPackage  {workspace_path}  (layers: {', '.join(store.layers())}, roads)",
+        f"  customer archive      {archive_dir}/  (CSV + XLSX per village grid, "
+        "a workbook per supply grid)",
         f"  summary               {summary_path}",
     )
     return 0
-
-
-def _check_customer_gps(gps: Any, county: Any) -> Any:
-    from gridgeo import crs
-
-    lon = gps["gps_lon"].astype(float)
-    lat = gps["gps_lat"].astype(float)
-    datum = gps["gps_datum"].fillna("wgs84") if "gps_datum" in gps else None
-    if datum is not None:
-        wlon = lon.copy()
-        wlat = lat.copy()
-        for d in sorted(datum.unique()):
-            sel = (datum == d).to_numpy()
-            x, y = crs.to_wgs84(lon[sel].to_numpy(), lat[sel].to_numpy(), d)
-            wlon[sel], wlat[sel] = x, y
-        lon, lat = wlon, wlat
-    area = county.county.geometry.iloc[0]
-    return crs.check_coordinates(lon, lat, area=area)
 
 
 def _json_default(value: Any) -> Any:
@@ -291,6 +319,59 @@ def _cmd_grids_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- gridgeo customers ----------------------------------------------------------------------
+
+
+def _workspace_gazetteer(store: Any) -> Any:
+    from types import SimpleNamespace
+
+    from gridgeo import geocode
+
+    layers = SimpleNamespace(
+        county=store.read("county"), towns=store.read("towns"), villages=store.read("villages")
+    )
+    return geocode.Gazetteer.from_sample(layers), layers.county
+
+
+def _cmd_customers_import(args: argparse.Namespace) -> int:
+    from gridgeo import archive
+
+    store = _open_store(args.workspace)
+    gazetteer, county = _workspace_gazetteer(store)
+    grids = store.read("grids") if "grids" in store.layers() else None
+    t0 = time.perf_counter()
+    report = archive.import_customers(
+        store,
+        args.file,
+        gazetteer,
+        author=args.author,
+        reason=args.reason,
+        grids=grids,
+        county_area=county,
+        replace=args.replace,
+        encoding=args.encoding,
+    )
+    _print(f"{args.file} imported in {time.perf_counter() - t0:.1f} s", *report.lines())
+    rates = report.match_rates
+    if rates is not None:
+        _print(f"  {'what':<16s} {'value':<24s} {'customers':>9s} {'share':>7s}")
+        for r in rates.itertuples(index=False):
+            _print(f"  {r.what:<16s} {r.value:<24s} {r.customers:>9,d} {r.share_pct:>6.2f}%")
+    if grids is None:
+        _print("  (no grids in the workspace yet: run `gridgeo grids build`, then import again)")
+    return 0
+
+
+def _cmd_customers_export(args: argparse.Namespace) -> int:
+    from gridgeo import archive
+
+    store = _open_store(args.workspace)
+    customers = store.read(archive.CUSTOMER_LAYER)
+    files = archive.export_archive(customers, store.read("grids"), args.out)
+    _print(f"{len(files)} archive files written to {args.out}")
+    return 0
+
+
 # --- gridgeo sample -------------------------------------------------------------------------
 
 
@@ -394,6 +475,21 @@ def build_parser() -> argparse.ArgumentParser:
     rest.add_argument("--reason", required=True)
     rest.set_defaults(func=_cmd_grids_restore)
 
+    cust = sub.add_parser("customers", help="the customer archive (客户资料档案)")
+    cust_sub = cust.add_subparsers(dest="customers_command", required=True, parser_class=_Parser)
+    cimp = cust_sub.add_parser("import", help="geocode a customer file and put it in the grids")
+    cimp.add_argument("file", help="CSV/XLSX with customer_id, address (gps_lon, gps_lat, ...)")
+    cimp.add_argument("--workspace", required=True)
+    cimp.add_argument("--replace", action="store_true", help="the file is the complete archive")
+    cimp.add_argument("--encoding", default=None, help="text encoding (default: UTF-8 or GBK)")
+    cimp.add_argument("--author", required=True)
+    cimp.add_argument("--reason", required=True)
+    cimp.set_defaults(func=_cmd_customers_import)
+    cexp = cust_sub.add_parser("export", help="write the archive per grid (CSV, XLSX)")
+    cexp.add_argument("--workspace", required=True)
+    cexp.add_argument("--out", required=True)
+    cexp.set_defaults(func=_cmd_customers_export)
+
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)
     gen = smp_sub.add_parser("generate", help="generate a sample county (deterministic)")
@@ -413,6 +509,11 @@ def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) ->
     except KeyboardInterrupt:
         print("gridgeo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`gridgeo ... | head`): stop quietly, like other Unix tools
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        return 0
     except Exception:
         fd, log_path = tempfile.mkstemp(prefix="gridgeo-crash-", suffix=".log")
         with open(fd, "w", encoding="utf-8") as fh:

@@ -75,6 +75,7 @@ from gridgeo.errors import (
 
 __all__ = [
     "ASSIGN_METHODS",
+    "ASSIGN_REASONS",
     "GRID_COLUMNS",
     "PROBLEM_KINDS",
     "TIER_COUNTY",
@@ -84,6 +85,7 @@ __all__ = [
     "GridTopologyError",
     "Preview",
     "ServiceGrids",
+    "assign_to_grids",
     "assign_villages_to_substations",
     "balance_village_grids",
     "build_service_grids",
@@ -2089,3 +2091,73 @@ def preview_reassign_substation(
         for s in meta.loc[kids, "name"].astype(str)
     ]
     return _preview(service, meta, service.village_grid.copy(), kpis)
+
+
+# --------------------------------------------------------------------------- #
+# customers into grids
+
+ASSIGN_REASONS = ("ok", "not_geocoded", "outside_grids")
+
+
+def assign_to_grids(points: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The grid of every point for each tier, in one vectorised pass.
+
+    Each point is looked up among the tier-3 grids with one STRtree query
+    (``predicate="intersects"``); tiers 2 and 1 follow from ``parent_id``, so
+    the three ids of a point always nest. A point on the shared boundary of
+    two grids goes to the one whose ``grid_id`` sorts first (deterministic).
+
+    Parameters
+    ----------
+    points
+        GeoSeries or GeoDataFrame of points (any CRS, reprojected to 4326);
+        missing or empty geometries are allowed (``not_geocoded``).
+    grids
+        The grids, all tiers (columns ``grid_id``, ``tier``, ``parent_id``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the points' index: ``grid_t1``, ``grid_t2``, ``grid_t3`` (None
+        where not assigned) and ``grid_reason`` (:data:`ASSIGN_REASONS`).
+    """
+    if isinstance(points, gpd.GeoDataFrame):
+        points = points.geometry
+    if not isinstance(points, gpd.GeoSeries):
+        msg = f"`points` must be a GeoSeries or GeoDataFrame, got {type(points).__name__}."
+        raise InputError(msg)
+    points = _to_4326(points, "points")
+    grids = _to_4326(_check_frame(grids, "grids", ["grid_id", "tier", "parent_id"]), "grids")
+    t3 = grids.loc[grids["tier"] == TIER_VILLAGE].sort_values("grid_id", kind="stable")
+    if len(t3) == 0:
+        msg = "`grids` has no tier-3 grids: build the grids first (build_service_grids)."
+        raise EmptyDataError(msg)
+    parent = dict(zip(grids["grid_id"], grids["parent_id"], strict=True))  # a few hundred grids
+
+    geoms = points.to_numpy()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    tree = shapely.STRtree(t3.geometry.to_numpy())
+    hit_point, hit_grid = tree.query(geoms, predicate="intersects")
+    # keep the first grid (lowest position = smallest grid_id) of each point
+    first = np.full(len(geoms), -1, dtype=np.int64)
+    order = np.lexsort((hit_grid, hit_point))
+    hit_point, hit_grid = hit_point[order], hit_grid[order]
+    keep = np.ones(len(hit_point), dtype=bool)
+    keep[1:] = hit_point[1:] != hit_point[:-1]
+    first[hit_point[keep]] = hit_grid[keep]
+
+    # ids per tier-3 position, then index them with each point's position
+    ids3 = t3["grid_id"].to_numpy(dtype=object)
+    ids2 = np.array([parent.get(g) for g in ids3], dtype=object)
+    ids1 = np.array([parent.get(g) for g in ids2], dtype=object)
+    found = first >= 0
+    pos = np.maximum(first, 0)
+    none = np.array(None, dtype=object)
+    grid_t3 = np.where(found, ids3[pos], none)
+    grid_t2 = np.where(found, ids2[pos], none)
+    grid_t1 = np.where(found, ids1[pos], none)
+    reason = np.where(missing, "not_geocoded", np.where(found, "ok", "outside_grids"))
+    return pd.DataFrame(
+        {"grid_t1": grid_t1, "grid_t2": grid_t2, "grid_t3": grid_t3, "grid_reason": reason},
+        index=points.index,
+    )

@@ -57,6 +57,19 @@ def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert summary["customers"] == n_customer_rows
     layers = {name for name, _ in pyogrio.list_layers(out / "workspace.gpkg")}
     assert {"county", "villages", "substations", "repair_stations", "roads"} <= layers
+    assert {"grids", "customers"} <= layers
+    grids = gpd.read_file(out / "workspace.gpkg", layer="grids")
+    assert summary["grids"] == {
+        f"tier{t}": int((grids["tier"] == t).sum()) for t in sorted(set(grids["tier"]))
+    }
+    # one printed line per supply grid
+    for grid_id in grids.loc[grids["tier"] == 2, "grid_id"]:
+        assert f"  {grid_id} " in proc.stdout
+    customers = gpd.read_file(out / "workspace.gpkg", layer="customers")
+    assert len(customers) == n_customer_rows
+    # every customer placed in a tier-3 grid is counted once in the archive files
+    in_files = sum(len(pd.read_csv(path, dtype=str)) for path in (out / "archive").glob("T3-*.csv"))
+    assert in_files == int(customers["grid_t3"].notna().sum())
     roads = gpd.read_file(out / "workspace.gpkg", layer="roads")
     assert roads.crs.to_epsg() == 4326
     assert (roads["travel_time_s"] > 0).all()

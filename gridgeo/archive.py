@@ -1,0 +1,430 @@
+"""The customer archive (客户资料档案): customers geocoded, put into grids, kept current.
+
+Every grid keeps a complete, current archive of its customers. This module
+turns a company's customer file into the workspace's ``customers`` layer and
+back out as the per-grid archive:
+
+- :func:`locate_customers` geocodes a customer table offline
+  (:func:`gridgeo.geocode.geocode_customers`) and assigns every located
+  customer to its grid on each tier (:func:`gridgeo.grids.assign_to_grids`);
+- :func:`import_customers` reads a CSV/XLSX file, does the above and saves the
+  result as a new version of the ``customers`` layer, keyed by
+  ``customer_id``: re-importing an updated file updates the archive without
+  duplicating anybody and reports what changed;
+- :func:`archive_summary` counts customers per grid by category, HV/LV,
+  vulnerable households and not-located customers;
+- :func:`match_rate_table` is the geocoding quality table;
+- :func:`export_archive` writes a CSV and an XLSX file per tier-3 grid and one
+  workbook per tier-2 grid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridgeo import geocode as _geocode
+from gridgeo import grids as _grids
+from gridgeo.errors import InputError, MissingColumnError
+from gridgeo.io import read_records
+
+__all__ = [
+    "ARCHIVE_INPUT_COLUMNS",
+    "CUSTOMER_LAYER",
+    "ImportReport",
+    "archive_summary",
+    "export_archive",
+    "import_customers",
+    "locate_customers",
+    "match_rate_table",
+]
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_LAYER = "customers"
+ID_COLUMN = "customer_id"
+# What a company's customer file holds; only customer_id and address are required.
+ARCHIVE_INPUT_COLUMNS: dict[str, Any] = {
+    "customer_id": "",
+    "name": "",
+    "address": "",
+    "category": "",
+    "voltage_class": "LV",
+    "vulnerable": False,
+    "gps_lon": np.nan,
+    "gps_lat": np.nan,
+    "gps_datum": "",
+}
+REQUIRED_INPUT = ("customer_id", "address")
+LOCATED_COLUMNS = (
+    "match_level",
+    "confidence",
+    "town_code",
+    "town",
+    "village_code",
+    "village",
+    "candidates",
+    "address_reason",
+    "location_source",
+    "coords_conflict_address",
+    "swapped_lonlat",
+    "coords_outside_county",
+    "reason",
+    "grid_t1",
+    "grid_t2",
+    "grid_t3",
+    "grid_reason",
+)
+CATEGORY_ZH = {
+    "residential": "居民",
+    "commercial": "商业",
+    "industrial": "工业",
+    "agricultural": "农业",
+}
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+
+
+def _normalise_input(table: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_INPUT if c not in table.columns]
+    if missing:
+        msg = (
+            f"customer table lacks column(s) {missing!r}; columns present: "
+            f"{[str(c) for c in table.columns]!r}. A customer file needs at least "
+            f"{list(REQUIRED_INPUT)!r} (户号 customer_id, 地址 address)."
+        )
+        raise MissingColumnError(msg)
+    out = pd.DataFrame(index=table.index)
+    for column, default in ARCHIVE_INPUT_COLUMNS.items():
+        values = table[column] if column in table.columns else pd.Series(default, table.index)
+        if column in ("gps_lon", "gps_lat"):
+            out[column] = pd.to_numeric(values, errors="coerce").astype(float)
+        elif column == "vulnerable":
+            text = values.astype(str).str.strip().str.lower()
+            out[column] = text.isin(_TRUE)
+        else:
+            out[column] = values.fillna("").astype(str).str.strip()
+    out["voltage_class"] = out["voltage_class"].str.upper().replace("", "LV")
+    bad_voltage = ~out["voltage_class"].isin(["HV", "LV"])
+    if bad_voltage.any():
+        values = list(dict.fromkeys(out.loc[bad_voltage, "voltage_class"]))[:5]
+        msg = (
+            f"column `voltage_class` holds {values!r}; use HV (高压, 10 kV and above) or LV (低压)."
+        )
+        raise InputError(msg)
+    return out
+
+
+def locate_customers(
+    customers: pd.DataFrame,
+    gazetteer: _geocode.Gazetteer,
+    grids: gpd.GeoDataFrame | None = None,
+    *,
+    county_area: Any = None,
+) -> gpd.GeoDataFrame:
+    """Geocode customers and put each located one into its grids.
+
+    Parameters
+    ----------
+    customers
+        A customer table with ``customer_id`` and ``address`` (and optionally
+        the other :data:`ARCHIVE_INPUT_COLUMNS`: phone GPS in ``gps_lon``,
+        ``gps_lat`` with its datum in ``gps_datum``).
+    gazetteer
+        The county's townships and villages.
+    grids
+        The service grids (all tiers); None leaves the grid columns empty.
+    county_area
+        The county boundary, to flag coordinates outside it.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The input columns, the geocoding and grid columns
+        (:data:`LOCATED_COLUMNS`) and the customer's point (EPSG:4326; None
+        where it could not be located), on the input's index.
+    """
+    table = _normalise_input(customers)
+    located = _geocode.geocode_customers(table, gazetteer, county_area=county_area)
+    if grids is not None:
+        assigned = _grids.assign_to_grids(located.geometry, grids)
+    else:
+        assigned = pd.DataFrame(
+            {
+                "grid_t1": None,
+                "grid_t2": None,
+                "grid_t3": None,
+                "grid_reason": np.where(located.geometry.isna(), "not_geocoded", "no_grids"),
+            },
+            index=located.index,
+        )
+    out = located[[*ARCHIVE_INPUT_COLUMNS, *LOCATED_COLUMNS[:13]]].copy()
+    for column in assigned.columns:
+        out[column] = assigned[column].to_numpy()
+    return gpd.GeoDataFrame(out, geometry=located.geometry.to_numpy(), crs="EPSG:4326")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did to the archive."""
+
+    version: int
+    added: list[str] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)  # id -> changed columns
+    unchanged: int = 0
+    not_in_file: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    match_rates: pd.DataFrame | None = None
+
+    def lines(self) -> list[str]:
+        """The report as printed by the CLI (Chinese with English)."""
+        out = [
+            f"档案版本 archive version {self.version}: 新增 added {len(self.added)}, "
+            f"更新 updated {len(self.updated)}, 未变 unchanged {self.unchanged}, "
+            f"文件中没有 not in file {len(self.not_in_file)}, 删除 removed {len(self.removed)}"
+        ]
+        columns: dict[str, int] = {}
+        for changed in self.updated.values():
+            for column in changed:
+                columns[column] = columns.get(column, 0) + 1
+        if columns:
+            detail = ", ".join(f"{c} {n}" for c, n in sorted(columns.items()))
+            out.append(f"  updated columns: {detail}")
+        return out
+
+
+def import_customers(
+    store: Any,
+    path: str | Path,
+    gazetteer: _geocode.Gazetteer,
+    *,
+    author: str,
+    reason: str,
+    grids: gpd.GeoDataFrame | None = None,
+    county_area: Any = None,
+    replace: bool = False,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+) -> ImportReport:
+    """Import a customer file into the workspace's ``customers`` layer.
+
+    The file is read and checked first (missing columns, empty rows,
+    repeated or empty ids, encodings such as GBK: each a clear error), then
+    geocoded and assigned to grids, then compared with the stored archive by
+    ``customer_id`` and saved as ONE new version: nothing is written when any
+    step fails, and nobody is duplicated. Customers stored but absent from
+    the file are kept (an update file may list only some customers) unless
+    ``replace=True`` says the file is the complete archive.
+
+    Returns
+    -------
+    ImportReport
+        Added, updated (with the changed columns), unchanged, absent and
+        removed customers, the new version and the match-rate table.
+    """
+    records = read_records(
+        path, id_column=ID_COLUMN, required_columns=REQUIRED_INPUT, encoding=encoding, sheet=sheet
+    )
+    located = locate_customers(
+        records.drop(columns="file_line"), gazetteer, grids, county_area=county_area
+    )
+    located.index = pd.Index(located[ID_COLUMN].to_numpy(), name=None)
+    compare = list(ARCHIVE_INPUT_COLUMNS)[1:]
+
+    if CUSTOMER_LAYER in store.layers():
+        expected = store.current_version(CUSTOMER_LAYER)
+        stored = store.read(CUSTOMER_LAYER)
+        stored.index = pd.Index(stored[ID_COLUMN].to_numpy(), name=None)
+    else:
+        expected = None
+        stored = located.iloc[0:0]
+    new_ids = located.index.difference(stored.index, sort=False)
+    common = located.index.intersection(stored.index, sort=False)
+    absent = stored.index.difference(located.index, sort=False)
+
+    updated: dict[str, list[str]] = {}
+    if len(common):
+        before = _normalise_input(stored.loc[common, ["customer_id", *compare]]).loc[common]
+        after = located.loc[common, compare]
+        for column in compare:
+            b, a = before[column], after[column]
+            if column in ("gps_lon", "gps_lat"):
+                differs = ~(np.isclose(b, a, rtol=0, atol=1e-9) | (b.isna() & a.isna()))
+            else:
+                differs = b.astype(str) != a.astype(str)
+            for cid in common[differs.to_numpy()]:
+                updated.setdefault(str(cid), []).append(column)
+    kept = stored.loc[absent] if not replace else stored.iloc[0:0]
+    frames = [located] + ([kept[located.columns]] if len(kept) else [])
+    result = gpd.GeoDataFrame(pd.concat(frames), crs="EPSG:4326")
+    result = result.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
+    if "version" in result.columns:
+        result = result.drop(columns="version")
+
+    if expected is None:
+        version = store.add_layer(
+            CUSTOMER_LAYER, result, key=ID_COLUMN, author=author, reason=reason
+        )
+    else:
+        version = store.save(
+            CUSTOMER_LAYER, result, expected_version=expected, author=author, reason=reason
+        )
+    return ImportReport(
+        version=version,
+        added=[str(i) for i in new_ids],
+        updated=updated,
+        unchanged=len(common) - len(updated),
+        not_in_file=[str(i) for i in absent] if not replace else [],
+        removed=[str(i) for i in absent] if replace else [],
+        match_rates=match_rate_table(located),
+    )
+
+
+def match_rate_table(customers: pd.DataFrame) -> pd.DataFrame:
+    """How well the customers were located: counts and shares per outcome.
+
+    Rows: match level (village / town / county / none), then the address
+    reasons, then the location source (gps / village / town / none) and the
+    coordinate flags. Columns ``what``, ``value``, ``customers``, ``share_pct``.
+    """
+    n = len(customers)
+    parts = []
+    for what in ("match_level", "address_reason", "location_source", "grid_reason"):
+        if what in customers:
+            counts = customers[what].fillna("none").astype(str).value_counts().sort_index()
+            parts.append(
+                pd.DataFrame({"what": what, "value": counts.index, "customers": counts.to_numpy()})
+            )
+    for flag in ("coords_conflict_address", "swapped_lonlat", "coords_outside_county"):
+        if flag in customers:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "what": ["flag"],
+                        "value": [flag],
+                        "customers": [int(customers[flag].fillna(False).astype(bool).sum())],
+                    }
+                )
+            )
+    table = pd.concat(parts, ignore_index=True)
+    table["share_pct"] = (100.0 * table["customers"] / max(n, 1)).round(2)
+    return table
+
+
+def archive_summary(customers: pd.DataFrame, *, tier: int = 3) -> pd.DataFrame:
+    """Per-grid archive counts for one tier.
+
+    Returns one row per grid id (``grid_id``), with ``customers``, one column
+    per category (``residential`` ...), ``hv``, ``lv``, ``vulnerable``,
+    ``village_level`` (located to a village or by GPS) and
+    ``not_village_level`` (town seat only: the address needs checking).
+    Customers in no grid are counted under grid id ``未定位 (not located)``.
+    """
+    column = {1: "grid_t1", 2: "grid_t2", 3: "grid_t3"}.get(tier)
+    if column is None:
+        msg = f"`tier` must be 1, 2 or 3, got {tier!r}."
+        raise InputError(msg)
+    if column not in customers:
+        msg = f"`customers` lacks {column!r}: locate them first (locate_customers)."
+        raise MissingColumnError(msg)
+    grid = customers[column].fillna("未定位 (not located)").astype(str)
+    frame = pd.DataFrame(
+        {
+            "grid_id": grid,
+            "customers": 1,
+            "hv": (customers["voltage_class"] == "HV").astype(int),
+            "vulnerable": customers["vulnerable"].astype(bool).astype(int),
+            "village_level": customers["location_source"].isin(["gps", "village"]).astype(int),
+        }
+    )
+    for cat in CATEGORY_ZH:
+        frame[cat] = (customers["category"] == cat).astype(int)
+    out = frame.groupby("grid_id", sort=True).sum()
+    out["lv"] = out["customers"] - out["hv"]
+    out["not_village_level"] = out["customers"] - out["village_level"]
+    cols = ["customers", *CATEGORY_ZH, "hv", "lv", "vulnerable"]
+    return out[[*cols, "village_level", "not_village_level"]].reset_index()
+
+
+_EXPORT_COLUMNS: Mapping[str, str] = {
+    "customer_id": "户号 customer_id",
+    "name": "户名 name",
+    "address": "地址 address",
+    "category": "类别 category",
+    "voltage_class": "电压 voltage",
+    "vulnerable": "困难户 vulnerable",
+    "town": "乡镇 town",
+    "village": "村 village",
+    "location_source": "定位来源 located by",
+    "match_level": "匹配级别 match level",
+    "address_reason": "地址说明 address note",
+    "grid_t2": "供电网格 supply grid",
+    "grid_t3": "村级网格 village grid",
+}
+
+
+def _export_frame(customers: pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame(customers[list(_EXPORT_COLUMNS)]).copy()
+    frame["category"] = frame["category"].map(CATEGORY_ZH).fillna(frame["category"])
+    frame["vulnerable"] = np.where(frame["vulnerable"].astype(bool), "是", "")
+    lon = customers.geometry.x if isinstance(customers, gpd.GeoDataFrame) else np.nan
+    lat = customers.geometry.y if isinstance(customers, gpd.GeoDataFrame) else np.nan
+    frame = frame.rename(columns=dict(_EXPORT_COLUMNS))
+    frame["经度 lon (WGS84)"] = np.round(lon, 6)
+    frame["纬度 lat (WGS84)"] = np.round(lat, 6)
+    return frame.sort_values("户号 customer_id", kind="stable")
+
+
+def export_archive(
+    customers: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, out_dir: str | Path
+) -> list[Path]:
+    """Write the archive: CSV + XLSX per tier-3 grid, a workbook per tier-2 grid.
+
+    Files are named by grid id and grid name (``T3-SUB02-01_琴城...网格1.csv``);
+    each tier-2 workbook has a 汇总 summary sheet and one sheet per tier-3
+    grid. Customers that could not be placed in a grid go to
+    ``未定位客户_not_located.csv``. Returns the paths written.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = dict(zip(grids["grid_id"], grids["name"], strict=True))
+    written: list[Path] = []
+    frame = _export_frame(customers)
+    t3 = customers["grid_t3"]
+    for grid_id, rows in frame.groupby(t3.to_numpy(), sort=True):
+        stem = _safe(f"{grid_id}_{names.get(grid_id, '')}")
+        csv_path = out / f"{stem}.csv"
+        rows.to_csv(csv_path, index=False, encoding="utf-8-sig")  # Excel opens it as UTF-8
+        xlsx_path = out / f"{stem}.xlsx"
+        rows.to_excel(xlsx_path, index=False, sheet_name="客户档案")
+        written += [csv_path, xlsx_path]
+    lost = frame[t3.isna().to_numpy()]
+    if len(lost):
+        path = out / "未定位客户_not_located.csv"
+        lost.to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    summary3 = archive_summary(customers, tier=3)
+    for grid2, rows in frame.groupby(customers["grid_t2"].to_numpy(), sort=True):
+        stem = _safe(f"{grid2}_{names.get(grid2, '')}")
+        path = out / f"{stem}_workbook.xlsx"
+        children = sorted(set(customers.loc[customers["grid_t2"] == grid2, "grid_t3"].dropna()))
+        with pd.ExcelWriter(path, engine="openpyxl") as book:
+            summary3[summary3["grid_id"].isin(children)].to_excel(
+                book, index=False, sheet_name="汇总 summary"
+            )
+            for child in children:
+                rows[rows["村级网格 village grid"] == child].to_excel(
+                    book, index=False, sheet_name=str(child)[-31:]
+                )
+        written.append(path)
+    return written
+
+
+def _safe(name: str) -> str:
+    return "".join("_" if ch in '\\/:*?"<>|' else ch for ch in name).strip()
