@@ -300,6 +300,81 @@ def _cmd_grids_validate(args: argparse.Namespace) -> int:
     return 1
 
 
+def _split_ids(text: str) -> list[str]:
+    return [t.strip() for t in text.replace("，", ",").split(",") if t.strip()]
+
+
+def _cmd_grids_edit(args: argparse.Namespace) -> int:
+    """Preview a redraw (and save it with --save): move, redraw, split, merge, reassign."""
+    from gridgeo import grids as grids_mod
+    from gridgeo import io, workspace
+
+    store = _open_store(args.workspace)
+    service, version = workspace.load_service_grids(store)
+    if args.edit == "move":
+        preview = grids_mod.preview_move_villages(service, _split_ids(args.villages), args.to)
+    elif args.edit == "redraw":
+        drawn = io.read_layer(args.polygon, layer=args.layer, datum=args.datum)
+        preview = grids_mod.preview_redraw_boundary(service, drawn.union_all(), args.to)
+    elif args.edit == "split":
+        preview = grids_mod.preview_split_grid(service, args.grid, k=args.parts, seed=args.seed)
+    elif args.edit == "merge":
+        preview = grids_mod.preview_merge_grids(service, _split_ids(args.grids))
+    else:
+        preview = grids_mod.preview_reassign_substation(
+            service, args.grid, args.substation, store.read("substations")
+        )
+    diff = preview.kpi_diff[preview.kpi_diff["changed"]]
+    _print(f"preview of `{args.edit}` on grids version {version} (nothing saved yet):")
+    _print(f"  {'grid':<14s} {'tier':>4s} {'customers before':>16s} {'after':>7s} {'change':>7s}")
+    for grid_id, row in diff.iterrows():
+        _print(
+            f"  {grid_id!s:<14s} {int(row['tier']):>4d} {row['customers_before']:>16,.0f} "
+            f"{row['customers_after']:>7,.0f} {row['customers_change']:>+7,.0f}"
+        )
+    if preview.problems:
+        _print(f"  {len(preview.problems)} topology problem(s): this edit cannot be saved")
+        for p in preview.problems:
+            lon, lat = p.get("location") or (float("nan"), float("nan"))
+            _print(
+                f"    {p['problem']}: {p['grid_id']} at {lon:.5f},{lat:.5f} {p.get('detail', '')}"
+            )
+        return 1
+    if not args.save:
+        _print("  no topology problems; add --save --author NAME --reason TEXT to save it")
+        return 0
+    if not (args.author and args.reason):
+        msg = "--save needs --author and --reason (who saves the edit and why)"
+        raise _user_error(msg)
+    grids = preview.grids
+    new = workspace.save_grids(
+        store, grids, author=args.author, reason=args.reason, expected_version=version
+    )
+    _print(f"  saved as grids version {new}")
+    return 0
+
+
+def _user_error(msg: str) -> Exception:
+    from gridgeo.errors import InputError
+
+    return InputError(msg)
+
+
+def _cmd_grids_roster(args: argparse.Namespace) -> int:
+    from gridgeo import roster, workspace
+
+    store = _open_store(args.workspace)
+    version = store.current_version("grids")
+    grids = store.read("grids", version=version)
+    table = roster.read_roster(args.file, grids["grid_id"], encoding=args.encoding)
+    filled = roster.apply_roster(grids, table)
+    new = workspace.save_grids(
+        store, filled, author=args.author, reason=args.reason, expected_version=version
+    )
+    _print(f"roster of {len(table)} grids applied: grids version {new}")
+    return 0
+
+
 def _cmd_grids_history(args: argparse.Namespace) -> int:
     store = _open_store(args.workspace)
     versions = store.list_versions("grids")
@@ -465,6 +540,44 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--workspace", required=True)
     val.add_argument("--version", type=_positive_int, default=None)
     val.set_defaults(func=_cmd_grids_validate)
+    edit = grids_sub.add_parser("edit", help="preview a redraw; --save saves it as a version")
+    edit_sub = edit.add_subparsers(dest="edit", required=True, parser_class=_Parser)
+
+    def edit_parser(name: str, help_text: str) -> argparse.ArgumentParser:
+        ep = edit_sub.add_parser(name, help=help_text)
+        ep.add_argument("--workspace", required=True)
+        ep.add_argument("--save", action="store_true", help="save the edit if it has no problems")
+        ep.add_argument("--author")
+        ep.add_argument("--reason")
+        ep.set_defaults(func=_cmd_grids_edit)
+        return ep
+
+    mv = edit_parser("move", "move villages to another tier-3 grid")
+    mv.add_argument("--villages", required=True, help="village codes, comma separated")
+    mv.add_argument("--to", required=True, help="tier-3 grid id")
+    rd = edit_parser("redraw", "move the villages inside a drawn polygon to a grid")
+    rd.add_argument("--polygon", required=True, help="polygon file (GeoJSON, GeoPackage, ...)")
+    rd.add_argument("--layer", default=None)
+    rd.add_argument("--datum", default="wgs84", choices=("wgs84", "gcj02", "bd09"))
+    rd.add_argument("--to", required=True, help="tier-3 grid id")
+    sp = edit_parser("split", "split a tier-3 grid into balanced parts")
+    sp.add_argument("--grid", required=True)
+    sp.add_argument("--parts", type=_positive_int, default=2)
+    sp.add_argument("--seed", type=int, default=0)
+    mg = edit_parser("merge", "merge tier-3 grids")
+    mg.add_argument("--grids", required=True, help="grid ids, comma separated")
+    ra = edit_parser("reassign", "give a supply grid another substation")
+    ra.add_argument("--grid", required=True, help="tier-2 grid id")
+    ra.add_argument("--substation", required=True)
+
+    ros = grids_sub.add_parser("roster", help="apply a roster (CSV/XLSX) to the current grids")
+    ros.add_argument("file")
+    ros.add_argument("--workspace", required=True)
+    ros.add_argument("--encoding", default=None)
+    ros.add_argument("--author", required=True)
+    ros.add_argument("--reason", required=True)
+    ros.set_defaults(func=_cmd_grids_roster)
+
     hist = grids_sub.add_parser("history", help="list the saved versions of the grids")
     hist.add_argument("--workspace", required=True)
     hist.set_defaults(func=_cmd_grids_history)

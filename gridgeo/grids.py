@@ -95,6 +95,7 @@ __all__ = [
     "preview_reassign_substation",
     "preview_redraw_boundary",
     "preview_split_grid",
+    "refresh_counts",
     "service_grids_from_layers",
     "validate_grids",
     "village_adjacency",
@@ -1782,6 +1783,28 @@ def service_grids_from_layers(
     vg = pd.Series(by_code.reindex(codes).to_numpy(), index=cells.index, name="grid_id")
     county_out = _county_frame(county4326, county_geom)
     return ServiceGrids(grids=grids, village_grid=vg, cells=cells, county=county_out)
+
+
+def refresh_counts(service: ServiceGrids) -> ServiceGrids:
+    """Recount every grid's customers and workload from its village cells.
+
+    Use it after the cells' counts changed (a new customer import): the grid
+    geometries and ids stay, the count columns and imbalance follow the cells.
+    Columns other than :data:`GRID_COLUMNS` (the roster's people) are kept.
+    """
+    _check_service(service)
+    grids = _assemble(_meta(service.grids), service.village_grid, service.cells)
+    extra = [c for c in service.grids.columns if c not in grids.columns]
+    if extra:
+        grids = grids.merge(
+            pd.DataFrame(service.grids[["grid_id", *extra]]), on="grid_id", how="left"
+        )
+    return ServiceGrids(
+        grids=grids,
+        village_grid=service.village_grid,
+        cells=service.cells,
+        county=service.county,
+    )
 
 
 def _check_service(service: Any) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "GridBuild",
     "build_grids",
     "create_workspace",
+    "load_service_grids",
     "read_road_graph",
     "save_grids",
     "village_workload",
@@ -236,6 +237,16 @@ def _grids_layer(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+def _carry_roster(grids: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Keep the people of each grid id when an edit's grids do not carry them."""
+    missing = [c for c in ROSTER_COLUMNS_IN_GRIDS if c not in grids.columns and c in current]
+    if not missing:
+        return grids
+    people = pd.DataFrame(current[["grid_id", *missing]])
+    merged = grids.merge(people, on="grid_id", how="left")
+    return gpd.GeoDataFrame(merged, geometry=grids.geometry.name, crs=grids.crs)
+
+
 def save_grids(
     store: GeoPackageStore,
     grids: gpd.GeoDataFrame,
@@ -246,7 +257,9 @@ def save_grids(
 ) -> int:
     """Save grids as a new version of the workspace's ``grids`` layer.
 
-    The grids are validated (:func:`gridgeo.grids.validate_grids`) inside
+    Roster columns (manager, members, liaison, phones) that ``grids`` lacks
+    are carried over from the stored grids by ``grid_id``, so an edit never
+    loses the people. The grids are validated (:func:`gridgeo.grids.validate_grids`) inside
     the save: a grid set with topology problems is refused and the store is
     left as it was. The first save creates the layer. ``expected_version``
     is the version the edit was based on; None means "the current one"
@@ -257,6 +270,8 @@ def save_grids(
     int
         The new version number.
     """
+    if "grids" in store.layers():
+        grids = _carry_roster(grids, store.read("grids"))
     layer = _grids_layer(grids)
     county = store.read("county")
 
@@ -284,3 +299,38 @@ def save_grids(
         reason=reason,
         validate=validate,
     )
+
+
+def load_service_grids(store: GeoPackageStore) -> tuple[_grids.ServiceGrids, int]:
+    """The workspace's current grids as an editable :class:`~gridgeo.grids.ServiceGrids`.
+
+    Village cells are recomputed from the county and the villages (the same
+    cells the build used, as both are deterministic) and their counts come
+    from the ``customers`` layer (zero where there is none yet). The workload
+    of a village is its customer count: previews of grids built with other
+    ``weights`` show customer-count KPIs.
+
+    Returns
+    -------
+    tuple
+        The grids and the version they were read at (pass it as
+        ``expected_version`` when saving an edit).
+    """
+    if "grids" not in store.layers():
+        msg = f"workspace {str(store.path)!r} has no grids yet: run `gridgeo grids build` first."
+        raise NotFoundError(msg)
+    version = store.current_version("grids")
+    grids = store.read("grids", version=version)
+    county = store.read("county")
+    villages = store.read("villages")
+    cells = _grids.village_cells(county, villages)
+    if "customers" in store.layers():
+        counts = village_workload(store.read("customers")).set_index("village_code")
+    else:
+        counts = pd.DataFrame(columns=list(_grids.COUNT_COLUMNS), dtype=float)
+    table = counts.reindex(cells["village_code"].astype(str)).fillna(0)
+    for column in _grids.COUNT_COLUMNS:
+        cells[column] = table[column].to_numpy().astype(int)
+    cells["workload"] = cells["customers"].astype(float)
+    service = _grids.service_grids_from_layers(grids, cells, county)
+    return _grids.refresh_counts(service), version

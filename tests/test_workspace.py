@@ -186,3 +186,82 @@ def test_road_graph_needs_a_roads_layer(tmp_path, county):
     with pytest.raises(NotFoundError, match="no `roads` layer"):
         workspace.read_road_graph(bare)
     assert isinstance(GeoPackageStore.open(bare.path), GeoPackageStore)
+
+
+@pytest.mark.slow
+def test_redraw_preview_save_and_restore_keep_the_roster(store, workload):
+    from gridgeo import grids as grids_mod
+    from gridgeo import roster
+
+    build = workspace.build_grids(store, workload, seed=1)
+    people = roster.generate_roster(build.service.grids, seed=5)
+    grids = roster.apply_roster(build.service.grids, people)
+    v1 = workspace.save_grids(store, grids, author="a", reason="build")
+
+    service, version = workspace.load_service_grids(store)
+    assert version == v1
+    # split the tier-3 grid with the most villages
+    t3 = service.grids[service.grids["tier"] == 3]
+    target = t3.sort_values(["n_villages", "grid_id"]).iloc[-1]["grid_id"]
+    preview = grids_mod.preview_split_grid(service, target, k=2, seed=0)
+    assert preview.problems == []
+    assert store.current_version("grids") == v1  # a preview saves nothing
+    new_ids = set(preview.grids["grid_id"]) - set(grids["grid_id"])
+    assert len(new_ids) == 1
+    v2 = workspace.save_grids(
+        store, preview.grids, author="b", reason="split", expected_version=version
+    )
+    saved = store.read("grids").set_index("grid_id")
+    # the people of every grid that existed before are still there; the new grid has none
+    before = grids.set_index("grid_id")
+    for grid_id in before.index:
+        assert saved.loc[grid_id, "manager"] == before.loc[grid_id, "manager"]
+    new_manager = saved.loc[next(iter(new_ids)), "manager"]
+    assert pd.isna(new_manager) or new_manager == ""
+    changes = store.compare("grids", v1, v2)
+    assert set(changes.loc[changes["change"] == "added", "grid_id"]) == new_ids
+    store.restore("grids", v1, author="c", reason="undo split", expected_version=v2)
+    assert set(store.read("grids")["grid_id"]) == set(grids["grid_id"])
+
+
+@pytest.mark.slow
+def test_grids_edit_cli_previews_then_saves(tmp_path, store, workload):
+    build = workspace.build_grids(store, workload, seed=1)
+    workspace.save_grids(store, build.service.grids, author="a", reason="build")
+    t3 = build.service.grids[build.service.grids["tier"] == 3].sort_values("grid_id")
+    # two tier-3 grids of one supply grid that share a border (in metres, independently)
+    metric = t3.to_crs(4548).set_index("grid_id")
+    pair = next(
+        [a, b]
+        for a in metric.index
+        for b in metric.index
+        if a < b
+        and t3.set_index("grid_id").loc[a, "parent_id"]
+        == t3.set_index("grid_id").loc[b, "parent_id"]
+        and metric.loc[a, "geometry"].intersection(metric.loc[b, "geometry"]).length > 100
+    )
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "gridgeo.cli", "grids", "edit", *args],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    ws = str(store.path)
+    preview = cli("merge", "--workspace", ws, "--grids", ",".join(pair))
+    assert preview.returncode == 0, preview.stderr
+    assert "nothing saved yet" in preview.stdout
+    assert store.current_version("grids") == 1
+    saved = cli("merge", "--workspace", ws, "--grids", ",".join(pair), "--save",
+                "--author", "张", "--reason", "合并")  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert store.current_version("grids") == 2
+    assert pair[1] not in set(store.read("grids")["grid_id"])
+    unknown = cli("move", "--workspace", ws, "--villages", "nope", "--to", pair[0])
+    assert unknown.returncode == 2
+    assert "nope" in unknown.stderr and "Traceback" not in unknown.stderr
+    no_author = cli("split", "--workspace", ws, "--grid", pair[0], "--save")
+    assert no_author.returncode == 2 and "--author" in no_author.stderr
