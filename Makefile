@@ -32,6 +32,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_grids.py
+	$(BIN)/python benchmarks/bench_geocode.py
+	$(BIN)/python benchmarks/bench_assign.py
 
 lock: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
