@@ -749,3 +749,24 @@ def test_label_components_is_pure_and_deterministic():
     assert comp[1] == comp[2] == 1
     assert comp[3] == comp[4] == 2
     assert G.graph["components"] == [3, 2, 2]
+
+
+def test_fast_graph_assembly_equals_the_public_networkx_api(roads_dir):
+    # graph_from_* fill the adjacency dicts directly for speed; the result must be the graph
+    # that networkx's own add_nodes_from/add_edges_from build from the same data
+    G = graph_from_osm(roads_dir / "andorra_graphhopper.osm.pbf")
+    H = nx.MultiDiGraph()
+    H.graph.update(G.graph)
+    H.add_nodes_from(G.nodes(data=True))
+    H.add_edges_from(G.edges(keys=True, data=True))
+    assert nx.utils.graphs_equal(G, H)
+    assert dict(G.in_degree()) == dict(H.in_degree())
+    assert dict(G.out_degree()) == dict(H.out_degree())
+    for u, v, k in list(G.edges(keys=True))[:500]:
+        assert G.pred[v][u][k] is G.succ[u][v][k]
+    R = G.reverse(copy=True)
+    assert R.number_of_edges() == G.number_of_edges()
+    src = next(iter(G.nodes))
+    assert nx.single_source_dijkstra_path_length(
+        G, src, weight="travel_time"
+    ) == nx.single_source_dijkstra_path_length(H, src, weight="travel_time")
