@@ -48,7 +48,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     """Run everything the project can do so far on the bundled sample county."""
     from types import SimpleNamespace
 
-    from gridgeo import archive, geocode, io, network, roster, sample, workspace
+    import geopandas as gpd
+
+    from gridgeo import archive, geocode, io, network, reach, roster, sample, workspace
 
     started = time.perf_counter()
     out_dir = Path(args.out)
@@ -135,6 +137,65 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
         _print(f"  {what:<16s} {detail}")
     customers = store.read(archive.CUSTOMER_LAYER)
+
+    # service levels: 30-minute repair reach (station -> customer, drive) and 10-minute
+    # payment access (customer -> point, two-wheeler)
+    t0 = time.perf_counter()
+    repair_engine = reach.ReachEngine(graphs["drive"])
+    payment_engine = reach.ReachEngine(graphs[reach.DEFAULT_PAYMENT_MODE])
+    access = reach.customer_access(
+        repair_engine, payment_engine, customers, county.repair_stations, county.payment_points
+    )
+    kpis = reach.reach_kpis(access, customers)
+    c = kpis["county"].iloc[0]
+    _print(
+        f"service levels (computed in {time.perf_counter() - t0:.1f} s, "
+        f"payment by {reach.DEFAULT_PAYMENT_MODE}):",
+        f"  30-min repair reach   {100 * c['repair_share_ok']:.1f}% of customers "
+        f"(HV {100 * c['repair_share_ok_hv']:.1f}%, vulnerable "
+        f"{100 * c['repair_share_ok_vulnerable']:.1f}%), median "
+        f"{c['repair_median_eta_s'] / 60:.1f} min, p95 {c['repair_p95_eta_s'] / 60:.1f} min",
+        f"  10-min payment access {100 * c['payment_share_ok']:.1f}% of customers "
+        f"(HV {100 * c['payment_share_ok_hv']:.1f}%, vulnerable "
+        f"{100 * c['payment_share_ok_vulnerable']:.1f}%), median "
+        f"{c['payment_median_eta_s'] / 60:.1f} min, p95 {c['payment_p95_eta_s'] / 60:.1f} min",
+    )
+    reasons = access["reason"].value_counts()
+    _print("  reasons               " + ", ".join(f"{r} {n:,}" for r, n in reasons.items()))
+    worst = kpis["tier3"].drop(index=reach.UNASSIGNED, errors="ignore")
+    worst = worst.assign(
+        both=worst[["repair_share_ok", "payment_share_ok"]].min(axis=1)
+    ).sort_values(["both", "customers"], ascending=[True, False])
+    names = dict(zip(grids["grid_id"], grids["name"], strict=True))
+    _print("  five worst village grids (lowest share within both promises):")
+    for grid_id, row in worst.head(5).iterrows():
+        _print(
+            f"    {grid_id:<12s} {names.get(grid_id, ''):<16s} {int(row['customers']):>6,d} "
+            f"customers, repair {100 * row['repair_share_ok']:5.1f}%, "
+            f"payment {100 * row['payment_share_ok']:5.1f}%"
+        )
+    access_layer = gpd.GeoDataFrame(access, geometry=customers.geometry, crs=customers.crs)
+    store.add_layer(
+        "customer_access",
+        access_layer,
+        key="customer_id",
+        author="gridgeo demo",
+        reason="服务可达性计算 / service-level reach",
+    )
+    bands = reach.isochrones(repair_engine, county.repair_stations, per_station=False)
+    io.write_layer(bands, workspace_path, "repair_isochrones")
+    summary_md = out_dir / "reach_summary_zh.md"
+    summary_md.write_text(
+        reach.summary_zh(
+            kpis,
+            title="南丰县供电服务可达性摘要 / Nanfeng service-level summary",
+            village_names=dict(
+                zip(county.villages["village_code"], county.villages["village"], strict=True)
+            ),
+        ),
+        encoding="utf-8",
+    )
+
     t0 = time.perf_counter()
     archive_dir = out_dir / "archive"
     files = archive.export_archive(customers, grids, archive_dir)
@@ -153,6 +214,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "grids": {f"tier{t}": int(n) for t, n in tiers.items()},
         "grids_version": version,
         "match_rates": rates.to_dict(orient="records"),
+        "reach": {
+            key: c[key]
+            for key in kpis["county"].columns
+            if key.startswith(("repair_", "payment_")) or key == "customers"
+        },
     }
     summary_path = out_dir / "summary.json"
     summary_path.write_text(
@@ -165,6 +231,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"  workspace GeoPackage  {workspace_path}  (layers: {', '.join(store.layers())}, roads)",
         f"  customer archive      {archive_dir}/  (CSV + XLSX per village grid, "
         "a workbook per supply grid)",
+        f"  reach summary (中文)  {summary_md}",
         f"  summary               {summary_path}",
     )
     return 0
@@ -311,27 +378,47 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
 
     store = _open_store(args.workspace)
     service, version = workspace.load_service_grids(store)
+    kpis = None
+    if {"customers", "customer_access"} <= set(store.layers()):
+        customers = store.read("customers").set_index("customer_id", drop=False)
+        access = store.read("customer_access").set_index("customer_id", drop=False)
+        access = access.reindex(customers.index)
+        access[["repair_ok", "payment_ok"]] = access[["repair_ok", "payment_ok"]].fillna(False)
+        kpis = workspace.reach_kpi_function(customers, access)
     if args.edit == "move":
-        preview = grids_mod.preview_move_villages(service, _split_ids(args.villages), args.to)
+        villages = _split_ids(args.villages)
+        preview = grids_mod.preview_move_villages(service, villages, args.to, kpis=kpis)
     elif args.edit == "redraw":
         drawn = io.read_layer(args.polygon, layer=args.layer, datum=args.datum)
-        preview = grids_mod.preview_redraw_boundary(service, drawn.union_all(), args.to)
+        preview = grids_mod.preview_redraw_boundary(service, drawn.union_all(), args.to, kpis=kpis)
     elif args.edit == "split":
-        preview = grids_mod.preview_split_grid(service, args.grid, k=args.parts, seed=args.seed)
+        preview = grids_mod.preview_split_grid(
+            service, args.grid, k=args.parts, seed=args.seed, kpis=kpis
+        )
     elif args.edit == "merge":
-        preview = grids_mod.preview_merge_grids(service, _split_ids(args.grids))
+        preview = grids_mod.preview_merge_grids(service, _split_ids(args.grids), kpis=kpis)
     else:
         preview = grids_mod.preview_reassign_substation(
-            service, args.grid, args.substation, store.read("substations")
+            service, args.grid, args.substation, store.read("substations"), kpis=kpis
         )
     diff = preview.kpi_diff[preview.kpi_diff["changed"]]
+    reach_cols = kpis is not None and "repair_ok_pct_after" in diff.columns
     _print(f"preview of `{args.edit}` on grids version {version} (nothing saved yet):")
-    _print(f"  {'grid':<14s} {'tier':>4s} {'customers before':>16s} {'after':>7s} {'change':>7s}")
+    head = f"  {'grid':<14s} {'tier':>4s} {'customers before':>16s} {'after':>7s} {'change':>7s}"
+    if reach_cols:
+        head += f" {'30-min repair %':>16s} {'10-min payment %':>17s}"
+    _print(head)
     for grid_id, row in diff.iterrows():
-        _print(
+        line = (
             f"  {grid_id!s:<14s} {int(row['tier']):>4d} {row['customers_before']:>16,.0f} "
             f"{row['customers_after']:>7,.0f} {row['customers_change']:>+7,.0f}"
         )
+        if reach_cols:
+            line += (
+                f" {row['repair_ok_pct_before']:>7.1f}→{row['repair_ok_pct_after']:<7.1f}"
+                f"  {row['payment_ok_pct_before']:>7.1f}→{row['payment_ok_pct_after']:<7.1f}"
+            )
+        _print(line)
     if preview.problems:
         _print(f"  {len(preview.problems)} topology problem(s): this edit cannot be saved")
         for p in preview.problems:

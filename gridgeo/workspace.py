@@ -27,7 +27,7 @@ the CLI and the API run; the analysis itself lives in those modules.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import pandas as pd
 from gridgeo import grids as _grids
 from gridgeo import io as _io
 from gridgeo import network as _network
+from gridgeo import reach as _reach
 from gridgeo.errors import InputError, MissingColumnError, NotFoundError
 from gridgeo.roster import apply_roster
 from gridgeo.store import GeoPackageStore
@@ -48,8 +49,10 @@ __all__ = [
     "WORKSPACE_KEYS",
     "GridBuild",
     "build_grids",
+    "compute_access",
     "create_workspace",
     "load_service_grids",
+    "reach_kpi_function",
     "read_road_graph",
     "save_grids",
     "village_workload",
@@ -334,3 +337,74 @@ def load_service_grids(store: GeoPackageStore) -> tuple[_grids.ServiceGrids, int
     cells["workload"] = cells["customers"].astype(float)
     service = _grids.service_grids_from_layers(grids, cells, county)
     return _grids.refresh_counts(service), version
+
+
+def reach_kpi_function(
+    customers: pd.DataFrame, access: pd.DataFrame
+) -> Callable[[_grids.ServiceGrids], pd.DataFrame]:
+    """KPIs of a grid edit's preview: repair and payment compliance per grid.
+
+    The reach of each customer does not depend on the grid lines (stations
+    and roads stay); what an edit changes is which customers each grid
+    answers for. The returned function recomputes, for the grids of a
+    :class:`~gridgeo.grids.ServiceGrids`, the share of customers within the
+    30-minute repair and the 10-minute payment promise, following each
+    customer's village into its (new) grid.
+
+    Parameters
+    ----------
+    customers
+        The customers layer (``village_code`` per customer).
+    access
+        :func:`gridgeo.reach.customer_access` on the same index.
+    """
+    if not access.index.equals(customers.index):
+        msg = "`access` and `customers` must share their index."
+        raise InputError(msg)
+    village = customers["village_code"].astype("string")
+    repair_ok = access["repair_ok"].astype(bool).to_numpy()
+    payment_ok = access["payment_ok"].astype(bool).to_numpy()
+
+    def kpis(service: _grids.ServiceGrids) -> pd.DataFrame:
+        codes = service.cells["village_code"].astype(str).to_numpy()
+        t3_of = pd.Series(service.village_grid.to_numpy(), index=codes)
+        parent = service.grids.set_index("grid_id")["parent_id"]
+        t3 = village.map(t3_of)
+        t2 = t3.map(parent)
+        t1 = t2.map(parent)
+        frames = []
+        for column in (t3, t2, t1):
+            frame = pd.DataFrame({"grid_id": column, "repair": repair_ok, "payment": payment_ok})
+            frames.append(frame.dropna(subset=["grid_id"]))
+        both = pd.concat(frames)
+        out = both.groupby("grid_id").mean() * 100.0
+        return out.rename(columns={"repair": "repair_ok_pct", "payment": "payment_ok_pct"})
+
+    return kpis
+
+
+def compute_access(
+    store: GeoPackageStore,
+    *,
+    payment_mode: str = _reach.DEFAULT_PAYMENT_MODE,
+    repair_limit_s: float = _reach.DEFAULT_REPAIR_LIMIT_S,
+    payment_limit_s: float = _reach.DEFAULT_PAYMENT_LIMIT_S,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Repair reach and payment access of every customer of a workspace.
+
+    Returns the customers layer and the ``customer_access`` table on its index.
+    """
+    customers = store.read("customers")
+    engines = _reach.engines_from_roads(
+        _io.read_layer(store.path, layer=ROADS_LAYER), payment_mode=payment_mode
+    )
+    access = _reach.customer_access(
+        engines["repair"],
+        engines["payment"],
+        customers,
+        store.read("repair_stations"),
+        store.read("payment_points"),
+        repair_limit_s=repair_limit_s,
+        payment_limit_s=payment_limit_s,
+    )
+    return customers, access

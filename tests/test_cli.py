@@ -70,6 +70,21 @@ def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
     # every customer placed in a tier-3 grid is counted once in the archive files
     in_files = sum(len(pd.read_csv(path, dtype=str)) for path in (out / "archive").glob("T3-*.csv"))
     assert in_files == int(customers["grid_t3"].notna().sum())
+
+    # service levels: the printed and stored shares recomputed from the stored access table
+    access = gpd.read_file(out / "workspace.gpkg", layer="customer_access")
+    assert len(access) == n_customer_rows
+    repair_share = access["repair_ok"].astype(bool).mean()
+    payment_share = access["payment_ok"].astype(bool).mean()
+    assert summary["reach"]["repair_share_ok"] == pytest.approx(repair_share)
+    assert summary["reach"]["payment_share_ok"] == pytest.approx(payment_share)
+    assert f"30-min repair reach   {100 * repair_share:.1f}%" in proc.stdout
+    assert f"10-min payment access {100 * payment_share:.1f}%" in proc.stdout
+    assert proc.stdout.count("customers, repair") == 5  # the five worst village grids
+    summary_zh = (out / "reach_summary_zh.md").read_text(encoding="utf-8")
+    assert f"30 分钟抢修到达率：{100 * repair_share:.1f}%" in summary_zh
+    bands = gpd.read_file(out / "workspace.gpkg", layer="repair_isochrones")
+    assert sorted(bands["band_s"].unique()) == [600, 1200, 1800]
     roads = gpd.read_file(out / "workspace.gpkg", layer="roads")
     assert roads.crs.to_epsg() == 4326
     assert (roads["travel_time_s"] > 0).all()

@@ -265,3 +265,35 @@ def test_grids_edit_cli_previews_then_saves(tmp_path, store, workload):
     assert "nope" in unknown.stderr and "Traceback" not in unknown.stderr
     no_author = cli("split", "--workspace", ws, "--grid", pair[0], "--save")
     assert no_author.returncode == 2 and "--author" in no_author.stderr
+
+
+def test_reach_kpi_function_follows_villages_into_new_grids(store, workload):
+    from gridgeo import grids as grids_mod
+
+    service = workspace.build_grids(store, workload, seed=1).service
+    t3 = service.grids[service.grids["tier"] == 3].set_index("grid_id")
+    # two villages of two different tier-3 grids
+    codes = service.cells["village_code"].astype(str)
+    grid_of = pd.Series(service.village_grid.to_numpy(), index=codes)
+    a = codes.iloc[0]
+    b = next(c for c in codes if grid_of[c] != grid_of[a])
+    customers = pd.DataFrame({"village_code": [a, a, a, a, b]})
+    access = pd.DataFrame(
+        {
+            "repair_ok": [True, True, True, False, False],
+            "payment_ok": [True, False, False, False, True],
+        }
+    )
+    kpis = workspace.reach_kpi_function(customers, access)
+    before = kpis(service)
+    assert before.loc[grid_of[a], "repair_ok_pct"] == pytest.approx(75.0)  # 3 of 4
+    assert before.loc[grid_of[a], "payment_ok_pct"] == pytest.approx(25.0)  # 1 of 4
+    assert before.loc[grid_of[b], "repair_ok_pct"] == pytest.approx(0.0)
+    county_id = service.grids.loc[service.grids["tier"] == 1, "grid_id"].iloc[0]
+    assert before.loc[county_id, "repair_ok_pct"] == pytest.approx(60.0)  # 3 of 5
+    # moving village b into a's grid: that grid now answers for all five customers
+    preview = grids_mod.preview_move_villages(service, [b], grid_of[a], kpis=kpis)
+    row = preview.kpi_diff.loc[grid_of[a]]
+    assert row["repair_ok_pct_after"] == pytest.approx(60.0)
+    assert row["payment_ok_pct_after"] == pytest.approx(40.0)
+    assert t3.loc[grid_of[a], "tier"] == 3

@@ -1,0 +1,983 @@
+"""Tests of gridgeo.reach: snapping, repair reach, payment access, KPIs and isochrones.
+
+Expected travel times come from hand arithmetic on small graphs and, on real graphs, from an
+independent computation in this file: brute-force nearest edge (shapely distances to every edge
+within the snapping radius), the partial-edge arithmetic done here, and NetworkX's own
+``multi_source_dijkstra`` for the graph part.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyproj
+import pytest
+import shapely
+from shapely.geometry import LineString, Point
+
+from gridgeo.errors import (
+    CRSError,
+    DuplicateIdError,
+    EmptyDataError,
+    GraphError,
+    InputError,
+    InvalidGeometryError,
+    MissingColumnError,
+)
+from gridgeo.network import WALK_SPEED_KPH, graph_from_osm, graph_from_roads
+from gridgeo.reach import (
+    DEFAULT_MAX_SNAP_M,
+    DEFAULT_MIN_COMPONENT_NODES,
+    DEFAULT_PAYMENT_LIMIT_S,
+    DEFAULT_PAYMENT_MODE,
+    DEFAULT_REPAIR_LIMIT_S,
+    REACH_REASONS,
+    ReachEngine,
+    customer_access,
+    engines_from_roads,
+    isochrones,
+    payment_access,
+    reach_kpis,
+    repair_reach,
+    summary_zh,
+)
+from gridgeo.sample import load_sample
+
+WALK_MPS = WALK_SPEED_KPH / 3.6  # 1.25 m/s
+TOL_S = 1e-6
+
+# Hand graphs live in CGCS2000 / 3-degree GK CM 117E (EPSG:4548), the CRS the engine picks
+# for them; coordinates are metres from an origin on the central meridian near 27.1 N.
+GK = pyproj.CRS.from_epsg(4548)
+X0, Y0 = 500_000.0, 3_000_000.0
+_TO_LL = pyproj.Transformer.from_crs(GK, "EPSG:4326", always_xy=True)
+
+
+def ll(x: float, y: float) -> tuple[float, float]:
+    lon, lat = _TO_LL.transform(X0 + x, Y0 + y)
+    return float(lon), float(lat)
+
+
+def pts(*xy: tuple[float, float] | None) -> gpd.GeoSeries:
+    return gpd.GeoSeries(
+        [None if p is None else Point(ll(*p)) for p in xy], crs="EPSG:4326", name="geometry"
+    )
+
+
+def frame(ids: list[str], *xy: tuple[float, float] | None, column: str) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({column: ids}, geometry=pts(*xy), crs="EPSG:4326")
+
+
+def hand_graph(
+    nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str, float, bool]]
+) -> nx.MultiDiGraph:
+    """Straight edges (metres in GK); (u, v, travel_time_s, two_way)."""
+    G = nx.MultiDiGraph(crs="EPSG:4326", mode="drive")
+    for n, (x, y) in nodes.items():
+        lon, lat = ll(x, y)
+        G.add_node(n, x=lon, y=lat)
+    for u, v, tt, two_way in edges:
+        line = LineString([ll(*nodes[u]), ll(*nodes[v])])
+        length = math.dist(nodes[u], nodes[v])
+        G.add_edge(u, v, travel_time=tt, length=length, geometry=line, oneway=not two_way)
+        if two_way:
+            G.add_edge(v, u, travel_time=tt, length=length, geometry=line.reverse(), oneway=False)
+    return G
+
+
+# A(0,0) - B(1000,0) - C(2000,0) two-way, 100 s each; C -> D(2000,1000) one-way 50 s;
+# D -> E(1000,1000) one-way 60 s; E -> B one-way 70 s. Two small pieces: F-G 290 m north of
+# D-E, H-I 1 km north of it.
+NODES = {
+    "A": (0.0, 0.0),
+    "B": (1000.0, 0.0),
+    "C": (2000.0, 0.0),
+    "D": (2000.0, 1000.0),
+    "E": (1000.0, 1000.0),
+    "F": (1500.0, 1300.0),
+    "G": (1700.0, 1300.0),
+    "H": (1500.0, 2000.0),
+    "I": (1700.0, 2000.0),
+}
+EDGES = [
+    ("A", "B", 100.0, True),
+    ("B", "C", 100.0, True),
+    ("C", "D", 50.0, False),
+    ("D", "E", 60.0, False),
+    ("E", "B", 70.0, False),
+    ("F", "G", 30.0, True),
+    ("H", "I", 30.0, True),
+]
+
+
+@pytest.fixture(scope="module")
+def hand() -> ReachEngine:
+    return ReachEngine(hand_graph(NODES, EDGES))
+
+
+@pytest.fixture(scope="module")
+def station_a() -> gpd.GeoDataFrame:
+    return frame(["S1"], (0.0, 0.0), column="station_id")
+
+
+# --------------------------------------------------------------------------- hand graphs
+
+
+def test_hand_graph_repair_times(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    customers = pts(
+        (1500.0, 0.0),  # halfway B-C, on the road
+        (1500.0, 100.0),  # 100 m north of halfway B-C
+        (1500.0, 1010.0),  # 10 m off D->E, halfway along the one-way
+        (2100.0, -100.0),  # beyond C: nearest road point is node C
+        (400.0, 0.0),  # on A-B, 400 m from the station
+    )
+    r = repair_reach(hand, customers, station_a, limit_s=280.0)
+    expected = [
+        100 + 0.5 * 100,
+        100 + 0.5 * 100 + 100 / WALK_MPS,
+        100 + 100 + 50 + 0.5 * 60 + 10 / WALK_MPS,
+        100 + 100 + math.hypot(100, 100) / WALK_MPS,
+        0.4 * 100,
+    ]
+    np.testing.assert_allclose(r["repair_eta_s"], expected, rtol=0, atol=TOL_S)
+    assert r["repair_station_id"].tolist() == ["S1"] * 5
+    assert r["repair_ok"].tolist() == [True, True, False, False, True]
+    assert r["repair_reason"].tolist() == ["ok", "ok", "over_limit", "over_limit", "ok"]
+    np.testing.assert_allclose(r["repair_snap_m"], [0, 100, 10, math.hypot(100, 100), 0], atol=1e-6)
+    assert r.index.equals(customers.index)
+
+
+def test_one_way_makes_station_to_customer_longer(
+    hand: ReachEngine, station_a: gpd.GeoDataFrame
+) -> None:
+    customer = pts((1500.0, 1010.0))
+    to_customer = repair_reach(hand, customer, station_a)["repair_eta_s"].iloc[0]
+    points = station_a.rename(columns={"station_id": "point_id"})
+    to_point = payment_access(hand, customer, points)["payment_eta_s"].iloc[0]
+    leg = 10 / WALK_MPS
+    # station -> customer: A-B-C-D then half of D->E; customer -> station: half of D->E, E-B-A
+    assert to_customer == pytest.approx(100 + 100 + 50 + 30 + leg, abs=TOL_S)
+    assert to_point == pytest.approx(30 + 70 + 100 + leg, abs=TOL_S)
+    assert to_customer > to_point
+
+
+def test_source_and_target_on_the_same_one_way_edge(hand: ReachEngine) -> None:
+    station = frame(["S"], (1500.0, 1000.0), column="station_id")  # halfway D->E
+    customers = pts((1200.0, 1000.0), (1800.0, 1000.0))
+    r = repair_reach(hand, customers, station)
+    downstream = 0.3 * 60
+    # upstream: on to E (30), E->B, B->C, C->D, then 0.2 of D->E
+    upstream = 30 + 70 + 100 + 50 + 0.2 * 60
+    np.testing.assert_allclose(r["repair_eta_s"], [downstream, upstream], atol=TOL_S)
+    # customer -> point on the same edge: the reverse holds
+    points = station.rename(columns={"station_id": "point_id"})
+    p = payment_access(hand, customers, points, limit_s=600.0)
+    np.testing.assert_allclose(p["payment_eta_s"], [upstream, downstream], atol=TOL_S)
+
+
+def test_station_off_road_leg_and_nearest_station(hand: ReachEngine) -> None:
+    stations = frame(
+        ["far", "near"], (0.0, 20.0), (2000.0, 1000.0), column="station_id"
+    )  # 'far' is 20 m off A
+    customers = pts((1000.0, 0.0), (1500.0, 1000.0))
+    r = repair_reach(hand, customers, stations)
+    # B from 'far': 20 m walk (16 s) + A->B = 116; from 'near' (node D): D->E->B = 130
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(20 / WALK_MPS + 100, abs=TOL_S)
+    assert r["repair_station_id"].iloc[0] == "far"
+    assert r["repair_eta_s"].iloc[1] == pytest.approx(0.5 * 60, abs=TOL_S)
+    assert r["repair_station_id"].iloc[1] == "near"
+
+
+def test_isolated_piece_joins_main_network_when_near(
+    hand: ReachEngine, station_a: gpd.GeoDataFrame
+) -> None:
+    customers = pts((1600.0, 1290.0), (1600.0, 2010.0), (9000.0, 9000.0), None)
+    r = repair_reach(hand, customers, station_a)
+    # near F-G (10 m) but D->E is 290 m away: joins D->E at 0.4 from D
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(250 + 0.4 * 60 + 290 / WALK_MPS, abs=TOL_S)
+    assert r["repair_snap_m"].iloc[0] == pytest.approx(290.0, abs=1e-6)
+    # H-I is 1,010 m from the main network: stays isolated
+    assert r["repair_reason"].tolist()[1:] == [
+        "isolated_road_piece",
+        "too_far_from_road",
+        "not_geocoded",
+    ]
+    assert r["repair_eta_s"].iloc[1:].isna().all()
+    assert r["repair_station_id"].iloc[1:].isna().all()
+    assert not r["repair_ok"].iloc[1:].any()
+    snap = hand.snap(customers)
+    assert snap["reason"].tolist() == [
+        "ok",
+        "isolated_road_piece",
+        "too_far_from_road",
+        "not_geocoded",
+    ]
+    assert (snap["u"].iloc[0], snap["v"].iloc[0]) == ("D", "E")
+    assert snap["fraction"].iloc[0] == pytest.approx(0.4, abs=1e-9)
+    assert (snap["u"].iloc[1], snap["v"].iloc[1]) in {("H", "I"), ("I", "H")}
+    assert bool(snap["two_way"].iloc[1])
+    on_road = snap.geometry.iloc[0]
+    assert (on_road.x, on_road.y) == pytest.approx(ll(1600.0, 1000.0), abs=1e-9)
+
+
+def test_isolated_piece_with_its_own_station(hand: ReachEngine) -> None:
+    stations = frame(["main", "island"], (0.0, 0.0), (1500.0, 2000.0), column="station_id")
+    with pytest.warns(UserWarning, match="isolated road piece"):
+        r = repair_reach(hand, pts((1600.0, 2010.0), (1500.0, 0.0)), stations)
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(0.5 * 30 + 10 / WALK_MPS, abs=TOL_S)
+    assert r["repair_station_id"].tolist() == ["island", "main"]
+    assert r["repair_reason"].tolist() == ["ok", "ok"]
+
+
+def test_small_max_snap_and_component_threshold() -> None:
+    G = hand_graph(NODES, EDGES)
+    # with min_component_nodes=2 the pieces count as main network: no joining across
+    engine = ReachEngine(G, min_component_nodes=2, max_snap_m=50.0)
+    snap = engine.snap(pts((1600.0, 1290.0), (1500.0, 100.0)))
+    assert (snap["u"].iloc[0], snap["v"].iloc[0]) in {("F", "G"), ("G", "F")}
+    assert snap["reason"].tolist() == ["ok", "too_far_from_road"]
+    r = repair_reach(engine, pts((1600.0, 1290.0)), frame(["S"], (0.0, 0.0), column="station_id"))
+    assert r["repair_reason"].tolist() == ["unreachable"]
+
+
+def test_unreachable_behind_one_way() -> None:
+    # X -> Y one-way only: a station at Y cannot reach X's customers
+    G = hand_graph({"X": (0.0, 0.0), "Y": (1000.0, 0.0)}, [("X", "Y", 100.0, False)])
+    engine = ReachEngine(G)
+    r = repair_reach(
+        engine, pts((0.0, 0.0), (250.0, 0.0)), frame(["S"], (1000.0, 0.0), column="station_id")
+    )
+    assert r["repair_reason"].tolist() == ["unreachable", "unreachable"]
+    points = frame(["P"], (1000.0, 0.0), column="point_id")
+    p = payment_access(engine, pts((0.0, 0.0), (250.0, 0.0)), points)
+    np.testing.assert_allclose(p["payment_eta_s"], [100.0, 75.0], atol=TOL_S)
+
+
+def test_parallel_edges_use_their_own_time_and_the_least_time_between_nodes() -> None:
+    G = hand_graph({"X": (0.0, 0.0), "Y": (1000.0, 0.0), "Z": (2000.0, 0.0)}, [])
+    straight = LineString([ll(0, 0), ll(1000, 0)])
+    detour = LineString([ll(0, 0), ll(500, 400), ll(1000, 0)])
+    G.add_edge("X", "Y", travel_time=100.0, geometry=straight)
+    G.add_edge("X", "Y", travel_time=300.0, geometry=detour)
+    G.add_edge("Y", "Z", travel_time=50.0, geometry=LineString([ll(1000, 0), ll(2000, 0)]))
+    engine = ReachEngine(G)
+    customers = pts((500.0, 400.0), (1500.0, 0.0))
+    r = repair_reach(engine, customers, frame(["S"], (0.0, 0.0), column="station_id"))
+    # the detour's apex is halfway along it; Z's edge is reached by the faster straight edge
+    np.testing.assert_allclose(r["repair_eta_s"], [150.0, 125.0], atol=TOL_S)
+    assert engine.n_edges == 3
+
+
+def test_customer_access_table(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    customers = gpd.GeoDataFrame(
+        {"customer_id": ["c1", "c2", "c3"]},
+        geometry=pts((1500.0, 0.0), (1500.0, 1010.0), None).to_numpy(),
+        index=[10, 20, 30],
+        crs="EPSG:4326",
+    )
+    points = frame(["P"], (1000.0, 1000.0), column="point_id")  # node E
+    out = customer_access(hand, hand, customers, station_a, points, payment_limit_s=100.0)
+    assert out.columns.tolist() == [
+        "customer_id",
+        "repair_eta_s",
+        "repair_station_id",
+        "repair_ok",
+        "repair_reason",
+        "payment_eta_s",
+        "payment_point_id",
+        "payment_ok",
+        "payment_reason",
+        "reason",
+    ]
+    assert out.index.tolist() == [10, 20, 30]
+    # c1 -> E: halfway B->C, C->D, D->E = 50 + 50 + 60; c2: half of D->E + leg
+    np.testing.assert_allclose(
+        out["payment_eta_s"].iloc[:2], [160.0, 30 + 10 / WALK_MPS], atol=TOL_S
+    )
+    assert out["reason"].tolist() == ["over_limit", "ok", "not_geocoded"]
+    assert out["payment_point_id"].tolist()[:2] == ["P", "P"]
+
+
+def test_engine_reuse_and_repr(hand: ReachEngine) -> None:
+    assert hand.n_nodes == 9
+    assert hand.n_edges == 11
+    assert "EPSG:4548" in repr(hand)
+    assert hand.mode == "drive"
+    s = frame(["S"], (0.0, 0.0), column="station_id")
+    a = repair_reach(hand, pts((1500.0, 0.0)), s)
+    b = repair_reach(hand, pts((1500.0, 0.0)), s)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_reasons_and_defaults() -> None:
+    assert REACH_REASONS == (
+        "ok",
+        "over_limit",
+        "too_far_from_road",
+        "isolated_road_piece",
+        "unreachable",
+        "not_geocoded",
+    )
+    assert DEFAULT_REPAIR_LIMIT_S == 1800.0
+    assert DEFAULT_PAYMENT_LIMIT_S == 600.0
+    assert 300.0 <= DEFAULT_MAX_SNAP_M <= 1000.0
+    assert DEFAULT_PAYMENT_MODE == "two_wheeler"
+    assert DEFAULT_MIN_COMPONENT_NODES > 4  # the sample's hill hamlets (4 nodes) are small
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_engine_errors() -> None:
+    G = hand_graph(NODES, EDGES)
+    with pytest.raises(GraphError, match="directed road graph"):
+        ReachEngine(nx.MultiGraph(G))
+    with pytest.raises(GraphError, match="no edges"):
+        ReachEngine(nx.MultiDiGraph(crs="EPSG:4326"))
+    H = G.copy()
+    del H.graph["crs"]
+    with pytest.raises(CRSError, match="crs"):
+        ReachEngine(H)
+    H = G.copy()
+    H.graph["crs"] = "EPSG:4548"
+    with pytest.raises(CRSError, match="EPSG:4326"):
+        ReachEngine(H)
+    H = G.copy()
+    H.edges["A", "B", 0]["travel_time"] = -1.0
+    with pytest.raises(GraphError, match="non-negative travel cost"):
+        ReachEngine(H)
+    H = G.copy()
+    H.edges["A", "B", 0]["travel_time"] = "fast"
+    with pytest.raises(GraphError, match="must be numeric"):
+        ReachEngine(H)
+    H = G.copy()
+    del H.nodes["A"]["x"]
+    with pytest.raises(GraphError, match="`x` \\(lon\\)"):
+        ReachEngine(H)
+    with pytest.raises(InputError, match="`max_snap_m` must be a positive"):
+        ReachEngine(G, max_snap_m=0)
+    with pytest.raises(InputError, match="`min_component_nodes` must be an int"):
+        ReachEngine(G, min_component_nodes=2.5)  # type: ignore[arg-type]
+
+
+def test_edges_without_geometry_are_straight() -> None:
+    G = hand_graph(NODES, EDGES)
+    for *_, d in G.edges(data=True):
+        del d["geometry"]
+    engine = ReachEngine(G)
+    r = repair_reach(engine, pts((1500.0, 100.0)), frame(["S"], (0.0, 0.0), column="station_id"))
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(150 + 100 / WALK_MPS, abs=TOL_S)
+
+
+def test_input_errors(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    c = pts((1500.0, 0.0))
+    with pytest.raises(InputError, match="GeoDataFrame or GeoSeries"):
+        repair_reach(hand, [Point(0, 0)], station_a)  # type: ignore[arg-type]
+    with pytest.raises(CRSError, match="`customers` has no CRS"):
+        repair_reach(hand, gpd.GeoSeries([Point(ll(0, 0))]), station_a)
+    with pytest.raises(InvalidGeometryError, match="must hold Points"):
+        repair_reach(hand, gpd.GeoSeries([LineString([ll(0, 0), ll(1, 1)])], crs=4326), station_a)
+    with pytest.raises(MissingColumnError, match="no column 'station_id'"):
+        repair_reach(hand, c, station_a.rename(columns={"station_id": "id"}))
+    with pytest.raises(DuplicateIdError, match="repeats the id 'S'"):
+        repair_reach(hand, c, frame(["S", "S"], (0, 0), (10, 0), column="station_id"))
+    with pytest.raises(InputError, match="missing ids"):
+        repair_reach(hand, c, frame([None], (0, 0), column="station_id"))  # type: ignore[list-item]
+    with pytest.raises(EmptyDataError, match="`stations` has no rows"):
+        repair_reach(hand, c, station_a.iloc[:0])
+    with pytest.raises(InputError, match="`limit_s` must be a positive"):
+        repair_reach(hand, c, station_a, limit_s=-5)
+    with pytest.raises(InputError, match="`engine` must be a ReachEngine"):
+        repair_reach(None, c, station_a)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="no row of `points` lies within"):
+        payment_access(hand, c, frame(["P"], (9000, 9000), column="point_id"))
+    with pytest.warns(UserWarning, match="1 row\\(s\\) of `stations` are not usable"):
+        r = repair_reach(hand, c, frame(["S", "X"], (0, 0), (9000, 9000), column="station_id"))
+    assert r["repair_station_id"].tolist() == ["S"]
+
+
+def test_customers_in_another_crs(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    c = pts((1500.0, 100.0)).to_crs(3857)
+    r = repair_reach(hand, c, station_a.to_crs(4548))
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(150 + 100 / WALK_MPS, abs=1e-5)
+
+
+# --------------------------------------------------------------------------- independent check
+
+
+def _edge_table(G: nx.MultiDiGraph, crs: pyproj.CRS) -> pd.DataFrame:
+    rows = [
+        (u, v, k, d["travel_time"], d["geometry"]) for u, v, k, d in G.edges(keys=True, data=True)
+    ]
+    e = pd.DataFrame(rows, columns=["u", "v", "k", "tt", "geom"])
+    e["geom_m"] = gpd.GeoSeries(e["geom"], crs="EPSG:4326").to_crs(crs).to_numpy()
+    return e
+
+
+def _twins(e: pd.DataFrame) -> np.ndarray:
+    """For each edge, the row of the opposite edge with the reversed geometry, else -1."""
+    by_pair: dict[tuple, list[int]] = {}
+    for i, (u, v) in enumerate(zip(e["u"], e["v"], strict=True)):
+        by_pair.setdefault((u, v), []).append(i)
+    twin = np.full(len(e), -1)
+    rev = shapely.reverse(e["geom"].to_numpy())
+    for i, (u, v) in enumerate(zip(e["u"], e["v"], strict=True)):
+        for j in by_pair.get((v, u), []):
+            if j != i and shapely.equals_exact(e["geom"].iloc[j], rev[i], tolerance=1e-9):
+                twin[i] = j
+                break
+    return twin
+
+
+def _brute_snap(
+    e: pd.DataFrame, main_edge: np.ndarray, xy: np.ndarray, max_snap_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest edge by distance to every edge geometry (candidates within the radius)."""
+    lines = e["geom_m"].to_numpy()
+    points = shapely.points(xy)
+    pi, ei = shapely.STRtree(lines).query(points, predicate="dwithin", distance=max_snap_m)
+    d = shapely.distance(points[pi], lines[ei])
+    best = np.full(len(xy), -1)
+    best_d = np.full(len(xy), np.inf)
+    best_main = np.full(len(xy), -1)
+    best_main_d = np.full(len(xy), np.inf)
+    for p, i, dist in zip(pi, ei, d, strict=True):
+        if dist < best_d[p]:
+            best[p], best_d[p] = i, dist
+        if main_edge[i] and dist < best_main_d[p]:
+            best_main[p], best_main_d[p] = i, dist
+    use_main = (best >= 0) & ~main_edge[np.maximum(best, 0)] & (best_main >= 0)
+    edge = np.where(use_main, best_main, best)
+    dist_m = np.where(use_main, best_main_d, best_d)
+    t = np.full(len(xy), np.nan)
+    ok = edge >= 0
+    t[ok] = shapely.line_locate_point(lines[edge[ok]], points[ok], normalized=True)
+    t = np.where(t < 1e-9, 0.0, np.where(t > 1 - 1e-9, 1.0, t))
+    return edge, t, dist_m
+
+
+def _expected_times(
+    G: nx.MultiDiGraph,
+    sources_xy: np.ndarray,
+    targets_xy: np.ndarray,
+    crs: pyproj.CRS,
+    *,
+    reverse: bool,
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least time (NaN if none) and best source per target, computed without gridgeo.reach."""
+    e = _edge_table(G, crs)
+    twin = _twins(e)
+    sizes = {}
+    for comp in nx.weakly_connected_components(G):
+        for n in comp:
+            sizes[n] = len(comp)
+    largest = max(sizes.values())
+    main_edge = np.array(
+        [sizes[u] >= DEFAULT_MIN_COMPONENT_NODES or sizes[u] == largest for u in e["u"]]
+    )
+    s_edge, s_t, s_d = _brute_snap(e, main_edge, sources_xy, max_snap_m)
+    t_edge, t_t, t_d = _brute_snap(e, main_edge, targets_xy, max_snap_m)
+    H = G.reverse(copy=True) if reverse else G.copy()
+
+    def reps(edge: int, t: float) -> list[tuple[int, float]]:
+        out = [(edge, t)]
+        if twin[edge] >= 0:
+            out.append((int(twin[edge]), 1.0 - t))
+        return out
+
+    # virtual source nodes; forwards a point at t on u->v leaves towards v, backwards
+    # (reverse graph) it leaves towards u
+    per_source = []
+    for i in range(len(sources_xy)):
+        if s_edge[i] < 0:
+            per_source.append(None)
+            continue
+        S = ("source", i)
+        H.add_node(S)
+        leg = s_d[i] / WALK_MPS
+        for edge, t in reps(int(s_edge[i]), float(s_t[i])):
+            u, v, tt = e["u"].iloc[edge], e["v"].iloc[edge], e["tt"].iloc[edge]
+            if t == 0.0:
+                H.add_edge(S, u, travel_time=leg)
+            if t == 1.0:
+                H.add_edge(S, v, travel_time=leg)
+            if reverse:
+                H.add_edge(S, u, travel_time=leg + t * tt)
+            else:
+                H.add_edge(S, v, travel_time=leg + (1.0 - t) * tt)
+        per_source.append(S)
+    starts = [S for S in per_source if S is not None]
+    dist_all, _ = nx.multi_source_dijkstra(H, set(starts), weight="travel_time")
+    dists = [
+        None if S is None else nx.single_source_dijkstra_path_length(H, S, weight="travel_time")
+        for S in per_source
+    ]
+
+    def point_time(d: dict, edge: int, t: float) -> float:
+        best = math.inf
+        for ed, tt_ in reps(edge, t):
+            u, v, tt = e["u"].iloc[ed], e["v"].iloc[ed], e["tt"].iloc[ed]
+            if tt_ == 0.0:
+                best = min(best, d.get(u, math.inf))
+            if tt_ == 1.0:
+                best = min(best, d.get(v, math.inf))
+            if reverse:
+                best = min(best, d.get(v, math.inf) + (1.0 - tt_) * tt)
+            else:
+                best = min(best, d.get(u, math.inf) + tt_ * tt)
+        return best
+
+    eta = np.full(len(targets_xy), np.nan)
+    best_src = np.full(len(targets_xy), -1)
+    for k in range(len(targets_xy)):
+        if t_edge[k] < 0:
+            continue
+        leg = t_d[k] / WALK_MPS
+        via_graph = point_time(dist_all, int(t_edge[k]), float(t_t[k]))
+        per = []
+        for i, d in enumerate(dists):
+            if d is None:
+                per.append(math.inf)
+                continue
+            time_i = point_time(d, int(t_edge[k]), float(t_t[k]))
+            # the direct way along a shared edge
+            for es, ts in reps(int(s_edge[i]), float(s_t[i])):
+                for et, tt_ in reps(int(t_edge[k]), float(t_t[k])):
+                    if es == et:
+                        tt = e["tt"].iloc[es]
+                        direct = (tt_ - ts) * tt if not reverse else (ts - tt_) * tt
+                        if direct >= 0:
+                            time_i = min(time_i, s_d[i] / WALK_MPS + direct)
+            per.append(time_i)
+            via_graph = min(via_graph, time_i)
+        if math.isfinite(via_graph):
+            eta[k] = via_graph + leg
+            order = np.argsort(per, kind="stable")
+            if len(per) == 1 or per[order[1]] - per[order[0]] > 1e-6:
+                best_src[k] = order[0]
+    return eta, best_src
+
+
+def _random_points_near_roads(
+    G: nx.MultiDiGraph, crs: pyproj.CRS, n: int, seed: int, *, far_share: float = 0.05
+) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = _edge_table(G, crs)
+    lines = e["geom_m"].to_numpy()
+    pick = rng.integers(0, len(lines), n)
+    on = shapely.get_coordinates(
+        shapely.line_interpolate_point(lines[pick], rng.uniform(0, 1, n), normalized=True)
+    )
+    # mostly close to the road, some far beyond the snapping radius
+    far = rng.uniform(0, 1, n) < far_share
+    r = np.where(far, rng.uniform(500, 1500, n), rng.uniform(0, 300, n))
+    a = rng.uniform(0, 2 * np.pi, n)
+    return on + np.column_stack([r * np.cos(a), r * np.sin(a)])
+
+
+def _reps(edge: int, t: float, twin: np.ndarray) -> list[tuple[int, float]]:
+    """A point on an edge, and the same point on the edge's reversed twin."""
+    return [(edge, t)] + ([(int(twin[edge]), 1.0 - t)] if twin[edge] >= 0 else [])
+
+
+def _check_against_networkx(G: nx.MultiDiGraph, *, n: int, seed: int, reverse: bool) -> None:
+    engine = ReachEngine(G)
+    crs = engine.crs
+    tgt_xy = _random_points_near_roads(G, crs, n, seed)
+    src_xy = _random_points_near_roads(G, crs, 5, seed + 100, far_share=0.0)
+    to_ll = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_ll.transform(tgt_xy[:, 0], tgt_xy[:, 1])
+    targets = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326")
+    slon, slat = to_ll.transform(src_xy[:, 0], src_xy[:, 1])
+    sources = gpd.GeoDataFrame(
+        {"station_id": [f"S{i}" for i in range(5)]},
+        geometry=shapely.points(slon, slat),
+        crs="EPSG:4326",
+    )
+    eta, best = _expected_times(G, src_xy, tgt_xy, crs, reverse=reverse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if reverse:
+            got = payment_access(
+                engine, targets, sources.rename(columns={"station_id": "point_id"})
+            )
+            got_eta, got_id = got["payment_eta_s"].to_numpy(), got["payment_point_id"]
+        else:
+            got = repair_reach(engine, targets, sources)
+            got_eta, got_id = got["repair_eta_s"].to_numpy(), got["repair_station_id"]
+    assert np.isfinite(eta).sum() >= 0.8 * n
+    np.testing.assert_array_equal(np.isnan(got_eta), np.isnan(eta))
+    fin = np.isfinite(eta)
+    np.testing.assert_allclose(got_eta[fin], eta[fin], rtol=0, atol=TOL_S)
+    known = best >= 0
+    assert (got_id.to_numpy()[known] == np.array([f"S{i}" for i in best[known]])).all()
+
+
+def test_andorra_matches_networkx(roads_dir) -> None:
+    G = graph_from_osm(roads_dir / "andorra_graphhopper.osm.pbf")
+    _check_against_networkx(G, n=1000, seed=1, reverse=False)
+    _check_against_networkx(G, n=1000, seed=2, reverse=True)
+
+
+def test_heidelberg_matches_networkx(roads_dir) -> None:
+    G = graph_from_osm(roads_dir / "heidelberg_ors_test.osm.pbf")
+    _check_against_networkx(G, n=1000, seed=3, reverse=False)
+
+
+@pytest.fixture(scope="module")
+def county():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def county_graph(county) -> nx.MultiDiGraph:
+    return graph_from_roads(county.roads, mode="drive")
+
+
+def test_sample_county_matches_networkx(county, county_graph) -> None:
+    _check_against_networkx(county_graph, n=1000, seed=4, reverse=False)
+
+
+def test_sample_county_customers_with_real_stations(county, county_graph) -> None:
+    engine = ReachEngine(county_graph)
+    customers = county.customers.sample(1000, random_state=5)
+    stations = county.repair_stations
+    crs = engine.crs
+    cxy = shapely.get_coordinates(customers.to_crs(crs).geometry.to_numpy())
+    sxy = shapely.get_coordinates(stations.to_crs(crs).geometry.to_numpy())
+    eta, best = _expected_times(county_graph, sxy, cxy, crs, reverse=False)
+    got = repair_reach(engine, customers, stations)
+    fin = np.isfinite(eta)
+    np.testing.assert_array_equal(got["repair_eta_s"].isna().to_numpy(), ~fin)
+    np.testing.assert_allclose(got["repair_eta_s"].to_numpy()[fin], eta[fin], atol=TOL_S)
+    known = best >= 0
+    ids = stations["station_id"].to_numpy()
+    assert (got["repair_station_id"].to_numpy()[known] == ids[best[known]]).all()
+
+
+def test_sample_isolated_pieces(county, county_graph) -> None:
+    engine = ReachEngine(county_graph)
+    pieces = county.meta["isolated_road_pieces"]
+    # the centre of each piece; the generator puts hill hamlets over 1,500 m from other roads
+    at = gpd.GeoSeries([Point(p["lon"], p["lat"]) for p in pieces], crs="EPSG:4326")
+    r = repair_reach(engine, at, county.repair_stations)
+    kinds = [p["kind"] for p in pieces]
+    for kind, reason in zip(kinds, r["repair_reason"], strict=True):
+        if kind == "hill_hamlet":
+            assert reason == "isolated_road_piece"
+    # every piece centre (the river island's too) joins the main network only if within reach
+    snap = engine.snap(at)
+    main_dist = _main_network_distance(county_graph, engine.crs, at)
+    for kind, d, reason, rep in zip(
+        kinds, main_dist, snap["reason"], r["repair_reason"], strict=True
+    ):
+        assert reason == ("ok" if d <= DEFAULT_MAX_SNAP_M else "isolated_road_piece"), kind
+        if reason == "isolated_road_piece":
+            assert rep == "isolated_road_piece"
+
+
+def _main_network_distance(G: nx.MultiDiGraph, crs: pyproj.CRS, at: gpd.GeoSeries) -> np.ndarray:
+    main = max(nx.weakly_connected_components(G), key=len)
+    lines = [d["geometry"] for u, _, d in G.edges(data=True) if u in main]
+    lines_m = gpd.GeoSeries(lines, crs="EPSG:4326").to_crs(crs).to_numpy()
+    p = at.to_crs(crs).to_numpy()
+    return np.array([shapely.distance(q, lines_m).min() for q in p])
+
+
+def test_engines_from_roads(county) -> None:
+    engines = engines_from_roads(county.roads)
+    assert engines["repair"].mode == "drive"
+    assert engines["payment"].mode == DEFAULT_PAYMENT_MODE
+    same = engines_from_roads(county.roads, payment_mode="drive")
+    assert same["payment"] is same["repair"]
+
+
+# --------------------------------------------------------------------------- isochrones
+
+
+def test_isochrones_follow_reached_roads(county, county_graph) -> None:
+    engine = ReachEngine(county_graph)
+    stations = county.repair_stations.iloc[:2]
+    bands = (600.0, 1200.0)
+    buffer_m = 150.0
+    iso = isochrones(engine, stations, bands_s=bands, buffer_m=buffer_m)
+    assert iso.crs == "EPSG:4326"
+    assert iso["station_id"].tolist() == ["all", "all"] + [
+        s for s in stations["station_id"] for _ in bands
+    ]
+    crs = engine.crs
+    sxy = shapely.get_coordinates(stations.to_crs(crs).geometry.to_numpy())
+    e = _edge_table(county_graph, crs)
+    # true times of sample points every 25 m along every edge, from NetworkX
+    step = 25.0
+    lines = e["geom_m"].to_numpy()
+    length = shapely.length(lines)
+    counts = np.maximum(2, np.ceil(length / step).astype(int) + 1)
+    which = np.repeat(np.arange(len(e)), counts)
+    frac = np.concatenate([np.linspace(0, 1, c) for c in counts])
+    sample = shapely.line_interpolate_point(lines[which], frac, normalized=True)
+    for sid, src in [("all", sxy), (stations["station_id"].iloc[0], sxy[:1])]:
+        # the stations sit on roads within a few metres; their own edges are checked by
+        # the generic partial-edge arithmetic below through virtual sources
+        H = county_graph.copy()
+        edge, t, d = _brute_snap(e, np.ones(len(e), bool), src, DEFAULT_MAX_SNAP_M)
+        twin = _twins(e)
+        for i in range(len(src)):
+            S = ("s", i)
+            for ed, tt_ in _reps(edge[i], t[i], twin):
+                leg = d[i] / WALK_MPS
+                H.add_edge(S, e["v"].iloc[ed], travel_time=leg + (1 - tt_) * e["tt"].iloc[ed])
+                if tt_ == 0.0:
+                    H.add_edge(S, e["u"].iloc[ed], travel_time=leg)
+        dist, _ = nx.multi_source_dijkstra(
+            H, {("s", i) for i in range(len(src))}, weight="travel_time"
+        )
+        du = np.array([dist.get(u, np.inf) for u in e["u"]])
+        tt = e["tt"].to_numpy()
+        point_time = du[which] + frac * tt[which]
+        # a point's time also comes from its twin edge's start
+        tw = twin[which]
+        has = tw >= 0
+        point_time[has] = np.minimum(point_time[has], du[tw[has]] + (1 - frac[has]) * tt[tw[has]])
+        # and from a source on the same edge (direct way)
+        for i in range(len(src)):
+            for ed, ts in _reps(edge[i], t[i], twin):
+                m = (which == ed) & (frac >= ts)
+                point_time[m] = np.minimum(point_time[m], d[i] / WALK_MPS + (frac[m] - ts) * tt[ed])
+                m = (tw == ed) & ((1 - frac) >= ts)
+                point_time[m] = np.minimum(
+                    point_time[m], d[i] / WALK_MPS + ((1 - frac[m]) - ts) * tt[ed]
+                )
+        for band in bands:
+            poly = iso[(iso["station_id"] == sid) & (iso["band_s"] == band)].to_crs(crs)
+            area = poly.geometry.iloc[0]
+            assert area.geom_type in ("Polygon", "MultiPolygon")
+            # every fully reached edge lies inside
+            full = du + tt <= band
+            assert full.sum() > 10
+            assert shapely.covers(area.buffer(1.0), lines[full]).all()
+            inside = point_time <= band - 1e-6
+            assert shapely.covers(area.buffer(1.0), sample[inside]).all()
+            # points later than the band and farther than buffer + step from every point
+            # reached in time lie outside (so the area follows the roads, no hull)
+            late = np.flatnonzero(point_time > band)
+            tree = shapely.STRtree(sample[inside])
+            _, gap = tree.query_nearest(sample[late], return_distance=True, all_matches=False)
+            far = late[gap > buffer_m + step + 1.0]
+            assert len(far) > 100
+            assert not shapely.intersects(area, sample[far]).any()
+            assert shapely.area(area) < shapely.area(shapely.convex_hull(area))
+
+
+def test_isochrone_errors(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    with pytest.raises(InputError, match="`bands_s` must be positive"):
+        isochrones(hand, station_a, bands_s=())
+    with pytest.raises(InputError, match="`bands_s` must be positive"):
+        isochrones(hand, station_a, bands_s=(600, -1))
+    with pytest.raises(InputError, match="`buffer_m` must be a positive"):
+        isochrones(hand, station_a, buffer_m=0)
+    with pytest.raises(InputError, match="no row of `stations` lies within"):
+        isochrones(hand, frame(["S"], (9000.0, 9000.0), column="station_id"))
+
+
+def test_isochrone_hand_graph(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    iso = isochrones(hand, station_a, bands_s=(150.0,), buffer_m=10.0, per_station=False)
+    area = iso.to_crs(GK).geometry.iloc[0]
+    # reached within 150 s: A-B (100 s) and half of B-C; not the rest
+    assert area.covers(Point(X0 + 1000, Y0))
+    assert area.covers(Point(X0 + 1490, Y0))
+    assert not area.covers(Point(X0 + 1530, Y0))
+    assert not area.covers(Point(X0 + 1000, Y0 + 500))  # E->B is one-way towards B
+    # buffered strip: 10 m wide each side, about 1,500 m long
+    assert iso["area_km2"].iloc[0] == pytest.approx((1500 * 20 + math.pi * 100) / 1e6, rel=0.02)
+
+
+# --------------------------------------------------------------------------- KPIs
+
+
+@pytest.fixture
+def kpi_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    idx = pd.Index([f"c{i}" for i in range(10)])
+    access = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(10)],
+            "repair_eta_s": [600, 900, 1500, 2000, 2500, np.nan, 700, 800, 1900, 1000],
+            "repair_ok": [True, True, True, False, False, False, True, True, False, True],
+            "repair_reason": ["ok"] * 3
+            + ["over_limit", "over_limit", "too_far_from_road", "ok", "ok", "over_limit", "ok"],
+            "payment_eta_s": [100, 200, 700, 300, 400, np.nan, 500, 650, 100, 200],
+            "payment_ok": [True, True, False, True, True, False, True, False, True, True],
+            "payment_reason": [
+                *("ok", "ok", "over_limit", "ok", "ok", "too_far_from_road"),
+                *("ok", "over_limit", "ok", "ok"),
+            ],
+        },
+        index=idx,
+    )
+    customers = pd.DataFrame(
+        {
+            "grid_t2": ["G1"] * 6 + ["G2"] * 4,
+            "grid_t3": ["G1a", "G1a", "G1a", "G1b", "G1b", "G1b", "G2a", "G2a", "G2a", None],
+            "village_code": ["V1", "V1", "V2", "V3", "V3", "V3", "V4", "V4", "V5", "V5"],
+            "voltage_class": ["LV", "HV", "LV", "HV", "LV", "LV", "LV", "HV", "LV", "LV"],
+            "vulnerable": [False, False, True, False, True, False, False, False, True, False],
+        },
+        index=idx,
+    )
+    return access, customers
+
+
+def test_reach_kpis_by_tier(kpi_tables) -> None:
+    access, customers = kpi_tables
+    k = reach_kpis(access, customers, weights={"hv": 5.0, "vulnerable": 3.0}, n_worst_villages=2)
+    assert set(k) == {"county", "tier2", "tier3", "villages", "non_compliant"}
+    c = k["county"].iloc[0]
+    ok = access["repair_ok"].to_numpy()
+    hv = (customers["voltage_class"] == "HV").to_numpy()
+    vul = customers["vulnerable"].to_numpy()
+    eta = access["repair_eta_s"].to_numpy(dtype=float)
+    assert c["customers"] == 10
+    assert c["repair_ok_n"] == 6
+    assert c["repair_share_ok"] == pytest.approx(0.6)
+    assert c["repair_share_ok_hv"] == pytest.approx(ok[hv].mean())  # 2 of 3
+    assert c["repair_share_ok_vulnerable"] == pytest.approx(ok[vul].mean())  # 1 of 3
+    w = np.where(hv, 5.0, 1.0) * np.where(vul, 3.0, 1.0)
+    assert c["repair_share_ok_weighted"] == pytest.approx((w * ok).sum() / w.sum())
+    fin = eta[np.isfinite(eta)]
+    assert c["repair_median_eta_s"] == pytest.approx(np.median(fin))
+    assert c["repair_p95_eta_s"] == pytest.approx(np.percentile(fin, 95))
+    assert c["payment_share_ok"] == pytest.approx(0.7)
+    t2 = k["tier2"]
+    assert t2.index.tolist() == ["G1", "G2"]
+    g1 = eta[:6][np.isfinite(eta[:6])]
+    assert t2.loc["G1", "repair_p95_eta_s"] == pytest.approx(np.percentile(g1, 95))
+    assert t2.loc["G2", "repair_share_ok"] == pytest.approx(3 / 4)
+    assert t2.loc["G2", "payment_share_ok_hv"] == pytest.approx(0.0)
+    t3 = k["tier3"]
+    assert t3.index.tolist() == ["G1a", "G1b", "G2a", "unassigned"]
+    assert t3.loc["G1b", "repair_share_ok"] == pytest.approx(0.0)
+    assert t3.loc["unassigned", "customers"] == 1
+    assert math.isnan(t3.loc["unassigned", "repair_share_ok_hv"])
+    # worst villages: share of customers with both promises kept
+    # V1 1/1? no: V1 = c0 ok/ok, c1 ok/ok -> 1.0; V2 = c2 fails payment -> 0; V3 -> 0 of 3;
+    # V4 = c6 ok, c7 fails payment -> 0.5; V5 = c8 fails repair, c9 ok -> 0.5
+    assert c["worst_villages"] == "V3; V2"
+    assert t2.loc["G2", "worst_villages"] == "V4; V5"
+    assert t3.loc["G1a", "worst_villages"] == "V2"
+    nc = k["non_compliant"]
+    assert nc.index.tolist() == ["c2", "c3", "c4", "c5", "c7", "c8"]
+    assert nc.loc["c5", "repair_reason"] == "too_far_from_road"
+    assert nc["customer_id"].tolist() == ["C2", "C3", "C4", "C5", "C7", "C8"]
+    assert k["villages"].loc["V3", "repair_share_ok"] == 0.0
+
+
+def test_reach_kpis_one_service_and_errors(kpi_tables) -> None:
+    access, customers = kpi_tables
+    rep = access[["repair_eta_s", "repair_ok", "repair_reason"]]
+    k = reach_kpis(rep, customers, hv_column=None, vulnerable_column=None)
+    assert "payment_share_ok" not in k["county"].columns
+    assert math.isnan(k["county"]["repair_share_ok_hv"].iloc[0])
+    with pytest.raises(InputError, match="neither `repair_ok` nor `payment_ok`"):
+        reach_kpis(access[["customer_id"]], customers)
+    with pytest.raises(MissingColumnError, match="'repair_reason'"):
+        reach_kpis(access.drop(columns="repair_reason"), customers)
+    with pytest.raises(InputError, match="share their index"):
+        reach_kpis(access, customers.iloc[::-1])
+    with pytest.raises(MissingColumnError, match="no column 'grid_t3'"):
+        reach_kpis(access, customers.drop(columns="grid_t3"))
+    with pytest.raises(InputError, match="`n_worst_villages` must be an int"):
+        reach_kpis(access, customers, n_worst_villages=1.5)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="weights\\['hv'\\]"):
+        reach_kpis(access, customers, weights={"hv": 0})
+    with pytest.raises(InputError, match="must be the result of `reach_kpis`"):
+        summary_zh({})
+
+
+def test_summary_zh(kpi_tables) -> None:
+    access, customers = kpi_tables
+    k = reach_kpis(access, customers)
+    text = summary_zh(k, title="南丰县供电服务可达性摘要", village_names={"V3": "石邮村"})
+    assert text.startswith("# 南丰县供电服务可达性摘要")
+    assert "客户数：10 户" in text
+    assert "30 分钟抢修到达率：60.0%" in text
+    assert "10 分钟缴费可达率：70.0%" in text
+    eta = access["repair_eta_s"].dropna().to_numpy()
+    assert f"用时中位数 {np.median(eta) / 60:.1f} 分钟" in text
+    assert f"95 分位 {np.percentile(eta, 95) / 60:.1f} 分钟" in text
+    assert "未达标客户：6 户" in text
+    assert "超出时限 3 户" in text
+    assert "离道路过远 1 户" in text
+    assert "| G1b | 3 | 0.0% |" in text
+    assert "V3 石邮村" in text
+    assert "二级网格" in text
+    assert "三级网格" in text
+
+
+# --------------------------------------------------------------------------- more engine cases
+
+
+def test_travel_times_both_directions(hand: ReachEngine) -> None:
+    sources = pts((0.0, 0.0), (2000.0, 1000.0))  # A, D
+    sources.index = ["a", "d"]
+    targets = pts((1500.0, 1010.0), None, (9000.0, 9000.0))
+    fwd = hand.travel_times(sources, targets)
+    # from A: 250 + 30; from D: 30 (+ 8 s leg each)
+    assert fwd["eta_s"].iloc[0] == pytest.approx(30 + 10 / WALK_MPS, abs=TOL_S)
+    assert fwd["source"].iloc[0] == "d"
+    assert fwd["source"].iloc[1:].isna().all()
+    assert fwd["reason"].tolist() == ["ok", "not_geocoded", "too_far_from_road"]
+    back = hand.travel_times(sources, targets, reverse=True)
+    # to A: 30 + 70 + 100; to D: on to E (30), E-B (70), B-C (100), C-D (50)
+    assert back["eta_s"].iloc[0] == pytest.approx(200 + 10 / WALK_MPS, abs=TOL_S)
+    assert back["source"].iloc[0] == "a"
+    assert fwd.index.equals(targets.index)
+
+
+def test_plain_digraph_and_tuple_node_ids() -> None:
+    G = hand_graph(NODES, EDGES)
+    H = nx.DiGraph(crs="EPSG:4326")
+    for n, d in G.nodes(data=True):
+        H.add_node((n, 1), **d)
+    for u, v, d in G.edges(data=True):
+        H.add_edge((u, 1), (v, 1), **d)
+    engine = ReachEngine(H)
+    snap = engine.snap(pts((1500.0, 1010.0)))
+    assert (snap["u"].iloc[0], snap["v"].iloc[0]) == (("D", 1), ("E", 1))
+    r = repair_reach(engine, pts((1500.0, 1010.0)), frame(["S"], (0.0, 0.0), column="station_id"))
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(280 + 10 / WALK_MPS, abs=TOL_S)
+
+
+def test_walk_speed_parameter() -> None:
+    engine = ReachEngine(hand_graph(NODES, EDGES), walk_speed_kph=3.6)  # 1 m/s
+    r = repair_reach(engine, pts((1500.0, 100.0)), frame(["S"], (0.0, 0.0), column="station_id"))
+    assert r["repair_eta_s"].iloc[0] == pytest.approx(150 + 100, abs=TOL_S)
+    with pytest.raises(InputError, match="`walk_speed_kph` must be a positive"):
+        ReachEngine(hand_graph(NODES, EDGES), walk_speed_kph=float("nan"))
+
+
+def test_no_customer_geocoded(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
+    r = repair_reach(hand, pts(None, None), station_a)
+    assert r["repair_reason"].tolist() == ["not_geocoded", "not_geocoded"]
+    assert r["repair_snap_m"].isna().all()
+
+
+def test_payment_isochrones_towards_points(hand: ReachEngine) -> None:
+    points = frame(["P"], (1000.0, 0.0), column="point_id")  # node B
+    iso = isochrones(
+        hand, points, bands_s=(80.0,), buffer_m=10.0, id_column="point_id", reverse=True
+    ).to_crs(GK)
+    area = iso.geometry.iloc[0]
+    # towards B within 80 s: 0.8 of A-B and of C-B, and 80/70 > 1 of E->B (E itself)
+    assert area.covers(Point(X0 + 1000, Y0 + 990))
+    assert area.covers(Point(X0 + 250, Y0))
+    assert not area.covers(Point(X0 + 150, Y0))
+    # on D->E, 200 m before E: 0.2 * 60 + 70 = 82 s; reached part ends 167 m before E
+    assert area.covers(Point(X0 + 1150, Y0 + 1000))
+    assert not area.covers(Point(X0 + 1200, Y0 + 1000))
+    assert iso["station_id"].tolist() == ["all", "P"]
