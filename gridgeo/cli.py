@@ -534,6 +534,60 @@ def _cmd_customers_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- gridgeo workspace ----------------------------------------------------------------------
+
+_WORKSPACE_INPUTS = {
+    "county": ("adcode",),
+    "towns": ("town_code", "town"),
+    "villages": ("village_code", "village"),
+    "substations": ("substation_id",),
+    "repair_stations": ("station_id",),
+    "payment_points": ("point_id",),
+}
+
+
+def _read_input_layer(path: str, name: str, datum: str) -> Any:
+    from gridgeo import io, workspace
+
+    key = workspace.WORKSPACE_KEYS[name]
+    required = _WORKSPACE_INPUTS[name]
+    if Path(path).suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
+        return io.read_table(path, datum=datum, id_column=key, required_columns=required[1:]).drop(
+            columns=["coord_reason"]
+        )
+    return io.read_layer(path, datum=datum, id_column=key, required_columns=required)
+
+
+def _cmd_workspace_init(args: argparse.Namespace) -> int:
+    from gridgeo import io, network, workspace
+
+    layers = {}
+    for name in _WORKSPACE_INPUTS:
+        path = getattr(args, name)
+        if path:
+            datum = args.county_datum if name == "county" else args.datum
+            layers[name] = _read_input_layer(path, name, datum)
+    roads = None
+    if args.roads:
+        t0 = time.perf_counter()
+        if args.roads.lower().endswith((".pbf", ".osm", ".gz", ".bz2")):
+            graph = network.graph_from_osm(args.roads, boundary=layers["county"])
+        else:
+            graph = network.graph_from_roads(io.read_layer(args.roads, layer=args.roads_layer))
+        roads = network.roads_from_graph(graph)
+        s = network.graph_summary(graph)
+        _print(
+            f"roads: {_fmt_int(s['nodes'])} nodes, {s['road_km']:,.1f} km, "
+            f"{s['components']} components ({time.perf_counter() - t0:.1f} s)"
+        )
+    store = workspace.create_workspace(
+        args.out, layers, roads=roads, author=args.author, reason=args.reason
+    )
+    _print(f"workspace {store.path} created:")
+    _print(*(f"  {name:<16s} {len(gdf):>6,d} rows" for name, gdf in layers.items()))
+    return 0
+
+
 # --- gridgeo sample -------------------------------------------------------------------------
 
 
@@ -689,6 +743,34 @@ def build_parser() -> argparse.ArgumentParser:
     cexp.add_argument("--workspace", required=True)
     cexp.add_argument("--out", required=True)
     cexp.set_defaults(func=_cmd_customers_export)
+
+    ws = sub.add_parser("workspace", help="a county workspace (GeoPackage)")
+    ws_sub = ws.add_subparsers(dest="workspace_command", required=True, parser_class=_Parser)
+    init = ws_sub.add_parser("init", help="create a workspace from the county's own files")
+    init.add_argument("out", help="the workspace .gpkg to create")
+    init.add_argument("--county", required=True, help="county polygon (adcode, name)")
+    init.add_argument(
+        "--county-datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of the county polygon (Amap/DataV boundaries: gcj02)",
+    )
+    init.add_argument("--towns", help="township seats (town_code, town)")
+    init.add_argument("--villages", required=True, help="villages (village_code, village)")
+    init.add_argument("--substations", required=True, help="substations (substation_id)")
+    init.add_argument("--repair-stations", dest="repair_stations", help="(station_id)")
+    init.add_argument("--payment-points", dest="payment_points", help="(point_id)")
+    init.add_argument(
+        "--datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of the point files",
+    )
+    init.add_argument("--roads", help="OSM extract (clipped to the county) or a roads layer")
+    init.add_argument("--roads-layer", default=None)
+    init.add_argument("--author", required=True)
+    init.add_argument("--reason", required=True)
+    init.set_defaults(func=_cmd_workspace_init)
 
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)

@@ -1819,7 +1819,10 @@ def _check_service(service: Any) -> None:
 def _grid_row(service: ServiceGrids, grid_id: Any, tier: int | None = None) -> pd.Series:
     rows = service.grids.loc[service.grids["grid_id"] == grid_id]
     if len(rows) == 0:
-        msg = f"No grid with `grid_id` {grid_id!r}: pick one of the ids in `service.grids`."
+        msg = (
+            f"No grid with `grid_id` {grid_id!r}: pick one of the ids of the current grids "
+            "(the `grids` layer, or the output of `gridgeo grids build`)."
+        )
         raise NotFoundError(msg)
     row = rows.iloc[0]
     if tier is not None and int(row["tier"]) != tier:

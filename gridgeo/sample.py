@@ -1221,7 +1221,7 @@ def load_sample(path: str | Path = SAMPLE_DIR) -> SampleCounty:
         if not f.is_file():
             msg = (
                 f"sample file {str(f)!r} not found: pass the folder written by write_sample, or "
-                "regenerate it with `python -m gridgeo.sample --out DIR`"
+                "regenerate it with `gridgeo sample generate --out DIR`"
             )
             raise NotFoundError(msg)
     try:

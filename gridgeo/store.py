@@ -551,8 +551,9 @@ class GeoPackageStore(Store):
         self.timeout_s = float(timeout_s)
         if not self.path.is_file():
             msg = (
-                f"workspace `path` {str(self.path)!r} does not exist; create one with "
-                "GeoPackageStore.create(path, layers={'grids': gdf}, author=..., reason=...)."
+                f"workspace `path` {str(self.path)!r} does not exist: check the path, or create "
+                "a workspace (`gridgeo workspace init`, `gridgeo demo`, or in Python "
+                "GeoPackageStore.create(path, layers={...}, author=..., reason=...))."
             )
             raise NotFoundError(msg)
         with self.path.open("rb") as fh:
@@ -560,7 +561,7 @@ class GeoPackageStore(Store):
         if not head.startswith(_SQLITE_MAGIC) or head[68:70] != b"GP":
             msg = (
                 f"{str(self.path)!r} is not a GeoPackage (.gpkg) file; open a workspace made "
-                "by GeoPackageStore.create."
+                "by gridgeo (`gridgeo demo`, or GeoPackageStore.create in Python)."
             )
             raise CorruptFileError(msg)
         with self._transaction(write=False) as con:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -297,3 +298,53 @@ def test_reach_kpi_function_follows_villages_into_new_grids(store, workload):
     assert row["repair_ok_pct_after"] == pytest.approx(60.0)
     assert row["payment_ok_pct_after"] == pytest.approx(40.0)
     assert t3.loc[grid_of[a], "tier"] == 3
+
+
+@pytest.mark.slow
+def test_workspace_init_cli_from_the_countys_own_files(tmp_path, county):
+    from gridgeo import crs
+
+    # the county polygon as Amap publishes it (GCJ-02), villages as a CSV with lon/lat,
+    # substations as GeoJSON, roads as a GeoPackage layer
+    gcj = county.county.copy()
+    gcj["geometry"] = gcj.geometry.apply(
+        lambda g: shapely.transform(g, lambda xy: np.column_stack(crs.wgs84_to_gcj02(*xy.T)))
+    )
+    gcj.to_file(tmp_path / "county_gcj02.geojson")
+    villages = county.villages.drop(columns="geometry").assign(
+        lon=county.villages.geometry.x, lat=county.villages.geometry.y
+    )
+    villages.to_csv(tmp_path / "villages.csv", index=False)
+    county.substations.to_file(tmp_path / "substations.geojson")
+    county.roads.to_file(tmp_path / "roads.gpkg", layer="roads")
+
+    out = tmp_path / "ws.gpkg"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gridgeo.cli", "workspace", "init", str(out),
+         "--county", str(tmp_path / "county_gcj02.geojson"), "--county-datum", "gcj02",
+         "--villages", str(tmp_path / "villages.csv"),
+         "--substations", str(tmp_path / "substations.geojson"),
+         "--roads", str(tmp_path / "roads.gpkg"),
+         "--author", "规划 张三", "--reason", "新建工作区"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    store = GeoPackageStore.open(out)
+    assert len(store.read("villages")) == 187
+    # the GCJ-02 polygon came back to WGS84 within centimetres of the original
+    back = store.read("county").to_crs(4548).geometry.iloc[0]
+    orig = county.county.to_crs(4548).geometry.iloc[0]
+    assert back.hausdorff_distance(orig) < 0.05
+    assert workspace.read_road_graph(store).number_of_nodes() > 1000
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "gridgeo.cli", "workspace", "init", str(tmp_path / "b.gpkg"),
+         "--county", str(tmp_path / "county_gcj02.geojson"),
+         "--villages", str(tmp_path / "substations.geojson"),
+         "--substations", str(tmp_path / "substations.geojson"),
+         "--author", "a", "--reason", "b"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 2
+    assert "village_code" in missing.stderr and "Traceback" not in missing.stderr
+    assert not (tmp_path / "b.gpkg").exists()
