@@ -19,11 +19,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 demo: $(BIN)/.installed
 	$(BIN)/gridgeo demo --out $(OUT)
+	$(BIN)/python -m maps $(OUT)/workspace.gpkg --summary $(OUT)/summary.json --out $(OUT)/county_map.html
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check gridgeo api maps tests benchmarks
 	$(BIN)/ruff format --check gridgeo api maps tests benchmarks
-	$(BIN)/mypy gridgeo
+	$(BIN)/mypy gridgeo maps
 
 test: lint
 	$(BIN)/pytest

@@ -85,6 +85,18 @@ def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert f"30 分钟抢修到达率：{100 * repair_share:.1f}%" in summary_zh
     bands = gpd.read_file(out / "workspace.gpkg", layer="repair_isochrones")
     assert sorted(bands["band_s"].unique()) == [600, 1200, 1800]
+
+    # the leadership map of the workspace, as `make demo` builds it
+    html = out / "county_map.html"
+    maps_proc = subprocess.run(
+        [sys.executable, "-m", "maps", str(out / "workspace.gpkg"), "--out", str(html),
+         "--summary", str(out / "summary.json")],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert maps_proc.returncode == 0, maps_proc.stderr
+    page = html.read_text(encoding="utf-8")
+    assert "南丰县" in page and "leaflet" in page.lower()
+    assert 'src="http' not in page and '<link href="http' not in page
     roads = gpd.read_file(out / "workspace.gpkg", layer="roads")
     assert roads.crs.to_epsg() == 4326
     assert (roads["travel_time_s"] > 0).all()

@@ -1,0 +1,817 @@
+"""The county overview map: one HTML file that county leadership opens offline.
+
+:func:`county_overview_map` draws the county, its supply grids (tier 2, one colour per
+substation) with the village grids (tier 3) inside, the substations, repair stations and
+payment points, the 10/20/30-minute repair bands, the customers outside a service promise
+(coverage gaps) and a legend with the key figures, in Chinese with English alongside.
+:func:`save_offline` writes it as ONE self-contained HTML file: no basemap tiles, Leaflet
+inlined from ``maps/static/``, no script or style sheet loaded from the network.
+
+The builders draw what gridgeo computed; they do no analysis of their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import shapely
+from branca.element import Element, Figure
+
+from gridgeo import EmptyDataError, InputError, MissingColumnError, ensure_crs
+
+logger = logging.getLogger(__name__)
+
+# twenty well-separated colours; the supply grids take them in grid-id order
+SUPPLY_GRID_COLOURS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#b07aa1",
+    "#edc948",
+    "#76b7b2",
+    "#ff9da7",
+    "#9c755f",
+    "#8cd17d",
+    "#a0cbe8",
+    "#ffbe7d",
+    "#d4a6c8",
+    "#86bcb6",
+    "#f1ce63",
+    "#bab0ac",
+    "#499894",
+    "#d37295",
+    "#79706e",
+    "#b6992d",
+    "#fabfd2",
+)
+# band upper bound (s) -> fill colour; darker = closer to a repair station
+BAND_COLOURS = {600.0: "#08519c", 1200.0: "#3182bd", 1800.0: "#9ecae1"}
+BAND_FILL_OPACITY = 0.35
+GRID_FILL_OPACITY = 0.45
+COUNTY_COLOUR = "#333333"
+VILLAGE_GRID_COLOUR = "#555555"
+SUBSTATION_COLOUR = "#6a1b9a"
+REPAIR_STATION_COLOUR = "#c62828"
+PAYMENT_POINT_COLOUR = "#2e7d32"
+REPAIR_GAP_COLOUR = "#e41a1c"
+PAYMENT_GAP_COLOUR = "#ff7f00"
+BACKGROUND_COLOUR = "#f4f1ea"
+LAYER_CONTROL_POSITION = "bottomright"
+# 1e-5 degree is about 1 m: plenty for a county map, and it keeps the HTML small
+COORD_PRECISION_DEG = 1e-5
+# the reach bands follow every road (150 m buffers): ~10 m simplification is invisible on the
+# map and cuts the file size several times
+BAND_SIMPLIFY_DEG = 1e-4
+FONT_FAMILY = (
+    '"Microsoft YaHei", "PingFang SC", "Noto Sans CJK SC", "Source Han Sans SC", '
+    '"WenQuanYi Micro Hei", "SimHei", sans-serif'
+)
+REASONS_ZH = {
+    "ok": "达标",
+    "over_limit": "超出时限",
+    "too_far_from_road": "离道路过远",
+    "isolated_road_piece": "位于孤立路段",
+    "not_geocoded": "未定位",
+}
+# (path in `figures`, Chinese label, English label, format)
+FIGURE_ROWS = (
+    ("customers", "客户数", "customers", "count"),
+    ("grids.tier2", "供电网格（二级）", "supply grids, tier 2", "count"),
+    ("grids.tier3", "村级网格（三级）", "village grids, tier 3", "count"),
+    ("substations", "变电站", "substations", "count"),
+    ("repair_stations", "抢修站", "repair stations", "count"),
+    ("payment_points", "缴费点", "payment points", "count"),
+    ("reach.repair_share_ok", "30分钟抢修到达率", "30-min repair reach", "share"),
+    ("reach.payment_share_ok", "10分钟缴费可达率", "10-min payment access", "share"),
+    ("reach.repair_median_eta_s", "抢修用时中位数", "median repair time", "minutes"),
+    ("reach.payment_median_eta_s", "缴费用时中位数", "median payment time", "minutes"),
+)
+LAYER_NAMES = {
+    "county": "县界 County boundary",
+    "isochrones": "抢修到达圈 Repair reach 10/20/30 min",
+    "supply_grids": "供电网格（二级）Supply grids",
+    "village_grids": "村级网格（三级）Village grids",
+    "substations": "变电站 Substations",
+    "repair_stations": "抢修站 Repair stations",
+    "payment_points": "缴费点 Payment points",
+    "repair_gaps": "抢修未达标客户 Beyond 30-min repair",
+    "payment_gaps": "缴费未达标客户 Beyond 10-min payment",
+}
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# what a browser fetches by itself (an <a href> in the attribution is not fetched)
+_NETWORK_LOAD = re.compile(
+    r"""<(?:script|link|img|iframe|source|embed)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
+    r"""|url\(\s*["']?(?:https?:)?//|@import\s+["']?(?:https?:)?//""",
+    re.I,
+)
+_TILE_LAYER = re.compile(r"""L\.tileLayer(?:\.wms)?\(\s*["'](?:https?:)?//""")
+_JQUERY_USE = re.compile(r"\$\(|\$\.ajax")
+_TAG_WITH_URL = re.compile(
+    r"""<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)["'][^>]*>(?:\s*</script>)?""",
+    re.I,
+)
+
+
+def _check_frame(gdf: Any, name: str, columns: tuple[str, ...] = ()) -> gpd.GeoDataFrame:
+    """A copy of ``gdf`` in EPSG:4326 with empty geometries dropped."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        msg = (
+            f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__}; "
+            "read it with gridgeo.read_layer or GeoPackageStore.read"
+        )
+        raise InputError(msg)
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        msg = f"`{name}` has no column(s) {missing!r}; columns present: {list(gdf.columns)!r}"
+        raise MissingColumnError(msg)
+    gdf = ensure_crs(gdf, source=name)
+    return gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+
+
+def _rounded(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy with coordinates on a 1 m grid (display only)."""
+    return gdf.set_geometry(
+        shapely.set_precision(gdf.geometry.values, COORD_PRECISION_DEG), crs=gdf.crs
+    )
+
+
+def _geojson(gdf: gpd.GeoDataFrame, columns: list[str]) -> dict[str, Any]:
+    """GeoJSON with only the named properties (plain JSON types)."""
+    data: dict[str, Any] = json.loads(_rounded(gdf[[*columns, "geometry"]]).to_json(drop_id=True))
+    return data
+
+
+def _text(value: Any) -> str:
+    """A cell value as escaped HTML text ('—' when missing)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        return f"{value:,d}"
+    return html.escape(str(value))
+
+
+def _share(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "—"
+    return f"{100 * float(value):.1f}%"
+
+
+def _lookup(figures: Mapping[str, Any], path: str) -> Any:
+    """``figures["a"]["b"]`` for ``"a.b"``, or ``figures["a.b"]``; None when absent."""
+    if path in figures:
+        return figures[path]
+    node: Any = figures
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _format_figure(value: Any, kind: str) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if kind == "share":
+        return f"{100 * float(value):.1f}%"
+    if kind == "minutes":
+        return f"{float(value) / 60:.1f} 分钟 min"
+    if kind == "count":
+        return f"{int(value):,d}"
+    return html.escape(str(value))
+
+
+def _grid_kpi(kpis: Mapping[str, pd.DataFrame] | None, tier: int, grid_id: Any, col: str) -> Any:
+    """A value of ``reach_kpis(...)["tier{tier}"]`` for one grid, None when absent."""
+    if kpis is None:
+        return None
+    table = kpis.get(f"tier{tier}")
+    if table is None or col not in table.columns or grid_id not in table.index:
+        return None
+    return table.at[grid_id, col]
+
+
+def _grid_value(row: pd.Series, kpis: Mapping[str, pd.DataFrame] | None, col: str) -> Any:
+    """A KPI of a grid: its own column if the grid carries it, else from ``kpis``."""
+    if col in row.index and not pd.isna(row[col]):
+        return row[col]
+    return _grid_kpi(kpis, int(row["tier"]), row["grid_id"], col)
+
+
+def _grid_popup(
+    grid: pd.Series, children: pd.DataFrame, kpis: Mapping[str, pd.DataFrame] | None
+) -> str:
+    """HTML of a supply grid's popup: its people and service levels, its village grids."""
+    rows = [
+        ("网格名 Grid", _text(grid.get("name"))),
+        ("网格编号 Grid id", _text(grid.get("grid_id"))),
+        ("变电站 Substation", _text(grid.get("substation_id"))),
+        ("网格长 Manager", _text(grid.get("manager"))),
+        ("电话 Phone", _text(grid.get("phone"))),
+        ("党员联络人 Liaison", _text(grid.get("liaison"))),
+        ("客户数 Customers", _text(grid.get("customers"))),
+        ("30分钟抢修达标率 Repair ≤30 min", _share(_grid_value(grid, kpis, "repair_share_ok"))),
+        ("10分钟缴费达标率 Payment ≤10 min", _share(_grid_value(grid, kpis, "payment_share_ok"))),
+    ]
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    parts = [f'<table class="gg-popup">{body}</table>']
+    if len(children):
+        head = (
+            "<tr><th>村级网格 Village grid</th><th>网格长</th><th>电话</th>"
+            "<th>客户数</th><th>抢修达标</th><th>缴费达标</th></tr>"
+        )
+        lines = "".join(
+            f"<tr><td>{_text(c.get('name'))}</td><td>{_text(c.get('manager'))}</td>"
+            f"<td>{_text(c.get('phone'))}</td><td>{_text(c.get('customers'))}</td>"
+            f"<td>{_share(_grid_value(c, kpis, 'repair_share_ok'))}</td>"
+            f"<td>{_share(_grid_value(c, kpis, 'payment_share_ok'))}</td></tr>"
+            for _, c in children.iterrows()
+        )
+        parts.append(f'<table class="gg-popup gg-children">{head}{lines}</table>')
+    return "".join(parts)
+
+
+def _point_label(gdf: gpd.GeoDataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """A short text per point from the first columns present (id, name, kind...)."""
+    present = [c for c in columns if c in gdf.columns]
+    if not present:
+        return pd.Series("", index=gdf.index)
+    label = gdf[present[0]].astype("string").fillna("")
+    for c in present[1:]:
+        label = label + " · " + gdf[c].astype("string").fillna("")
+    return label
+
+
+def _div_icon(html_text: str, size: int) -> folium.DivIcon:
+    return folium.DivIcon(
+        html=html_text, icon_size=(size, size), icon_anchor=(size // 2, size // 2), class_name=""
+    )
+
+
+SUBSTATION_ICON_HTML = (
+    f'<div style="width:12px;height:12px;margin:2px;background:{SUBSTATION_COLOUR};'
+    'border:2px solid #fff;box-shadow:0 0 2px #000;transform:rotate(45deg)"></div>'
+)
+REPAIR_ICON_HTML = (
+    f'<div style="width:18px;height:18px;background:{REPAIR_STATION_COLOUR};color:#fff;'
+    "border:2px solid #fff;box-shadow:0 0 2px #000;font:bold 12px/18px sans-serif;"
+    'text-align:center;border-radius:3px">修</div>'
+)
+
+
+def _add_points(
+    group: folium.FeatureGroup,
+    gdf: gpd.GeoDataFrame,
+    *,
+    label_columns: tuple[str, ...],
+    kind_zh: str,
+    marker: folium.Marker | folium.CircleMarker,
+) -> None:
+    data = gdf.assign(label=_point_label(gdf, label_columns), kind_zh=kind_zh)
+    folium.GeoJson(
+        _geojson(data, ["kind_zh", "label"]),
+        marker=marker,
+        tooltip=folium.GeoJsonTooltip(fields=["kind_zh", "label"], labels=False),
+    ).add_to(group)
+
+
+def _legend_html(
+    supply_colours: list[str], figure_rows: list[tuple[str, str, str]], title: str
+) -> str:
+    swatches = "".join(
+        f'<span style="display:inline-block;width:10px;height:12px;background:{c}"></span>'
+        for c in supply_colours[:8]
+    )
+
+    def item(symbol: str, zh: str, en: str) -> str:
+        return (
+            f'<div class="gg-item"><span class="gg-sym">{symbol}</span>'
+            f'{zh} <span class="gg-en">{en}</span></div>'
+        )
+
+    def box(style: str) -> str:
+        return f'<span style="display:inline-block;width:18px;height:12px;{style}"></span>'
+
+    def dot(colour: str, size: int) -> str:
+        return (
+            f'<span style="display:inline-block;width:{size}px;height:{size}px;'
+            f'border-radius:50%;background:{colour}"></span>'
+        )
+
+    legend = "".join(
+        [
+            '<div class="gg-title">图例 <span class="gg-en">Legend</span></div>',
+            item(box(f"border:2px solid {COUNTY_COLOUR}"), "县界", "county boundary"),
+            item(swatches, "供电网格（二级，按变电站着色）", "supply grid, one colour each"),
+            item(
+                box(f"border:1.5px dashed {VILLAGE_GRID_COLOUR}"),
+                "村级网格（三级）",
+                "village grid",
+            ),
+            item(
+                SUBSTATION_ICON_HTML.replace("margin:2px", "margin:2px 3px"), "变电站", "substation"
+            ),
+            item(REPAIR_ICON_HTML, "抢修站", "repair station"),
+            item(dot(PAYMENT_POINT_COLOUR, 9), "缴费点", "payment point"),
+            *(
+                item(
+                    box(f"background:{c};opacity:{0.4 + BAND_FILL_OPACITY}"),
+                    f"抢修{int(b // 60)}分钟可达",
+                    f"repair within {int(b // 60)} min",
+                )
+                for b, c in BAND_COLOURS.items()
+            ),
+            item(dot(REPAIR_GAP_COLOUR, 7), "抢修超30分钟的客户", "customer beyond 30-min repair"),
+            item(
+                dot(PAYMENT_GAP_COLOUR, 7), "缴费超10分钟的客户", "customer beyond 10-min payment"
+            ),
+        ]
+    )
+    rows = "".join(
+        f'<tr><th>{zh}<br><span class="gg-en">{en}</span></th><td>{value}</td></tr>'
+        for zh, en, value in figure_rows
+    )
+    style = f"""
+<style>
+.leaflet-container {{ background: {BACKGROUND_COLOUR}; font-family: {FONT_FAMILY}; }}
+.gg-box {{ position: fixed; z-index: 1000; background: rgba(255,255,255,0.93);
+  border: 1px solid #999; border-radius: 6px; padding: 8px 10px; font-family: {FONT_FAMILY};
+  font-size: 12px; line-height: 1.35; color: #222; box-shadow: 0 1px 4px rgba(0,0,0,0.3); }}
+.gg-legend {{ left: 10px; bottom: 60px; }}
+.gg-figures {{ left: 55px; top: 10px; max-width: 330px; }}
+.gg-title {{ font-weight: bold; font-size: 14px; margin-bottom: 4px; }}
+.gg-en {{ color: #666; font-size: 11px; }}
+.gg-item {{ margin: 2px 0; white-space: nowrap; }}
+.gg-sym {{ display: inline-block; min-width: 30px; text-align: center; vertical-align: middle;
+  margin-right: 4px; }}
+.gg-figures table {{ border-collapse: collapse; }}
+.gg-figures th {{ text-align: left; font-weight: normal; padding: 1px 10px 1px 0; }}
+.gg-figures td {{ text-align: right; font-weight: bold; font-size: 14px; }}
+table.gg-popup {{ border-collapse: collapse; font-family: {FONT_FAMILY}; font-size: 12px; }}
+table.gg-popup th, table.gg-popup td {{ border-bottom: 1px solid #eee; padding: 1px 6px;
+  text-align: left; }}
+table.gg-children {{ margin-top: 6px; }}
+</style>"""
+    return (
+        f"{style}\n"
+        f'<div class="gg-box gg-figures" id="gg-figures"><div class="gg-title">{title}</div>'
+        f"<table>{rows}</table></div>\n"
+        f'<div class="gg-box gg-legend" id="gg-legend">{legend}</div>\n'
+    )
+
+
+def county_overview_map(
+    *,
+    county: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    substations: gpd.GeoDataFrame,
+    repair_stations: gpd.GeoDataFrame,
+    payment_points: gpd.GeoDataFrame,
+    access: gpd.GeoDataFrame | None = None,
+    isochrones: gpd.GeoDataFrame | None = None,
+    figures: Mapping[str, Any] | None = None,
+    kpis: Mapping[str, pd.DataFrame] | None = None,
+    title: str | None = None,
+    m: folium.Map | None = None,
+) -> folium.Map:
+    """The county overview map: grids, stations, repair reach, coverage gaps, key figures.
+
+    Parameters
+    ----------
+    county
+        The county boundary (``name`` is used in the title when present).
+    grids
+        Service grids (``grid_id``, ``tier``; shown when present: ``name``, ``parent_id``,
+        ``substation_id``, ``manager``, ``phone``, ``liaison``, ``customers`` and per-grid
+        ``repair_share_ok`` / ``payment_share_ok``). Tier-2 grids are filled, one colour
+        each; tier-3 grids are dashed outlines; tier 1 is not drawn (the county is).
+    substations, repair_stations, payment_points
+        Points; ids, names and (payment points) ``kind_zh`` label them.
+    access
+        Per-customer access with point geometry (the ``customer_access`` layer):
+        customers with ``repair_ok`` / ``payment_ok`` False are drawn as coverage gaps;
+        ``reason``, ``repair_reason``, ``payment_reason``, ``repair_eta_s`` and
+        ``payment_eta_s`` label them when present.
+    isochrones
+        Repair reach bands (``band_s``; rows with ``station_id == "all"`` are used when the
+        column is present), drawn 30 → 20 → 10 minutes.
+    figures
+        Key figures, nested (as the demo's ``summary.json``) or flat with dotted keys:
+        ``customers``, ``grids.tier2``, ``grids.tier3``, ``substations``, ``repair_stations``,
+        ``payment_points``, ``reach.repair_share_ok``, ``reach.payment_share_ok``,
+        ``reach.repair_median_eta_s``, ``reach.payment_median_eta_s``. Counts missing from
+        it are taken from the layers drawn.
+    kpis
+        The result of :func:`gridgeo.reach_kpis`: per-grid service levels for the popups
+        (tables ``tier2`` / ``tier3`` indexed by grid id) and, when ``figures`` lacks
+        them, the county's (table ``county``).
+    title
+        Title of the key-figures box (default: ``"<county name>供电服务网格总览"``).
+    m
+        A map to draw on; a new one without basemap tiles when None.
+
+    Returns
+    -------
+    folium.Map
+        The map (``m`` itself when given). Save it with :func:`save_offline`.
+
+    Raises
+    ------
+    InputError
+        If a layer is not a GeoDataFrame, ``figures`` is not a mapping, or ``access`` has
+        neither ``repair_ok`` nor ``payment_ok``.
+    MissingColumnError
+        If ``grids`` lacks ``grid_id`` / ``tier`` or ``isochrones`` lacks ``band_s``.
+    EmptyDataError
+        If ``county`` has no geometry.
+    CRSError
+        If a layer has no CRS.
+    """
+    county = _check_frame(county, "county")
+    if county.empty:
+        msg = "`county` has no geometry; pass the county boundary layer (`county`)"
+        raise EmptyDataError(msg)
+    grids = _check_frame(grids, "grids", ("grid_id", "tier"))
+    substations = _check_frame(substations, "substations")
+    repair_stations = _check_frame(repair_stations, "repair_stations")
+    payment_points = _check_frame(payment_points, "payment_points")
+    n_access = None
+    if access is not None:
+        n_access = len(access)  # customers without a point count too
+        access = _check_frame(access, "access")
+        if not {"repair_ok", "payment_ok"} & set(access.columns):
+            msg = (
+                "`access` has neither `repair_ok` nor `payment_ok`; pass the result of "
+                "gridgeo.customer_access (the `customer_access` layer)"
+            )
+            raise InputError(msg)
+    if isochrones is not None:
+        isochrones = _check_frame(isochrones, "isochrones", ("band_s",))
+    if figures is not None and not isinstance(figures, Mapping):
+        msg = f"`figures` must be a mapping (e.g. summary.json), got {type(figures).__name__}"
+        raise InputError(msg)
+
+    if m is None:
+        minx, miny, maxx, maxy = county.total_bounds
+        m = folium.Map(
+            location=[(miny + maxy) / 2, (minx + maxx) / 2],
+            zoom_start=10,
+            tiles=None,
+            control_scale=True,
+            prefer_canvas=True,
+        )
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+
+    # county boundary
+    county_group = folium.FeatureGroup(name=LAYER_NAMES["county"])
+    county_group.add_to(m)
+    folium.GeoJson(
+        _geojson(county, []),
+        style_function=lambda _f: {
+            "color": COUNTY_COLOUR,
+            "weight": 3,
+            "fillColor": "#ffffff",
+            "fillOpacity": 0.6,
+        },
+        interactive=False,
+    ).add_to(county_group)
+
+    # supply grids (tier 2), one colour each, with a popup listing their village grids
+    tiers = pd.to_numeric(grids["tier"], errors="coerce")
+    supply = grids[tiers == 2].sort_values("grid_id")
+    village = grids[tiers == 3].sort_values("grid_id")
+    colours = [SUPPLY_GRID_COLOURS[i % len(SUPPLY_GRID_COLOURS)] for i in range(len(supply))]
+    if len(supply):
+        by_parent = (
+            village.groupby("parent_id", sort=False) if "parent_id" in village.columns else None
+        )
+        popups = []
+        for _, grid in supply.iterrows():
+            children = (
+                by_parent.get_group(grid["grid_id"])
+                if by_parent is not None and grid["grid_id"] in by_parent.groups
+                else village.iloc[:0]
+            )
+            popups.append(_grid_popup(grid, children, kpis))
+        label = _point_label(supply, ("name",)).where(lambda s: s != "", supply["grid_id"])
+        manager = (
+            supply["manager"].astype("string").fillna("—")
+            if "manager" in supply.columns
+            else pd.Series("—", index=supply.index)
+        )
+        data = supply.assign(
+            colour=colours,
+            label=label,
+            tip=label + "（网格长 " + manager + "）",
+            popup_html=popups,
+        )
+        group = folium.FeatureGroup(name=LAYER_NAMES["supply_grids"])
+        group.add_to(m)
+        folium.GeoJson(
+            _geojson(data, ["grid_id", "colour", "tip", "popup_html"]),
+            style_function=lambda f: {
+                "color": "#ffffff",
+                "weight": 2,
+                "fillColor": f["properties"]["colour"],
+                "fillOpacity": GRID_FILL_OPACITY,
+            },
+            highlight_function=lambda _f: {"weight": 4, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+            popup=folium.GeoJsonPopup(fields=["popup_html"], labels=False, max_width=520),
+        ).add_to(group)
+    if len(village):
+        group = folium.FeatureGroup(name=LAYER_NAMES["village_grids"])
+        group.add_to(m)
+        folium.GeoJson(
+            _geojson(village, ["grid_id"]),
+            style_function=lambda _f: {
+                "color": VILLAGE_GRID_COLOUR,
+                "weight": 1.5,
+                "dashArray": "5 4",
+                "fill": False,
+            },
+            interactive=False,
+        ).add_to(group)
+
+    # repair reach bands: widest first so the nearer bands lie on top
+    if isochrones is not None and len(isochrones):
+        bands = isochrones
+        if "station_id" in bands.columns and (bands["station_id"] == "all").any():
+            bands = bands[bands["station_id"] == "all"]
+        bands = bands.sort_values("band_s", ascending=False)
+        band_colour = {
+            b: BAND_COLOURS.get(float(b), BAND_COLOURS[max(BAND_COLOURS)])
+            for b in bands["band_s"].unique()
+        }
+        data = bands.assign(colour=bands["band_s"].map(band_colour)).set_geometry(
+            bands.geometry.simplify(BAND_SIMPLIFY_DEG, preserve_topology=True)
+        )
+        group = folium.FeatureGroup(name=LAYER_NAMES["isochrones"])
+        group.add_to(m)
+        folium.GeoJson(
+            _geojson(data, ["band_s", "colour"]),
+            style_function=lambda f: {
+                "stroke": False,
+                "fillColor": f["properties"]["colour"],
+                "fillOpacity": BAND_FILL_OPACITY,
+            },
+            interactive=False,
+        ).add_to(group)
+
+    # coverage gaps: customers outside a promise
+    n_gaps: dict[str, int] = {}
+    if access is not None:
+        points = access[access.geometry.geom_type == "Point"]
+        # payment first so that the rarer repair gaps are drawn on top
+        for service, colour, limit in (
+            ("payment", PAYMENT_GAP_COLOUR, "10"),
+            ("repair", REPAIR_GAP_COLOUR, "30"),
+        ):
+            if f"{service}_ok" not in points.columns:
+                continue
+            gaps = points[~points[f"{service}_ok"].fillna(False).astype(bool)]
+            n_gaps[service] = len(gaps)
+            reason_col = f"{service}_reason" if f"{service}_reason" in gaps.columns else "reason"
+            reason = (
+                gaps[reason_col].map(REASONS_ZH).fillna(gaps[reason_col].astype("string"))
+                if reason_col in gaps.columns
+                else pd.Series("", index=gaps.index)
+            )
+            eta_col = f"{service}_eta_s"
+            eta = (
+                (gaps[eta_col] / 60).round(1).astype("string").fillna("—")
+                if eta_col in gaps.columns
+                else pd.Series("—", index=gaps.index)
+            )
+            ids = (
+                gaps["customer_id"].astype("string")
+                if "customer_id" in gaps.columns
+                else pd.Series(gaps.index.astype(str), index=gaps.index)
+            )
+            service_zh = "抢修" if service == "repair" else "缴费"
+            data = gaps.assign(customer=ids, why=reason, eta=eta)
+            group = folium.FeatureGroup(name=LAYER_NAMES[f"{service}_gaps"])
+            group.add_to(m)
+            folium.GeoJson(
+                _geojson(data, ["customer", "why", "eta"]),
+                marker=folium.CircleMarker(
+                    radius=2.5, stroke=False, fill=True, fill_color=colour, fill_opacity=0.85
+                ),
+                tooltip=folium.GeoJsonTooltip(
+                    fields=["customer", "why", "eta"],
+                    aliases=[
+                        f"{service_zh}超{limit}分钟 客户",
+                        "原因 reason",
+                        f"{service_zh}用时（分钟）min",
+                    ],
+                ),
+            ).add_to(group)
+
+    # stations on top
+    group = folium.FeatureGroup(name=LAYER_NAMES["payment_points"])
+    group.add_to(m)
+    _add_points(
+        group,
+        payment_points,
+        label_columns=("point_id", "name", "kind_zh"),
+        kind_zh="缴费点",
+        marker=folium.CircleMarker(
+            radius=4,
+            color="#ffffff",
+            weight=1,
+            fill=True,
+            fill_color=PAYMENT_POINT_COLOUR,
+            fill_opacity=1.0,
+        ),
+    )
+    group = folium.FeatureGroup(name=LAYER_NAMES["substations"])
+    group.add_to(m)
+    _add_points(
+        group,
+        substations,
+        label_columns=("substation_id", "name"),
+        kind_zh="变电站",
+        marker=folium.Marker(icon=_div_icon(SUBSTATION_ICON_HTML, 16)),
+    )
+    group = folium.FeatureGroup(name=LAYER_NAMES["repair_stations"])
+    group.add_to(m)
+    _add_points(
+        group,
+        repair_stations,
+        label_columns=("station_id", "name"),
+        kind_zh="抢修站",
+        marker=folium.Marker(icon=_div_icon(REPAIR_ICON_HTML, 22)),
+    )
+
+    if not any(isinstance(c, folium.LayerControl) for c in m._children.values()):
+        folium.LayerControl(collapsed=False, position=LAYER_CONTROL_POSITION).add_to(m)
+
+    # legend and key figures
+    figures = dict(figures or {})
+    county_kpis = kpis.get("county") if kpis is not None else None
+    fallback: dict[str, Any] = {
+        "grids.tier2": len(supply),
+        "grids.tier3": len(village),
+        "substations": len(substations),
+        "repair_stations": len(repair_stations),
+        "payment_points": len(payment_points),
+    }
+    if n_access is not None:
+        fallback["customers"] = n_access
+    rows: list[tuple[str, str, str]] = []
+    for path, zh, en, kind in FIGURE_ROWS:
+        value = _lookup(figures, path)
+        if value is None and county_kpis is not None and len(county_kpis):
+            column = path.removeprefix("reach.")
+            if column in county_kpis.columns:
+                value = county_kpis[column].iloc[0]
+        if value is None:
+            value = fallback.get(path)
+        if value is not None:
+            rows.append((zh, en, _format_figure(value, kind)))
+    for service, zh, en in (
+        ("repair", "抢修未达标客户", "beyond 30-min repair"),
+        ("payment", "缴费未达标客户", "beyond 10-min payment"),
+    ):
+        if service in n_gaps:
+            rows.append((zh, en + " (on map)", f"{n_gaps[service]:,d}"))
+    if title is None:
+        name = county["name"].iloc[0] if "name" in county.columns else ""
+        title = f"{_text(name) if name else ''}供电服务网格总览"
+    else:
+        title = html.escape(title)
+    title += '<br><span class="gg-en">Grid-based power supply service overview</span>'
+    root = cast(Figure, m.get_root())  # a folium.Map's root is its Figure
+    root.html.add_child(Element(_legend_html(colours, rows, title)))
+    return m
+
+
+def _static_text(name: str) -> str:
+    return (STATIC_DIR / name).read_text(encoding="utf-8")
+
+
+def _leaflet_css() -> str:
+    """Leaflet's CSS with its layer-control icons as data URIs."""
+    css = _static_text("leaflet.css")
+    for image in ("layers.png", "layers-2x.png"):
+        data = base64.b64encode((STATIC_DIR / image).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{image})", f"url(data:image/png;base64,{data})")
+    return css
+
+
+def offline_html(m: folium.Map) -> str:
+    """The map as one self-contained HTML page that loads nothing from the network.
+
+    Leaflet's JS and CSS are inlined from ``maps/static/``; Folium's other defaults (jQuery,
+    Bootstrap, Font Awesome, Awesome Markers) are dropped, since the builders here use none
+    of them.
+
+    Parameters
+    ----------
+    m
+        The map, made without network tiles (``tiles=None``).
+
+    Returns
+    -------
+    str
+        The HTML page.
+
+    Raises
+    ------
+    InputError
+        If the map loads tiles from the network, uses jQuery (``folium.Popup``), or needs a
+        script or style sheet other than Leaflet's from the network.
+    """
+    if not isinstance(m, folium.Map):
+        msg = f"`m` must be a folium.Map, got {type(m).__name__}"
+        raise InputError(msg)
+    page = m.get_root().render()
+    if _TILE_LAYER.search(page):
+        msg = (
+            "the map loads basemap tiles from the network; create it with `tiles=None` "
+            "(county_overview_map does) to save it for offline use"
+        )
+        raise InputError(msg)
+    if _JQUERY_USE.search(page):
+        msg = (
+            "the map uses jQuery (folium.Popup or objects kept in front), which is not "
+            "vendored; use folium.GeoJsonPopup / GeoJsonTooltip instead"
+        )
+        raise InputError(msg)
+
+    leaflet_js = _static_text("leaflet.js").replace("</script", "<\\/script")
+    inline = {
+        "leaflet.js": f"<script>{leaflet_js}</script>",
+        "leaflet.css": f"<style>{_leaflet_css()}</style>",
+    }
+    dropped = ("jquery", "bootstrap", "awesome-markers", "awesome.rotate", "fontawesome")
+    unknown: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        url = match.group(1)
+        file_name = url.rsplit("/", 1)[-1].split("?")[0]
+        if "leaflet@" in url and file_name in inline:
+            return inline.pop(file_name)
+        if any(d in url.lower() for d in dropped):
+            return ""
+        unknown.append(url)
+        return match.group(0)
+
+    page = _TAG_WITH_URL.sub(replace, page)
+    if unknown:
+        msg = (
+            f"the map needs {unknown!r} from the network, which cannot be inlined; "
+            "remove the plugin or element that adds it"
+        )
+        raise InputError(msg)
+    if inline:
+        msg = f"Leaflet's {sorted(inline)!r} not found in the rendered map; is `m` a folium.Map?"
+        raise InputError(msg)
+    load = _NETWORK_LOAD.search(page)
+    if load:
+        msg = (
+            f"the map would still load a resource from the network ({load.group(0)!r}); "
+            "remove the image, frame or style that points to the internet"
+        )
+        raise InputError(msg)
+    return page
+
+
+def save_offline(m: folium.Map, path: str | Path) -> Path:
+    """Write the map as ONE self-contained HTML file that opens with no internet.
+
+    Parameters
+    ----------
+    m
+        The map (e.g. from :func:`county_overview_map`).
+    path
+        The HTML file to write (its folder is created).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        As :func:`offline_html`.
+    """
+    page = offline_html(m)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    logger.info("saved offline map %s (%d bytes)", path, path.stat().st_size)
+    return path

@@ -1,0 +1,385 @@
+"""The county overview map and its offline HTML (maps/overview.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import folium
+import folium.plugins
+import geopandas as gpd
+import pandas as pd
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+from pyproj import Transformer
+from shapely.geometry import Point, box
+
+from gridgeo import CRSError, EmptyDataError, InputError, MissingColumnError
+from maps.overview import (
+    LAYER_NAMES,
+    STATIC_DIR,
+    county_overview_map,
+    offline_html,
+    save_offline,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+WGS84 = "EPSG:4326"
+UTM50 = "EPSG:32650"  # Nanfeng (116.5 E) lies in UTM zone 50
+# what a browser fetches by itself: scripts, style sheets, images, frames, CSS url()/@import
+# (an <a href> in the attribution is a link the reader may click, not a load)
+NETWORK_LOAD = re.compile(
+    r"""<(?:script|link|img|iframe|source|embed)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//"""
+    r"""|url\(\s*["']?(?:https?:)?//|@import\s+["']?(?:https?:)?//""",
+    re.I,
+)
+
+
+def _escaped(text: str) -> str:
+    """``text`` as it appears inside Folium's embedded JSON (non-ASCII as \\uXXXX)."""
+    return json.dumps(text)[1:-1]
+
+
+def _figure(page: str, label_zh: str) -> str | None:
+    """The value shown beside ``label_zh`` in the key-figures box."""
+    found = re.search(
+        re.escape(label_zh) + r'<br><span class="gg-en">[^<]*</span></th><td>([^<]*)</td>', page
+    )
+    return found.group(1) if found else None
+
+
+def _has(page: str, text: str) -> bool:
+    return text in page or _escaped(text) in page
+
+
+@pytest.fixture
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    """A 0.2 x 0.2 degree county: two supply grids (west, east), the east one split in two."""
+    county = gpd.GeoDataFrame(
+        {"adcode": ["361023"], "name": ["南丰县"]},
+        geometry=[box(116.4, 27.0, 116.6, 27.2)],
+        crs=WGS84,
+    )
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_id": ["T1", "T2-A", "T2-B", "T3-A-01", "T3-B-01", "T3-B-02"],
+            "tier": [1, 2, 2, 3, 3, 3],
+            "parent_id": [None, "T1", "T1", "T2-A", "T2-B", "T2-B"],
+            "name": ["南丰县", "甲供电网格", "乙供电网格", "甲网格1", "乙网格1", "乙网格2"],
+            "substation_id": [None, "S1", "S2", "S1", "S2", "S2"],
+            "manager": [None, "张三", "李四", "王五", "赵六", "钱七"],
+            "phone": [None, "13800000001", "13800000002", "13800000003", "138", "139"],
+            "customers": [6.0, 2.0, 4.0, 2.0, 3.0, 1.0],
+        },
+        geometry=[
+            box(116.4, 27.0, 116.6, 27.2),
+            box(116.4, 27.0, 116.5, 27.2),
+            box(116.5, 27.0, 116.6, 27.2),
+            box(116.4, 27.0, 116.5, 27.2),
+            box(116.5, 27.0, 116.6, 27.1),
+            box(116.5, 27.1, 116.6, 27.2),
+        ],
+        crs=WGS84,
+    ).to_crs(UTM50)  # given in a metric CRS: the builder must bring it back to lon/lat
+    substations = gpd.GeoDataFrame(
+        {"substation_id": ["S1", "S2"], "name": ["甲变电站", "乙变电站"]},
+        geometry=[Point(116.45, 27.1), Point(116.55, 27.1)],
+        crs=WGS84,
+    )
+    repair_stations = gpd.GeoDataFrame(
+        {"station_id": ["RS1"], "name": ["抢修中心"]}, geometry=[Point(116.45, 27.05)], crs=WGS84
+    )
+    payment_points = gpd.GeoDataFrame(
+        {"point_id": ["P1", "P2"], "name": ["营业厅", "代收点"], "kind_zh": ["营业厅", "代收点"]},
+        geometry=[Point(116.46, 27.06), Point(116.56, 27.16)],
+        crs=WGS84,
+    )
+    access = gpd.GeoDataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4"],
+            "repair_ok": [True, False, True, False],
+            "payment_ok": [True, True, False, False],
+            "repair_eta_s": [600.0, 2400.0, 900.0, None],
+            "payment_eta_s": [120.0, 300.0, 900.0, None],
+            "reason": ["ok", "over_limit", "over_limit", "not_geocoded"],
+        },
+        geometry=[Point(116.41, 27.01), Point(116.58, 27.19), Point(116.52, 27.03), None],
+        crs=WGS84,
+    )
+    isochrones = gpd.GeoDataFrame(
+        {
+            "station_id": ["all", "all", "all", "RS1"],
+            "band_s": [600.0, 1200.0, 1800.0, 600.0],
+        },
+        geometry=[
+            Point(116.45, 27.05).buffer(0.01),
+            Point(116.45, 27.05).buffer(0.02),
+            Point(116.45, 27.05).buffer(0.03),
+            Point(116.45, 27.05).buffer(0.01),
+        ],
+        crs=WGS84,
+    )
+    return {
+        "county": county,
+        "grids": grids,
+        "substations": substations,
+        "repair_stations": repair_stations,
+        "payment_points": payment_points,
+        "access": access,
+        "isochrones": isochrones,
+    }
+
+
+def _group(m: folium.Map, key: str) -> folium.FeatureGroup:
+    groups = [
+        c
+        for c in m._children.values()
+        if isinstance(c, folium.FeatureGroup) and c.layer_name == LAYER_NAMES[key]
+    ]
+    assert len(groups) == 1, key
+    return groups[0]
+
+
+def _features(m: folium.Map, key: str) -> list[dict]:
+    (geojson,) = [c for c in _group(m, key)._children.values() if isinstance(c, folium.GeoJson)]
+    return geojson.data["features"]
+
+
+def test_builds_a_map_without_mutating_inputs(layers):
+    before = {k: v.copy() for k, v in layers.items()}
+    m = county_overview_map(**layers)
+    assert isinstance(m, folium.Map)
+    for k, v in layers.items():
+        assert_geodataframe_equal(v, before[k])
+    assert layers["grids"].crs == UTM50
+
+
+def test_layers_are_drawn_in_lon_lat(layers):
+    m = county_overview_map(**layers)
+    supply = _features(m, "supply_grids")
+    assert [f["properties"]["grid_id"] for f in supply] == ["T2-A", "T2-B"]
+    # the east supply grid came in as UTM; its corners must be the lon/lat box again
+    ring = supply[1]["geometry"]["coordinates"][0]
+    lons = sorted({round(x, 4) for x, _ in ring})
+    lats = sorted({round(y, 4) for _, y in ring})
+    assert lons == [116.5, 116.6]
+    assert lats == [27.0, 27.2]
+    # independent check of one corner: pyproj forward then inverse on the input's UTM value
+    to_utm = Transformer.from_crs(WGS84, UTM50, always_xy=True)
+    x, y = to_utm.transform(116.6, 27.2)
+    east = layers["grids"].geometry.iloc[2]
+    assert min(abs(x - px) + abs(y - py) for px, py in east.exterior.coords) < 1e-3
+    assert supply[0]["properties"]["colour"] != supply[1]["properties"]["colour"]
+    village = _features(m, "village_grids")
+    assert [f["properties"]["grid_id"] for f in village] == ["T3-A-01", "T3-B-01", "T3-B-02"]
+
+
+def test_supply_grid_popup_lists_people_and_village_grids(layers):
+    kpis = {
+        "tier2": pd.DataFrame({"repair_share_ok": [0.5, 0.75]}, index=["T2-A", "T2-B"]),
+        "tier3": pd.DataFrame({"repair_share_ok": [0.25]}, index=["T3-B-02"]),
+    }
+    m = county_overview_map(**layers, kpis=kpis)
+    west, east = _features(m, "supply_grids")
+    popup = east["properties"]["popup_html"]
+    for text in ("网格名", "乙供电网格", "网格长", "李四", "电话", "13800000002", "客户数"):
+        assert text in popup
+    assert "30分钟抢修达标率" in popup
+    assert "75.0%" in popup
+    # the east grid's village grids, with their own managers; not the west one's
+    assert "乙网格1" in popup and "赵六" in popup and "钱七" in popup and "25.0%" in popup
+    assert "甲网格1" not in popup
+    assert "50.0%" in west["properties"]["popup_html"]
+    assert "甲网格1" in west["properties"]["popup_html"]
+    assert east["properties"]["tip"] == "乙供电网格（网格长 李四）"
+
+
+def test_popup_escapes_html_in_names(layers):
+    grids = layers["grids"].copy()
+    grids.loc[1, "name"] = "<script>alert(1)</script>"
+    m = county_overview_map(**{**layers, "grids": grids})
+    popup = _features(m, "supply_grids")[0]["properties"]["popup_html"]
+    assert "<script>" not in popup
+    assert "&lt;script&gt;" in popup
+
+
+def test_coverage_gaps_are_the_customers_outside_a_promise(layers):
+    m = county_overview_map(**layers)
+    # C2 and C4 fail repair, C3 and C4 fail payment; C4 has no point so it cannot be drawn
+    repair = [f["properties"]["customer"] for f in _features(m, "repair_gaps")]
+    payment = [f["properties"]["customer"] for f in _features(m, "payment_gaps")]
+    assert repair == ["C2"]
+    assert payment == ["C3"]
+    (c2,) = _features(m, "repair_gaps")
+    assert c2["properties"]["why"] == "超出时限"
+    assert c2["properties"]["eta"] == "40.0"  # 2400 s / 60
+    assert c2["geometry"]["coordinates"] == pytest.approx([116.58, 27.19])
+
+
+def test_isochrones_use_the_all_station_bands_widest_first(layers):
+    m = county_overview_map(**layers)
+    bands = [f["properties"]["band_s"] for f in _features(m, "isochrones")]
+    assert bands == [1800.0, 1200.0, 600.0]
+
+
+def test_page_has_layers_legend_figures_in_chinese(layers):
+    figures = {"customers": 4, "reach": {"repair_share_ok": 0.956, "payment_share_ok": 0.838}}
+    page = county_overview_map(**layers, figures=figures).get_root().render()
+    for name in LAYER_NAMES.values():
+        assert _has(page, name), name
+    assert "L.control.layers" in page
+    for text in ("图例", "Legend", "变电站", "抢修站", "缴费点", "抢修10分钟可达", "县界"):
+        assert text in page, text
+    assert "南丰县供电服务网格总览" in page
+    assert _figure(page, "30分钟抢修到达率") == "95.6%"
+    assert _figure(page, "10分钟缴费可达率") == "83.8%"
+    assert _figure(page, "客户数") == "4"
+    # counts not in `figures` come from the layers: 2 substations, 2 tier-2, 3 tier-3 grids
+    assert _figure(page, "变电站") == "2"
+    assert _figure(page, "村级网格（三级）") == "3"
+    assert _figure(page, "供电网格（二级）") == "2"
+    assert _figure(page, "抢修站") == "1"
+    assert _figure(page, "缴费点") == "2"
+    # gap counts: one customer on the map beyond each promise
+    assert _figure(page, "抢修未达标客户") == "1"
+    assert _figure(page, "缴费未达标客户") == "1"
+
+
+def test_figures_from_county_kpis_when_not_given(layers):
+    kpis = {"county": pd.DataFrame({"repair_share_ok": [0.5], "payment_share_ok": [0.25]})}
+    page = county_overview_map(**layers, kpis=kpis).get_root().render()
+    assert _figure(page, "30分钟抢修到达率") == "50.0%"
+    # no figures given: all 4 rows of `access` are customers, C4 without a point too
+    assert _figure(page, "客户数") == "4"
+    assert _figure(page, "10分钟缴费可达率") == "25.0%"
+
+
+def test_optional_layers_can_be_left_out(layers):
+    m = county_overview_map(
+        **{k: v for k, v in layers.items() if k not in ("access", "isochrones")}
+    )
+    names = {c.layer_name for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
+    assert LAYER_NAMES["repair_gaps"] not in names
+    assert LAYER_NAMES["isochrones"] not in names
+    assert LAYER_NAMES["supply_grids"] in names
+
+
+def test_reuses_a_given_map(layers):
+    m = county_overview_map(**layers)
+    again = county_overview_map(**layers, m=m)
+    assert again is m
+    controls = [c for c in m._children.values() if isinstance(c, folium.LayerControl)]
+    assert len(controls) == 1
+    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
+    assert len(groups) == 2 * len(LAYER_NAMES)
+
+
+def test_errors(layers):
+    with pytest.raises(InputError, match="`county` must be a GeoDataFrame"):
+        county_overview_map(**{**layers, "county": pd.DataFrame({"a": [1]})})
+    with pytest.raises(MissingColumnError, match=r"`grids` has no column\(s\) \['tier'\]"):
+        county_overview_map(**{**layers, "grids": layers["grids"].drop(columns="tier")})
+    with pytest.raises(CRSError):
+        county_overview_map(
+            **{**layers, "substations": layers["substations"].set_crs(None, allow_override=True)}
+        )
+    with pytest.raises(EmptyDataError, match="`county` has no geometry"):
+        county_overview_map(**{**layers, "county": layers["county"].iloc[:0]})
+    with pytest.raises(InputError, match="neither `repair_ok` nor `payment_ok`"):
+        county_overview_map(
+            **{**layers, "access": layers["access"].drop(columns=["repair_ok", "payment_ok"])}
+        )
+    with pytest.raises(MissingColumnError, match="`isochrones` has no column"):
+        county_overview_map(**{**layers, "isochrones": layers["isochrones"].drop(columns="band_s")})
+    with pytest.raises(InputError, match="`figures` must be a mapping"):
+        county_overview_map(**layers, figures=[("customers", 3)])
+
+
+def test_saved_html_loads_nothing_from_the_network(layers, tmp_path):
+    m = county_overview_map(**layers)
+    path = save_offline(m, tmp_path / "out" / "county_map.html")
+    page = path.read_text(encoding="utf-8")
+    assert not NETWORK_LOAD.search(page), NETWORK_LOAD.search(page)
+    assert "L.tileLayer" not in page
+    # Leaflet itself is inlined (its banner), with its CSS and the layer icon as a data URI
+    assert "Leaflet 1.9.4, a JS library for interactive maps" in page
+    assert ".leaflet-pane" in page
+    assert "url(data:image/png;base64," in page
+    assert "url(images/layers" not in page
+    for dropped in ("jquery", "bootstrap.bundle", "awesome-markers", "fontawesome"):
+        assert dropped not in page.lower(), dropped
+    leaflet_js = (STATIC_DIR / "leaflet.js").stat().st_size
+    assert leaflet_js < path.stat().st_size < leaflet_js + 300_000
+
+
+def test_offline_refuses_what_it_cannot_inline(layers, tmp_path):
+    with pytest.raises(InputError, match="tiles=None"):
+        offline_html(folium.Map(location=[27.1, 116.5]))
+    m = county_overview_map(**layers)
+    folium.Marker([27.1, 116.5], popup=folium.Popup("弹窗")).add_to(m)
+    with pytest.raises(InputError, match="jQuery"):
+        offline_html(m)
+    m = county_overview_map(**layers)
+    folium.plugins.MarkerCluster().add_to(m)
+    with pytest.raises(InputError, match="cannot be inlined"):
+        save_offline(m, tmp_path / "x.html")
+    assert not (tmp_path / "x.html").exists()
+    m = county_overview_map(**layers)
+    m.get_root().html.add_child(folium.Element('<img src="https://example.org/logo.png">'))
+    with pytest.raises(InputError, match="would still load a resource from the network"):
+        offline_html(m)
+    with pytest.raises(InputError, match=r"`m` must be a folium\.Map"):
+        offline_html("not a map")
+
+
+def test_vendored_leaflet_and_its_licence():
+    assert "Leaflet 1.9.4" in (STATIC_DIR / "leaflet.js").read_text(encoding="utf-8")[:200]
+    licence = (STATIC_DIR / "LICENSE-leaflet.txt").read_text(encoding="utf-8")
+    assert "BSD 2-Clause License" in licence
+    assert "Vladimir Agafonkin" in licence or "Volodymyr Agafonkin" in licence
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="headless check needs /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)",
+)
+def test_renders_offline_in_headless_chromium(layers, tmp_path):
+    path = save_offline(county_overview_map(**layers), tmp_path / "county_map.html")
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                # any host name fails to resolve: the page must work with no network at all
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                f"--user-data-dir={profile}",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                path.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    dom = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    # Leaflet ran: it built its panes, the markers, the canvas and the layer control
+    assert dom.count('class="leaflet-pane') >= 5
+    assert "leaflet-map-pane" in dom
+    assert dom.count('class="leaflet-marker-icon') == 3  # 2 substations + 1 repair station
+    assert "<canvas" in dom
+    assert "leaflet-control-layers-overlays" in dom
+    assert "县界 County boundary" in dom
+    assert 'id="gg-figures"' in dom and 'id="gg-legend"' in dom
