@@ -24,7 +24,7 @@ demo: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check gridgeo api maps tests benchmarks
 	$(BIN)/ruff format --check gridgeo api maps tests benchmarks
-	$(BIN)/mypy gridgeo maps
+	$(BIN)/mypy gridgeo maps api
 
 test: lint
 	$(BIN)/pytest

@@ -1,1 +1,11 @@
-"""The gridgeo FastAPI service: thin routers over the gridgeo library."""
+"""The gridgeo FastAPI service: thin routers over the gridgeo library.
+
+Run it over a workspace GeoPackage (``gridgeo demo --out DIR`` writes one)::
+
+    GRIDGEO_WORKSPACE=DIR/workspace.gpkg uvicorn --factory api.main:create_app
+
+Endpoints: ``/health``; ``/grids`` (GeoJSON, ``?tier=&version=``),
+``/grids/{grid_id}``, ``/grids/{grid_id}/customers``, ``/grids/versions``,
+``/grids/validate``, ``POST /grids/preview``, ``POST /grids/save``;
+``/customers/{customer_id}``; ``/kpis``.
+"""

@@ -595,7 +595,9 @@ def _cmd_sample_generate(args: argparse.Namespace) -> int:
     from gridgeo import sample
 
     t0 = time.perf_counter()
-    county = sample.generate_county(seed=args.seed, n_customers=args.customers)
+    county = sample.generate_county(
+        seed=args.seed, n_customers=args.customers, road_detail=args.road_detail
+    )
     paths = sample.write_sample(county, Path(args.out))
     _print(f"sample county generated in {time.perf_counter() - t0:.1f} s (seed {args.seed}):")
     _print(*(f"  {name:<16s} {path}" for name, path in paths.items()))
@@ -777,6 +779,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen = smp_sub.add_parser("generate", help="generate a sample county (deterministic)")
     gen.add_argument("--seed", type=int, default=sample.DEFAULT_SEED)
     gen.add_argument("--customers", type=_positive_int, default=30_000)
+    gen.add_argument(
+        "--road-detail",
+        type=float,
+        default=sample.DEFAULT_ROAD_DETAIL,
+        help="village lane density (150 gives about 10^6 road nodes)",
+    )
     gen.add_argument("--out", required=True, help="output folder")
     gen.set_defaults(func=_cmd_sample_generate)
     return parser

@@ -99,7 +99,8 @@ def test_shipped_sample_equals_fresh_generation(
     sample.write_sample(county, tmp_path)
     for name in SHIPPED_FILES:
         assert sha256(tmp_path / name) == sha256(sample.SAMPLE_DIR / name), (
-            f"{name} differs: regenerate the shipped sample with `python -m gridgeo.sample`"
+            f"{name} differs: regenerate the shipped sample with "
+            "`gridgeo sample generate --out sample_data/nanfeng`"
         )
 
 
@@ -437,7 +438,7 @@ def test_refresh_sources_missing(tmp_path: Path) -> None:
 
 
 def test_load_sample_missing_and_corrupt(small_dirs: tuple[Path, Path], tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError, match=r"python -m gridgeo\.sample"):
+    with pytest.raises(NotFoundError, match=r"gridgeo sample generate --out DIR"):
         sample.load_sample(tmp_path)
     for name in SHIPPED_FILES:
         shutil.copy(small_dirs[0] / name, tmp_path / name)

@@ -268,7 +268,9 @@ def test_create_errors(tmp_path: Path):
 
 
 def test_open_errors(tmp_path: Path, ws: GeoPackageStore):
-    with pytest.raises(NotFoundError, match="does not exist; create one"):
+    with pytest.raises(
+        NotFoundError, match="does not exist: check the path, or create a workspace"
+    ):
         GeoPackageStore.open(tmp_path / "missing.gpkg")
     text = tmp_path / "notes.gpkg"
     text.write_text("not a database")

@@ -1,0 +1,56 @@
+"""Dependencies shared by the routers: the settings, the workspace store, paging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+
+import gridgeo
+from api.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> gridgeo.GeoPackageStore:
+    """The workspace store opened when the app was built."""
+    return request.app.state.store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[gridgeo.GeoPackageStore, Depends(get_store)]
+
+
+@dataclass(frozen=True)
+class Page:
+    """``limit`` rows from row ``offset`` on."""
+
+    limit: int
+    offset: int
+
+
+def get_page(
+    settings: SettingsDep,
+    limit: Annotated[int | None, Query(ge=1, description="rows per page")] = None,
+    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+) -> Page:
+    """Paging parameters; ``limit`` is capped by ``GRIDGEO_MAX_PAGE``."""
+    if limit is None:
+        limit = min(settings.default_page, settings.max_page)
+    if limit > settings.max_page:
+        msg = (
+            f"`limit` is {limit!r}, above the largest page of {settings.max_page!r} rows: "
+            "ask for fewer rows and page with `offset`"
+        )
+        raise RequestValidationError(
+            [{"loc": ("query", "limit"), "msg": msg, "type": "value_error"}]
+        )
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(get_page)]

@@ -1,0 +1,92 @@
+"""How errors become HTTP answers: one table, registered once.
+
+gridgeo raises narrow exceptions (:class:`gridgeo.GridGeoError` subclasses)
+whose messages name the field and the fix; they are sent to the client as
+they are. Anything else is a bug: it is logged with its traceback and
+answered with a generic 500 body that tells the client nothing internal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import gridgeo
+from api.serialise import to_jsonable
+
+logger = logging.getLogger(__name__)
+
+# Looked up along the exception's MRO, so the most specific class wins.
+STATUS_CODES: dict[type[gridgeo.GridGeoError], int] = {
+    gridgeo.GridTopologyError: 422,
+    gridgeo.NotFoundError: 404,
+    gridgeo.ConflictError: 409,
+    gridgeo.InputError: 400,
+    gridgeo.GridGeoError: 400,
+}
+INTERNAL_ERROR_DETAIL = "internal server error; the error was logged for the administrator"
+
+
+def status_for(exc: gridgeo.GridGeoError) -> int:
+    """The HTTP status code of a gridgeo exception (see :data:`STATUS_CODES`)."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_CODES:
+            return STATUS_CODES[cls]
+    return 400
+
+
+def _without_server_paths(text: str, request: Request) -> str:
+    """The message with the workspace's folder on the server cut out."""
+    settings = getattr(request.app.state, "settings", None)
+    if settings is None:
+        return text
+    folder = Path(settings.workspace).parent
+    for prefix in {str(folder.resolve()), str(folder.absolute()), str(folder)}:
+        if prefix not in ("", "."):
+            text = text.replace(prefix + os.sep, "")
+    return text
+
+
+async def _gridgeo_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, gridgeo.GridGeoError)
+    detail = _without_server_paths(str(exc), request)
+    body: dict[str, Any] = {"error": type(exc).__name__, "detail": detail}
+    if isinstance(exc, gridgeo.GridTopologyError):
+        body["problems"] = to_jsonable(exc.problems)
+    return JSONResponse(body, status_code=status_for(exc))
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in exc.errors()
+    ]
+    head = "; ".join(f"`{e['field']}`: {e['message']}" for e in errors[:5])
+    body = {
+        "error": "RequestValidationError",
+        "detail": f"invalid request: {head}",
+        "errors": errors,
+    }
+    return JSONResponse(body, status_code=422)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "InternalError", "detail": INTERNAL_ERROR_DETAIL}, 500)
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    """Answer gridgeo errors, bad requests and bugs as JSON (call once per app)."""
+    app.add_exception_handler(gridgeo.GridGeoError, _gridgeo_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

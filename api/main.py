@@ -1,0 +1,68 @@
+"""The app factory: ``create_app(settings)`` builds one service over one workspace.
+
+Run it with ``GRIDGEO_WORKSPACE=out/demo/workspace.gpkg uvicorn --factory
+api.main:create_app``. Nothing is built at import.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+import gridgeo
+from api.errors import register_error_handlers
+from api.routers import customers, grids, health, kpis
+from api.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service over the workspace named in ``settings``.
+
+    Parameters
+    ----------
+    settings
+        Defaults to :class:`~api.settings.Settings` read from the
+        ``GRIDGEO_*`` environment variables.
+
+    Returns
+    -------
+    fastapi.FastAPI
+
+    Raises
+    ------
+    gridgeo.InputError
+        If no workspace is configured.
+    gridgeo.NotFoundError, gridgeo.CorruptFileError
+        If the workspace file is missing or not a gridgeo workspace: the
+        service refuses to start rather than answer every request with an error.
+    """
+    if settings is None:
+        try:
+            settings = Settings()  # type: ignore[call-arg]  # fields come from the environment
+        except ValidationError as exc:
+            fields = ", ".join(
+                f"GRIDGEO_{'_'.join(map(str, e['loc'])).upper()}" for e in exc.errors()
+            )
+            msg = (
+                f"gridgeo service settings are incomplete or invalid ({fields}): set "
+                "`GRIDGEO_WORKSPACE` to a workspace GeoPackage, e.g. the one "
+                "`gridgeo demo --out DIR` writes as DIR/workspace.gpkg."
+            )
+            raise gridgeo.InputError(msg) from exc
+    store = gridgeo.GeoPackageStore.open(settings.workspace)
+    logger.info("serving workspace %s", store.path)
+    app = FastAPI(
+        title="gridgeo",
+        version=gridgeo.__version__,
+        summary="Grid-based power supply service (供电服务网格化管理) for a county.",
+    )
+    app.state.settings = settings
+    app.state.store = store
+    register_error_handlers(app)
+    for module in (health, grids, customers, kpis):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,50 @@
+"""/kpis: compliance shares recomputed by hand from the stored layers."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+
+@pytest.fixture(scope="module")
+def joined(workspace) -> pd.DataFrame:
+    customers = gpd.read_file(workspace, layer="customers", ignore_geometry=True)
+    access = gpd.read_file(workspace, layer="customer_access", ignore_geometry=True)
+    out = customers[["customer_id", "grid_t1", "grid_t2", "grid_t3"]].merge(
+        access[["customer_id", "repair_ok", "payment_ok"]], on="customer_id", how="left"
+    )
+    for col in ("repair_ok", "payment_ok"):
+        out[col] = out[col].fillna(False).astype(bool)
+    return out
+
+
+@pytest.fixture(scope="module")
+def kpis(client) -> dict:
+    response = client.get("/kpis")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_county_shares(kpis, joined):
+    county = kpis["county"]
+    assert county["customers"] == len(joined)
+    assert county["repair_ok_n"] == int(joined["repair_ok"].sum())
+    assert county["repair_share_ok"] == pytest.approx(joined["repair_ok"].mean())
+    assert county["payment_share_ok"] == pytest.approx(joined["payment_ok"].mean())
+    assert kpis["versions"] == {"customers": 1, "customer_access": 1}
+
+
+@pytest.mark.parametrize("tier", [1, 2, 3])
+def test_per_tier_shares(kpis, joined, tier):
+    column = f"grid_t{tier}"
+    frame = joined.assign(grid=joined[column].fillna("unassigned").replace("", "unassigned"))
+    expected = frame.groupby("grid").agg(
+        n=("repair_ok", "size"), repair=("repair_ok", "mean"), payment=("payment_ok", "mean")
+    )
+    rows = {r["grid_id"]: r for r in kpis[f"tier{tier}"]}
+    assert sorted(rows) == sorted(expected.index)
+    for grid_id, exp in expected.iterrows():
+        assert rows[grid_id]["customers"] == exp["n"]
+        assert rows[grid_id]["repair_share_ok"] == pytest.approx(exp["repair"])
+        assert rows[grid_id]["payment_share_ok"] == pytest.approx(exp["payment"])
