@@ -786,7 +786,24 @@ def offline_html(m: folium.Map) -> str:
             "remove the image, frame or style that points to the internet"
         )
         raise InputError(msg)
-    return page
+    return _stable_ids(page)
+
+
+_ELEMENT_ID = re.compile(r"\b([a-z][a-z0-9_]*?)_([0-9a-f]{32})(?![0-9a-f])")
+
+
+def _stable_ids(page: str) -> str:
+    """Replace Folium's random element ids (``map_<uuid4 hex>``) by numbers in page order.
+
+    The same map then gives the same bytes every time (DESIGN: determinism).
+    """
+    numbers: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        n = numbers.setdefault(match.group(2), len(numbers) + 1)
+        return f"{match.group(1)}_{n:04d}"
+
+    return _ELEMENT_ID.sub(number, page)
 
 
 def save_offline(m: folium.Map, path: str | Path) -> Path:

@@ -383,3 +383,11 @@ def test_renders_offline_in_headless_chromium(layers, tmp_path):
     assert "leaflet-control-layers-overlays" in dom
     assert "县界 County boundary" in dom
     assert 'id="gg-figures"' in dom and 'id="gg-legend"' in dom
+
+
+def test_the_same_map_gives_the_same_bytes(layers, tmp_path):
+    # Folium names its elements with random uuid4 hex; the saved page numbers them instead
+    first = save_offline(county_overview_map(**layers), tmp_path / "a.html").read_bytes()
+    second = save_offline(county_overview_map(**layers), tmp_path / "b.html").read_bytes()
+    assert first == second
+    assert re.search(rb"_[0-9a-f]{32}(?![0-9a-f])", first) is None
