@@ -7,10 +7,11 @@ road detail 150, ~10^6 road nodes, 10^6 customers), kept in a temporary folder f
 its drive graph is built once with ``graph_from_roads`` (timed, but part of neither figure).
 Then, in the same process and on the same graph object:
 
-- ``gridgeo``: ``ReachEngine(G)`` (compile the graph: CSR matrix, metric edge geometries,
-  STRtree, KD-tree) + ``repair_reach(engine, customers, stations)`` (nearest-edge snapping with
-  partial edges and off-road legs, one multi-source ``scipy.sparse.csgraph.dijkstra``, the result
-  table with ETA, best station, ok flag and reason). ``gridgeo reuse`` is a second
+- ``gridgeo``: ``ReachEngine(G)`` (compile the graph: CSR matrix, two-way segments, KD-tree of
+  the densified metric road vertices) + ``repair_reach(engine, customers, stations)``
+  (nearest-edge snapping with partial edges and off-road legs, one multi-source
+  ``scipy.sparse.csgraph.dijkstra``, the result table with ETA, best station, ok flag and
+  reason). ``gridgeo reuse`` is a second
   ``repair_reach`` on the built engine.
 - ``networkx nearest node``: what a plain NetworkX/OSMnx user writes first: project the nodes,
   snap customers and stations to their **nearest node** with a KD-tree (as
