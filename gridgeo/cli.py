@@ -228,7 +228,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     _print(
         f"outputs ({time.perf_counter() - started:.1f} s):",
-        f"  workspace GeoPackage  {workspace_path}  (layers: {', '.join(store.layers())}, roads)",
+        f"  workspace GeoPackage  {workspace_path}",
+        f"                        (layers: {', '.join(store.layers())}, roads, repair_isochrones)",
         f"  customer archive      {archive_dir}/  (CSV + XLSX per village grid, "
         "a workbook per supply grid)",
         f"  reach summary (中文)  {summary_md}",
