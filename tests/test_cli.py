@@ -86,6 +86,18 @@ def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
     bands = gpd.read_file(out / "workspace.gpkg", layer="repair_isochrones")
     assert sorted(bands["band_s"].unique()) == [600, 1200, 1800]
 
+    # dispatch for a customer: the best station and its ETA agree with the customer's repair
+    # reach computed for the whole county (one Dijkstra from all stations)
+    row = access[access["repair_reason"] == "ok"].iloc[0]
+    disp = run_cli("dispatch", "--workspace", str(out / "workspace.gpkg"),
+                   "--customer", str(row["customer_id"]))  # fmt: skip
+    assert disp.returncode == 0, disp.stderr
+    assert f"best station 最近抢修站 {row['repair_station_id']}: " in disp.stdout
+    assert f"ETA {row['repair_eta_s'] / 60:.1f} min" in disp.stdout
+    swapped = run_cli("dispatch", "--workspace", str(out / "workspace.gpkg"),
+                      "--point", "27.2,116.5")  # fmt: skip
+    assert_one_line_error(swapped, "(116.5, 27.2)")
+
     # the leadership map of the workspace, as `make demo` builds it
     html = out / "county_map.html"
     maps_proc = subprocess.run(

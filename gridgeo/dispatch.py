@@ -1,0 +1,499 @@
+"""Repair dispatch (抢修调度): the nearest repair station by travel time for one fault.
+
+A fault is located by a map point, a customer number or an address. Every repair station gets
+its driving time to the fault (station → fault on the directed drive graph: one-way roads count),
+the quickest is chosen, and its route is drawn along the roads.
+
+Method
+------
+The fault is snapped to the road graph the way :class:`~gridgeo.reach.ReachEngine` snaps
+customers (nearest point of the nearest edge, off-road leg walked). **One** Dijkstra search on
+the transposed graph from the fault gives every node's time *to* the fault; each station's time
+is then the least over the two ends of its own snapped edge (plus the direct way when station and
+fault share an edge), the off-road legs at both ends included: the same arithmetic as
+:func:`~gridgeo.reach.repair_reach`. The search's predecessors give the route of the best
+station; its geometry is the road edges' geometries, the partial edges at both ends cut at the
+snapped fractions.
+
+Reasons
+-------
+The result and every station option carry one of :data:`DISPATCH_REASONS`: ``ok`` (reached
+within the limit), ``over_limit`` (reached later), ``too_far_from_road`` (the fault, or for an
+option the station, is farther than ``max_snap_m`` from every road), ``isolated_road_piece`` (the
+fault is on a small road piece no station reaches) and ``unreachable`` (on the main network, but
+no way along the directed roads).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csgraph
+from shapely.ops import substring
+
+from gridgeo.crs import check_coordinates, to_wgs84
+from gridgeo.errors import CoordinateError, DuplicateIdError, InputError, NotFoundError
+from gridgeo.geocode import Gazetteer, geocode_addresses
+from gridgeo.reach import (
+    _ISOLATED,
+    DEFAULT_REPAIR_LIMIT_S,
+    ReachEngine,
+    _as_geoseries,
+    _check_positive,
+    _ids,
+)
+
+__all__ = [
+    "DEFAULT_CUSTOMER_ID_COLUMN",
+    "DEFAULT_DISPATCH_LIMIT_S",
+    "DISPATCH_REASONS",
+    "FAULT_SOURCES",
+    "DispatchResult",
+    "Fault",
+    "dispatch",
+]
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_REASONS = ("ok", "over_limit", "too_far_from_road", "isolated_road_piece", "unreachable")
+FAULT_SOURCES = ("point", "customer", "address")
+DEFAULT_DISPATCH_LIMIT_S = DEFAULT_REPAIR_LIMIT_S
+DEFAULT_CUSTOMER_ID_COLUMN = "customer_id"
+
+CRS = "EPSG:4326"
+
+_GEOCODE_REASON_ZH = {
+    "no_village_name": "地址中没有村名",
+    "unknown_village": "地址中的村名不在本县地名库中",
+    "village_in_other_town": "村名属于另一个乡镇",
+    "ambiguous": "村名有重名，无法确定是哪一个",
+    "county_only": "地址只到县级",
+    "other_county": "地址属于其他县",
+    "no_admin_name": "地址中没有可识别的行政区名",
+    "empty_address": "地址为空",
+    "low_confidence": "匹配置信度过低",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """Where the fault is.
+
+    Attributes
+    ----------
+    lon, lat
+        WGS84 position of the fault.
+    located_by
+        One of :data:`FAULT_SOURCES`: ``"point"``, ``"customer"`` or ``"address"``.
+    match_level
+        For an address: the geocoder's match level (``"village"`` or ``"town"``); else None.
+    """
+
+    lon: float
+    lat: float
+    located_by: str
+    match_level: str | None = None
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """The answer of :func:`dispatch`.
+
+    Attributes
+    ----------
+    fault
+        The located fault.
+    options
+        One row per station, quickest first (stations without a time last, in input order):
+        station id column, ``name``, ``crews``, ``eta_s`` (NaN where none), ``within_limit``
+        and ``reason`` (one of :data:`DISPATCH_REASONS`).
+    station_id
+        Id of the quickest station; None when no station reaches the fault.
+    eta_s
+        Its driving time to the fault, off-road legs included (NaN when none).
+    within_limit
+        Whether the promise (``limit_s``, 30 minutes by default) holds.
+    reason
+        One of :data:`DISPATCH_REASONS`.
+    route
+        EPSG:4326 GeoDataFrame of one LineString from the station's point on the road to the
+        fault's point on the road (columns ``station_id``, ``eta_s``, ``route_km``); None when
+        no station reaches the fault.
+    route_km
+        Length of the route along the roads (off-road legs excluded); NaN when none.
+    """
+
+    fault: Fault
+    options: pd.DataFrame
+    station_id: Any
+    eta_s: float
+    within_limit: bool
+    reason: str
+    route: gpd.GeoDataFrame | None
+    route_km: float
+
+
+# --------------------------------------------------------------------------- locating
+
+
+def _fault_from_point(point: Any, datum: str) -> Fault:
+    try:
+        lon, lat = (float(v) for v in point)
+    except (TypeError, ValueError) as exc:
+        msg = f"`point` must be a (lon, lat) pair of numbers, got {point!r}"
+        raise InputError(msg) from exc
+    check = check_coordinates(lon, lat).iloc[0]
+    if check["reason"] == "swapped_lonlat":
+        msg = (
+            f"`point`={point!r} looks like (lat, lon): the numbers make sense only exchanged; "
+            f"pass (lon, lat) = ({float(check['suggested_lon']):g}, "
+            f"{float(check['suggested_lat']):g}) "
+            "（经纬度顺序颠倒，请按经度、纬度的顺序输入）"
+        )
+        raise CoordinateError(msg)
+    if check["reason"] != "ok":
+        msg = (
+            f"`point`={point!r} is not a usable position in China ({check['reason']}); "
+            "pass (lon, lat) in degrees（坐标无效或不在中国境内）"
+        )
+        raise CoordinateError(msg)
+    wlon, wlat = to_wgs84(lon, lat, datum)
+    return Fault(lon=float(wlon), lat=float(wlat), located_by="point")
+
+
+def _fault_from_customer(customer_id: Any, customers: Any, column: str) -> Fault:
+    if not isinstance(customers, gpd.GeoDataFrame):
+        msg = (
+            "`customers` (a GeoDataFrame with a "
+            f"{column!r} column) is needed with `customer_id`, got {type(customers).__name__}"
+        )
+        raise InputError(msg)
+    series = _as_geoseries(customers, "customers")
+    if column not in customers.columns:
+        msg = (
+            f"`customers` has no column {column!r} (columns: {list(customers.columns)!r}); "
+            "pass the id column as `customer_id_column`"
+        )
+        raise InputError(msg)
+    hit = np.flatnonzero((customers[column].astype(str) == str(customer_id)).to_numpy())
+    if len(hit) == 0:
+        msg = (
+            f"customer {customer_id!r} is not in `customers` column {column!r}（未找到该客户编号）"
+        )
+        raise NotFoundError(msg)
+    if len(hit) > 1:
+        msg = (
+            f"customer {customer_id!r} appears {len(hit)} times in `customers`; ids must be unique"
+        )
+        raise DuplicateIdError(msg)
+    geom = series.iloc[[int(hit[0])]].to_crs(CRS).iloc[0]
+    if geom is None or geom.is_empty:
+        msg = (
+            f"customer {customer_id!r} has no position (not geocoded); "
+            "locate the fault with `point` or `address` instead（该客户没有坐标）"
+        )
+        raise InputError(msg)
+    return Fault(lon=float(geom.x), lat=float(geom.y), located_by="customer")
+
+
+def _fault_from_address(address: Any, gazetteer: Any) -> Fault:
+    if not isinstance(gazetteer, Gazetteer):
+        msg = f"`gazetteer` (a Gazetteer) is needed with `address`, got {type(gazetteer).__name__}"
+        raise InputError(msg)
+    row = geocode_addresses(pd.Series([address], dtype=object), gazetteer).iloc[0]
+    reason = str(row["reason"])
+    lon, lat = float(row["lon"]), float(row["lat"])
+    if reason == "ambiguous" or not (math.isfinite(lon) and math.isfinite(lat)):
+        zh = _GEOCODE_REASON_ZH.get(reason, reason)
+        msg = f"`address`={address!r} cannot be located: {reason} ({zh})"
+        candidates = row.get("candidates")
+        if isinstance(candidates, str) and candidates:
+            msg += f"; candidates: {candidates.replace('|', ', ')}"
+        msg += "; add the township and village (乡镇+村), or pass `point` or `customer_id`"
+        raise InputError(msg)
+    level = str(row["match_level"])
+    if level != "village":
+        warnings.warn(
+            f"`address`={address!r} was located only at {level} level ({reason}); the ETA is "
+            "to that point, not to the fault（地址只定位到乡镇，结果仅供参考）",
+            stacklevel=3,
+        )
+    return Fault(lon=lon, lat=lat, located_by="address", match_level=level)
+
+
+# --------------------------------------------------------------------------- route
+
+
+def _coords(geom: shapely.Geometry) -> np.ndarray:
+    return shapely.get_coordinates(geom)
+
+
+def _route_line(
+    engine: ReachEngine,
+    nodes: Sequence[int],
+    s_seg: int,
+    s_t: float,
+    f_seg: int,
+    f_t: float,
+    *,
+    direct: bool,
+    s_leaves_by_a: bool,
+    f_enter_a: bool,
+) -> shapely.LineString:
+    """Metric route: station's piece, the node path's edges, the fault's piece."""
+    geom = engine._seg_geom_m
+    if direct:
+        parts = [_coords(substring(geom[s_seg], s_t, f_t, normalized=True))]
+    else:
+        s_end = 0.0 if s_leaves_by_a else 1.0
+        parts = [_coords(substring(geom[s_seg], s_t, s_end, normalized=True))]
+        n = engine.n_nodes
+        path = np.asarray(nodes, dtype=np.int64)
+        if len(path) > 1:
+            u, v = path[:-1], path[1:]
+            a, b = engine._seg_a, engine._seg_b
+            # each directed step as a segment forwards (a -> b) or backwards (b -> a)
+            keys = np.concatenate([a * n + b, b * n + a])
+            cost = np.concatenate([engine._seg_tt_f, engine._seg_tt_b])
+            seg = np.concatenate([np.arange(len(a)), np.arange(len(a))])
+            back = np.r_[np.zeros(len(a), dtype=bool), np.ones(len(a), dtype=bool)]
+            want = u * n + v
+            m = np.isin(keys, want) & np.isfinite(cost)
+            table = pd.DataFrame({"key": keys[m], "cost": cost[m], "seg": seg[m], "back": back[m]})
+            table = table.sort_values(["key", "cost"], kind="stable").drop_duplicates("key")
+            table = table.set_index("key").loc[want]
+            for sg, bk in zip(table["seg"].to_numpy(), table["back"].to_numpy(), strict=True):
+                c = _coords(geom[sg])
+                parts.append(c[::-1] if bk else c)
+        f_start = 0.0 if f_enter_a else 1.0
+        parts.append(_coords(substring(geom[f_seg], f_start, f_t, normalized=True)))
+    xy = np.concatenate(parts)
+    keep = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
+    xy = xy[keep]
+    if len(xy) == 1:
+        xy = np.vstack([xy, xy])
+    return shapely.LineString(xy)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def dispatch(
+    engine: ReachEngine,
+    stations: gpd.GeoDataFrame,
+    *,
+    point: Sequence[float] | None = None,
+    datum: str = "wgs84",
+    customer_id: Any = None,
+    customers: gpd.GeoDataFrame | None = None,
+    address: str | None = None,
+    gazetteer: Gazetteer | None = None,
+    limit_s: float = DEFAULT_DISPATCH_LIMIT_S,
+    station_id_column: str = "station_id",
+    customer_id_column: str = DEFAULT_CUSTOMER_ID_COLUMN,
+) -> DispatchResult:
+    """
+    The nearest repair station by driving time to a fault, its ETA and its route.
+
+    Parameters
+    ----------
+    engine
+        The engine of the drive graph.
+    stations
+        Repair stations with an id column; ``name`` and ``crews`` are reported when present.
+    point
+        The fault as ``(lon, lat)`` in ``datum``.
+    datum
+        Datum of ``point``: ``"wgs84"``, ``"gcj02"`` (Amap, Tencent) or ``"bd09"`` (Baidu).
+    customer_id
+        The fault at this customer's position (needs ``customers``).
+    customers
+        Customers with ``customer_id_column`` and point geometries.
+    address
+        The fault at this address, located with ``gazetteer``.
+    gazetteer
+        The county's gazetteer.
+    limit_s
+        The promise, seconds (default 30 minutes).
+    station_id_column
+        Station id column.
+    customer_id_column
+        Customer id column of ``customers``.
+
+    Returns
+    -------
+    DispatchResult
+        The fault, every station's option, the best station, its ETA, whether the promise holds,
+        the reason and the route.
+
+    Raises
+    ------
+    InputError
+        If not exactly one of ``point``, ``customer_id``, ``address`` is given, a needed table
+        is missing, or the address cannot be located (the geocoder's reason, candidates of an
+        ambiguous village name).
+    CoordinateError
+        If ``point`` is not a position in China (e.g. lat and lon exchanged).
+    NotFoundError
+        If ``customer_id`` is not in ``customers``.
+    """
+    if not isinstance(engine, ReachEngine):
+        msg = f"`engine` must be a ReachEngine, got {type(engine).__name__}; build one from G"
+        raise InputError(msg)
+    given = [
+        name
+        for name, value in (("point", point), ("customer_id", customer_id), ("address", address))
+        if value is not None
+    ]
+    if len(given) != 1:
+        msg = (
+            "pass exactly one of `point`, `customer_id`, `address` to locate the fault, "
+            f"got {given or 'none'!r}"
+        )
+        raise InputError(msg)
+    limit_s = _check_positive(limit_s, "limit_s")
+    if not isinstance(stations, gpd.GeoDataFrame) or len(stations) == 0:
+        msg = "`stations` must be a non-empty GeoDataFrame of repair stations"
+        raise InputError(msg)
+    ids = _ids(stations, station_id_column, "stations")
+
+    if point is not None:
+        fault = _fault_from_point(point, datum)
+    elif customer_id is not None:
+        fault = _fault_from_customer(customer_id, customers, customer_id_column)
+    else:
+        fault = _fault_from_address(address, gazetteer)
+
+    src = engine._snap(stations, "stations")
+    flt = engine._snap(gpd.GeoSeries([shapely.Point(fault.lon, fault.lat)], crs=CRS), "fault")
+    n_st = len(ids)
+    eta = np.full(n_st, np.inf)
+    choice = np.full(n_st, -1)  # 0: via the edge's a end, 1: via b, 2: directly along it
+    pred = None
+    if flt.seg[0] >= 0:
+        n = engine.n_nodes
+        M = engine._extended(flt, np.array([True]), reverse=True)
+        dist, pred = csgraph.dijkstra(M, directed=True, indices=n, return_predecessors=True)
+        j = np.flatnonzero(src.seg >= 0)
+        seg, t, leg = src.seg[j], src.t[j], src.leg_s[j]
+        a, b = engine._seg_a[seg], engine._seg_b[seg]
+        tt_f, tt_b = engine._seg_tt_f[seg], engine._seg_tt_b[seg]
+        with np.errstate(invalid="ignore"):  # 0 * inf where a station is at a node
+            via_a = np.where(t == 0.0, 0.0, t * tt_b) + dist[a]
+            via_b = np.where(t == 1.0, 0.0, (1.0 - t) * tt_f) + dist[b]
+            f_seg, f_t = int(flt.seg[0]), float(flt.t[0])
+            fwd = np.where(f_t >= t, (f_t - t) * tt_f, np.inf)
+            bwd = np.where(f_t <= t, (t - f_t) * tt_b, np.inf)
+        along = np.where(f_t == t, 0.0, np.minimum(fwd, bwd))
+        direct = np.where(seg == f_seg, along + float(flt.leg_s[0]), np.inf)
+        cand = np.stack([via_a, via_b, direct])
+        pick = np.argmin(cand, axis=0)
+        pick = np.where(direct <= cand[pick, np.arange(len(j))], 2, pick)
+        best_time = cand[pick, np.arange(len(j))] + leg
+        eta[j] = best_time
+        choice[j] = np.where(np.isfinite(best_time), pick, -1)
+
+    reached = np.isfinite(eta)
+    if flt.seg[0] < 0:
+        unreached = "too_far_from_road"
+    elif flt.reason[0] == _ISOLATED:
+        unreached = "isolated_road_piece"
+    else:
+        unreached = "unreachable"
+    reason = np.where(reached, np.where(eta <= limit_s, "ok", "over_limit"), unreached).astype(
+        object
+    )
+    reason[(src.seg < 0) & (flt.seg[0] >= 0)] = "too_far_from_road"
+
+    def column(name: str) -> np.ndarray:
+        if name in stations.columns:
+            return stations[name].to_numpy()
+        return np.full(n_st, None, dtype=object)
+
+    options = pd.DataFrame(
+        {
+            station_id_column: ids,
+            "name": column("name"),
+            "crews": column("crews"),
+            "eta_s": np.where(reached, eta, np.nan),
+            "within_limit": reached & (eta <= limit_s),
+            "reason": reason,
+        },
+        index=stations.index,
+    )
+    order = np.lexsort((np.arange(n_st), np.where(reached, eta, np.inf)))
+    options = options.iloc[order]
+
+    if not reached.any():
+        logger.info("fault at (%.6f, %.6f): no station reaches it (%s)", *_ll(fault), unreached)
+        return DispatchResult(
+            fault=fault,
+            options=options,
+            station_id=None,
+            eta_s=math.nan,
+            within_limit=False,
+            reason=unreached,
+            route=None,
+            route_km=math.nan,
+        )
+
+    k = int(order[0])
+    assert pred is not None
+    nodes: list[int] = []
+    s_seg, s_t = int(src.seg[k]), float(src.t[k])
+    if choice[k] != 2:
+        x = int(engine._seg_a[s_seg] if choice[k] == 0 else engine._seg_b[s_seg])
+        nodes.append(x)
+        while pred[x] != engine.n_nodes:
+            x = int(pred[x])
+            nodes.append(x)
+    f_seg, f_t = int(flt.seg[0]), float(flt.t[0])
+    last = nodes[-1] if nodes else -1
+    fa, fb = engine._seg_a[f_seg], engine._seg_b[f_seg]
+    with np.errstate(invalid="ignore"):
+        cost_fa = 0.0 if f_t == 0.0 else f_t * engine._seg_tt_f[f_seg]
+        cost_fb = 0.0 if f_t == 1.0 else (1.0 - f_t) * engine._seg_tt_b[f_seg]
+    enter_a = last == fa and (last != fb or cost_fa <= cost_fb)
+    line_m = _route_line(
+        engine,
+        nodes,
+        s_seg,
+        s_t,
+        f_seg,
+        f_t,
+        direct=choice[k] == 2,
+        s_leaves_by_a=choice[k] == 0,
+        f_enter_a=bool(enter_a),
+    )
+    route_km = float(line_m.length) / 1000.0
+    line = ReachEngine._transform(np.array([line_m], dtype=object), engine._to_ll)
+    best_eta = float(eta[k])
+    route = gpd.GeoDataFrame(
+        {station_id_column: [ids[k]], "eta_s": [best_eta], "route_km": [route_km]},
+        geometry=line,
+        crs=CRS,
+    )
+    logger.info("fault dispatched to %r: %.0f s, %.2f km", ids[k], best_eta, route_km)
+    return DispatchResult(
+        fault=fault,
+        options=options,
+        station_id=ids[k],
+        eta_s=best_eta,
+        within_limit=bool(best_eta <= limit_s),
+        reason=str(reason[k]),
+        route=route,
+        route_km=route_km,
+    )
+
+
+def _ll(fault: Fault) -> tuple[float, float]:
+    return fault.lon, fault.lat
