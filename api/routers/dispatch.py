@@ -1,0 +1,85 @@
+"""``/dispatch``: the nearest repair station for a fault (抢修调度)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+import gridgeo
+from api.deps import StoreDep
+from api.serialise import json_response, records, to_jsonable
+
+router = APIRouter(prefix="/dispatch", tags=["dispatch"])
+
+
+def _engine(request: Request, store: gridgeo.GeoPackageStore) -> gridgeo.ReachEngine:
+    """The drive-graph engine of the workspace, built on first use and kept by the app."""
+    engine = getattr(request.app.state, "drive_engine", None)
+    if engine is None:
+        engine = gridgeo.ReachEngine(gridgeo.read_road_graph(store))
+        request.app.state.drive_engine = engine
+    return engine
+
+
+@router.get("")
+def dispatch_fault(
+    request: Request,
+    store: StoreDep,
+    customer_id: Annotated[str | None, Query(description="customer number (户号)")] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    datum: Annotated[str, Query(pattern="^(wgs84|gcj02|bd09)$")] = "wgs84",
+    address: Annotated[str | None, Query(min_length=1, description="fault address")] = None,
+    limit_min: Annotated[float, Query(gt=0, le=600)] = 30.0,
+) -> Response:
+    """Every station's ETA to the fault, the nearest by travel time and its route.
+
+    Give exactly one of ``customer_id``, ``lon``+``lat`` (in ``datum``) or ``address``.
+    """
+    kw: dict[str, Any]
+    if (lon is None) != (lat is None):
+        msg = "give both `lon` and `lat` (经度和纬度都要给出)"
+        raise gridgeo.InputError(msg)
+    kw = {"point": (lon, lat), "datum": datum} if lon is not None and lat is not None else {}
+    if customer_id is not None:
+        kw.update(customer_id=customer_id, customers=store.read("customers"))
+    if address is not None:
+        layers = {name: store.read(name) for name in ("county", "towns", "villages")}
+        gazetteer = gridgeo.Gazetteer(
+            layers["towns"],
+            layers["villages"],
+            county=str(layers["county"]["name"].iloc[0]),
+            county_area=layers["county"],
+        )
+        kw.update(address=address, gazetteer=gazetteer)
+    result = gridgeo.dispatch(
+        _engine(request, store), store.read("repair_stations"), limit_s=limit_min * 60.0, **kw
+    )
+    route = None
+    if result.route is not None:
+        route = {
+            "type": "Feature",
+            "properties": {"station_id": result.station_id, "route_km": result.route_km},
+            "geometry": result.route.geometry.iloc[0].__geo_interface__,
+        }
+    return json_response(
+        to_jsonable(
+            {
+                "fault": {
+                    "lon": result.fault.lon,
+                    "lat": result.fault.lat,
+                    "located_by": result.fault.located_by,
+                    "match_level": result.fault.match_level,
+                },
+                "station_id": result.station_id,
+                "eta_s": result.eta_s,
+                "within_limit": result.within_limit,
+                "reason": result.reason,
+                "route_km": result.route_km,
+                "options": records(result.options),
+                "route": route,
+            }
+        )
+    )
