@@ -138,6 +138,7 @@ def test_openapi_lists_every_endpoint(client):
         "/grids/preview",
         "/grids/save",
         "/customers/{customer_id}",
+        "/dispatch",
         "/kpis",
     }
 
