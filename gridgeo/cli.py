@@ -46,11 +46,9 @@ def _fmt_int(n: int) -> str:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Run everything the project can do so far on the bundled sample county."""
-    from types import SimpleNamespace
-
     import geopandas as gpd
 
-    from gridgeo import archive, geocode, io, network, reach, roster, sample, workspace
+    from gridgeo import archive, io, network, reach, roster, sample, workspace
 
     started = time.perf_counter()
     out_dir = Path(args.out)
@@ -96,9 +94,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
 
     # customers: geocoded offline, counted per village -> grid workload
-    gazetteer = geocode.Gazetteer.from_sample(
-        SimpleNamespace(county=county.county, towns=county.towns, villages=county.villages)
-    )
+    gazetteer = workspace.read_gazetteer(store)
     located = archive.locate_customers(records, gazetteer, county_area=county.county)
     workload = workspace.village_workload(located)
 
@@ -485,22 +481,12 @@ def _cmd_grids_restore(args: argparse.Namespace) -> int:
 # --- gridgeo customers ----------------------------------------------------------------------
 
 
-def _workspace_gazetteer(store: Any) -> Any:
-    from types import SimpleNamespace
-
-    from gridgeo import geocode
-
-    layers = SimpleNamespace(
-        county=store.read("county"), towns=store.read("towns"), villages=store.read("villages")
-    )
-    return geocode.Gazetteer.from_sample(layers), layers.county
-
-
 def _cmd_customers_import(args: argparse.Namespace) -> int:
-    from gridgeo import archive
+    from gridgeo import archive, workspace
 
     store = _open_store(args.workspace)
-    gazetteer, county = _workspace_gazetteer(store)
+    gazetteer = workspace.read_gazetteer(store)
+    county = store.read("county")
     grids = store.read("grids") if "grids" in store.layers() else None
     t0 = time.perf_counter()
     report = archive.import_customers(
@@ -616,7 +602,7 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     elif args.customer:
         kw = {"customer_id": args.customer, "customers": store.read("customers")}
     else:
-        kw = {"address": args.address, "gazetteer": _workspace_gazetteer(store)[0]}
+        kw = {"address": args.address, "gazetteer": workspace.read_gazetteer(store)}
     result = dispatch(engine, stations, limit_s=args.limit_min * 60.0, **kw)
     fault = result.fault
     promise = "holds 承诺达成" if result.within_limit else "FAILS 超出承诺"

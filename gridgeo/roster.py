@@ -32,6 +32,7 @@ import pandas as pd
 
 from gridgeo.errors import DuplicateIdError, InputError, MissingColumnError
 from gridgeo.io import read_records
+from gridgeo.sample import _GIVEN, _SURNAMES  # the sample county's name pools
 
 __all__ = [
     "ROSTER_COLUMNS",
@@ -51,9 +52,6 @@ _MEMBER_SPLIT = re.compile(r"\s*[、,，;；/]\s*")
 # mobile: 1 + 10 digits; landline: 3-4 digit area code starting with 0, then 7-8 digits
 _PHONE = re.compile(r"^(?:1\d{10}|0\d{2,3}-?\d{7,8})$")
 _PHONE_NOISE = re.compile(r"[\s()（）]")
-
-_SURNAMES = tuple("曾刘王李黄陈张吴赵周徐胡朱罗谢付饶邱揭危袁邓傅熊杨谭聂彭游包艾")
-_GIVEN = tuple("建国华明军平芳英红兰秀梅春生福荣根水金林桂珍玉德文伟强勇丽娟辉")
 
 
 def _listed(values: list[object]) -> str:

@@ -30,12 +30,14 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import geopandas as gpd
 import networkx as nx
 import pandas as pd
 
+from gridgeo import geocode as _geocode
 from gridgeo import grids as _grids
 from gridgeo import io as _io
 from gridgeo import network as _network
@@ -53,6 +55,7 @@ __all__ = [
     "create_workspace",
     "load_service_grids",
     "reach_kpi_function",
+    "read_gazetteer",
     "read_road_graph",
     "save_grids",
     "village_workload",
@@ -139,6 +142,14 @@ def read_road_graph(store: GeoPackageStore, *, mode: str = "drive") -> nx.MultiD
         raise NotFoundError(msg)
     roads = _io.read_layer(store.path, layer=ROADS_LAYER)
     return _network.graph_from_roads(roads, mode=mode)
+
+
+def read_gazetteer(store: GeoPackageStore) -> _geocode.Gazetteer:
+    """The address gazetteer of a workspace: its county, townships and villages."""
+    layers = SimpleNamespace(
+        county=store.read("county"), towns=store.read("towns"), villages=store.read("villages")
+    )
+    return _geocode.Gazetteer.from_sample(layers)
 
 
 def village_workload(customers: pd.DataFrame) -> pd.DataFrame:

@@ -46,14 +46,7 @@ def dispatch_fault(
     if customer_id is not None:
         kw.update(customer_id=customer_id, customers=store.read("customers"))
     if address is not None:
-        layers = {name: store.read(name) for name in ("county", "towns", "villages")}
-        gazetteer = gridgeo.Gazetteer(
-            layers["towns"],
-            layers["villages"],
-            county=str(layers["county"]["name"].iloc[0]),
-            county_area=layers["county"],
-        )
-        kw.update(address=address, gazetteer=gazetteer)
+        kw.update(address=address, gazetteer=gridgeo.read_gazetteer(store))
     result = gridgeo.dispatch(
         _engine(request, store), store.read("repair_stations"), limit_s=limit_min * 60.0, **kw
     )
