@@ -137,8 +137,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # service levels: 30-minute repair reach (station -> customer, drive) and 10-minute
     # payment access (customer -> point, two-wheeler)
     t0 = time.perf_counter()
-    repair_engine = reach.ReachEngine(graphs["drive"])
-    payment_engine = reach.ReachEngine(graphs[reach.DEFAULT_PAYMENT_MODE])
+    repair_engine = reach.ReachEngine.from_roads(county.roads, mode="drive")
+    payment_engine = reach.ReachEngine.from_roads(county.roads, mode=reach.DEFAULT_PAYMENT_MODE)
     access = reach.customer_access(
         repair_engine, payment_engine, customers, county.repair_stations, county.payment_points
     )
@@ -590,11 +590,11 @@ def _parse_point(text: str) -> tuple[float, float]:
 
 def _cmd_dispatch(args: argparse.Namespace) -> int:
     """The nearest repair station by travel time for a fault, its ETA and route."""
-    from gridgeo import reach, workspace
+    from gridgeo import workspace
     from gridgeo.dispatch import dispatch
 
     store = _open_store(args.workspace)
-    engine = reach.ReachEngine(workspace.read_road_graph(store))
+    engine = workspace.read_reach_engine(store)
     stations = store.read("repair_stations")
     kw: dict[str, Any]
     if args.point:

@@ -92,7 +92,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import geopandas as gpd
 import networkx as nx
@@ -482,9 +482,14 @@ def _segment_lengths_m(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.nd
 def _line_lengths_m(lines: np.ndarray) -> np.ndarray:
     """Geodesic length (m) of each lon/lat LineString, vectorised over all segments."""
     coords, index = shapely.get_coordinates(lines, return_index=True)
+    return _coords_lengths_m(coords, index, len(lines))
+
+
+def _coords_lengths_m(coords: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """Geodesic length (m) of lines given as lon/lat ``coords`` with the line ``index`` of each."""
     same = index[1:] == index[:-1]
     seg = _segment_lengths_m(coords[:-1, 0][same], coords[:-1, 1][same], *coords[1:].T[:, same])
-    return np.bincount(index[:-1][same], weights=seg, minlength=len(lines))
+    return np.bincount(index[:-1][same], weights=seg, minlength=n)
 
 
 def _boundary_polygon(boundary: Any) -> Any:
@@ -1007,18 +1012,19 @@ def _label_components_inplace(G: nx.MultiDiGraph) -> None:
 # --------------------------------------------------------------------------- roads layer
 
 
-def _map_unique(values: pd.Series, func: Any) -> list[Any]:
-    """``[func(x) for x in values]``, calling `func` once per distinct value (NA -> None)."""
+def _map_unique(values: pd.Series, func: Any) -> np.ndarray:
+    """``[func(x) for x in values]`` as an object array, `func` called once per distinct value
+    (NA -> None)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = [func(x) for x in uniques]
-    return [None if c < 0 else mapped[c] for c in codes.tolist()]
+    mapped = np.empty(len(uniques) + 1, dtype=object)  # the last one for NA (code -1)
+    mapped[:-1] = [func(x) for x in uniques]
+    return mapped[codes]
 
 
 def _oneway_column(values: pd.Series) -> np.ndarray:
     parsed = _map_unique(values, _parse_oneway)
-    bad = [
-        i for i, (p, x) in enumerate(zip(parsed, values, strict=True)) if p is None and pd.notna(x)
-    ]
+    unread = np.array([p is None for p in parsed.tolist()], dtype=bool)
+    bad = np.flatnonzero(unread & values.notna().to_numpy()).tolist()
     if bad:
         labels = values.index[bad[:5]].tolist()
         msg = (
@@ -1026,40 +1032,38 @@ def _oneway_column(values: pd.Series) -> np.ndarray:
             f"{values.iloc[bad[0]]!r}); use True/False or 'yes'/'no'/'-1'"
         )
         raise InputError(msg)
-    return np.array([0 if p is None else p for p in parsed], dtype=np.int8)
+    return np.where(unread, 0, parsed).astype(np.int8)
 
 
-def graph_from_roads(
+class _RoadLines(NamedTuple):
+    """The lines of a roads layer as arrays, checked and with their nodes (one row per part)."""
+
+    node_ids: np.ndarray  # node id of each node code
+    node_x: np.ndarray  # lon of each node code
+    node_y: np.ndarray  # lat of each node code
+    su: np.ndarray  # node code of each line's first point
+    sv: np.ndarray  # node code of each line's last point
+    coords: np.ndarray  # lon/lat of the lines' points, each line ending exactly at its nodes
+    which: np.ndarray  # the line of each point
+    length_m: np.ndarray | None  # geodesic length
+    speed_kph: np.ndarray  # speed of the mode (NaN where the class is not used by it)
+    direction: np.ndarray  # int8: 0 both ways, 1 along the line only, -1 against it only
+    keep: np.ndarray  # bool: usable in the mode and not a zero-length loop
+    row: np.ndarray  # position of the input row
+    highway: np.ndarray
+    name: np.ndarray
+
+
+def _road_lines(
     roads: gpd.GeoDataFrame,
+    mode: str,
+    speeds_kph: Mapping[str, float] | None,
     *,
-    mode: str = "drive",
-    speeds_kph: Mapping[str, float] | None = None,
-) -> nx.MultiDiGraph:
-    """
-    Build a road graph from a roads layer.
+    lengths: bool = True,
+) -> _RoadLines:
+    """Check a roads layer and read its lines into arrays (see :func:`graph_from_roads`).
 
-    Each line becomes one edge per allowed direction; lines meet where their end points
-    coincide (after rounding to 1e-7 degree), so the layer must be split at junctions. Lines
-    that only cross (bridges, or an unsplit layer) are not joined.
-
-    Parameters
-    ----------
-    roads
-        LineStrings (MultiLineStrings are split into their parts) in any CRS, with column
-        ``highway`` (OSM value or a Chinese class of :data:`CHINESE_ROAD_CLASSES`) and optional
-        ``oneway`` (bool or ``"yes"``/``"no"``/``"-1"``; missing = two-way), ``speed_kph`` or
-        ``maxspeed``, ``name``, and ``u``/``v`` node ids (otherwise ids are numbered from the
-        sorted end-point coordinates).
-    mode
-        One of :data:`MODES`; road classes not used by the mode are left out.
-    speeds_kph
-        Speeds by road class that replace the defaults of :data:`SPEEDS_KPH`.
-
-    Returns
-    -------
-    G
-        The road graph with node ``component`` labels; edges carry ``road_index``, the input
-        row's index label.
+    ``lengths=False`` leaves ``length_m`` None (the caller computes it when it suits).
     """
     _check_mode(mode)
     table = _speed_table(mode, speeds_kph)
@@ -1094,7 +1098,9 @@ def graph_from_roads(
         raise InvalidGeometryError(msg)
 
     data = roads.to_crs(CRS) if not roads.crs.equals(pyproj.CRS(CRS)) else roads
-    data = data.assign(_row=np.arange(len(data))).explode(index_parts=False)
+    data = data.assign(_row=np.arange(len(data)))
+    if (type_id == 5).any():  # MultiLineStrings into their parts (get_parts is costly)
+        data = data.explode(index_parts=False)
     lines = data.geometry.to_numpy()
     row = data["_row"].to_numpy()
 
@@ -1107,7 +1113,7 @@ def graph_from_roads(
             f"`roads` column 'highway' has values that are not road classes, left out: "
             f"{unknown[:10]!r}{' and missing values' if None in classes else ''}"
         )
-        warnings.warn(msg, stacklevel=2)
+        warnings.warn(msg, stacklevel=3)
     default = np.array(_map_unique(pd.Series(highway), table.get), dtype=float)
     usable = ~np.isnan(default)
     if not usable.any():
@@ -1177,38 +1183,96 @@ def graph_from_roads(
             f"{int((moved > 1e-5).sum())} lines of `roads` do not end at the position of "
             f"their `u`/`v` node (rows {labels!r}); they were moved to the node"
         )
-        warnings.warn(msg, stacklevel=2)
+        warnings.warn(msg, stacklevel=3)
     coords[first_pt] = new_first
     coords[last_pt] = new_last
-    lines = shapely.linestrings(coords, indices=which)
-    length = _line_lengths_m(lines)
-    zero_loop = (su == sv) & (length <= 0)
+    loop = su == sv
+    length = _coords_lengths_m(coords, which, len(lines)) if lengths else None
+    if length is not None:
+        zero_loop = loop & (length <= 0)
+    else:  # the lengths of the closed lines only
+        on_loop = loop[which]
+        zero_loop = loop & (_coords_lengths_m(coords[on_loop], which[on_loop], len(lines)) <= 0)
     if zero_loop.any():
         labels = roads.index[row[zero_loop]][:5].tolist()
         msg = f"{int(zero_loop.sum())} zero-length closed lines in `roads` left out: {labels!r}"
-        warnings.warn(msg, stacklevel=2)
+        warnings.warn(msg, stacklevel=3)
     keep = usable & ~zero_loop
-    fwd = keep & (direction >= 0)
-    bwd = keep & (direction <= 0)
+    return _RoadLines(
+        node_ids=node_ids,
+        node_x=node_x,
+        node_y=node_y,
+        su=su,
+        sv=sv,
+        coords=coords,
+        which=which,
+        length_m=length,
+        speed_kph=speed,
+        direction=direction,
+        keep=keep,
+        row=row,
+        highway=highway,
+        name=name,
+    )
+
+
+def graph_from_roads(
+    roads: gpd.GeoDataFrame,
+    *,
+    mode: str = "drive",
+    speeds_kph: Mapping[str, float] | None = None,
+) -> nx.MultiDiGraph:
+    """
+    Build a road graph from a roads layer.
+
+    Each line becomes one edge per allowed direction; lines meet where their end points
+    coincide (after rounding to 1e-7 degree), so the layer must be split at junctions. Lines
+    that only cross (bridges, or an unsplit layer) are not joined.
+
+    Parameters
+    ----------
+    roads
+        LineStrings (MultiLineStrings are split into their parts) in any CRS, with column
+        ``highway`` (OSM value or a Chinese class of :data:`CHINESE_ROAD_CLASSES`) and optional
+        ``oneway`` (bool or ``"yes"``/``"no"``/``"-1"``; missing = two-way), ``speed_kph`` or
+        ``maxspeed``, ``name``, and ``u``/``v`` node ids (otherwise ids are numbered from the
+        sorted end-point coordinates).
+    mode
+        One of :data:`MODES`; road classes not used by the mode are left out.
+    speeds_kph
+        Speeds by road class that replace the defaults of :data:`SPEEDS_KPH`.
+
+    Returns
+    -------
+    G
+        The road graph with node ``component`` labels; edges carry ``road_index``, the input
+        row's index label.
+    """
+    r = _road_lines(roads, mode, speeds_kph)
+    fwd = r.keep & (r.direction >= 0)
+    bwd = r.keep & (r.direction <= 0)
     idx = np.concatenate([np.flatnonzero(fwd), np.flatnonzero(bwd)])
     is_rev = np.concatenate([np.zeros(int(fwd.sum()), bool), np.ones(int(bwd.sum()), bool)])
     order = np.lexsort((is_rev, idx))
     idx, is_rev = idx[order], is_rev[order]
-    geometry = np.where(is_rev, shapely.reverse(lines[idx]), lines[idx])
+    geometry = shapely.linestrings(r.coords, indices=r.which)[idx]
+    geometry[is_rev] = shapely.reverse(geometry[is_rev])  # edges against the line's direction
+    su, sv = r.su[idx], r.sv[idx]
+    assert r.length_m is not None  # computed by _road_lines
     G = _assemble_graph(
-        node_ids=node_ids,
-        node_x=node_x,
-        node_y=node_y,
-        u=np.where(is_rev, sv[idx], su[idx]),
-        v=np.where(is_rev, su[idx], sv[idx]),
-        length_m=length[idx],
-        speed_kph=speed[idx],
+        node_ids=r.node_ids,
+        node_x=r.node_x,
+        node_y=r.node_y,
+        u=np.where(is_rev, sv, su),
+        v=np.where(is_rev, su, sv),
+        length_m=r.length_m[idx],
+        speed_kph=r.speed_kph[idx],
         geometry=geometry,
         attrs={
-            "road_index": np.asarray(roads.index[row[idx]], dtype=object),
-            "highway": highway[idx],
-            "name": name[idx],
-            "oneway": direction[idx] != 0,
+            "road_index": np.asarray(roads.index[r.row[idx]], dtype=object),
+            "highway": r.highway[idx],
+            "name": r.name[idx],
+            "oneway": r.direction[idx] != 0,
             "reversed": is_rev,
         },
         graph_attrs={"mode": mode, "source": "roads", "simplified": False},

@@ -76,10 +76,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from operator import itemgetter
 from typing import Any
 
 import geopandas as gpd
@@ -102,7 +105,12 @@ from gridgeo.errors import (
     InvalidGeometryError,
     MissingColumnError,
 )
-from gridgeo.network import WALK_SPEED_KPH, graph_from_roads
+from gridgeo.network import (
+    MIN_EDGE_LENGTH_M,
+    WALK_SPEED_KPH,
+    _coords_lengths_m,
+    _road_lines,
+)
 
 __all__ = [
     "DEFAULT_BANDS_S",
@@ -154,8 +162,9 @@ ALL_STATIONS = "all"
 CRS = "EPSG:4326"
 _AT_NODE = 1e-12  # fractions this close to 0 or 1 are at the edge's end node
 _PIECE_M = 25.0  # longest straight piece of the snapping KD-tree's densified roads
-_KD_NEIGHBOURS = (8, 32, 128)  # nearest vertices tried, in rounds
+_KD_NEIGHBOURS = (5, 20, 128)  # nearest vertices tried, in rounds
 _KD_CHUNK = 65_536
+_KD_WORKERS = 8  # threads of the snapping, at most (and at most the CPUs)
 _SURE_MARGIN_M = 1e-6  # rounding margin of the KD-tree completeness test
 
 
@@ -317,6 +326,91 @@ class ReachEngine:
         if not pyproj.CRS.from_user_input(crs).equals(pyproj.CRS(CRS)):
             msg = f'`G.graph["crs"]` must be EPSG:4326, got {crs!r}; unproject the graph first'
             raise CRSError(msg)
+        self._settings(max_snap_m, min_component_nodes, walk_speed_kph)
+        self.weight = weight
+        self.mode = G.graph.get("mode")
+        self._build(G)
+
+    @classmethod
+    def from_roads(
+        cls,
+        roads: gpd.GeoDataFrame,
+        *,
+        mode: str = "drive",
+        speeds_kph: Mapping[str, float] | None = None,
+        max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        min_component_nodes: int = DEFAULT_MIN_COMPONENT_NODES,
+        walk_speed_kph: float = WALK_SPEED_KPH,
+    ) -> ReachEngine:
+        """
+        Build the engine straight from a roads layer, without the NetworkX graph in between.
+
+        The engine answers exactly as ``ReachEngine(graph_from_roads(roads, mode=mode,
+        speeds_kph=speeds_kph))`` (same nodes, edges, travel costs and road geometry; tested),
+        but skips building and then reading the NetworkX graph, which is most of the build time
+        (see ``benchmarks/bench_reach.py``). This is how a workspace's engines are built.
+
+        Parameters
+        ----------
+        roads
+            The roads layer (see :func:`gridgeo.network.graph_from_roads`).
+        mode, speeds_kph
+            As in :func:`gridgeo.network.graph_from_roads`.
+        max_snap_m, min_component_nodes, walk_speed_kph
+            As in :class:`ReachEngine`.
+
+        Raises
+        ------
+        InputError, MissingColumnError, CRSError, EmptyDataError, InvalidGeometryError, GraphError
+            As :func:`gridgeo.network.graph_from_roads` for a bad roads layer.
+        """
+        r = _road_lines(roads, mode, speeds_kph, lengths=False)
+        self = cls.__new__(cls)
+        self._settings(max_snap_m, min_component_nodes, walk_speed_kph)
+        self.weight = "travel_time"
+        self.mode = mode
+        keep = np.flatnonzero(r.keep)
+        su, sv, way = r.su[keep], r.sv[keep], r.direction[keep]
+        # the nodes that graph_from_roads keeps, in its order
+        used = np.unique(np.concatenate([su, sv]))
+        compact = np.full(len(r.node_ids), -1, dtype=np.int64)
+        compact[used] = np.arange(len(used))
+        ids = r.node_ids.tolist()
+        nodes = [ids[i] for i in used.tolist()]
+        a, b = compact[su], compact[sv]
+        # the lines' points in their drawing direction, and with the lines against it turned
+        # round: one segment per line, oriented the way it can be driven
+        flip = way < 0
+        ncoord = np.bincount(r.which, minlength=len(r.keep))
+        cstart = np.cumsum(ncoord) - ncoord
+        ncoord, cstart = ncoord[keep], cstart[keep]
+        which = np.repeat(np.arange(len(keep)), ncoord)
+        pos = np.arange(len(which)) - np.repeat(np.cumsum(ncoord) - ncoord, ncoord)
+        drawn = r.coords[cstart[which] + pos]
+        turned = np.where(np.repeat(flip, ncoord), ncoord[which] - 1 - pos, pos)
+        lon, lat = r.node_x[used], r.node_y[used]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the geodesic lengths (pyproj lets go of the GIL) while the segments are indexed
+            lengths = pool.submit(_coords_lengths_m, drawn, which, len(keep))
+            self._set_crs(lon, lat)
+            self._index_segments(r.coords[cstart[which] + turned], which, len(keep))
+            length_m = lengths.result()
+        # the travel time of graph_from_roads' edges, same arithmetic
+        tt = np.maximum(length_m, MIN_EDGE_LENGTH_M) / r.speed_kph[keep] * 3.6
+        along, against = way >= 0, way <= 0
+        self._compile_graph(
+            nodes,
+            np.concatenate([a[along], b[against]]),
+            np.concatenate([b[along], a[against]]),
+            np.concatenate([tt[along], tt[against]]),
+            seg_a=np.where(flip, b, a),
+            seg_b=np.where(flip, a, b),
+            seg_tt_f=tt,
+            seg_tt_b=np.where(way == 0, tt, np.inf),
+        )
+        return self
+
+    def _settings(self, max_snap_m: Any, min_component_nodes: Any, walk_speed_kph: Any) -> None:
         self.max_snap_m = _check_positive(max_snap_m, "max_snap_m")
         self.walk_speed_kph = _check_positive(walk_speed_kph, "walk_speed_kph")
         if isinstance(min_component_nodes, bool) or not isinstance(
@@ -325,9 +419,6 @@ class ReachEngine:
             msg = f"`min_component_nodes` must be an int, got {min_component_nodes!r}"
             raise InputError(msg)
         self.min_component_nodes = int(min_component_nodes)
-        self.weight = weight
-        self.mode = G.graph.get("mode")
-        self._build(G)
 
     # ----------------------------------------------------------------- build
 
@@ -339,32 +430,29 @@ class ReachEngine:
         index = {n: i for i, n in enumerate(nodes)}
         n = len(nodes)
         try:
-            lon = np.fromiter((d["x"] for d in node_dict.values()), dtype=float, count=n)
-            lat = np.fromiter((d["y"] for d in node_dict.values()), dtype=float, count=n)
+            lon = np.fromiter(map(itemgetter("x"), node_dict.values()), dtype=float, count=n)
+            lat = np.fromiter(map(itemgetter("y"), node_dict.values()), dtype=float, count=n)
         except KeyError as exc:
             msg = "every node of `G` needs `x` (lon) and `y` (lat) attributes"
             raise GraphError(msg) from exc
-        eu_l: list[int] = []
-        ev_l: list[int] = []
-        w_l: list[Any] = []
-        g_l: list[Any] = []
-        weight = self.weight
-        multi = G.is_multigraph()
-        for u, nbrs in G._adj.items():
-            ui = index[u]
-            for v, data in nbrs.items():
-                vi = index[v]
-                for d in data.values() if multi else (data,):
-                    eu_l.append(ui)
-                    ev_l.append(vi)
-                    w_l.append(d.get(weight))
-                    g_l.append(d.get("geometry"))
-        if not eu_l:
+        # one pass over the adjacency: the edge dicts and, per node, how many edges leave it
+        adj = G._adj
+        if G.is_multigraph():
+            degree = [sum(map(len, nbrs.values())) for nbrs in adj.values()]
+            heads = [v for nbrs in adj.values() for v, keys in nbrs.items() for _ in keys]
+            datas = [d for nbrs in adj.values() for keys in nbrs.values() for d in keys.values()]
+        else:
+            degree = list(map(len, adj.values()))
+            heads = [v for nbrs in adj.values() for v in nbrs]
+            datas = [d for nbrs in adj.values() for d in nbrs.values()]
+        if not datas:
             msg = "`G` has no edges; a reach needs a road graph"
             raise GraphError(msg)
-        m = len(eu_l)
-        eu = np.fromiter(eu_l, dtype=np.int64, count=m)
-        ev = np.fromiter(ev_l, dtype=np.int64, count=m)
+        m = len(datas)
+        eu = np.repeat(np.arange(n, dtype=np.int64), degree)
+        ev = np.fromiter(map(index.__getitem__, heads), dtype=np.int64, count=m)
+        weight = self.weight
+        w_l = [d.get(weight) for d in datas]
         try:
             # fromiter is twice as fast; it refuses None, which asarray reads as NaN (refused
             # below with the edge named)
@@ -383,8 +471,8 @@ class ReachEngine:
                 "every edge needs a finite, non-negative travel cost (rebuild the graph)"
             )
             raise GraphError(msg)
-        geom = np.fromiter(g_l, dtype=object, count=m)
-        del g_l, w_l, eu_l, ev_l
+        geom = np.fromiter((d.get("geometry") for d in datas), dtype=object, count=m)
+        del datas, heads, w_l
         missing = shapely.is_missing(geom)
         if missing.any():
             geom[missing] = shapely.linestrings(
@@ -396,8 +484,66 @@ class ReachEngine:
                     axis=1,
                 )
             )
+        fwd, bwd, lonlat, which = self._pair_twins(eu, ev, geom)
+        self._compile(
+            nodes,
+            lon,
+            lat,
+            eu,
+            ev,
+            w,
+            seg_a=eu[fwd],
+            seg_b=ev[fwd],
+            seg_tt_f=w[fwd],
+            seg_tt_b=np.where(bwd >= 0, w[np.maximum(bwd, 0)], np.inf),
+            seg_lonlat=lonlat,
+            seg_which=which,
+        )
+
+    def _compile(
+        self,
+        nodes: list[Any],
+        lon: np.ndarray,
+        lat: np.ndarray,
+        eu: np.ndarray,
+        ev: np.ndarray,
+        w: np.ndarray,
+        *,
+        seg_a: np.ndarray,
+        seg_b: np.ndarray,
+        seg_tt_f: np.ndarray,
+        seg_tt_b: np.ndarray,
+        seg_lonlat: np.ndarray,
+        seg_which: np.ndarray,
+    ) -> None:
+        """Compile the directed edges and the road segments (edges paired with their twins).
+
+        A segment runs a -> b with cost ``seg_tt_f`` (finite) and b -> a with ``seg_tt_b`` (inf
+        on a one-way road); its coordinates are ``seg_lonlat[seg_which == s]``, a to b.
+        """
+        self._set_crs(lon, lat)
+        self._index_segments(seg_lonlat, seg_which, len(seg_a))
+        self._compile_graph(
+            nodes, eu, ev, w, seg_a=seg_a, seg_b=seg_b, seg_tt_f=seg_tt_f, seg_tt_b=seg_tt_b
+        )
+
+    def _set_crs(self, lon: np.ndarray, lat: np.ndarray) -> None:
         self.crs = metric_crs((lon.min(), lat.min(), lon.max(), lat.max()))
         self._to_m = _transformer(CRS, self.crs.to_wkt())
+
+    def _compile_graph(
+        self,
+        nodes: list[Any],
+        eu: np.ndarray,
+        ev: np.ndarray,
+        w: np.ndarray,
+        *,
+        seg_a: np.ndarray,
+        seg_b: np.ndarray,
+        seg_tt_f: np.ndarray,
+        seg_tt_b: np.ndarray,
+    ) -> None:
+        n = len(nodes)
         self.n_nodes = n
         self.n_edges = len(eu)
         self._nodes = nodes
@@ -413,7 +559,13 @@ class ReachEngine:
         main_comp[int(np.argmax(sizes))] = True
         self._node_main = main_comp[labels]
 
-        self._build_segments(eu, ev, w, geom)
+        self._seg_a = seg_a
+        self._seg_b = seg_b
+        self._seg_two_way = np.isfinite(seg_tt_b)
+        self._seg_tt_f = seg_tt_f
+        self._seg_tt_b = seg_tt_b
+        self._seg_main = self._node_main[self._seg_a]
+        self._main_segs = np.flatnonzero(self._seg_main)
 
     @staticmethod
     def _least_cost_csr(eu: np.ndarray, ev: np.ndarray, w: np.ndarray, n: int) -> sparse.csr_matrix:
@@ -429,16 +581,25 @@ class ReachEngine:
             )
             csr.sort_indices()
             return csr
-        order = np.lexsort((w, key))
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = key[order][1:] != key[order][:-1]
-        keep = order[first]
-        return sparse.csr_matrix((w[keep], (eu[keep], ev[keep])), shape=(n, n))
+        # by (u, v): rows in order, parallel edges adjacent, columns sorted within a row
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(eu[order[first]], minlength=n), out=indptr[1:])
+        return sparse.csr_matrix(
+            (np.minimum.reduceat(w[order], first), ev[order[first]], indptr), shape=(n, n)
+        )
 
-    def _build_segments(
-        self, eu: np.ndarray, ev: np.ndarray, w: np.ndarray, geom: np.ndarray
-    ) -> None:
-        """Pair each two-way road's twin edges into one segment with both travel costs."""
+    @staticmethod
+    def _pair_twins(
+        eu: np.ndarray, ev: np.ndarray, geom: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pair each two-way road's twin edges into one segment.
+
+        Returns the forward edge of each segment, its backward twin (-1 on a one-way road), and
+        the segments' lon/lat coordinates with the segment of each.
+        """
         # all coordinates in one call; an edge's are coords[start[e] : start[e] + ncoord[e]]
         coords, cwhich = shapely.get_coordinates(geom, return_index=True)
         ncoord = np.bincount(cwhich, minlength=len(geom))
@@ -482,51 +643,42 @@ class ReachEngine:
         bwd = np.concatenate([second, np.full(len(single), -1, dtype=np.int64)])
         seg_order = np.argsort(fwd, kind="stable")  # deterministic: by first edge
         fwd, bwd = fwd[seg_order], bwd[seg_order]
-        self._seg_a = eu[fwd]
-        self._seg_b = ev[fwd]
-        self._seg_bwd = bwd
-        self._seg_tt_f = w[fwd]
-        self._seg_tt_b = np.where(bwd >= 0, w[np.maximum(bwd, 0)], np.inf)
-        self._seg_main = self._node_main[self._seg_a]
-        self._main_segs = np.flatnonzero(self._seg_main)
-
-        # metric coordinates of the segments, densified to pieces of at most _PIECE_M, in a
-        # KD-tree: the bulk nearest-edge search (an STRtree nearest query per point is ~5x
-        # slower); metric geometries are built only when needed
         lonlat = coords[_ranges(cstart[fwd], ncoord[fwd])]
         which = np.repeat(np.arange(len(fwd)), ncoord[fwd])
-        del coords, cwhich, c1, c2
+        return fwd, bwd, lonlat, which
+
+    def _index_segments(self, lonlat: np.ndarray, which: np.ndarray, n_seg: int) -> None:
+        """Metric coordinates of the segments, densified, in a KD-tree for the snapping."""
+        # densified to pieces of at most _PIECE_M, in a KD-tree: the bulk nearest-edge search
+        # (an STRtree nearest query per point is ~5x slower); metric geometries are built only
+        # when needed
         x, y = self._to_m.transform(lonlat[:, 0], lonlat[:, 1])
         xy = np.column_stack([x, y])
         self._seg_xy, self._seg_which = xy, which
         n = len(xy)
+        # each straight piece i -> i + 1 of a segment: its vector, length and the distance of
+        # its start along the segment
         to_next = np.zeros(n, dtype=bool)
         to_next[:-1] = which[1:] == which[:-1]
         dxy = np.zeros((n, 2))
         dxy[:-1] = xy[1:] - xy[:-1]
         dxy[~to_next] = 0.0
-        count = np.where(
-            to_next, np.maximum(1, np.ceil(np.hypot(dxy[:, 0], dxy[:, 1]) / _PIECE_M)), 1
-        ).astype(np.int64)
+        length = np.hypot(dxy[:, 0], dxy[:, 1])
+        start = np.cumsum(length) - length
+        firsts = np.flatnonzero(np.r_[True, ~to_next[:-1]])
+        start -= np.repeat(start[firsts], np.diff(np.r_[firsts, n]))
+        # cut into `count` equal pieces of at most _PIECE_M
+        count = np.maximum(1, np.ceil(length / _PIECE_M)).astype(np.int64)
         rep = np.repeat(np.arange(n), count)
-        k = np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)
-        vxy = xy[rep] + (k / count[rep])[:, None] * dxy[rep]
-        vseg = which[rep]
-        nxt = np.zeros(len(vxy), dtype=bool)
-        nxt[:-1] = vseg[1:] == vseg[:-1]
-        step = np.zeros(len(vxy))
-        step[1:] = np.where(nxt[:-1], np.hypot(*(vxy[1:] - vxy[:-1]).T), 0.0)
-        cum = np.cumsum(step)
-        firsts = np.flatnonzero(np.r_[True, ~nxt[:-1]])
-        cum -= np.repeat(cum[firsts], np.diff(np.r_[firsts, len(vxy)]))
-        self._v_xy = vxy
-        self._v_seg = vseg
-        self._v_cum = cum
-        self._v_next = nxt
-        self._seg_len = np.zeros(len(fwd))
-        lasts = np.flatnonzero(~nxt)
-        self._seg_len[vseg[lasts]] = cum[lasts]
-        self._half_piece_m = float(step.max()) / 2.0 if len(step) else 0.0
+        frac = (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)) / count[rep]
+        self._v_xy = vxy = xy[rep] + frac[:, None] * dxy[rep]
+        self._v_seg = which[rep]
+        self._v_cum = start[rep] + frac * length[rep]
+        self._v_next = to_next[rep]
+        self._seg_len = np.zeros(n_seg)
+        lasts = np.flatnonzero(~to_next)
+        self._seg_len[which[lasts]] = start[lasts]
+        self._half_piece_m = float((length / count).max()) / 2.0 if n else 0.0
         # sliding-midpoint splits build in less than half the time of median splits; queries
         # are as fast on road vertices
         self._kdtree = cKDTree(vxy, balanced_tree=False, compact_nodes=False)
@@ -593,7 +745,7 @@ class ReachEngine:
         ``k``, so no second KD-tree is needed.
         """
         vx, vy, nv = self._v_xy[:, 0], self._v_xy[:, 1], len(self._v_xy)
-        dv, iv = self._kdtree.query(p, k=k, workers=-1)
+        dv, iv = self._kdtree.query(p, k=k)
         dv, iv = dv.reshape(len(p), k), iv.reshape(len(p), k)
         # pieces (v, v+1) and (v-1, v) of each neighbour vertex v
         a = np.concatenate([iv, iv - 1], axis=1)
@@ -641,12 +793,26 @@ class ReachEngine:
         along = np.zeros(n)
         todo = np.arange(n)
         nv = len(self._v_xy)
+        workers = max(1, min(os.cpu_count() or 1, _KD_WORKERS))
         for k in _KD_NEIGHBOURS:
             k = min(k, nv)
+            # chunks of points in threads (the KD-tree and numpy let go of the GIL)
+            size = min(_KD_CHUNK, max(1, -(-len(todo) // workers)))
+            chunks = [todo[lo : lo + size] for lo in range(0, len(todo), size)]
+            if len(chunks) > 1:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    found = list(
+                        pool.map(
+                            self._nearest_pieces,
+                            [xy[idx] for idx in chunks],
+                            [k] * len(chunks),
+                            [main_only] * len(chunks),
+                        )
+                    )
+            else:
+                found = [self._nearest_pieces(xy[idx], k, main_only) for idx in chunks]
             left = []
-            for lo in range(0, len(todo), _KD_CHUNK):
-                idx = todo[lo : lo + _KD_CHUNK]
-                s_, d_, a_, sure = self._nearest_pieces(xy[idx], k, main_only)
+            for idx, (s_, d_, a_, sure) in zip(chunks, found, strict=True):
                 seg[idx[sure]], dist[idx[sure]], along[idx[sure]] = s_[sure], d_[sure], a_[sure]
                 left.append(idx[~sure])
             todo = np.concatenate(left) if left else todo[:0]
@@ -727,7 +893,7 @@ class ReachEngine:
             {
                 "u": nodes[u],
                 "v": nodes[v],
-                "two_way": np.where(ok, self._seg_bwd[seg] >= 0, False),
+                "two_way": np.where(ok, self._seg_two_way[seg], False),
                 "fraction": s.t,
                 "snap_m": s.snap_m,
                 "offroad_s": s.leg_s,
@@ -1121,9 +1287,8 @@ def engines_from_roads(
         if service == "payment" and mode == "drive":
             engines[service] = engines["repair"]
             continue
-        G = graph_from_roads(roads, mode=mode)
-        engines[service] = ReachEngine(
-            G, max_snap_m=max_snap_m, min_component_nodes=min_component_nodes
+        engines[service] = ReachEngine.from_roads(
+            roads, mode=mode, max_snap_m=max_snap_m, min_component_nodes=min_component_nodes
         )
     return engines
 

@@ -56,6 +56,7 @@ __all__ = [
     "load_service_grids",
     "reach_kpi_function",
     "read_gazetteer",
+    "read_reach_engine",
     "read_road_graph",
     "save_grids",
     "village_workload",
@@ -132,16 +133,26 @@ def create_workspace(
     return store
 
 
-def read_road_graph(store: GeoPackageStore, *, mode: str = "drive") -> nx.MultiDiGraph:
-    """The road graph of a workspace for one travel mode (see :data:`gridgeo.MODES`)."""
+def _read_roads(store: GeoPackageStore) -> gpd.GeoDataFrame:
     if ROADS_LAYER not in _io.list_layers(store.path):
         msg = (
             f"workspace {str(store.path)!r} has no `roads` layer: import roads first "
             "(`gridgeo roads import FILE --out ...`) or rebuild the workspace."
         )
         raise NotFoundError(msg)
-    roads = _io.read_layer(store.path, layer=ROADS_LAYER)
-    return _network.graph_from_roads(roads, mode=mode)
+    return _io.read_layer(store.path, layer=ROADS_LAYER)
+
+
+def read_road_graph(store: GeoPackageStore, *, mode: str = "drive") -> nx.MultiDiGraph:
+    """The road graph of a workspace for one travel mode (see :data:`gridgeo.MODES`)."""
+    return _network.graph_from_roads(_read_roads(store), mode=mode)
+
+
+def read_reach_engine(store: GeoPackageStore, *, mode: str = "drive") -> _reach.ReachEngine:
+    """The reach engine of a workspace's roads for one travel mode, built straight from the
+    roads layer (:meth:`gridgeo.reach.ReachEngine.from_roads`: the same answers as an engine
+    built from :func:`read_road_graph`, about twice as fast to build)."""
+    return _reach.ReachEngine.from_roads(_read_roads(store), mode=mode)
 
 
 def read_gazetteer(store: GeoPackageStore) -> _geocode.Gazetteer:

@@ -8,6 +8,7 @@ within the snapping radius), the partial-edge arithmetic done here, and NetworkX
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -29,7 +30,7 @@ from gridgeo.errors import (
     InvalidGeometryError,
     MissingColumnError,
 )
-from gridgeo.network import WALK_SPEED_KPH, graph_from_osm, graph_from_roads
+from gridgeo.network import WALK_SPEED_KPH, graph_from_osm, graph_from_roads, roads_from_graph
 from gridgeo.reach import (
     DEFAULT_MAX_SNAP_M,
     DEFAULT_MIN_COMPONENT_NODES,
@@ -586,8 +587,16 @@ def _reps(edge: int, t: float, twin: np.ndarray) -> list[tuple[int, float]]:
     return [(edge, t)] + ([(int(twin[edge]), 1.0 - t)] if twin[edge] >= 0 else [])
 
 
-def _check_against_networkx(G: nx.MultiDiGraph, *, n: int, seed: int, reverse: bool) -> None:
-    engine = ReachEngine(G)
+def _check_against_networkx(
+    G: nx.MultiDiGraph,
+    *,
+    n: int,
+    seed: int,
+    reverse: bool,
+    engine: ReachEngine | None = None,
+) -> None:
+    """The engine's answers (by default ``ReachEngine(G)``) against NetworkX on ``G``."""
+    engine = ReachEngine(G) if engine is None else engine
     crs = engine.crs
     tgt_xy = _random_points_near_roads(G, crs, n, seed)
     src_xy = _random_points_near_roads(G, crs, 5, seed + 100, far_share=0.0)
@@ -688,6 +697,101 @@ def _main_network_distance(G: nx.MultiDiGraph, crs: pyproj.CRS, at: gpd.GeoSerie
     lines_m = gpd.GeoSeries(lines, crs="EPSG:4326").to_crs(crs).to_numpy()
     p = at.to_crs(crs).to_numpy()
     return np.array([shapely.distance(q, lines_m).min() for q in p])
+
+
+def test_from_roads_matches_networkx(county, county_graph, roads_dir) -> None:
+    # the engine built straight from the roads layer, against NetworkX on the graph of the
+    # same layer (graph_from_roads): the sample county and a real OSM extract's roads
+    engine = ReachEngine.from_roads(county.roads)
+    _check_against_networkx(county_graph, n=1000, seed=6, reverse=False, engine=engine)
+    roads = roads_from_graph(graph_from_osm(roads_dir / "andorra_graphhopper.osm.pbf"))
+    G = graph_from_roads(roads)
+    engine = ReachEngine.from_roads(roads)
+    _check_against_networkx(G, n=1000, seed=7, reverse=False, engine=engine)
+    _check_against_networkx(G, n=1000, seed=8, reverse=True, engine=engine)
+
+
+def _same_engine(a: ReachEngine, b: ReachEngine) -> None:
+    assert a._nodes == b._nodes
+    assert (a.n_nodes, a.n_edges, len(a._seg_a)) == (b.n_nodes, b.n_edges, len(b._seg_a))
+    assert a.crs == b.crs and a.mode == b.mode
+    assert a._csr.shape == b._csr.shape and (a._csr != b._csr).nnz == 0
+    np.testing.assert_array_equal(a._node_main, b._node_main)
+
+    def segments(e: ReachEngine) -> list[tuple]:
+        # orientation-free: (nodes, costs each way, coordinates) of every segment
+        rows = []
+        xy = np.round(e._seg_xy, 6)
+        for s in range(len(e._seg_a)):
+            pts = xy[e._seg_which == s]
+            fwd = (int(e._seg_a[s]), int(e._seg_b[s]), e._seg_tt_f[s], e._seg_tt_b[s])
+            if (fwd[0], pts[0].tolist()) > (fwd[1], pts[-1].tolist()) and np.isfinite(fwd[3]):
+                fwd, pts = (fwd[1], fwd[0], fwd[3], fwd[2]), pts[::-1]
+            rows.append((*fwd, tuple(map(tuple, pts))))
+        return sorted(rows)
+
+    assert segments(a) == segments(b)
+
+
+def test_from_roads_builds_the_graph_engine(county) -> None:
+    # the sample's roads in every mode, and without u/v ids (nodes from the coordinates)
+    roads = county.roads.iloc[:4000]
+    for mode in ("drive", "two_wheeler", "walk"):
+        _same_engine(
+            ReachEngine.from_roads(roads, mode=mode),
+            ReachEngine(graph_from_roads(roads, mode=mode)),
+        )
+    bare = roads.drop(columns=["u", "v"])
+    _same_engine(ReachEngine.from_roads(bare), ReachEngine(graph_from_roads(bare)))
+
+
+def _line_m(*xy: tuple[float, float]) -> LineString:
+    return LineString([ll(*p) for p in xy])
+
+
+def _geodesic_m(*xy: tuple[float, float]) -> float:
+    geod = pyproj.Geod(ellps="WGS84")
+    return sum(geod.inv(*ll(*p), *ll(*q))[2] for p, q in itertools.pairwise(xy))
+
+
+def test_from_roads_one_way_against_the_drawing_and_multilines() -> None:
+    # A(0,0) -> B(1000,0) drawn A to B but one-way "-1" (traffic B -> A only); A - C(1000,1000)
+    # a two-way MultiLineString of two parts A-M, M-C; C - B two-way. 36 km/h = 10 m/s.
+    m = (500.0, 500.0)
+    roads = gpd.GeoDataFrame(
+        {"highway": ["primary"] * 3, "speed_kph": [36.0] * 3, "oneway": ["-1", "no", None]},
+        geometry=[
+            _line_m((0, 0), (1000, 0)),
+            shapely.MultiLineString([_line_m((0, 0), m), _line_m(m, (1000, 1000))]),
+            _line_m((1000, 1000), (1000, 0)),
+        ],
+        crs="EPSG:4326",
+    )
+    engine = ReachEngine.from_roads(roads)
+    _same_engine(engine, ReachEngine(graph_from_roads(roads)))
+    ab = _geodesic_m((0, 0), (1000, 0)) / 10.0
+    ac = (_geodesic_m((0, 0), m) + _geodesic_m(m, (1000, 1000))) / 10.0
+    cb = _geodesic_m((1000, 1000), (1000, 0)) / 10.0
+    station = frame(["S1"], (0.0, 0.0), column="station_id")
+    customers = pts((1000.0, 0.0), (500.0, 0.0))
+    got = repair_reach(engine, customers, station)["repair_eta_s"].to_numpy()
+    # A -> B cannot be driven: round by C, then back along A-B from B for the midpoint
+    np.testing.assert_allclose(got, [ac + cb, ac + cb + ab / 2], atol=1e-3)
+    point = frame(["P1"], (0.0, 0.0), column="point_id")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pay = payment_access(engine, customers, point)["payment_eta_s"].to_numpy()
+    # B -> A is allowed: straight back
+    np.testing.assert_allclose(pay, [ab, ab / 2], atol=1e-3)
+
+
+def test_from_roads_errors(county) -> None:
+    with pytest.raises(MissingColumnError, match="highway"):
+        ReachEngine.from_roads(county.roads.drop(columns=["highway"]).iloc[:10])
+    with pytest.raises(CRSError):
+        ReachEngine.from_roads(county.roads.iloc[:10].set_crs(None, allow_override=True))
+    with pytest.raises(InputError, match="max_snap_m"):
+        ReachEngine.from_roads(county.roads.iloc[:10], max_snap_m=-1)
 
 
 def test_engines_from_roads(county) -> None:

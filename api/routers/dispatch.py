@@ -18,7 +18,7 @@ def _engine(request: Request, store: gridgeo.GeoPackageStore) -> gridgeo.ReachEn
     """The drive-graph engine of the workspace, built on first use and kept by the app."""
     engine = getattr(request.app.state, "drive_engine", None)
     if engine is None:
-        engine = gridgeo.ReachEngine(gridgeo.read_road_graph(store))
+        engine = gridgeo.read_reach_engine(store)
         request.app.state.drive_engine = engine
     return engine
 
