@@ -55,14 +55,17 @@ Every customer gets one of :data:`REACH_REASONS`:
 
 Engine
 ------
-NetworkX stays the graph model; :class:`ReachEngine` is built once per graph and holds a
+NetworkX stays the graph model; :class:`ReachEngine` is built once per graph (from the graph,
+or with :meth:`ReachEngine.from_roads` straight from the roads layer the graph is made of, with
+the same answers and without building and reading the graph's Python dicts) and holds a
 ``scipy.sparse`` CSR matrix of the directed graph (the least travel time over parallel edges),
 its transpose (built on first use), component labels, and the road segments in a metric CRS (the
 two directed edges of a two-way road are one segment with a time each way). Nearest-edge
 snapping is exact and vectorised: a ``scipy.spatial.cKDTree`` of the segments' vertices
 (densified to pieces of at most 25 m) gives candidate pieces, the point-to-piece distances are
 numpy arithmetic, and the few points for which the candidates cannot be proven complete go to a
-shapely STRtree. Each query is one multi-source ``scipy.sparse.csgraph.dijkstra`` call from
+shapely STRtree; the points are searched in chunks on all CPUs (threads: the KD-tree and numpy
+let go of the GIL). Each query is one multi-source ``scipy.sparse.csgraph.dijkstra`` call from
 virtual source nodes that are joined to both ends of their snapped edge with the partial-edge
 times; every target's time is then the least over the two ends of its own edge (plus the direct
 way when a source lies on the same edge), all in numpy. On this project's 2-core machine the
