@@ -627,6 +627,118 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- gridgeo plan ---------------------------------------------------------------------------
+
+_PLAN_SERVICES = {
+    # service: (existing layer, what is sited, promise label)
+    "repair": ("repair_stations", "repair stations 抢修站", "repair 抢修"),
+    "payment": ("payment_points", "payment points 缴费网点", "payment 缴费"),
+}
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    """Where k new repair stations / payment points bring the most customers within the promise."""
+    import unicodedata
+    import warnings
+
+    from gridgeo import io, plan, reach, workspace
+
+    store = _open_store(args.workspace)
+    layers = store.layers()
+    if "customers" not in layers:
+        msg = (
+            f"workspace {args.workspace!r} has no `customers` layer: import the customer archive "
+            "first (`gridgeo customers import FILE --workspace ...`)"
+        )
+        raise _user_error(msg)
+    existing_layer, what, promise = _PLAN_SERVICES[args.service]
+    repair = args.service == "repair"
+    mode = "drive" if repair else reach.DEFAULT_PAYMENT_MODE
+    if args.limit_min is not None:
+        if not args.limit_min > 0:
+            msg = f"--limit-min must be a number of minutes > 0, got {args.limit_min!r}"
+            raise _user_error(msg)
+        limit_s = args.limit_min * 60.0
+    else:
+        limit_s = reach.DEFAULT_REPAIR_LIMIT_S if repair else reach.DEFAULT_PAYMENT_LIMIT_S
+    if args.candidates:
+        id_column = args.id_column or plan.DEFAULT_SITE_ID_COLUMN
+        name_column = args.name_column or "name"
+        if Path(args.candidates).suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
+            candidates = io.read_table(args.candidates, datum=args.datum, id_column=id_column)
+        else:
+            candidates = io.read_layer(
+                args.candidates,
+                layer=args.layer,
+                datum=args.datum,
+                id_column=id_column,
+                geometry_types=("Point",),
+            )
+        source = f"{Path(args.candidates).name}"
+    else:
+        if args.id_column or args.name_column or args.layer:
+            msg = "--id-column, --name-column and --layer describe --candidates FILE; give the file"
+            raise _user_error(msg)
+        candidates = store.read("villages")
+        id_column, name_column, source = "village_code", "village", "villages 村 (workspace)"
+    engine = workspace.read_reach_engine(store, mode=mode)
+    existing = store.read(existing_layer) if existing_layer in layers else None
+    customers = store.read("customers")
+    site = plan.site_repair_stations if repair else plan.site_payment_points
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = site(
+            engine,
+            customers,
+            candidates,
+            k=args.k,
+            limit_s=limit_s,
+            id_column=id_column,
+            method=args.method,
+            **{"existing_stations" if repair else "existing_points": existing},
+        )
+    for w in caught:
+        print(f"gridgeo: warning: {w.message}", file=sys.stderr)
+    limit_min = limit_s / 60.0
+    n = result.n_customers
+    usable = int(result.candidates["usable"].sum())
+    if result.optimal:
+        solved = "optimal 最优"
+    else:
+        solved = "greedy 贪心" if args.method == "greedy" else "best found, not proven optimal"
+    _print(
+        f"siting 选址: {args.k} new {what}, {limit_min:g}-min {promise} promise by {mode}, "
+        f"method {args.method} ({solved}, {time.perf_counter() - t0:.1f} s)",
+        f"  candidates 候选点 {len(candidates):,} from {source} ({usable:,} usable), "
+        f"customers 客户 {n:,}, existing 现有 {0 if existing is None else len(existing):,} "
+        f"{existing_layer}",
+        f"  before 现状   {result.covered_before:>7,d} of {n:,} customers within {limit_min:g} min "
+        f"({100 * result.share_before:.1f}%)",
+        f"  {'rank':>4s}  {'site id':<14s} {'name':<16s}{'lon':>11s} {'lat':>10s} "
+        f"{'gain 新增':>9s} {'after 累计':>10s}",
+    )
+    geoms = candidates.geometry.to_crs("EPSG:4326")
+    for rank, row in result.picks.iterrows():
+        point = geoms.loc[row["candidate"]]
+        name = candidates[name_column].loc[row["candidate"]] if name_column in candidates else ""
+        name = "" if name is None or name != name else str(name)
+        # CJK characters take two columns in a terminal
+        pad = 16 - sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in name)
+        _print(
+            f"  {rank:>4d}  {row['site_id']!s:<14s} {name}{' ' * max(pad, 1)}"
+            f"{point.x:>11.6f} {point.y:>10.6f} "
+            f"{int(row['gain_customers']):>+9,d} {100 * row['covered_share']:>9.1f}%"
+        )
+    gain = result.covered_after - result.covered_before
+    _print(
+        f"  after 选址后  {result.covered_after:>7,d} of {n:,} customers within {limit_min:g} min "
+        f"({100 * result.share_after:.1f}%), {gain:+,d} customers "
+        f"({100 * (result.share_after - result.share_before):+.1f} points 百分点)"
+    )
+    return 0
+
+
 # --- gridgeo sample -------------------------------------------------------------------------
 
 
@@ -828,6 +940,30 @@ def build_parser() -> argparse.ArgumentParser:
     dsp.add_argument("--limit-min", type=float, default=30.0, help="the repair promise")
     dsp.add_argument("--route-out", help="write the route as GeoJSON/GeoPackage")
     dsp.set_defaults(func=_cmd_dispatch)
+
+    pln = sub.add_parser("plan", help="site new repair stations / payment points (选址)")
+    pln.add_argument("--workspace", required=True)
+    pln.add_argument("--k", type=_positive_int, default=1, help="how many new sites")
+    pln.add_argument("--service", default="repair", choices=tuple(_PLAN_SERVICES))
+    pln.add_argument(
+        "--candidates",
+        help="candidate points (GeoPackage, GeoJSON, Shapefile, CSV/XLSX with lon, lat); "
+        "default: the workspace's villages",
+    )
+    pln.add_argument("--layer", default=None, help="layer of the candidates file")
+    pln.add_argument("--id-column", default=None, help="id column of the candidates (site_id)")
+    pln.add_argument("--name-column", default=None, help="name column of the candidates (name)")
+    pln.add_argument(
+        "--datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of the candidates' coordinates",
+    )
+    pln.add_argument("--method", default="exact", choices=("exact", "greedy"))
+    pln.add_argument(
+        "--limit-min", type=float, default=None, help="the promise (default 30 repair, 10 payment)"
+    )
+    pln.set_defaults(func=_cmd_plan)
 
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)

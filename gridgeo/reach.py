@@ -1017,6 +1017,7 @@ class ReachEngine:
             fwd = np.where(tt_ >= ts, (tt_ - ts) * tt_ab[sg], np.inf)
             bwd = np.where(tt_ <= ts, (ts - tt_) * tt_ba[sg], np.inf)
         fwd = np.where(tt_ == ts, 0.0, fwd)
+        bwd = np.where(tt_ == ts, 0.0, bwd)  # one-way: 0 * inf where they coincide
         direct = np.minimum(fwd, bwd) + src.leg_s[sj]
         # the best direct way per target (ties: the earlier source), where it beats the graph
         order = np.lexsort((sj, direct, tgt))

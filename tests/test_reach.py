@@ -179,6 +179,12 @@ def test_source_and_target_on_the_same_one_way_edge(hand: ReachEngine) -> None:
     points = station.rename(columns={"station_id": "point_id"})
     p = payment_access(hand, customers, points, limit_s=600.0)
     np.testing.assert_allclose(p["payment_eta_s"], [upstream, downstream], atol=TOL_S)
+    # a customer exactly where the station is: 0 s both ways, not round the loop
+    here = pts((1500.0, 1000.0))
+    assert repair_reach(hand, here, station)["repair_eta_s"].iloc[0] == pytest.approx(0, abs=TOL_S)
+    assert payment_access(hand, here, points)["payment_eta_s"].iloc[0] == pytest.approx(
+        0, abs=TOL_S
+    )
 
 
 def test_station_off_road_leg_and_nearest_station(hand: ReachEngine) -> None:

@@ -1,0 +1,891 @@
+"""Siting (选址): where k new repair stations or payment points serve the most customers.
+
+The planner's question: where should ``k`` new repair stations (or payment points) go so that
+the most customers get 30-minute repair (10-minute payment)? Each candidate site *covers* the
+customers it reaches within the promise; the customers the existing sites already cover are
+counted first, and the ``k`` candidates that together cover the most of the others solve a
+**maximum coverage** problem.
+
+Travel times
+------------
+The time between a candidate and a customer is exactly the one of :mod:`gridgeo.reach`:
+candidates and customers are snapped by the engine (nearest point of the nearest edge, off-road
+legs walked), each candidate is a virtual node joined to both ends of its snapped edge with the
+partial-edge times, and a customer's time is the least over the two ends of its own edge, plus
+the direct way when candidate and customer share an edge. Repair runs candidate → customer on
+the directed graph (``reverse=False``), payment runs customer → candidate on the transposed
+graph (``reverse=True``), as in :func:`~gridgeo.reach.repair_reach` and
+:func:`~gridgeo.reach.payment_access`. The searches are ``scipy.sparse.csgraph.dijkstra`` calls
+bounded by the limit, one per chunk of candidates (each chunk's table of node times is kept
+under about 200 MB), and only the pairs within the limit are kept. Since the least time from a
+set of sites is the least of the sites' own times, a set covers exactly the customers
+:func:`~gridgeo.reach.repair_reach` (or :func:`~gridgeo.reach.payment_access`) marks ``ok``
+for the existing sites plus that set.
+
+Methods
+-------
+``"exact"``
+    The maximum coverage integer programme, solved by ``scipy.optimize.milp`` (HiGHS, relative
+    gap 0): maximise ``sum_i w_i y_i`` subject to ``y_i <= sum_{j covers i} x_j``,
+    ``sum_j x_j = k``, ``x_j`` binary, ``0 <= y_i <= 1``. Customers already covered, and
+    customers no candidate reaches, are left out first, and customers covered by the same set
+    of candidates are one row weighted by their total weight, so the programme stays small.
+    **Ties**: among the sets with the optimal coverage, a second programme picks the one with
+    the smallest sum of candidate positions (the row order of ``candidates``), i.e. it prefers
+    earlier candidates; HiGHS is deterministic, so the same inputs always give the same set.
+    The coverage of the set is then recounted from the travel times (the solver's tolerances
+    never reach the reported figures).
+``"greedy"``
+    Each step takes the candidate with the largest marginal gain (ties: the earlier candidate).
+    It is fast and at least ``1 - 1/e`` (about 63 %) of the optimum, often equal, but it can be
+    strictly worse: a central site that covers much can lock out two sites on either side that
+    cover more together.
+
+The picks are reported in order of marginal gain: for ``"greedy"`` the order it chose them in;
+for ``"exact"`` the chosen set ordered the same greedy way (largest gain given the earlier
+picks first, ties: the earlier candidate), so the first ``j`` picks show what building them one
+at a time gives.
+
+Weights
+-------
+By default every customer counts once; ``weights`` (a column of ``customers`` or an array)
+makes the objective a weighted coverage, e.g. HV or vulnerable customers counting more (see
+:data:`~gridgeo.reach.DEFAULT_KPI_WEIGHTS`). Counts and shares are reported both plain and
+weighted; shares are over all customers, the ones without a position or far from every road
+included (as :func:`~gridgeo.reach.reach_kpis` counts them).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csgraph
+
+from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
+from gridgeo.reach import (
+    DEFAULT_PAYMENT_LIMIT_S,
+    DEFAULT_REPAIR_LIMIT_S,
+    ReachEngine,
+    _as_geoseries,
+    _check_positive,
+    _ids,
+    _ranges,
+    _Snap,
+)
+
+__all__ = [
+    "DEFAULT_SITE_ID_COLUMN",
+    "DEFAULT_SITING_METHOD",
+    "SITING_METHODS",
+    "SitingResult",
+    "site_facilities",
+    "site_payment_points",
+    "site_repair_stations",
+]
+
+logger = logging.getLogger(__name__)
+
+SITING_METHODS = ("exact", "greedy")
+DEFAULT_SITING_METHOD = "exact"
+DEFAULT_SITE_ID_COLUMN = "site_id"
+
+_CHUNK_BYTES = 200 * 2**20  # memory of one chunk's node and customer time tables, about
+_TIE_TOL = 1e-9  # relative: coverages this close are equal (float weights)
+
+
+# --------------------------------------------------------------------------- travel times
+
+
+def _pair_times(
+    engine: ReachEngine, src: _Snap, dst: _Snap, *, limit_s: float, reverse: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (source, target) pair within ``limit_s``: positions and travel time.
+
+    The same arithmetic as ``ReachEngine._travel`` for each source on its own; sorted by
+    source, then target.
+    """
+    n = engine.n_nodes
+    usable = np.flatnonzero(src.seg >= 0)
+    on = np.flatnonzero(dst.seg >= 0)
+    if len(usable) == 0 or len(on) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    tt_ab, tt_ba = engine._seg_costs(reverse)
+    seg, t = dst.seg[on], dst.t[on]
+    a, b = engine._seg_a[seg], engine._seg_b[seg]
+    with np.errstate(invalid="ignore"):  # 0 * inf where the point is at a node
+        part_a = np.where(t == 0.0, 0.0, t * tt_ab[seg])
+        part_b = np.where(t == 1.0, 0.0, (1.0 - t) * tt_ba[seg])
+    leg = dst.leg_s[on]
+    by_seg = np.argsort(seg, kind="stable")
+    seg_sorted = seg[by_seg]
+    # a chunk's node times and its few per-customer tables fit in _CHUNK_BYTES
+    per_source = 8 * (n + 4 * len(on))
+    size = int(max(1, min(len(usable), _CHUNK_BYTES // per_source)))
+    sources, targets, times = [], [], []
+    for lo in range(0, len(usable), size):
+        j = usable[lo : lo + size]
+        sub = _Snap(
+            seg=src.seg[j],
+            t=src.t[j],
+            snap_m=src.snap_m[j],
+            leg_s=src.leg_s[j],
+            reason=src.reason[j],
+            xy=src.xy[j],
+        )
+        M = engine._extended(sub, np.ones(len(j), dtype=bool), reverse)
+        # the virtual nodes have no incoming edges: each search sees its own source only
+        dist = csgraph.dijkstra(
+            M, directed=True, indices=np.arange(n, n + len(j)), limit=limit_s, min_only=False
+        )
+        e = np.minimum(dist[:, a] + part_a, dist[:, b] + part_b)
+        del dist
+        # a source on a customer's own edge: the direct way along it
+        first = np.searchsorted(seg_sorted, sub.seg, side="left")
+        counts = np.searchsorted(seg_sorted, sub.seg, side="right") - first
+        if counts.any():
+            row = np.repeat(np.arange(len(j)), counts)
+            col = by_seg[_ranges(first, counts)]
+            ts, tt_, sg = sub.t[row], t[col], seg[col]
+            with np.errstate(invalid="ignore"):  # 0 * inf where source and target coincide
+                fwd = np.where(tt_ >= ts, (tt_ - ts) * tt_ab[sg], np.inf)
+                bwd = np.where(tt_ <= ts, (ts - tt_) * tt_ba[sg], np.inf)
+            # at the same point the way is 0 on a one-way road too (0 * inf is NaN, and NaN
+            # would win np.minimum)
+            same = tt_ == ts
+            direct = np.minimum(np.where(same, 0.0, fwd), np.where(same, 0.0, bwd)) + sub.leg_s[row]
+            e[row, col] = np.minimum(e[row, col], direct)
+        eta = e + leg
+        r, c = np.nonzero(eta <= limit_s)
+        sources.append(j[r])
+        targets.append(on[c])
+        times.append(eta[r, c])
+    return np.concatenate(sources), np.concatenate(targets), np.concatenate(times)
+
+
+def _travel_matrix(
+    engine: ReachEngine,
+    sources: gpd.GeoDataFrame | gpd.GeoSeries,
+    targets: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    limit_s: float,
+    reverse: bool = False,
+) -> sparse.csr_matrix:
+    """
+    Travel times from each source to each target where they are within ``limit_s``.
+
+    Parameters
+    ----------
+    engine
+        The reach engine.
+    sources, targets
+        Points in any CRS (sources that cannot be snapped have no entries).
+    limit_s
+        Longest travel time kept.
+    reverse
+        False: source → target; True: target → source (on the transposed graph).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``len(sources) x len(targets)`` with the travel time in seconds where it is within
+        ``limit_s`` and no entry elsewhere (an explicit 0 where source and target coincide).
+    """
+    limit_s = _check_positive(limit_s, "limit_s")
+    src = engine._snap(sources, "sources")
+    dst = engine._snap(targets, "targets")
+    s, t, v = _pair_times(engine, src, dst, limit_s=limit_s, reverse=reverse)
+    # (data, indices, indptr) keeps explicit zeros; pairs come sorted by source then target
+    indptr = np.zeros(len(src.seg) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(s, minlength=len(src.seg)), out=indptr[1:])
+    return sparse.csr_matrix((v, t, indptr), shape=(len(src.seg), len(dst.seg)))
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_engine(engine: Any) -> None:
+    if not isinstance(engine, ReachEngine):
+        msg = f"`engine` must be a ReachEngine, got {type(engine).__name__}; build one from G"
+        raise InputError(msg)
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        msg = f"`k` must be a whole number >= 1 (how many new sites), got {k!r}"
+        raise InputError(msg)
+    return int(k)
+
+
+def _weights(weights: Any, customers: Any, index: pd.Index) -> np.ndarray:
+    n = len(index)
+    if weights is None:
+        return np.ones(n)
+    if isinstance(weights, str):
+        if not isinstance(customers, pd.DataFrame) or weights not in customers.columns:
+            cols = list(customers.columns) if isinstance(customers, pd.DataFrame) else []
+            msg = (
+                f"`weights`={weights!r} is not a column of `customers` (columns: {cols!r}); "
+                "pass a column name, an array of one weight per customer, or None"
+            )
+            raise MissingColumnError(msg)
+        values: Any = customers[weights]
+    elif isinstance(weights, pd.Series):
+        if not weights.index.equals(index):
+            if weights.index.has_duplicates or not index.isin(weights.index).all():
+                msg = (
+                    "`weights` is a Series whose index does not hold every customer once; "
+                    "give it the index of `customers` (or pass an array in their order)"
+                )
+                raise InputError(msg)
+            weights = weights.reindex(index)
+        values = weights
+    else:
+        values = weights
+    try:
+        if isinstance(values, pd.Series):  # nullable columns: <NA> is NaN (refused below)
+            w = values.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            w = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        msg = "`weights` must be numbers (one per customer); convert the column to numbers"
+        raise InputError(msg) from exc
+    if w.ndim != 1 or len(w) != n:
+        msg = (
+            f"`weights` must hold one number per customer ({n}), got shape {w.shape!r}; "
+            "pass a column of `customers` or an array in their order"
+        )
+        raise InputError(msg)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"`weights` must be finite and >= 0, customer {index[i]!r} has {float(w[i])!r} "
+            f"({int(bad.sum())} such value(s)); fill or fix them"
+        )
+        raise InputError(msg)
+    if not w.sum() > 0:
+        msg = "`weights` are all 0; give the customers to be covered a positive weight"
+        raise InputError(msg)
+    return w
+
+
+def _existing_cover(
+    engine: ReachEngine,
+    existing: Any,
+    dst: _Snap,
+    *,
+    limit_s: float,
+    reverse: bool,
+    name: str,
+    stacklevel: int,
+) -> np.ndarray:
+    """Which customers the existing sites already serve within the limit."""
+    n = len(dst.seg)
+    if existing is None or len(_as_geoseries(existing, name)) == 0:
+        return np.zeros(n, dtype=bool)
+    ex = engine._snap(existing, name)
+    bad = ex.seg < 0
+    if bad.all():
+        msg = (
+            f"no row of `{name}` lies within `max_snap_m`={engine.max_snap_m!r} m of a road "
+            "(or has a position); check their CRS and positions, or pass None for none"
+        )
+        raise InputError(msg)
+    if bad.any():
+        labels = _as_geoseries(existing, name).index[bad][:5].tolist()
+        warnings.warn(
+            f"{int(bad.sum())} row(s) of `{name}` are not usable ({labels!r}: no position or "
+            f"farther than {engine.max_snap_m} m from a road); they cover nobody",
+            stacklevel=stacklevel,
+        )
+    eta, _, _ = engine._travel(ex, dst, reverse=reverse)
+    with np.errstate(invalid="ignore"):  # NaN: no travel time
+        return np.isfinite(eta) & (eta <= limit_s)
+
+
+# --------------------------------------------------------------------------- solvers
+
+
+def _patterns(
+    var: np.ndarray, cust: np.ndarray, weight: np.ndarray, n_var: int
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """One row per distinct set of covering candidates, weighted by its customers' weight.
+
+    ``var``/``cust`` are the (candidate variable, customer) pairs of the customers still to
+    cover. Returns the 0/1 pattern x candidate matrix and the weight of each pattern.
+    """
+    if len(var) == 0:
+        return sparse.csr_matrix((0, n_var)), np.zeros(0)
+    n = len(weight)
+    # each customer's candidate set as a bit string, so that equal sets are equal rows
+    nbytes = (n_var + 7) // 8
+    bits = np.left_shift(1, 7 - var % 8).astype(float)
+    sums = np.bincount(cust * nbytes + var // 8, weights=bits, minlength=n * nbytes)
+    packed = sums.astype(np.uint8).reshape(n, nbytes)
+    custs = np.flatnonzero(packed.any(axis=1))
+    # one opaque item per row: np.unique on them is much faster than with axis=0
+    keys = np.ascontiguousarray(packed[custs]).view(np.dtype((np.void, nbytes))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    weights = np.bincount(np.ravel(inverse), weights=weight[custs], minlength=len(first))
+    cover = sparse.csr_matrix((np.ones(len(var)), (cust, var)), shape=(n, n_var))
+    return cover[custs[first]], weights
+
+
+def _greedy(P: sparse.csr_matrix, wp: np.ndarray, k: int, allowed: np.ndarray) -> list[int]:
+    """Largest marginal gain first (ties: the earlier candidate), among ``allowed``."""
+    Pc = P.tocsc()
+    Pt = Pc.T.tocsr()
+    open_w = wp.copy()
+    avail = allowed.copy()
+    chosen: list[int] = []
+    for _ in range(k):
+        gains = np.where(avail, Pt @ open_w, -np.inf)
+        j = int(np.argmax(gains))  # the first of equal gains: the earlier candidate
+        chosen.append(j)
+        avail[j] = False
+        open_w[Pc.indices[Pc.indptr[j] : Pc.indptr[j + 1]]] = 0.0
+    return chosen
+
+
+def _coverage(P: sparse.csr_matrix, wp: np.ndarray, x: np.ndarray) -> float:
+    return float(wp[(P @ x.astype(float)) > 0.5].sum())
+
+
+def _solve(
+    c: np.ndarray, constraints: list[LinearConstraint], n_var: int, m: int
+) -> np.ndarray | None:
+    res = milp(
+        c,
+        constraints=constraints,
+        integrality=np.r_[np.ones(n_var), np.zeros(m)],
+        bounds=Bounds(0.0, 1.0),
+        # HiGHS's presolve takes most of the time on these programmes (0.7 of 0.9 s on the
+        # sample county) and removes almost nothing: their LP relaxations are nearly integral
+        options={"mip_rel_gap": 0.0, "presolve": False},
+    )
+    if not res.success or res.x is None:
+        logger.warning("milp stopped without an optimum: %s", res.message)
+        return None
+    return np.asarray(res.x[:n_var]) > 0.5
+
+
+def _exact(P: sparse.csr_matrix, wp: np.ndarray, k: int) -> np.ndarray | None:
+    """The optimal set as a boolean mask over the candidates (None if HiGHS failed)."""
+    m, n_var = P.shape
+    cover = LinearConstraint(
+        sparse.hstack([-P, sparse.identity(m, format="csr")], format="csr"), -np.inf, 0.0
+    )
+    count = LinearConstraint(sparse.csr_matrix(np.r_[np.ones(n_var), np.zeros(m)]), k, k)
+    x = _solve(np.r_[np.zeros(n_var), -wp], [cover, count], n_var, m)
+    if x is None or int(x.sum()) != k:
+        return None
+    best = _coverage(P, wp, x)
+    # ties: among the optimal sets, the smallest sum of candidate positions
+    tol = _TIE_TOL * max(1.0, best)
+    floor = LinearConstraint(sparse.csr_matrix(np.r_[np.zeros(n_var), wp]), best - tol, np.inf)
+    x2 = _solve(np.r_[np.arange(n_var, dtype=float), np.zeros(m)], [cover, count, floor], n_var, m)
+    if x2 is not None and int(x2.sum()) == k and _coverage(P, wp, x2) >= best - tol:
+        return x2
+    return x
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class SitingResult:
+    """
+    The answer of :func:`site_facilities`.
+
+    Attributes
+    ----------
+    chosen
+        Ids of the chosen candidates, in pick order (see the module docstring).
+    picks
+        One row per pick (index ``rank`` 1..k): ``site_id``, ``candidate`` (the index label in
+        ``candidates``), ``gain_customers`` and ``gain_weight`` (customers newly covered by this
+        pick given the existing sites and the earlier picks), ``covered_customers``,
+        ``covered_share``, ``covered_weight``, ``covered_weighted_share`` (after this pick).
+    candidates
+        On the index of ``candidates``: ``site_id``, ``usable`` (snapped to a road),
+        ``snap_m``, ``covers_customers`` (customers it alone reaches within the limit),
+        ``new_customers`` and ``new_weight`` (those of them not covered by the existing
+        sites), ``chosen`` and ``rank`` (pick rank, 0 if not chosen).
+    customers
+        On the index of ``customers``: ``covered_before`` (by the existing sites),
+        ``covered_after`` (by them and the chosen sites), ``site_id`` and ``eta_s`` (for the
+        newly covered: the quickest chosen site and its time; None/NaN otherwise).
+    n_customers, total_weight
+        All customers, and their total weight.
+    covered_before, covered_after
+        Customers covered before and after (counts).
+    weight_before, weight_after
+        The same, weighted.
+    k, method, limit_s, reverse
+        The query.
+    optimal
+        True if the set is a proven optimum (``method="exact"`` and HiGHS finished).
+    """
+
+    chosen: tuple[Any, ...]
+    picks: pd.DataFrame
+    candidates: pd.DataFrame
+    customers: pd.DataFrame
+    n_customers: int
+    total_weight: float
+    covered_before: int
+    covered_after: int
+    weight_before: float
+    weight_after: float
+    k: int
+    method: str
+    limit_s: float
+    reverse: bool
+    optimal: bool
+
+    @property
+    def share_before(self) -> float:
+        """Share of the customers covered by the existing sites."""
+        return self.covered_before / self.n_customers
+
+    @property
+    def share_after(self) -> float:
+        """Share of the customers covered with the chosen sites."""
+        return self.covered_after / self.n_customers
+
+    @property
+    def weighted_share_before(self) -> float:
+        """Weighted share covered by the existing sites."""
+        return self.weight_before / self.total_weight
+
+    @property
+    def weighted_share_after(self) -> float:
+        """Weighted share covered with the chosen sites."""
+        return self.weight_after / self.total_weight
+
+
+# --------------------------------------------------------------------------- siting
+
+
+def _site(
+    engine: Any,
+    customers: Any,
+    candidates: Any,
+    *,
+    existing: Any,
+    k: Any,
+    limit_s: Any,
+    reverse: Any,
+    weights: Any,
+    id_column: str,
+    method: Any,
+    existing_name: str,
+    stacklevel: int,
+) -> SitingResult:
+    _check_engine(engine)
+    limit_s = _check_positive(limit_s, "limit_s")
+    if not isinstance(reverse, bool | np.bool_):
+        msg = f"`reverse` must be True or False, got {reverse!r}"
+        raise InputError(msg)
+    if method not in SITING_METHODS:
+        msg = f"`method` must be one of {SITING_METHODS!r}, got {method!r}"
+        raise InputError(msg)
+    k = _check_k(k)
+    cust_index = _as_geoseries(customers, "customers").index
+    if len(cust_index) == 0:
+        msg = "`customers` has no rows; siting needs customers to cover"
+        raise EmptyDataError(msg)
+    cand_geo = _as_geoseries(candidates, "candidates")
+    if len(cand_geo) == 0:
+        msg = "`candidates` has no rows; pass at least one candidate site"
+        raise EmptyDataError(msg)
+    ids = _ids(candidates, id_column, "candidates")
+    w = _weights(weights, customers, cust_index)
+    n_cust, n_cand = len(cust_index), len(ids)
+
+    src = engine._snap(candidates, "candidates")
+    usable = src.seg >= 0
+    n_usable = int(usable.sum())
+    if n_usable == 0:
+        msg = (
+            f"no row of `candidates` lies within `max_snap_m`={engine.max_snap_m!r} m of a road "
+            "(or has a position); check their CRS and positions"
+        )
+        raise InputError(msg)
+    if n_usable < n_cand:
+        warnings.warn(
+            f"{n_cand - n_usable} candidate(s) left out ({ids[~usable][:5].tolist()!r}: no "
+            f"position or farther than {engine.max_snap_m} m from a road)",
+            stacklevel=stacklevel,
+        )
+    if k > n_usable:
+        msg = (
+            f"`k`={k} is more than the {n_usable} usable candidate(s); pass a smaller `k` or "
+            "more candidates"
+        )
+        raise InputError(msg)
+
+    dst = engine._snap(customers, "customers")
+    before = _existing_cover(
+        engine,
+        existing,
+        dst,
+        limit_s=limit_s,
+        reverse=bool(reverse),
+        name=existing_name,
+        stacklevel=stacklevel + 1,
+    )
+    t0 = time.perf_counter()
+    s, c, eta = _pair_times(engine, src, dst, limit_s=limit_s, reverse=bool(reverse))
+    t_matrix = time.perf_counter() - t0
+
+    # the programme: usable candidates only, customers still to cover with a positive weight
+    var_of = np.cumsum(usable) - 1
+    var_cand = np.flatnonzero(usable)
+    todo = ~before[c] & (w[c] > 0)
+    P, wp = _patterns(var_of[s[todo]], c[todo], w, n_usable)
+    t0 = time.perf_counter()
+    optimal = False
+    if method == "exact":
+        if P.shape[0] == 0:  # nothing left to gain: the earliest candidates
+            x = np.arange(n_usable) < k
+        else:
+            found = _exact(P, wp, k)
+            if found is None:
+                warnings.warn(
+                    "the integer programme did not finish; falling back to the greedy picks",
+                    stacklevel=stacklevel,
+                )
+                x = np.zeros(n_usable, dtype=bool)
+                x[_greedy(P, wp, k, np.ones(n_usable, dtype=bool))] = True
+            else:
+                x, optimal = found, True
+        order = _greedy(P, wp, k, x)
+    else:
+        order = _greedy(P, wp, k, np.ones(n_usable, dtype=bool))
+    t_solve = time.perf_counter() - t0
+    logger.info(
+        "siting: %d candidates x %d customers, %d pairs within %.0f s (%.2f s), "
+        "%d coverage rows, %s solved in %.2f s",
+        n_cand,
+        n_cust,
+        len(s),
+        limit_s,
+        t_matrix,
+        P.shape[0],
+        method,
+        t_solve,
+    )
+    picked = var_cand[np.asarray(order, dtype=np.int64)]  # candidate positions, pick order
+    return _result(
+        ids,
+        candidates_index=cand_geo.index,
+        customers_index=cust_index,
+        src=src,
+        pairs=(s, c, eta),
+        picked=picked,
+        before=before,
+        w=w,
+        k=k,
+        method=str(method),
+        limit_s=limit_s,
+        reverse=bool(reverse),
+        optimal=optimal,
+    )
+
+
+def _result(
+    ids: np.ndarray,
+    *,
+    candidates_index: pd.Index,
+    customers_index: pd.Index,
+    src: _Snap,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    picked: np.ndarray,
+    before: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    method: str,
+    limit_s: float,
+    reverse: bool,
+    optimal: bool,
+) -> SitingResult:
+    s, c, eta = pairs
+    n_cust, n_cand = len(customers_index), len(ids)
+    rank = np.zeros(n_cand, dtype=np.int64)
+    rank[picked] = np.arange(1, len(picked) + 1)
+
+    # customers newly covered: the pick that covers each first, and the quickest chosen site
+    new = (rank[s] > 0) & ~before[c]
+    ns, nc, ne = s[new], c[new], eta[new]
+    after = before.copy()
+    after[nc] = True
+    first_rank = np.full(n_cust, k + 1, dtype=np.int64)
+    np.minimum.at(first_rank, nc, rank[ns])
+    gained = first_rank <= k
+    gain_n = np.bincount(first_rank[gained] - 1, minlength=k)
+    gain_w = np.bincount(first_rank[gained] - 1, weights=w[gained], minlength=k)
+    quickest = np.lexsort((rank[ns], ne, nc))
+    quickest = quickest[np.r_[True, nc[quickest][1:] != nc[quickest][:-1]]] if len(nc) else nc
+    site = np.full(n_cust, None, dtype=object)
+    site_eta = np.full(n_cust, np.nan)
+    site[nc[quickest]] = ids[ns[quickest]]
+    site_eta[nc[quickest]] = ne[quickest]
+
+    total_w = float(w.sum())
+    n_before, w_before = int(before.sum()), float(w[before].sum())
+    covered_n = n_before + np.cumsum(gain_n)
+    covered_w = w_before + np.cumsum(gain_w)
+    picks = pd.DataFrame(
+        {
+            "site_id": ids[picked],
+            "candidate": candidates_index[picked],
+            "gain_customers": gain_n,
+            "gain_weight": gain_w,
+            "covered_customers": covered_n,
+            "covered_share": covered_n / n_cust,
+            "covered_weight": covered_w,
+            "covered_weighted_share": covered_w / total_w,
+        },
+        index=pd.RangeIndex(1, k + 1, name="rank"),
+    )
+    fresh = ~before[c]
+    cand = pd.DataFrame(
+        {
+            "site_id": ids,
+            "usable": src.seg >= 0,
+            "snap_m": src.snap_m,
+            "covers_customers": np.bincount(s, minlength=n_cand),
+            "new_customers": np.bincount(s[fresh], minlength=n_cand),
+            "new_weight": np.bincount(s[fresh], weights=w[c[fresh]], minlength=n_cand),
+            "chosen": rank > 0,
+            "rank": rank,
+        },
+        index=candidates_index,
+    )
+    cust = pd.DataFrame(
+        {
+            "covered_before": before,
+            "covered_after": after,
+            "site_id": site,
+            "eta_s": site_eta,
+        },
+        index=customers_index,
+    )
+    return SitingResult(
+        chosen=tuple(ids[picked].tolist()),
+        picks=picks,
+        candidates=cand,
+        customers=cust,
+        n_customers=n_cust,
+        total_weight=total_w,
+        covered_before=n_before,
+        covered_after=int(after.sum()),
+        weight_before=w_before,
+        weight_after=float(w[after].sum()),
+        k=k,
+        method=method,
+        limit_s=limit_s,
+        reverse=reverse,
+        optimal=optimal,
+    )
+
+
+def site_facilities(
+    engine: ReachEngine,
+    customers: gpd.GeoDataFrame | gpd.GeoSeries,
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    existing: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    k: int = 1,
+    limit_s: float = DEFAULT_REPAIR_LIMIT_S,
+    reverse: bool = False,
+    weights: str | np.ndarray | pd.Series | None = None,
+    id_column: str = DEFAULT_SITE_ID_COLUMN,
+    method: str = DEFAULT_SITING_METHOD,
+) -> SitingResult:
+    """
+    Choose ``k`` new sites among ``candidates`` that cover the most customers within a limit.
+
+    See the module docstring for the travel times, the methods and the tie-breaking.
+
+    Parameters
+    ----------
+    engine
+        A :class:`~gridgeo.reach.ReachEngine` of the travel mode (drive for repair).
+    customers
+        Customer points in any CRS; those without a position or far from every road count in
+        the shares but can never be covered.
+    candidates
+        Candidate sites (points, any CRS) with an id column; candidates farther than the
+        engine's ``max_snap_m`` from every road (or without a position) are left out with a
+        warning.
+    existing
+        Sites already in service (points; None or no rows for none). Their customers are
+        covered before any pick.
+    k
+        How many new sites to choose.
+    limit_s
+        The promise: a customer is covered by a site within this travel time.
+    reverse
+        False: site → customer (repair crews); True: customer → site (payment), on the
+        transposed graph.
+    weights
+        None (every customer counts 1), a column of ``customers``, or one number >= 0 per
+        customer (an array, or a Series on the customers' index).
+    id_column
+        Id column of ``candidates`` (with a GeoSeries, its index is the id).
+    method
+        ``"exact"`` (integer programme, the optimum) or ``"greedy"``.
+
+    Returns
+    -------
+    SitingResult
+        The chosen ids in pick order, the coverage before and after, the gain of each pick,
+        and per-candidate and per-customer tables on the inputs' indexes.
+
+    Raises
+    ------
+    InputError
+        If ``engine``, ``k``, ``limit_s``, ``reverse``, ``method`` or ``weights`` is invalid,
+        ``k`` is more than the usable candidates, or no candidate (or existing site) is near a
+        road.
+    EmptyDataError
+        If ``customers`` or ``candidates`` has no rows.
+    MissingColumnError
+        If ``id_column`` or a ``weights`` column is missing.
+    DuplicateIdError
+        If a candidate id repeats.
+    CRSError
+        If an input has no CRS.
+    """
+    return _site(
+        engine,
+        customers,
+        candidates,
+        existing=existing,
+        k=k,
+        limit_s=limit_s,
+        reverse=reverse,
+        weights=weights,
+        id_column=id_column,
+        method=method,
+        existing_name="existing",
+        stacklevel=3,
+    )
+
+
+def site_repair_stations(
+    engine: ReachEngine,
+    customers: gpd.GeoDataFrame | gpd.GeoSeries,
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    existing_stations: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    k: int = 1,
+    limit_s: float = DEFAULT_REPAIR_LIMIT_S,
+    weights: str | np.ndarray | pd.Series | None = None,
+    id_column: str = DEFAULT_SITE_ID_COLUMN,
+    method: str = DEFAULT_SITING_METHOD,
+) -> SitingResult:
+    """
+    Where ``k`` new repair stations bring the most customers within 30-minute repair.
+
+    Station → customer on the drive engine, as :func:`~gridgeo.reach.repair_reach`.
+
+    Parameters
+    ----------
+    engine
+        A :class:`~gridgeo.reach.ReachEngine` of the drive graph.
+    customers, candidates, k, weights, id_column, method
+        As in :func:`site_facilities`.
+    existing_stations
+        The repair stations in service (None for none).
+    limit_s
+        The repair promise (default 1,800 s = 30 minutes).
+
+    Returns
+    -------
+    SitingResult
+
+    Raises
+    ------
+    InputError, EmptyDataError, MissingColumnError, DuplicateIdError, CRSError
+        As :func:`site_facilities`.
+    """
+    return _site(
+        engine,
+        customers,
+        candidates,
+        existing=existing_stations,
+        k=k,
+        limit_s=limit_s,
+        reverse=False,
+        weights=weights,
+        id_column=id_column,
+        method=method,
+        existing_name="existing_stations",
+        stacklevel=3,
+    )
+
+
+def site_payment_points(
+    engine: ReachEngine,
+    customers: gpd.GeoDataFrame | gpd.GeoSeries,
+    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    existing_points: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+    k: int = 1,
+    limit_s: float = DEFAULT_PAYMENT_LIMIT_S,
+    weights: str | np.ndarray | pd.Series | None = None,
+    id_column: str = DEFAULT_SITE_ID_COLUMN,
+    method: str = DEFAULT_SITING_METHOD,
+) -> SitingResult:
+    """
+    Where ``k`` new payment points bring the most customers within 10 minutes of one.
+
+    Customer → point on the engine's graph (its mode is the payment travel mode, see
+    :data:`~gridgeo.reach.DEFAULT_PAYMENT_MODE`), as :func:`~gridgeo.reach.payment_access`.
+
+    Parameters
+    ----------
+    engine
+        A :class:`~gridgeo.reach.ReachEngine` of the payment travel mode.
+    customers, candidates, k, weights, id_column, method
+        As in :func:`site_facilities`.
+    existing_points
+        The payment points in service (None for none).
+    limit_s
+        The payment promise (default 600 s = 10 minutes).
+
+    Returns
+    -------
+    SitingResult
+
+    Raises
+    ------
+    InputError, EmptyDataError, MissingColumnError, DuplicateIdError, CRSError
+        As :func:`site_facilities`.
+    """
+    return _site(
+        engine,
+        customers,
+        candidates,
+        existing=existing_points,
+        k=k,
+        limit_s=limit_s,
+        reverse=True,
+        weights=weights,
+        id_column=id_column,
+        method=method,
+        existing_name="existing_points",
+        stacklevel=3,
+    )
