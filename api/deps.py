@@ -54,3 +54,16 @@ def get_page(
 
 
 PageDep = Annotated[Page, Depends(get_page)]
+
+
+def reach_engine(
+    request: Request, store: gridgeo.GeoPackageStore, mode: str = "drive"
+) -> gridgeo.ReachEngine:
+    """The workspace's reach engine of one travel mode, built on first use and kept by the app
+    (the roads do not change while the service runs; two first requests at once may both build
+    it, which is harmless)."""
+    engines: dict[str, gridgeo.ReachEngine] = request.app.state.__dict__.setdefault("engines", {})
+    engine = engines.get(mode)
+    if engine is None:
+        engine = engines[mode] = gridgeo.read_reach_engine(store, mode=mode)
+    return engine

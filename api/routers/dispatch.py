@@ -8,19 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import StoreDep
+from api.deps import StoreDep, reach_engine
 from api.serialise import json_response, records, to_jsonable
 
 router = APIRouter(prefix="/dispatch", tags=["dispatch"])
-
-
-def _engine(request: Request, store: gridgeo.GeoPackageStore) -> gridgeo.ReachEngine:
-    """The drive-graph engine of the workspace, built on first use and kept by the app."""
-    engine = getattr(request.app.state, "drive_engine", None)
-    if engine is None:
-        engine = gridgeo.read_reach_engine(store)
-        request.app.state.drive_engine = engine
-    return engine
 
 
 @router.get("")
@@ -48,7 +39,7 @@ def dispatch_fault(
     if address is not None:
         kw.update(address=address, gazetteer=gridgeo.read_gazetteer(store))
     result = gridgeo.dispatch(
-        _engine(request, store), store.read("repair_stations"), limit_s=limit_min * 60.0, **kw
+        reach_engine(request, store), store.read("repair_stations"), limit_s=limit_min * 60.0, **kw
     )
     route = None
     if result.route is not None:

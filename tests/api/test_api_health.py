@@ -139,6 +139,7 @@ def test_openapi_lists_every_endpoint(client):
         "/grids/save",
         "/customers/{customer_id}",
         "/dispatch",
+        "/plan/sites",
         "/kpis",
     }
 
