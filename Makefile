@@ -36,6 +36,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_geocode.py
 	$(BIN)/python benchmarks/bench_assign.py
 	$(BIN)/python benchmarks/bench_reach.py
+	$(BIN)/python benchmarks/bench_plan.py
 
 lock: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

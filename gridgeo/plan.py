@@ -30,9 +30,12 @@ Methods
     ``sum_j x_j = k``, ``x_j`` binary, ``0 <= y_i <= 1``. Customers already covered, and
     customers no candidate reaches, are left out first, and customers covered by the same set
     of candidates are one row weighted by their total weight, so the programme stays small.
-    **Ties**: among the sets with the optimal coverage, a second programme picks the one with
-    the smallest sum of candidate positions (the row order of ``candidates``), i.e. it prefers
-    earlier candidates; HiGHS is deterministic, so the same inputs always give the same set.
+    **Ties**: the optimum HiGHS finds (deterministic: the same inputs give the same set) is
+    then moved towards earlier candidates (the row order of ``candidates``): a pick is swapped
+    for an earlier unpicked candidate whenever the coverage stays optimal, latest pick and
+    earliest candidate first, until no such swap is left. (A second programme for the optimal
+    set with the smallest sum of positions was tried: on a 10^5-customer county it took up
+    to 11 s at the root node, for a tie-break.)
     The coverage of the set is then recounted from the travel times (the solver's tolerances
     never reach the reported figures).
 ``"greedy"``
@@ -389,12 +392,31 @@ def _exact(P: sparse.csr_matrix, wp: np.ndarray, k: int) -> np.ndarray | None:
     if x is None or int(x.sum()) != k:
         return None
     best = _coverage(P, wp, x)
-    # ties: among the optimal sets, the smallest sum of candidate positions
-    tol = _TIE_TOL * max(1.0, best)
-    floor = LinearConstraint(sparse.csr_matrix(np.r_[np.zeros(n_var), wp]), best - tol, np.inf)
-    x2 = _solve(np.r_[np.arange(n_var, dtype=float), np.zeros(m)], [cover, count, floor], n_var, m)
-    if x2 is not None and int(x2.sum()) == k and _coverage(P, wp, x2) >= best - tol:
-        return x2
+    return _earliest_optimum(P, wp, x, best - _TIE_TOL * max(1.0, best))
+
+
+def _earliest_optimum(
+    P: sparse.csr_matrix, wp: np.ndarray, x: np.ndarray, floor: float
+) -> np.ndarray:
+    """Swap picks for earlier candidates while the coverage stays at least ``floor``.
+
+    The latest pick is tried first, against the earliest unpicked candidate first; every swap
+    lowers the sum of the picks' positions, so it ends, and where it ends no single swap for an
+    earlier candidate keeps the optimum.
+    """
+    x = x.copy()
+    swapped = True
+    while swapped:
+        swapped = False
+        for j in np.flatnonzero(x)[::-1]:
+            for earlier in np.flatnonzero(~x[:j]):
+                y = x.copy()
+                y[j], y[earlier] = False, True
+                if _coverage(P, wp, y) >= floor:
+                    x, swapped = y, True
+                    break
+            if swapped:
+                break
     return x
 
 

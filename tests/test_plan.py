@@ -333,10 +333,14 @@ def test_exact_equals_brute_force_and_greedy_is_not_better(brute, drive, with_ex
         assert exact_value == pytest.approx(best, rel=1e-12)
         assert greedy_value <= best + 1e-9 * best
         gaps.append(best - greedy_value)
-        # ties among optimal subsets: the smallest sum of candidate positions
-        tied = [s for s, v in values.items() if v >= best - 1e-9 * best]
+        # ties among optimal subsets: no pick can be swapped for an earlier candidate and
+        # stay optimal
+        tied = {s for s, v in values.items() if v >= best - 1e-9 * best}
         chosen = tuple(sorted(int(np.flatnonzero(ids == i)[0]) for i in exact.chosen))
-        assert sum(chosen) == min(sum(s) for s in tied)
+        assert chosen in tied
+        for j in chosen:
+            for e in set(range(j)) - set(chosen):
+                assert tuple(sorted((set(chosen) - {j}) | {e})) not in tied
         # before: the existing stations alone (an independent repair_reach)
         if with_existing:
             alone = repair_reach(drive, cust, existing, limit_s=BRUTE_LIMIT_S)["repair_ok"]
