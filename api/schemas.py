@@ -49,11 +49,15 @@ class GridEdit(BaseModel):
 
 
 class GridSave(GridEdit):
-    """An edit to save: who, why, and the version it was based on."""
+    """An edit to save: who, why, and the version it was based on.
+
+    ``expected_version`` must be a JSON integer: lax parsing would read ``true``
+    (or ``"1"``, ``1.0``) as version 1 and save an edit that was based on no version.
+    """
 
     author: str = Field(min_length=1)
     reason: str = Field(min_length=1)
-    expected_version: int = Field(ge=1)
+    expected_version: int = Field(ge=1, strict=True)
 
 
 class EditPreview(BaseModel):

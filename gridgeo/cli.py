@@ -469,10 +469,12 @@ def _cmd_grids_history(args: argparse.Namespace) -> int:
 
 
 def _cmd_grids_restore(args: argparse.Namespace) -> int:
+    from gridgeo import workspace
+
     store = _open_store(args.workspace)
     current = store.current_version("grids")
-    version = store.restore(
-        "grids", args.version, author=args.author, reason=args.reason, expected_version=current
+    version = workspace.restore_grids(
+        store, args.version, author=args.author, reason=args.reason, expected_version=current
     )
     _print(f"grids version {args.version} restored as version {version}")
     return 0

@@ -48,6 +48,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +342,16 @@ class Store(abc.ABC):
         """Return one row per version of ``layer``: who, when, why, counts."""
 
     @abc.abstractmethod
+    def _write_many(
+        self,
+        items: list[tuple[str, gpd.GeoDataFrame, int, int | None]],
+        *,
+        author: str,
+        reason: str,
+    ) -> list[int]:
+        """Write ``(layer, data, expected_version, restored_from)`` items in ONE transaction
+        that checks every ``expected_version``; return the new versions."""
+
     def _write(
         self,
         layer: str,
@@ -350,7 +361,10 @@ class Store(abc.ABC):
         author: str,
         reason: str,
         restored_from: int | None,
-    ) -> int: ...
+    ) -> int:
+        return self._write_many(
+            [(layer, data, expected_version, restored_from)], author=author, reason=reason
+        )[0]
 
     def _key(self, layer: str) -> str:
         layers = self.layers()
@@ -422,6 +436,55 @@ class Store(abc.ABC):
             reason=reason,
             restored_from=None,
         )
+
+    def save_many(
+        self,
+        changes: Mapping[str, tuple[gpd.GeoDataFrame, int]],
+        *,
+        author: str,
+        reason: str,
+        validate: Mapping[str, Callable[[gpd.GeoDataFrame], Iterable[str]]] | None = None,
+        restored_from: Mapping[str, int] | None = None,
+    ) -> dict[str, int]:
+        """Save several layers as new versions in ONE transaction: all or none.
+
+        For edits that must stay consistent across layers (grids and the customers' grid
+        ids). ``changes`` maps each layer to ``(gdf, expected_version)``; ``validate`` maps
+        layers to checks as in :meth:`save`. Every check runs, and every ``expected_version``
+        is compared, before anything is written; one failure leaves every layer as it was.
+        ``restored_from`` records, per layer, the old version a restore brings back.
+
+        Returns
+        -------
+        dict
+            The new version of each layer.
+
+        Raises
+        ------
+        ConflictError, InputError
+            As :meth:`save`, for any of the layers.
+        """
+        author, reason = _check_who_why(author, reason)
+        restored_from = dict(restored_from or {})
+        if not changes:
+            msg = "`changes` is empty: give at least one layer to save"
+            raise InputError(msg)
+        items = []
+        for layer, (gdf, expected_version) in changes.items():
+            data = _check_frame(gdf, layer, self._key(layer))
+            check = (validate or {}).get(layer)
+            if check is not None:
+                problems = [str(p) for p in check(data)]
+                if problems:
+                    msg = (
+                        f"the edit of layer {layer!r} was refused by `validate` with "
+                        f"{len(problems)} problem(s); nothing was saved. Fix them and save "
+                        "again: " + "; ".join(problems[:10])
+                    )
+                    raise InputError(msg)
+            items.append((layer, data, expected_version, restored_from.get(layer)))
+        versions = self._write_many(items, author=author, reason=reason)
+        return dict(zip(changes, versions, strict=True))
 
     def preview(self, layer: str, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
         """Return what saving ``gdf`` would change in ``layer`` (writes nothing).
@@ -864,16 +927,8 @@ class GeoPackageStore(Store):
         data[_VERSION] = _decode_column(columns[-1], "int")
         return gpd.GeoDataFrame(data, geometry=geometry_from_gpkg(columns[0]), crs=_SRS_ID)
 
-    def _write(
-        self,
-        layer: str,
-        data: gpd.GeoDataFrame,
-        *,
-        expected_version: int,
-        author: str,
-        reason: str,
-        restored_from: int | None,
-    ) -> int:
+    def _prepare(self, layer: str, data: gpd.GeoDataFrame, expected_version: int) -> _Prepared:
+        """Check and encode one layer's new content (before any write lock is taken)."""
         if not isinstance(expected_version, (int, np.integer)) or isinstance(
             expected_version, bool
         ):
@@ -909,29 +964,70 @@ class GeoPackageStore(Store):
         bounds: list[float | None] = [None] * 4
         if known.any():
             bounds = [*box[known, :2].min(axis=0).tolist(), *box[known, 2:].max(axis=0).tolist()]
+        return _Prepared(
+            layer=layer,
+            expected_version=int(expected_version),
+            key=key,
+            hist=hist,
+            cols=cols,
+            values=values,
+            blobs=blobs,
+            checksum=checksum,
+            bounds=bounds,
+        )
+
+    def _write_many(
+        self,
+        items: list[tuple[str, gpd.GeoDataFrame, int, int | None]],
+        *,
+        author: str,
+        reason: str,
+    ) -> list[int]:
+        prepared = [self._prepare(layer, data, expected) for layer, data, expected, _ in items]
+        versions = []
         with self._transaction(write=True) as con:
-            current = self._version(con, layer)
-            if current != expected_version:
-                msg = (
-                    f"layer {layer!r} is at version {current}, but this edit was based on "
-                    f"version {expected_version} (`expected_version`): someone saved in "
-                    f"between. Reload the layer (store.read({layer!r})), re-apply your edit, "
-                    f"save again with expected_version={current}."
-                )
-                raise ConflictError(msg)
-            new = current + 1
-            counts = _replace_rows(con, layer, hist, key, cols, blobs, values, new)
+            for p in prepared:
+                current = self._version(con, p.layer)
+                if current != p.expected_version:
+                    msg = (
+                        f"layer {p.layer!r} is at version {current}, but this edit was based "
+                        f"on version {p.expected_version} (`expected_version`): someone saved "
+                        f"in between. Reload the layer (store.read({p.layer!r})), re-apply "
+                        f"your edit, save again with expected_version={current}."
+                    )
+                    raise ConflictError(msg)
             now = _now()
-            _update_contents(con, layer, hist, bounds, now)
-            con.execute(
-                f"INSERT INTO {_q(_VERSIONS)} (layer, version, parent_version, author, "
-                "created_at, reason, n_rows, n_added, n_removed, n_changed, restored_from, "
-                "checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (layer, new, current or None, author, now, reason, len(blobs), *counts,
-                 restored_from, checksum),
-            )  # fmt: skip
-        logger.info("saved %s version %d by %s: %s", layer, new, author, reason)
-        return new
+            for p, (*_, restored_from) in zip(prepared, items, strict=True):
+                current = p.expected_version
+                new = current + 1
+                counts = _replace_rows(con, p.layer, p.hist, p.key, p.cols, p.blobs, p.values, new)
+                _update_contents(con, p.layer, p.hist, p.bounds, now)
+                con.execute(
+                    f"INSERT INTO {_q(_VERSIONS)} (layer, version, parent_version, author, "
+                    "created_at, reason, n_rows, n_added, n_removed, n_changed, "
+                    "restored_from, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (p.layer, new, current or None, author, now, reason, len(p.blobs),
+                     *counts, restored_from, p.checksum),
+                )  # fmt: skip
+                versions.append(new)
+        for p, new in zip(prepared, versions, strict=True):
+            logger.info("saved %s version %d by %s: %s", p.layer, new, author, reason)
+        return versions
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One layer's new content, checked and encoded for SQLite."""
+
+    layer: str
+    expected_version: int
+    key: str
+    hist: str
+    cols: list[tuple[str, str]]
+    values: list[list[Any]]
+    blobs: list[bytes | None]
+    checksum: str
+    bounds: list[float | None]
 
 
 def _replace_rows(

@@ -58,6 +58,7 @@ __all__ = [
     "read_gazetteer",
     "read_reach_engine",
     "read_road_graph",
+    "restore_grids",
     "save_grids",
     "village_workload",
 ]
@@ -73,6 +74,7 @@ WORKSPACE_KEYS: dict[str, str] = {
     "payment_points": "point_id",
     "grids": "grid_id",
 }
+CUSTOMERS_LAYER = "customers"
 ROADS_LAYER = "roads"
 REQUIRED_LAYERS = ("county", "villages", "substations")
 ROSTER_COLUMNS_IN_GRIDS = ("manager", "members", "liaison", "phone", "liaison_phone")
@@ -286,8 +288,11 @@ def save_grids(
     are carried over from the stored grids by ``grid_id``, so an edit never
     loses the people. The grids are validated (:func:`gridgeo.grids.validate_grids`) inside
     the save: a grid set with topology problems is refused and the store is
-    left as it was. The first save creates the layer. ``expected_version``
-    is the version the edit was based on; None means "the current one"
+    left as it was. The customers' grid ids (``grid_t1``/``grid_t2``/``grid_t3``,
+    ``grid_reason``) are recomputed for the new grids and, where any changed, saved in the
+    same transaction as a new version of ``customers``: the archive of every grid and "whom
+    to call" always follow the grids. The first save creates the layer.
+    ``expected_version`` is the version the edit was based on; None means "the current one"
     (a fresh build, not an edit).
 
     Returns
@@ -308,22 +313,72 @@ def save_grids(
             for p in problems
         ]
 
+    problems = validate(layer)
     if "grids" not in store.layers():
-        problems = validate(layer)
         if problems:
             msg = f"grids break {len(problems)} topology rule(s): {problems[:5]!r}"
             raise InputError(msg)
         store.add_layer("grids", layer, key="grid_id", author=author, reason=reason)
+        moved = _customers_in(store, layer)
+        if moved is not None:  # customers imported before there were grids
+            store.save("customers", moved[0], expected_version=moved[1], author=author,
+                       reason=reason)  # fmt: skip
         return store.current_version("grids")
     current = store.current_version("grids")
-    return store.save(
-        "grids",
-        layer,
-        expected_version=current if expected_version is None else expected_version,
-        author=author,
-        reason=reason,
-        validate=validate,
+    expected = current if expected_version is None else expected_version
+    if problems:  # refused with the store's own message, nothing written
+        return store.save(
+            "grids", layer, expected_version=expected, author=author, reason=reason,
+            validate=validate,
+        )  # fmt: skip
+    changes = {"grids": (layer, expected)}
+    moved = _customers_in(store, layer)
+    if moved is not None:
+        changes[CUSTOMERS_LAYER] = moved
+    return store.save_many(changes, author=author, reason=reason)["grids"]
+
+
+def restore_grids(
+    store: GeoPackageStore, version: int, *, expected_version: int, author: str, reason: str
+) -> int:
+    """Make grids ``version`` current again as a new version, with the customers' grid ids
+    recomputed for them in the same transaction (see :func:`save_grids`).
+
+    Returns
+    -------
+    int
+        The new version number of ``grids``.
+    """
+    old = store.read("grids", version=version)
+    changes = {"grids": (old, expected_version)}
+    moved = _customers_in(store, old)
+    if moved is not None:
+        changes[CUSTOMERS_LAYER] = moved
+    saved = store.save_many(changes, author=author, reason=reason, restored_from={"grids": version})
+    return saved["grids"]
+
+
+def _customers_in(
+    store: GeoPackageStore, grids: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, int] | None:
+    """The customers layer with its grid ids for ``grids`` and the version it was read at, or
+    None when there is no customers layer or no id changes."""
+    if CUSTOMERS_LAYER not in store.layers():
+        return None
+    version = store.current_version(CUSTOMERS_LAYER)  # first: a save in between is a conflict
+    customers = store.read(CUSTOMERS_LAYER)
+    assigned = _grids.assign_to_grids(customers.geometry, grids)
+    same = all(
+        customers[c].astype(object).where(customers[c].notna(), None).tolist()
+        == assigned[c].astype(object).where(assigned[c].notna(), None).tolist()
+        for c in assigned.columns
     )
+    if same:
+        return None
+    updated = customers.copy()
+    for c in assigned.columns:
+        updated[c] = assigned[c].to_numpy()
+    return updated, version
 
 
 def load_service_grids(store: GeoPackageStore) -> tuple[_grids.ServiceGrids, int]:

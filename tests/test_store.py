@@ -404,6 +404,55 @@ def test_stale_save_is_refused_and_store_unchanged(ws: GeoPackageStore):
     assert_gdal_reads(ws.path, "grids", grids_v2())
 
 
+def _points(values: list[str]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"customer_id": ["c1", "c2"], "grid_t3": values},
+        geometry=[Point(116.51, 27.21), Point(116.55, 27.25)],
+        crs="EPSG:4326",
+    )
+
+
+def test_save_many_writes_all_layers_in_one_version_step(ws: GeoPackageStore):
+    ws.add_layer("customers", _points(["NF-A", "NF-A"]), key="customer_id", author="a", reason="r")
+    got = ws.save_many(
+        {"grids": (grids_v2(), 1), "customers": (_points(["NF-A", "NF-C"]), 1)},
+        author="王",
+        reason="拆分 split",
+    )
+    assert got == {"grids": 2, "customers": 2}
+    assert_same_content(ws.read("grids"), grids_v2())
+    assert ws.read("customers")["grid_t3"].tolist() == ["NF-A", "NF-C"]
+    for layer in ("grids", "customers"):
+        last = ws.list_versions(layer).iloc[-1]
+        assert (last["author"], last["reason"]) == ("王", "拆分 split")
+
+
+@pytest.mark.parametrize("failure", ["stale", "invalid", "missing_column"])
+def test_save_many_all_or_nothing(ws: GeoPackageStore, failure: str):
+    ws.add_layer("customers", _points(["NF-A", "NF-A"]), key="customer_id", author="a", reason="r")
+    before = sha(ws.path)
+    customers, expected = _points(["NF-A", "NF-C"]), 1
+    validate = None
+    if failure == "stale":
+        expected = 7
+    elif failure == "invalid":
+        validate = {"customers": lambda gdf: ["grid NF-C is not a tier-3 grid"]}
+    else:
+        customers = customers.drop(columns="grid_t3")
+    error = ConflictError if failure == "stale" else InputError
+    with pytest.raises(error):
+        ws.save_many(
+            {"grids": (grids_v2(), 1), "customers": (customers, expected)},
+            author="王",
+            reason="r",
+            validate=validate,
+        )
+    # the grids, listed first and valid, were not written either
+    assert sha(ws.path) == before
+    assert ws.current_version("grids") == 1 and ws.current_version("customers") == 1
+    assert_same_content(ws.read("grids"), grids_v1())
+
+
 def test_waiting_writer_gets_the_lock_or_a_conflict(ws: GeoPackageStore):
     blocker = sqlite3.connect(ws.path, isolation_level=None, check_same_thread=False)
     blocker.execute("BEGIN IMMEDIATE")
@@ -581,11 +630,12 @@ class MemoryStore(Store):
     def list_versions(self, layer):
         return pd.DataFrame({"version": range(1, len(self.versions))})
 
-    def _write(self, layer, data, *, expected_version, author, reason, restored_from):
-        if expected_version != self.current_version(layer):
+    def _write_many(self, items, *, author, reason):
+        if any(expected != self.current_version(layer) for layer, _, expected, _ in items):
             raise ConflictError("stale")
-        self.versions.append(data.copy())
-        return self.current_version(layer)
+        for _, data, _, _ in items:
+            self.versions.append(data.copy())
+        return [self.current_version("grids")]
 
 
 def test_store_interface_gives_save_compare_restore():

@@ -348,3 +348,55 @@ def test_workspace_init_cli_from_the_countys_own_files(tmp_path, county):
     assert missing.returncode == 2
     assert "village_code" in missing.stderr and "Traceback" not in missing.stderr
     assert not (tmp_path / "b.gpkg").exists()
+
+
+def _containing_t3(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> list:
+    """The tier-3 grid whose polygon covers each point, by brute force (None if none)."""
+    t3 = grids[grids["tier"] == 3].sort_values("grid_id")
+    out = []
+    for p in points:
+        hits = [g for g, poly in zip(t3["grid_id"], t3.geometry, strict=True) if poly.covers(p)]
+        out.append(hits[0] if hits else None)
+    return out
+
+
+def test_grid_edits_move_the_customers_with_them(store, workload, county):
+    from gridgeo import grids as grids_mod
+
+    v1 = workspace.save_grids(
+        store, workspace.build_grids(store, workload, seed=1).service.grids, author="a", reason="b"
+    )
+    columns = ["customer_id", "village_code", "voltage_class", "vulnerable", "geometry"]
+    people = county.customers.sample(3000, random_state=3)[columns]
+    assigned = grids_mod.assign_to_grids(people.geometry, store.read("grids"))
+    customers = people.join(assigned).reset_index(drop=True)
+    store.add_layer("customers", customers, key="customer_id", author="a", reason="import")
+    service, version = workspace.load_service_grids(store)
+    t3 = service.grids[service.grids["tier"] == 3]
+    target = t3.sort_values(["n_villages", "grid_id"]).iloc[-1]["grid_id"]
+    split = grids_mod.preview_split_grid(service, target, k=2, seed=0).grids
+    (new_id,) = set(split["grid_id"]) - set(service.grids["grid_id"])
+
+    # a stale split is refused and neither layer moves
+    with pytest.raises(ConflictError):
+        workspace.save_grids(store, split, author="b", reason="split", expected_version=v1 - 1)
+    assert store.current_version("customers") == 1
+
+    v2 = workspace.save_grids(store, split, author="b", reason="split", expected_version=version)
+    assert store.current_version("customers") == 2
+    after = store.read("customers").set_index("customer_id").loc[customers["customer_id"]]
+    grids_v2 = store.read("grids")
+    assert after["grid_t3"].tolist() == _containing_t3(after.geometry, grids_v2)
+    assert (after["grid_t3"] == new_id).sum() > 0
+    parent = dict(zip(grids_v2["grid_id"], grids_v2["parent_id"], strict=True))
+    placed = after["grid_t3"].notna()
+    assert (after.loc[placed, "grid_t2"] == after.loc[placed, "grid_t3"].map(parent)).all()
+    last = store.list_versions("customers").iloc[-1]
+    assert (last["author"], last["reason"]) == ("b", "split")
+
+    # restoring the grids brings the customers back into the old grids, in one step
+    workspace.restore_grids(store, v1, expected_version=v2, author="c", reason="undo")
+    back = store.read("customers").set_index("customer_id").loc[customers["customer_id"]]
+    assert back["grid_t3"].tolist() == customers["grid_t3"].tolist()
+    assert store.current_version("customers") == 3
+    assert store.list_versions("grids").iloc[-1]["restored_from"] == v1

@@ -228,6 +228,7 @@ def test_save_split_then_stale_save_is_409(writer, writable, grids, clean_error)
         "reason": "网格过大，拆分 / split an oversized grid",
         "expected_version": 1,
     }
+    before_total = writer.get(f"/grids/{target['grid_id']}/customers").json()["total"]
     response = writer.post("/grids/save", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2
@@ -241,6 +242,13 @@ def test_save_split_then_stale_save_is_409(writer, writable, grids, clean_error)
     assert (after["version"] == 2).any()
     versions = writer.get("/grids/versions").json()
     assert [v["author"] for v in versions] == ["gridgeo demo", "规划员 张"]
+    # the customers moved with the grids: the two parts' archives hold the old grid's people
+    totals = {
+        g: writer.get(f"/grids/{g}/customers", params={"limit": 1}).json()["total"]
+        for g in [target["grid_id"], *new]
+    }
+    assert all(n > 0 for n in totals.values())
+    assert sum(totals.values()) == before_total
     # the same edit based on version 1 again is stale now
     stale = writer.post("/grids/save", json=body | {"grid_id": other["grid_id"]})
     clean_error(stale, 409, "1")
