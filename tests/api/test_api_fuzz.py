@@ -44,6 +44,7 @@ N_RAW_BODIES = 26
 N_JSON_JUNK = 14
 N_BAD_EDITS = 48
 N_SEMANTIC_EDITS = 10  # two of each of the five kinds
+N_PLANS = 12
 
 # load: each thread sends all heavy requests (~0.5 s: the whole customers layer, the
 # road graph) but one, once, and each light one (small tables) N_LIGHT_ROUNDS times, in
@@ -353,6 +354,19 @@ class Fuzzer:
         )
         return Call(method, path)
 
+    def plan(self) -> Call:
+        rng = self.rng
+        pairs = []
+        if rng.random() < 0.8:
+            pairs.append(("service", rng.choice(["repair", "payment", self.text()])))
+        if rng.random() < 0.8:
+            pairs.append(("k", rng.choice(["1", "3", "20", "0", "21", "-1", "2.5", self.text()])))
+        if rng.random() < 0.5:
+            pairs.append(("method", rng.choice(["exact", "greedy", self.text()])))
+        if rng.random() < 0.4:
+            pairs.append(("limit_min", _number_text(rng, 0, 700)))
+        return Call("GET", "/plan/sites" + _query(rng, pairs))
+
     def kpis(self) -> Call:
         return Call("GET", "/kpis" + _query(self.rng, [("tier", self.text())]))
 
@@ -497,6 +511,7 @@ class Fuzzer:
             (self.data_get, N_DATA_GETS),
             (self.wrong_route, N_WRONG_ROUTES),
             (self.kpis, 1),
+            (self.plan, N_PLANS),
             (self.validate, 2),
             (self.raw_body, N_RAW_BODIES),
             (self.json_junk, N_JSON_JUNK),
