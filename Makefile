@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 demo: $(BIN)/.installed
 	$(BIN)/gridgeo demo --out $(OUT)
-	$(BIN)/python -m maps $(OUT)/workspace.gpkg --summary $(OUT)/summary.json --out $(OUT)/county_map.html
+	$(BIN)/python -m maps $(OUT)/workspace.gpkg --summary $(OUT)/summary.json --suggest-stations 3 --out $(OUT)/county_map.html
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check gridgeo api maps tests benchmarks

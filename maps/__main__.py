@@ -1,8 +1,11 @@
 """Build the county map of a workspace: ``python -m maps WORKSPACE.gpkg [--out MAP.html]``.
 
 The map is one self-contained HTML file that opens with no internet (for mail or the
-intranet). ``make demo`` runs this on the demo workspace. Errors are one line on stderr and
-exit status 2, as in the ``gridgeo`` command.
+intranet). ``make demo`` runs this on the demo workspace. ``--suggest-stations K`` adds the
+planner's siting suggestion: the K villages where new repair stations bring the most customers
+within 30-minute repair (:func:`gridgeo.site_repair_stations`, the villages as candidates, the
+existing repair stations counted first). Errors are one line on stderr and exit status 2, as
+in the ``gridgeo`` command.
 """
 
 from __future__ import annotations
@@ -11,21 +14,106 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
 
 import gridgeo
 from maps.overview import county_overview_map, save_offline
 
+EXIT_USER_ERROR = 2
+DEFAULT_SUGGEST_STATIONS = 0
+# the workspace's villages are the candidate sites: their id and name columns
+VILLAGE_ID_COLUMN = "village_code"
+VILLAGE_NAME_COLUMN = "village"
 
-def build_map(workspace: Path, out: Path, *, summary: Path | None = None) -> Path:
-    """Read a workspace's layers and write its offline county map to ``out``."""
+
+def _check_suggest_stations(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        msg = (
+            f"`--suggest-stations` must be a whole number >= 0 (new repair stations to "
+            f"suggest; 0 for none), got {k!r}"
+        )
+        raise gridgeo.InputError(msg)
+    return k
+
+
+def suggest_repair_stations(
+    store: gridgeo.GeoPackageStore,
+    customers: gpd.GeoDataFrame | None,
+    repair_stations: gpd.GeoDataFrame,
+    k: int,
+) -> tuple[gpd.GeoDataFrame, gridgeo.SitingResult]:
+    """The ``k`` best villages for new repair stations, as the map's ``suggested_sites``.
+
+    Returns the sites (``rank``, ``name``, ``village_code``, ``gain_customers``,
+    ``covered_share``, the village's point) and the :class:`gridgeo.SitingResult`.
+    """
+    if customers is None:
+        msg = (
+            f"workspace {str(store.path)!r} has no `customers` layer; `--suggest-stations` "
+            "needs the customers to cover: import the customer archive first, or leave the "
+            "option out"
+        )
+        raise gridgeo.NotFoundError(msg)
+    villages = store.read("villages")
+    if k > len(villages):
+        msg = (
+            f"`--suggest-stations` {k} is more than the {len(villages)} villages of the "
+            f"workspace (the candidate sites); pass at most {len(villages)}"
+        )
+        raise gridgeo.InputError(msg)
+    engine = gridgeo.read_reach_engine(store, mode="drive")
+    result = gridgeo.site_repair_stations(
+        engine,
+        customers,
+        villages,
+        existing_stations=repair_stations,
+        k=k,
+        id_column=VILLAGE_ID_COLUMN,
+    )
+    picks = result.picks
+    chosen = villages.loc[picks["candidate"]]
+    name_column = VILLAGE_NAME_COLUMN if VILLAGE_NAME_COLUMN in chosen else VILLAGE_ID_COLUMN
+    sites = gpd.GeoDataFrame(
+        {
+            "rank": picks.index.to_numpy(),
+            "name": chosen[name_column].to_numpy(),
+            VILLAGE_ID_COLUMN: picks["site_id"].to_numpy(),
+            "gain_customers": picks["gain_customers"].to_numpy(),
+            "covered_share": picks["covered_share"].to_numpy(),
+        },
+        geometry=chosen.geometry.to_numpy(),
+        crs=villages.crs,
+    )
+    return sites, result
+
+
+def build_map(
+    workspace: Path,
+    out: Path,
+    *,
+    summary: Path | None = None,
+    suggest_stations: int = DEFAULT_SUGGEST_STATIONS,
+) -> Path:
+    """Read a workspace's layers and write its offline county map to ``out``.
+
+    ``suggest_stations`` > 0 draws that many suggested new repair stations (see the module).
+    """
+    k = _check_suggest_stations(suggest_stations)
     store = gridgeo.GeoPackageStore.open(workspace)
     layers = store.layers()
-    access = kpis = None
-    if {"customers", "customer_access"} <= set(layers):
+    customers = access = kpis = None
+    if "customers" in layers and (k or "customer_access" in layers):
         customers = store.read("customers").set_index("customer_id", drop=False)
+    if customers is not None and "customer_access" in layers:
         access = store.read("customer_access").set_index("customer_id", drop=False)
         access = access.reindex(customers.index)
         kpis = gridgeo.reach_kpis(access, customers)
+    repair_stations = store.read("repair_stations")
+    suggested = siting = None
+    if k:
+        suggested, siting = suggest_repair_stations(store, customers, repair_stations, k)
     isochrones = None
     if "repair_isochrones" in gridgeo.list_layers(workspace):
         isochrones = gridgeo.read_layer(workspace, layer="repair_isochrones")
@@ -34,28 +122,57 @@ def build_map(workspace: Path, out: Path, *, summary: Path | None = None) -> Pat
         county=store.read("county"),
         grids=store.read("grids"),
         substations=store.read("substations"),
-        repair_stations=store.read("repair_stations"),
+        repair_stations=repair_stations,
         payment_points=store.read("payment_points"),
         access=access,
         isochrones=isochrones,
         figures=figures,
         kpis=kpis,
+        suggested_sites=suggested,
+        siting=siting,
     )
     return save_offline(m, out)
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"expected a whole number >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line, like the other errors."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USER_ERROR, f"maps: error: {message} (see `{self.prog} --help`)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m maps", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m maps", description=__doc__.splitlines()[0])
     parser.add_argument("workspace", type=Path, help="workspace GeoPackage")
     parser.add_argument("--out", type=Path, default=None, help="HTML file (default: beside it)")
     parser.add_argument("--summary", type=Path, default=None, help="summary.json of the demo")
+    parser.add_argument(
+        "--suggest-stations",
+        type=_count,
+        default=DEFAULT_SUGGEST_STATIONS,
+        metavar="K",
+        help="draw the K villages best suited for new repair stations (default 0: none)",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.workspace.with_name("county_map.html")
     try:
-        path = build_map(args.workspace, out, summary=args.summary)
+        path = build_map(
+            args.workspace, out, summary=args.summary, suggest_stations=args.suggest_stations
+        )
     except gridgeo.GridGeoError as exc:
         print(f"maps: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     print(f"county map (offline HTML, {path.stat().st_size / 1e6:.1f} MB): {path}")
     return 0
 

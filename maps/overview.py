@@ -3,7 +3,9 @@
 :func:`county_overview_map` draws the county, its supply grids (tier 2, one colour per
 substation) with the village grids (tier 3) inside, the substations, repair stations and
 payment points, the 10/20/30-minute repair bands, the customers outside a service promise
-(coverage gaps) and a legend with the key figures, in Chinese with English alongside.
+(coverage gaps) and a legend with the key figures, in Chinese with English alongside; the
+planner's siting suggestion (new repair stations from :func:`gridgeo.site_repair_stations`)
+can be drawn on it as numbered, dashed markers with its before/after reach in the figures.
 :func:`save_offline` writes it as ONE self-contained HTML file: no basemap tiles, Leaflet
 inlined from ``maps/static/``, no script or style sheet loaded from the network.
 
@@ -18,6 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,7 +30,16 @@ import pandas as pd
 import shapely
 from branca.element import Element, Figure
 
-from gridgeo import EmptyDataError, InputError, MissingColumnError, ensure_crs
+from gridgeo import (
+    DEFAULT_REPAIR_LIMIT_S,
+    DuplicateIdError,
+    EmptyDataError,
+    InputError,
+    InvalidGeometryError,
+    MissingColumnError,
+    SitingResult,
+    ensure_crs,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +118,11 @@ LAYER_NAMES = {
     "payment_points": "缴费点 Payment points",
     "repair_gaps": "抢修未达标客户 Beyond 30-min repair",
     "payment_gaps": "缴费未达标客户 Beyond 10-min payment",
+    "suggested_stations": "选址建议：新增抢修站 Suggested new repair stations",
 }
+# the columns a siting suggestion must carry (`covered_share` is optional)
+SUGGESTED_SITE_COLUMNS = ("rank", "name", "gain_customers")
+SITING_KEYS = ("share_before", "share_after")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # what a browser fetches by itself (an <a href> in the attribution is not fetched)
@@ -270,6 +286,174 @@ REPAIR_ICON_HTML = (
     'text-align:center;border-radius:3px">修</div>'
 )
 
+# a suggestion: white, round and dashed, so nobody takes it for a station in service (red,
+# square, solid); the class marks the map's markers (the legend's sample has none)
+SUGGESTED_ICON_SIZE = 24
+
+
+def _suggested_icon_html(label: str, *, css_class: str = "gg-suggested") -> str:
+    font = 12 if len(label) <= 2 else 9
+    return (
+        f'<div class="{css_class}" style="width:18px;height:18px;background:#fff;'
+        f"color:{REPAIR_STATION_COLOUR};border:2px dashed {REPAIR_STATION_COLOUR};"
+        f"box-shadow:0 0 3px rgba(0,0,0,0.6);font:bold {font}px/18px sans-serif;"
+        f'text-align:center;border-radius:50%">{label}</div>'
+    )
+
+
+def _check_suggested_sites(gdf: Any) -> gpd.GeoDataFrame:
+    """A copy of the suggested sites in EPSG:4326, checked, in rank order."""
+    sites = _check_frame(gdf, "suggested_sites", SUGGESTED_SITE_COLUMNS)
+    if len(sites) < len(gdf):
+        # _check_frame drops rows without a position; a suggestion must not vanish silently
+        lost = gdf.index.difference(sites.index)[:5].tolist()
+        msg = (
+            f"`suggested_sites` row(s) {lost!r} have no position; give every suggested site "
+            "its point (e.g. the village's point)"
+        )
+        raise InvalidGeometryError(msg)
+    if sites.empty:
+        msg = "`suggested_sites` has no rows; pass None to draw no siting suggestion"
+        raise EmptyDataError(msg)
+    not_point = sites.geom_type != "Point"
+    if not_point.any():
+        label = sites.index[not_point][0]
+        msg = (
+            f"`suggested_sites` must hold points, row {label!r} is a "
+            f"{sites.geom_type[label]}; pass one point per site (e.g. its centroid)"
+        )
+        raise InvalidGeometryError(msg)
+    for column, lowest in (("rank", 1), ("gain_customers", 0)):
+        values = pd.to_numeric(sites[column], errors="coerce")
+        bad = values.isna() | (values < lowest) | (values % 1 != 0)
+        if bad.any():
+            label = sites.index[bad.to_numpy()][0]
+            msg = (
+                f"`suggested_sites` column `{column}` must hold whole numbers >= {lowest}, row "
+                f"{label!r} has {sites[column][label]!r}; pass the `picks` of "
+                "gridgeo.site_repair_stations"
+            )
+            raise InputError(msg)
+        sites = sites.assign(**{column: values.astype("int64")})
+    repeated = sites["rank"].duplicated()
+    if repeated.any():
+        msg = (
+            f"`suggested_sites` has rank {int(sites['rank'][repeated].iloc[0])!r} more than "
+            "once; give each suggested site its own rank (1, 2, ...)"
+        )
+        raise DuplicateIdError(msg)
+    if "covered_share" in sites.columns:
+        share = pd.to_numeric(sites["covered_share"], errors="coerce")
+        bad = share.isna() | (share < 0) | (share > 1)
+        if bad.any():
+            label = sites.index[bad.to_numpy()][0]
+            msg = (
+                f"`suggested_sites` column `covered_share` must hold shares in [0, 1], row "
+                f"{label!r} has {sites['covered_share'][label]!r}; drop the column or fix it"
+            )
+            raise InputError(msg)
+        sites = sites.assign(covered_share=share.astype(float))
+    return sites.sort_values("rank", kind="stable")
+
+
+def _check_siting(siting: Any, n_sites: int | None) -> dict[str, Any]:
+    """``k``, ``share_before``, ``share_after`` and ``limit_s`` of a siting summary."""
+    if isinstance(siting, SitingResult):
+        siting = {
+            "k": siting.k,
+            "share_before": siting.share_before,
+            "share_after": siting.share_after,
+            "limit_s": siting.limit_s,
+        }
+    if not isinstance(siting, Mapping):
+        msg = (
+            f"`siting` must be a mapping with {list(SITING_KEYS)!r} (and `k`, `limit_s`) or a "
+            f"gridgeo.SitingResult, got {type(siting).__name__}"
+        )
+        raise InputError(msg)
+    missing = [key for key in SITING_KEYS if key not in siting]
+    if missing:
+        msg = (
+            f"`siting` lacks {missing!r}; give the shares covered before and after the new "
+            "stations (SitingResult.share_before / share_after)"
+        )
+        raise InputError(msg)
+    out: dict[str, Any] = {}
+    for key in SITING_KEYS:
+        value = siting[key]
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= float(value) <= 1:
+            msg = f"`siting[{key!r}]` must be a share in [0, 1], got {value!r}"
+            raise InputError(msg)
+        out[key] = float(value)
+    k = siting.get("k", n_sites)
+    if k is None:
+        msg = (
+            "`siting` has no `k` and no `suggested_sites` are given; give `k` (how many new "
+            "stations)"
+        )
+        raise InputError(msg)
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        msg = f"`siting['k']` must be a whole number >= 1 (how many new stations), got {k!r}"
+        raise InputError(msg)
+    if n_sites is not None and k != n_sites:
+        msg = (
+            f"`siting['k']`={k!r} but `suggested_sites` has {n_sites} row(s); pass the picks "
+            "and the summary of the same siting"
+        )
+        raise InputError(msg)
+    limit_s = siting.get("limit_s", DEFAULT_REPAIR_LIMIT_S)
+    if isinstance(limit_s, bool) or not isinstance(limit_s, Real) or not float(limit_s) > 0:
+        msg = f"`siting['limit_s']` must be a time > 0 in seconds, got {limit_s!r}"
+        raise InputError(msg)
+    out["k"], out["limit_s"] = int(k), float(limit_s)
+    return out
+
+
+def _minutes(limit_s: float) -> str:
+    return f"{limit_s / 60:g}"
+
+
+def _suggestion_tip(rank: int, name: str, gain: int, minutes: str) -> str:
+    """The one-line text of a suggested site (HTML: ``name`` is escaped)."""
+    return (
+        f"建议新增抢修站 #{rank} {html.escape(name)}：新增{minutes}分钟可达 {gain:,d} 户 / "
+        f"+{gain:,d} customers within {minutes} min"
+    )
+
+
+def _add_suggested_sites(m: folium.Map, sites: gpd.GeoDataFrame, limit_s: float) -> None:
+    minutes = _minutes(limit_s)
+    names = sites["name"].astype("string").fillna("—")
+    tips = [
+        _suggestion_tip(r, n, g, minutes)
+        for r, n, g in zip(sites["rank"], names, sites["gain_customers"], strict=True)
+    ]
+    popups = []
+    for _, site in sites.iterrows():
+        rows = [
+            ("选址建议 Suggestion", f"新增抢修站 new repair station #{site['rank']}"),
+            ("村 Village", _text(site["name"])),
+            (
+                f"新增{minutes}分钟可达 Newly within {minutes} min",
+                f"{site['gain_customers']:,d} 户 customers",
+            ),
+        ]
+        if "covered_share" in site.index:
+            rows.append((f"建成后{minutes}分钟到达率 Reach after", _share(site["covered_share"])))
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        popups.append(f'<table class="gg-popup">{body}</table>')
+    data = sites.assign(tip=tips, popup_html=popups)
+    group = folium.FeatureGroup(name=LAYER_NAMES["suggested_stations"])
+    group.add_to(m)
+    folium.GeoJson(
+        _geojson(data, ["rank", "tip", "popup_html"]),
+        marker=folium.Marker(icon=_div_icon("", SUGGESTED_ICON_SIZE)),
+        # folium copies the style into each marker's icon options: one number per marker
+        style_function=lambda f: {"html": _suggested_icon_html(str(f["properties"]["rank"]))},
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        popup=folium.GeoJsonPopup(fields=["popup_html"], labels=False, max_width=420),
+    ).add_to(group)
+
 
 def _add_points(
     group: folium.FeatureGroup,
@@ -288,7 +472,11 @@ def _add_points(
 
 
 def _legend_html(
-    supply_colours: list[str], figure_rows: list[tuple[str, str, str]], title: str
+    supply_colours: list[str],
+    figure_rows: list[tuple[str, str, str]],
+    title: str,
+    *,
+    suggested: bool = False,
 ) -> str:
     swatches = "".join(
         f'<span style="display:inline-block;width:10px;height:12px;background:{c}"></span>'
@@ -324,6 +512,17 @@ def _legend_html(
                 SUBSTATION_ICON_HTML.replace("margin:2px", "margin:2px 3px"), "变电站", "substation"
             ),
             item(REPAIR_ICON_HTML, "抢修站", "repair station"),
+            *(
+                [
+                    item(
+                        _suggested_icon_html("1", css_class="gg-suggested-key"),
+                        "选址建议：新增抢修站（编号为建议顺序）",
+                        "suggested new repair station, numbered in order",
+                    )
+                ]
+                if suggested
+                else []
+            ),
             item(dot(PAYMENT_POINT_COLOUR, 9), "缴费点", "payment point"),
             *(
                 item(
@@ -358,7 +557,7 @@ def _legend_html(
   margin-right: 4px; }}
 .gg-figures table {{ border-collapse: collapse; }}
 .gg-figures th {{ text-align: left; font-weight: normal; padding: 1px 10px 1px 0; }}
-.gg-figures td {{ text-align: right; font-weight: bold; font-size: 14px; }}
+.gg-figures td {{ text-align: right; font-weight: bold; font-size: 14px; white-space: nowrap; }}
 table.gg-popup {{ border-collapse: collapse; font-family: {FONT_FAMILY}; font-size: 12px; }}
 table.gg-popup th, table.gg-popup td {{ border-bottom: 1px solid #eee; padding: 1px 6px;
   text-align: left; }}
@@ -383,6 +582,8 @@ def county_overview_map(
     isochrones: gpd.GeoDataFrame | None = None,
     figures: Mapping[str, Any] | None = None,
     kpis: Mapping[str, pd.DataFrame] | None = None,
+    suggested_sites: gpd.GeoDataFrame | None = None,
+    siting: Mapping[str, Any] | SitingResult | None = None,
     title: str | None = None,
     m: folium.Map | None = None,
 ) -> folium.Map:
@@ -417,6 +618,17 @@ def county_overview_map(
         The result of :func:`gridgeo.reach_kpis`: per-grid service levels for the popups
         (tables ``tier2`` / ``tier3`` indexed by grid id) and, when ``figures`` lacks
         them, the county's (table ``county``).
+    suggested_sites
+        The planner's suggested new repair stations (points, any CRS): ``rank`` (1, 2, ...,
+        the pick order), ``name`` (the village), ``gain_customers`` (customers newly within
+        the repair promise) and optionally ``covered_share`` (the county's share after this
+        pick), e.g. :func:`gridgeo.site_repair_stations`'s ``picks`` with the candidates'
+        points and names. Drawn in their own layer as numbered, dashed markers.
+    siting
+        The siting summary: a :class:`gridgeo.SitingResult`, or a mapping with
+        ``share_before`` and ``share_after`` (shares in [0, 1]) and optionally ``k`` (default:
+        the rows of ``suggested_sites``) and ``limit_s`` (default 1,800 s). Adds the line
+        "新增k处抢修站：30分钟抢修可达 before → after" to the key figures.
     title
         Title of the key-figures box (default: ``"<county name>供电服务网格总览"``).
     m
@@ -430,12 +642,19 @@ def county_overview_map(
     Raises
     ------
     InputError
-        If a layer is not a GeoDataFrame, ``figures`` is not a mapping, or ``access`` has
-        neither ``repair_ok`` nor ``payment_ok``.
+        If a layer is not a GeoDataFrame, ``figures`` is not a mapping, ``access`` has
+        neither ``repair_ok`` nor ``payment_ok``, a ``suggested_sites`` rank or gain is not a
+        whole number (>= 1, >= 0) or a share is outside [0, 1], or ``siting`` is not a
+        siting summary or disagrees with ``suggested_sites`` on ``k``.
     MissingColumnError
-        If ``grids`` lacks ``grid_id`` / ``tier`` or ``isochrones`` lacks ``band_s``.
+        If ``grids`` lacks ``grid_id`` / ``tier``, ``isochrones`` lacks ``band_s`` or
+        ``suggested_sites`` lacks ``rank`` / ``name`` / ``gain_customers``.
     EmptyDataError
-        If ``county`` has no geometry.
+        If ``county`` has no geometry or ``suggested_sites`` has no rows.
+    InvalidGeometryError
+        If a suggested site has no position or is not a point.
+    DuplicateIdError
+        If a ``suggested_sites`` rank repeats.
     CRSError
         If a layer has no CRS.
     """
@@ -462,6 +681,13 @@ def county_overview_map(
     if figures is not None and not isinstance(figures, Mapping):
         msg = f"`figures` must be a mapping (e.g. summary.json), got {type(figures).__name__}"
         raise InputError(msg)
+    if suggested_sites is not None:
+        suggested_sites = _check_suggested_sites(suggested_sites)
+    summary = None
+    if siting is not None:
+        n_sites = None if suggested_sites is None else len(suggested_sites)
+        summary = _check_siting(siting, n_sites)
+    limit_s = DEFAULT_REPAIR_LIMIT_S if summary is None else summary["limit_s"]
 
     if m is None:
         minx, miny, maxx, maxy = county.total_bounds
@@ -654,6 +880,8 @@ def county_overview_map(
         kind_zh="抢修站",
         marker=folium.Marker(icon=_div_icon(REPAIR_ICON_HTML, 22)),
     )
+    if suggested_sites is not None:
+        _add_suggested_sites(m, suggested_sites, limit_s)
 
     if not any(isinstance(c, folium.LayerControl) for c in m._children.values()):
         folium.LayerControl(collapsed=False, position=LAYER_CONTROL_POSITION).add_to(m)
@@ -681,6 +909,15 @@ def county_overview_map(
             value = fallback.get(path)
         if value is not None:
             rows.append((zh, en, _format_figure(value, kind)))
+    if summary is not None:
+        minutes = _minutes(summary["limit_s"])
+        rows.append(
+            (
+                f"新增{summary['k']}处抢修站：{minutes}分钟抢修可达",
+                f"{summary['k']} new stations (suggested): {minutes}-min repair reach",
+                f"{_share(summary['share_before'])} → {_share(summary['share_after'])}",
+            )
+        )
     for service, zh, en in (
         ("repair", "抢修未达标客户", "beyond 30-min repair"),
         ("payment", "缴费未达标客户", "beyond 10-min payment"),
@@ -694,7 +931,8 @@ def county_overview_map(
         title = html.escape(title)
     title += '<br><span class="gg-en">Grid-based power supply service overview</span>'
     root = cast(Figure, m.get_root())  # a folium.Map's root is its Figure
-    root.html.add_child(Element(_legend_html(colours, rows, title)))
+    legend = _legend_html(colours, rows, title, suggested=suggested_sites is not None)
+    root.html.add_child(Element(legend))
     return m
 
 

@@ -17,9 +17,18 @@ from geopandas.testing import assert_geodataframe_equal
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from gridgeo import CRSError, EmptyDataError, InputError, MissingColumnError
+from gridgeo import (
+    CRSError,
+    DuplicateIdError,
+    EmptyDataError,
+    InputError,
+    InvalidGeometryError,
+    MissingColumnError,
+    SitingResult,
+)
 from maps.overview import (
     LAYER_NAMES,
+    REPAIR_ICON_HTML,
     STATIC_DIR,
     county_overview_map,
     offline_html,
@@ -122,6 +131,17 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
         ],
         crs=WGS84,
     )
+    # the planner's suggestion, given out of rank order and in a metric CRS
+    suggested_sites = gpd.GeoDataFrame(
+        {
+            "rank": [2, 1],
+            "name": ["三溪村", "太源村"],
+            "gain_customers": [35, 421],
+            "covered_share": [0.99, 0.97],
+        },
+        geometry=[Point(116.42, 27.18), Point(116.58, 27.02)],
+        crs=WGS84,
+    ).to_crs(UTM50)
     return {
         "county": county,
         "grids": grids,
@@ -130,6 +150,7 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
         "payment_points": payment_points,
         "access": access,
         "isochrones": isochrones,
+        "suggested_sites": suggested_sites,
     }
 
 
@@ -143,9 +164,18 @@ def _group(m: folium.Map, key: str) -> folium.FeatureGroup:
     return groups[0]
 
 
-def _features(m: folium.Map, key: str) -> list[dict]:
+def _geojson_of(m: folium.Map, key: str) -> folium.GeoJson:
     (geojson,) = [c for c in _group(m, key)._children.values() if isinstance(c, folium.GeoJson)]
-    return geojson.data["features"]
+    return geojson
+
+
+def _features(m: folium.Map, key: str) -> list[dict]:
+    return _geojson_of(m, key).data["features"]
+
+
+def _legend(page: str) -> str:
+    start = page.index('id="gg-legend"')
+    return page[start : page.index("</div>\n", start)]
 
 
 def test_builds_a_map_without_mutating_inputs(layers):
@@ -225,6 +255,143 @@ def test_isochrones_use_the_all_station_bands_widest_first(layers):
     assert bands == [1800.0, 1200.0, 600.0]
 
 
+def test_suggested_sites_are_numbered_dashed_markers_in_rank_order(layers):
+    m = county_overview_map(**layers)
+    geojson = _geojson_of(m, "suggested_stations")
+    sites = geojson.data["features"]
+    # given as rank 2, 1: drawn as 1, 2, back in lon/lat from UTM
+    assert [f["properties"]["rank"] for f in sites] == [1, 2]
+    assert sites[0]["geometry"]["coordinates"] == pytest.approx([116.58, 27.02], abs=1e-5)
+    assert sites[1]["geometry"]["coordinates"] == pytest.approx([116.42, 27.18], abs=1e-5)
+    assert [f["properties"]["tip"] for f in sites] == [
+        "建议新增抢修站 #1 太源村：新增30分钟可达 421 户 / +421 customers within 30 min",
+        "建议新增抢修站 #2 三溪村：新增30分钟可达 35 户 / +35 customers within 30 min",
+    ]
+    popup = sites[0]["properties"]["popup_html"]
+    assert "太源村" in popup and "421 户" in popup and "97.0%" in popup
+    # each marker's icon: its own number in a dashed circle, unlike the solid station square
+    icons = [geojson.style_function(f)["html"] for f in sites]
+    assert [re.search(r">(\d+)</div>$", i).group(1) for i in icons] == ["1", "2"]
+    assert all("dashed" in i and "gg-suggested" in i for i in icons)
+    assert "dashed" not in REPAIR_ICON_HTML
+    # drawn after (above) the stations in service
+    names = [c.layer_name for c in m._children.values() if isinstance(c, folium.FeatureGroup)]
+    assert names.index(LAYER_NAMES["suggested_stations"]) > names.index(
+        LAYER_NAMES["repair_stations"]
+    )
+
+
+def test_suggestion_legend_entry_and_key_figure_line(layers):
+    siting = {"share_before": 0.956, "share_after": 0.986}
+    page = county_overview_map(**layers, siting=siting).get_root().render()
+    assert _has(page, LAYER_NAMES["suggested_stations"])
+    legend = _legend(page)
+    assert "选址建议：新增抢修站" in legend and "suggested new repair station" in legend
+    assert "dashed" in legend
+    # k defaults to the 2 suggested sites
+    assert _figure(page, "新增2处抢修站：30分钟抢修可达") == "95.6% → 98.6%"
+    assert "2 new stations (suggested): 30-min repair reach" in page
+    # the figure line only with a siting summary
+    page = county_overview_map(**layers).get_root().render()
+    assert "选址建议：新增抢修站" in _legend(page)
+    assert "抢修站：30分钟抢修可达" not in page
+
+
+def test_siting_result_and_its_limit(layers):
+    # 900 of 1,000 customers within 20 minutes before, 950 after: 90.0% -> 95.0%
+    result = SitingResult(
+        chosen=("V2", "V1"),
+        picks=pd.DataFrame(),
+        candidates=pd.DataFrame(),
+        customers=pd.DataFrame(),
+        n_customers=1000,
+        total_weight=1000.0,
+        covered_before=900,
+        covered_after=950,
+        weight_before=900.0,
+        weight_after=950.0,
+        k=2,
+        method="exact",
+        limit_s=1200.0,
+        reverse=False,
+        optimal=True,
+    )
+    m = county_overview_map(**layers, siting=result)
+    page = m.get_root().render()
+    assert _figure(page, "新增2处抢修站：20分钟抢修可达") == "90.0% → 95.0%"
+    tips = [f["properties"]["tip"] for f in _features(m, "suggested_stations")]
+    assert (
+        tips[0] == "建议新增抢修站 #1 太源村：新增20分钟可达 421 户 / +421 customers within 20 min"
+    )
+    # a summary alone (with its k) gives the line without a layer
+    alone = {k: v for k, v in layers.items() if k != "suggested_sites"}
+    page = (
+        county_overview_map(**alone, siting={"share_before": 0.5, "share_after": 0.625, "k": 3})
+        .get_root()
+        .render()
+    )
+    assert _figure(page, "新增3处抢修站：30分钟抢修可达") == "50.0% → 62.5%"
+    assert not _has(page, LAYER_NAMES["suggested_stations"])
+
+
+def test_suggested_site_names_are_escaped(layers):
+    sites = layers["suggested_sites"].copy()
+    sites.loc[0, "name"] = "<b>村</b>"
+    m = county_overview_map(**{**layers, "suggested_sites": sites})
+    second = _features(m, "suggested_stations")[1]["properties"]
+    assert "<b>" not in second["tip"] and "&lt;b&gt;村&lt;/b&gt;" in second["tip"]
+    assert "<b>" not in second["popup_html"]
+
+
+def test_suggestion_errors(layers):
+    sites = layers["suggested_sites"]
+
+    def draw(suggested_sites=sites, siting=None):
+        return county_overview_map(**{**layers, "suggested_sites": suggested_sites}, siting=siting)
+
+    with pytest.raises(InputError, match="`suggested_sites` must be a GeoDataFrame"):
+        draw(pd.DataFrame(sites.drop(columns="geometry")))
+    with pytest.raises(
+        MissingColumnError, match=r"`suggested_sites` has no column\(s\) \['name'\]"
+    ):
+        draw(sites.drop(columns="name"))
+    with pytest.raises(CRSError):
+        draw(sites.set_crs(None, allow_override=True))
+    with pytest.raises(EmptyDataError, match="pass None to draw no siting suggestion"):
+        draw(sites.iloc[:0])
+    no_point = sites.copy()
+    no_point.loc[1, "geometry"] = None
+    with pytest.raises(InvalidGeometryError, match=r"row\(s\) \[1\] have no position"):
+        draw(no_point)
+    area = sites.copy()
+    area.loc[0, "geometry"] = area.geometry.iloc[0].buffer(100)
+    with pytest.raises(InvalidGeometryError, match="must hold points, row 0 is a Polygon"):
+        draw(area)
+    for column, value in (("rank", 0), ("rank", 1.5), ("rank", "eins"), ("gain_customers", -1)):
+        bad = sites.astype({column: object})
+        bad.loc[0, column] = value
+        with pytest.raises(InputError, match=f"column `{column}` must hold whole numbers"):
+            draw(bad)
+    with pytest.raises(DuplicateIdError, match="rank 1 more than once"):
+        draw(sites.assign(rank=[1, 1]))
+    with pytest.raises(InputError, match=r"`covered_share` must hold shares in \[0, 1\]"):
+        draw(sites.assign(covered_share=[0.5, 1.5]))
+    with pytest.raises(InputError, match="`siting` must be a mapping"):
+        draw(siting=[0.956, 0.986])
+    with pytest.raises(InputError, match=r"`siting` lacks \['share_after'\]"):
+        draw(siting={"share_before": 0.956})
+    with pytest.raises(InputError, match=r"`siting\['share_after'\]` must be a share"):
+        draw(siting={"share_before": 0.956, "share_after": 98.6})
+    with pytest.raises(InputError, match=r"`siting\['k'\]`=3 but `suggested_sites` has 2"):
+        draw(siting={"share_before": 0.956, "share_after": 0.986, "k": 3})
+    with pytest.raises(InputError, match=r"`siting\['k'\]` must be a whole number"):
+        draw(siting={"share_before": 0.956, "share_after": 0.986, "k": 0})
+    with pytest.raises(InputError, match=r"`siting\['limit_s'\]` must be a time > 0"):
+        draw(siting={"share_before": 0.956, "share_after": 0.986, "limit_s": -5})
+    with pytest.raises(InputError, match="`siting` has no `k` and no `suggested_sites`"):
+        draw(None, siting={"share_before": 0.956, "share_after": 0.986})
+
+
 def test_page_has_layers_legend_figures_in_chinese(layers):
     figures = {"customers": 4, "reach": {"repair_share_ok": 0.956, "payment_share_ok": 0.838}}
     page = county_overview_map(**layers, figures=figures).get_root().render()
@@ -259,12 +426,17 @@ def test_figures_from_county_kpis_when_not_given(layers):
 
 def test_optional_layers_can_be_left_out(layers):
     m = county_overview_map(
-        **{k: v for k, v in layers.items() if k not in ("access", "isochrones")}
+        **{k: v for k, v in layers.items() if k not in ("access", "isochrones", "suggested_sites")}
     )
     names = {c.layer_name for c in m._children.values() if isinstance(c, folium.FeatureGroup)}
     assert LAYER_NAMES["repair_gaps"] not in names
     assert LAYER_NAMES["isochrones"] not in names
+    assert LAYER_NAMES["suggested_stations"] not in names
     assert LAYER_NAMES["supply_grids"] in names
+    # no suggestion: no legend entry and no siting line either
+    page = m.get_root().render()
+    assert "选址建议" not in page
+    assert "new stations (suggested)" not in page
 
 
 def test_reuses_a_given_map(layers):
@@ -348,7 +520,9 @@ def test_vendored_leaflet_and_its_licence():
     reason="headless check needs /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)",
 )
 def test_renders_offline_in_headless_chromium(layers, tmp_path):
-    path = save_offline(county_overview_map(**layers), tmp_path / "county_map.html")
+    siting = {"share_before": 0.956, "share_after": 0.986}
+    m = county_overview_map(**layers, siting=siting)
+    path = save_offline(m, tmp_path / "county_map.html")
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [
@@ -378,7 +552,16 @@ def test_renders_offline_in_headless_chromium(layers, tmp_path):
     # Leaflet ran: it built its panes, the markers, the canvas and the layer control
     assert dom.count('class="leaflet-pane') >= 5
     assert "leaflet-map-pane" in dom
-    assert dom.count('class="leaflet-marker-icon') == 3  # 2 substations + 1 repair station
+    # 2 substations + 1 repair station + 2 suggested stations
+    assert dom.count('class="leaflet-marker-icon') == 5
+    # the suggestions are drawn as markers numbered in rank order (the legend's sample apart)
+    numbers = re.findall(
+        r'<div class="leaflet-marker-icon[^"]*"[^>]*><div class="gg-suggested"[^>]*>(\d+)</div>',
+        dom,
+    )
+    assert numbers == ["1", "2"]
+    assert "选址建议：新增抢修站 Suggested new repair stations" in dom  # its layer control
+    assert "95.6% → 98.6%" in dom
     assert "<canvas" in dom
     assert "leaflet-control-layers-overlays" in dom
     assert "县界 County boundary" in dom
@@ -387,7 +570,9 @@ def test_renders_offline_in_headless_chromium(layers, tmp_path):
 
 def test_the_same_map_gives_the_same_bytes(layers, tmp_path):
     # Folium names its elements with random uuid4 hex; the saved page numbers them instead
-    first = save_offline(county_overview_map(**layers), tmp_path / "a.html").read_bytes()
-    second = save_offline(county_overview_map(**layers), tmp_path / "b.html").read_bytes()
+    siting = {"share_before": 0.956, "share_after": 0.986}
+    one, two = (county_overview_map(**layers, siting=siting) for _ in range(2))
+    first = save_offline(one, tmp_path / "a.html").read_bytes()
+    second = save_offline(two, tmp_path / "b.html").read_bytes()
     assert first == second
     assert re.search(rb"_[0-9a-f]{32}(?![0-9a-f])", first) is None
