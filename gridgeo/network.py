@@ -1022,9 +1022,12 @@ def _map_unique(values: pd.Series, func: Any) -> np.ndarray:
 
 
 def _oneway_column(values: pd.Series) -> np.ndarray:
-    parsed = _map_unique(values, _parse_oneway)
-    unread = np.array([p is None for p in parsed.tolist()], dtype=bool)
-    bad = np.flatnonzero(unread & values.notna().to_numpy()).tolist()
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = [_parse_oneway(x) for x in uniques]
+    # per distinct value, and one more for NA (code -1): missing is two-way, not unreadable
+    unread = np.array([p is None for p in parsed] + [False], dtype=bool)[codes]
+    direction = np.array([0 if p is None else p for p in parsed] + [0], dtype=np.int8)[codes]
+    bad = np.flatnonzero(unread).tolist()
     if bad:
         labels = values.index[bad[:5]].tolist()
         msg = (
@@ -1032,7 +1035,7 @@ def _oneway_column(values: pd.Series) -> np.ndarray:
             f"{values.iloc[bad[0]]!r}); use True/False or 'yes'/'no'/'-1'"
         )
         raise InputError(msg)
-    return np.where(unread, 0, parsed).astype(np.int8)
+    return direction
 
 
 class _RoadLines(NamedTuple):
@@ -1051,7 +1054,14 @@ class _RoadLines(NamedTuple):
     keep: np.ndarray  # bool: usable in the mode and not a zero-length loop
     row: np.ndarray  # position of the input row
     highway: np.ndarray
-    name: np.ndarray
+    name: pd.Series | None  # the input's `name` column (one row per part), if any
+
+
+def _names(name: pd.Series | None, n: int) -> np.ndarray:
+    """Road names as strings ("" where missing)."""
+    if name is None:
+        return np.full(n, "", dtype=object)
+    return name.astype(object).where(name.notna(), "").astype(str).to_numpy()
 
 
 def _road_lines(
@@ -1098,14 +1108,19 @@ def _road_lines(
         raise InvalidGeometryError(msg)
 
     data = roads.to_crs(CRS) if not roads.crs.equals(pyproj.CRS(CRS)) else roads
-    data = data.assign(_row=np.arange(len(data)))
     if (type_id == 5).any():  # MultiLineStrings into their parts (get_parts is costly)
-        data = data.explode(index_parts=False)
+        data = data.assign(_row=np.arange(len(data))).explode(index_parts=False)
+        row = data["_row"].to_numpy()
+    else:
+        row = np.arange(len(data))
     lines = data.geometry.to_numpy()
-    row = data["_row"].to_numpy()
 
-    highway = np.array(_map_unique(data["highway"], _normalise_highway), dtype=object)
-    classes = set(pd.unique(highway).tolist())
+    # one pass over the distinct classes (the last entry is for missing values)
+    hw_codes, hw_uniques = pd.factorize(data["highway"], use_na_sentinel=True)
+    hw_classes = np.empty(len(hw_uniques) + 1, dtype=object)
+    hw_classes[:-1] = [_normalise_highway(x) for x in hw_uniques]
+    highway = hw_classes[hw_codes]
+    classes = set(hw_classes[:-1].tolist()) | ({None} if (hw_codes < 0).any() else set())
     known = set(table).union(*(SPEEDS_KPH[m] for m in MODES))
     unknown = sorted(str(h) for h in classes - known - {None})
     if unknown or None in classes:
@@ -1114,7 +1129,7 @@ def _road_lines(
             f"{unknown[:10]!r}{' and missing values' if None in classes else ''}"
         )
         warnings.warn(msg, stacklevel=3)
-    default = np.array(_map_unique(pd.Series(highway), table.get), dtype=float)
+    default = np.array([table.get(h) for h in hw_classes.tolist()], dtype=float)[hw_codes]
     usable = ~np.isnan(default)
     if not usable.any():
         msg = (
@@ -1141,11 +1156,7 @@ def _road_lines(
         direction = np.zeros(len(data), dtype=np.int8)
     else:
         direction = _oneway_column(data["oneway"])
-    name = (
-        data["name"].astype(object).where(data["name"].notna(), "").astype(str).to_numpy()
-        if "name" in data.columns
-        else np.full(len(data), "", dtype=object)
-    )
+    name = data["name"] if "name" in data.columns else None  # strings made by graph_from_roads
 
     coords, which = shapely.get_coordinates(lines, return_index=True)
     first_pt = np.searchsorted(which, np.arange(len(lines)))
@@ -1153,7 +1164,7 @@ def _road_lines(
     start, end = coords[first_pt], coords[last_pt]
     if "u" in data.columns and "v" in data.columns:
         if data["u"].isna().any() or data["v"].isna().any():
-            labels = roads.index[data["_row"][data["u"].isna() | data["v"].isna()]][:5].tolist()
+            labels = roads.index[row[(data["u"].isna() | data["v"].isna()).to_numpy()]][:5].tolist()
             msg = f"`roads` columns 'u'/'v' have missing node ids in rows {labels!r}"
             raise InputError(msg)
         ends = np.concatenate([data["u"].to_numpy(), data["v"].to_numpy()])
@@ -1167,15 +1178,18 @@ def _road_lines(
     n = len(data)
     su, sv = codes[:n], codes[n:]
     ends_xy = np.concatenate([start, end])
-    first = pd.Series(np.arange(2 * n)).groupby(codes).first().to_numpy()
+    # the first end point of each node (its coordinates win)
+    first = np.full(len(node_ids), 2 * n, dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(2 * n))
     node_x, node_y = ends_xy[first, 0], ends_xy[first, 1]
 
     # make every line start and end exactly at its nodes (ends within the rounding differ)
     new_first = np.column_stack([node_x[su], node_y[su]])
     new_last = np.column_stack([node_x[sv], node_y[sv]])
+    d_first = np.abs(coords[first_pt] - new_first)
+    d_last = np.abs(coords[last_pt] - new_last)
     moved = np.maximum(
-        np.abs(coords[first_pt] - new_first).max(axis=1),
-        np.abs(coords[last_pt] - new_last).max(axis=1),
+        np.maximum(d_first[:, 0], d_first[:, 1]), np.maximum(d_last[:, 0], d_last[:, 1])
     )
     if (moved > 1e-5).any():  # about 1 m: the given u/v do not fit the geometry
         labels = roads.index[row[moved > 1e-5]][:5].tolist()
@@ -1271,7 +1285,7 @@ def graph_from_roads(
         attrs={
             "road_index": np.asarray(roads.index[r.row[idx]], dtype=object),
             "highway": r.highway[idx],
-            "name": r.name[idx],
+            "name": _names(r.name, len(r.row))[idx],
             "oneway": r.direction[idx] != 0,
             "reversed": is_rev,
         },

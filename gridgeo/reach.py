@@ -69,8 +69,8 @@ let go of the GIL). Each query is one multi-source ``scipy.sparse.csgraph.dijkst
 virtual source nodes that are joined to both ends of their snapped edge with the partial-edge
 times; every target's time is then the least over the two ends of its own edge (plus the direct
 way when a source lies on the same edge), all in numpy. On this project's 2-core machine the
-10^6-node sample county with 10^6 customers takes about 9 s end to end (engine build included,
-see ``benchmarks/bench_reach.py``).
+10^6-node sample county with 10^6 customers takes about 5 s end to end from its roads layer
+(about 9 s from a NetworkX graph; engine build included, see ``benchmarks/bench_reach.py``).
 
 Travel times are NaN where there is none (too far, isolated, unreachable), never infinity.
 """
@@ -163,6 +163,7 @@ UNASSIGNED = "unassigned"
 ALL_STATIONS = "all"
 
 CRS = "EPSG:4326"
+_WGS84 = pyproj.CRS(CRS)
 _AT_NODE = 1e-12  # fractions this close to 0 or 1 are at the edge's end node
 _PIECE_M = 25.0  # longest straight piece of the snapping KD-tree's densified roads
 _KD_NEIGHBOURS = (5, 20, 128)  # nearest vertices tried, in rounds
@@ -375,11 +376,13 @@ class ReachEngine:
         keep = np.flatnonzero(r.keep)
         su, sv, way = r.su[keep], r.sv[keep], r.direction[keep]
         # the nodes that graph_from_roads keeps, in its order
-        used = np.unique(np.concatenate([su, sv]))
+        touched = np.zeros(len(r.node_ids), dtype=bool)
+        touched[su] = True
+        touched[sv] = True
+        used = np.flatnonzero(touched)  # sorted, as np.unique in graph_from_roads
         compact = np.full(len(r.node_ids), -1, dtype=np.int64)
         compact[used] = np.arange(len(used))
-        ids = r.node_ids.tolist()
-        nodes = [ids[i] for i in used.tolist()]
+        nodes = r.node_ids[used].tolist()
         a, b = compact[su], compact[sv]
         # the lines' points in their drawing direction, and with the lines against it turned
         # round: one segment per line, oriented the way it can be driven
@@ -390,13 +393,28 @@ class ReachEngine:
         which = np.repeat(np.arange(len(keep)), ncoord)
         pos = np.arange(len(which)) - np.repeat(np.cumsum(ncoord) - ncoord, ncoord)
         drawn = r.coords[cstart[which] + pos]
-        turned = np.where(np.repeat(flip, ncoord), ncoord[which] - 1 - pos, pos)
         lon, lat = r.node_x[used], r.node_y[used]
         with ThreadPoolExecutor(max_workers=1) as pool:
             # the geodesic lengths (pyproj lets go of the GIL) while the segments are indexed
             lengths = pool.submit(_coords_lengths_m, drawn, which, len(keep))
             self._set_crs(lon, lat)
-            self._index_segments(r.coords[cstart[which] + turned], which, len(keep))
+            # metric coordinates: the lines' ends are their nodes, so the nodes and the inner
+            # points are projected (a third fewer points than every line's own ends)
+            first = np.cumsum(ncoord) - ncoord
+            last = first + ncoord - 1
+            inner = np.ones(len(which), dtype=bool)
+            inner[first] = False
+            inner[last] = False
+            node_x, node_y = self._to_m.transform(lon, lat)
+            xy = np.empty((len(which), 2))
+            xy[first, 0], xy[first, 1] = node_x[a], node_y[a]
+            xy[last, 0], xy[last, 1] = node_x[b], node_y[b]
+            xy[inner, 0], xy[inner, 1] = self._to_m.transform(drawn[inner, 0], drawn[inner, 1])
+            if flip.any():
+                xy = xy[
+                    first[which] + np.where(np.repeat(flip, ncoord), ncoord[which] - 1 - pos, pos)
+                ]
+            self._index_segments(xy, which, len(keep))
             length_m = lengths.result()
         # the travel time of graph_from_roads' edges, same arithmetic
         tt = np.maximum(length_m, MIN_EDGE_LENGTH_M) / r.speed_kph[keep] * 3.6
@@ -525,7 +543,8 @@ class ReachEngine:
         on a one-way road); its coordinates are ``seg_lonlat[seg_which == s]``, a to b.
         """
         self._set_crs(lon, lat)
-        self._index_segments(seg_lonlat, seg_which, len(seg_a))
+        x, y = self._to_m.transform(seg_lonlat[:, 0], seg_lonlat[:, 1])
+        self._index_segments(np.column_stack([x, y]), seg_which, len(seg_a))
         self._compile_graph(
             nodes, eu, ev, w, seg_a=seg_a, seg_b=seg_b, seg_tt_f=seg_tt_f, seg_tt_b=seg_tt_b
         )
@@ -650,13 +669,11 @@ class ReachEngine:
         which = np.repeat(np.arange(len(fwd)), ncoord[fwd])
         return fwd, bwd, lonlat, which
 
-    def _index_segments(self, lonlat: np.ndarray, which: np.ndarray, n_seg: int) -> None:
-        """Metric coordinates of the segments, densified, in a KD-tree for the snapping."""
+    def _index_segments(self, xy: np.ndarray, which: np.ndarray, n_seg: int) -> None:
+        """The segments' metric coordinates, densified, in a KD-tree for the snapping."""
         # densified to pieces of at most _PIECE_M, in a KD-tree: the bulk nearest-edge search
         # (an STRtree nearest query per point is ~5x slower); metric geometries are built only
         # when needed
-        x, y = self._to_m.transform(lonlat[:, 0], lonlat[:, 1])
-        xy = np.column_stack([x, y])
         self._seg_xy, self._seg_which = xy, which
         n = len(xy)
         # each straight piece i -> i + 1 of a segment: its vector, length and the distance of
@@ -669,14 +686,19 @@ class ReachEngine:
         length = np.hypot(dxy[:, 0], dxy[:, 1])
         start = np.cumsum(length) - length
         firsts = np.flatnonzero(np.r_[True, ~to_next[:-1]])
-        start -= np.repeat(start[firsts], np.diff(np.r_[firsts, n]))
+        start -= start[firsts][which - which[0]] if n else 0.0
         # cut into `count` equal pieces of at most _PIECE_M
         count = np.maximum(1, np.ceil(length / _PIECE_M)).astype(np.int64)
         rep = np.repeat(np.arange(n), count)
         frac = (np.arange(len(rep)) - np.repeat(np.cumsum(count) - count, count)) / count[rep]
-        self._v_xy = vxy = xy[rep] + frac[:, None] * dxy[rep]
+        # most pieces are short (count 1, frac 0): interpolate only the cut ones
+        cut = np.flatnonzero(frac > 0)
+        vxy = xy[rep]
+        vxy[cut] += frac[cut, None] * dxy[rep[cut]]
+        cum = start[rep]
+        cum[cut] += frac[cut] * length[rep[cut]]
+        self._v_xy, self._v_cum = vxy, cum
         self._v_seg = which[rep]
-        self._v_cum = start[rep] + frac * length[rep]
         self._v_next = to_next[rep]
         self._seg_len = np.zeros(n_seg)
         lasts = np.flatnonzero(~to_next)
@@ -684,7 +706,7 @@ class ReachEngine:
         self._half_piece_m = float((length / count).max()) / 2.0 if n else 0.0
         # sliding-midpoint splits build in less than half the time of median splits; queries
         # are as fast on road vertices
-        self._kdtree = cKDTree(vxy, balanced_tree=False, compact_nodes=False)
+        self._kdtree = cKDTree(vxy, leafsize=32, balanced_tree=False, compact_nodes=False)
 
     @cached_property
     def _to_ll(self) -> pyproj.Transformer:
@@ -727,11 +749,7 @@ class ReachEngine:
         xy = np.full((len(geoms), 2), np.nan)
         if has.any():
             crs = pyproj.CRS.from_user_input(series.crs)
-            tr = (
-                self._to_m
-                if crs.equals(pyproj.CRS(CRS))
-                else _transformer(crs.to_wkt(), self.crs.to_wkt())
-            )
+            tr = self._to_m if crs.equals(_WGS84) else _transformer(crs.to_wkt(), self.crs.to_wkt())
             c = shapely.get_coordinates(geoms[has])
             x, y = tr.transform(c[:, 0], c[:, 1])
             xy[has] = np.column_stack([x, y])
