@@ -182,6 +182,7 @@ from gridgeo.workspace import (
     read_gazetteer,
     read_reach_engine,
     read_road_graph,
+    restore_grids,
     save_grids,
     village_workload,
 )
@@ -320,6 +321,7 @@ __all__ = [
     "refresh_counts",
     "refresh_sources",
     "repair_reach",
+    "restore_grids",
     "roads_from_graph",
     "save_grids",
     "service_grids_from_layers",

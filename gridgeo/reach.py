@@ -184,6 +184,11 @@ def _check_positive(value: Any, name: str) -> float:
 
 
 def _as_geoseries(points: Any, name: str) -> gpd.GeoSeries:
+    return _points(points, name)[0]
+
+
+def _points(points: Any, name: str) -> tuple[gpd.GeoSeries, np.ndarray, np.ndarray]:
+    """The points as a checked GeoSeries, its geometries and where they are not missing."""
     if isinstance(points, gpd.GeoDataFrame):
         series = points.geometry
     elif isinstance(points, gpd.GeoSeries):
@@ -205,7 +210,7 @@ def _as_geoseries(points: Any, name: str) -> gpd.GeoSeries:
             "use `.representative_point()` for areas"
         )
         raise InvalidGeometryError(msg)
-    return series
+    return series, geoms, has
 
 
 def _ids(frame: Any, id_column: str, name: str) -> np.ndarray:
@@ -506,10 +511,12 @@ class ReachEngine:
                 )
             )
         fwd, bwd, lonlat, which = self._pair_twins(eu, ev, geom)
-        self._compile(
+        self._set_crs(lon, lat)
+        x, y = self._to_m.transform(lonlat[:, 0], lonlat[:, 1])
+        self._index_segments(np.column_stack([x, y]), which, len(fwd))
+        # a segment runs a -> b (its forward edge, finite cost) and b -> a (its twin, or inf)
+        self._compile_graph(
             nodes,
-            lon,
-            lat,
             eu,
             ev,
             w,
@@ -517,36 +524,6 @@ class ReachEngine:
             seg_b=ev[fwd],
             seg_tt_f=w[fwd],
             seg_tt_b=np.where(bwd >= 0, w[np.maximum(bwd, 0)], np.inf),
-            seg_lonlat=lonlat,
-            seg_which=which,
-        )
-
-    def _compile(
-        self,
-        nodes: list[Any],
-        lon: np.ndarray,
-        lat: np.ndarray,
-        eu: np.ndarray,
-        ev: np.ndarray,
-        w: np.ndarray,
-        *,
-        seg_a: np.ndarray,
-        seg_b: np.ndarray,
-        seg_tt_f: np.ndarray,
-        seg_tt_b: np.ndarray,
-        seg_lonlat: np.ndarray,
-        seg_which: np.ndarray,
-    ) -> None:
-        """Compile the directed edges and the road segments (edges paired with their twins).
-
-        A segment runs a -> b with cost ``seg_tt_f`` (finite) and b -> a with ``seg_tt_b`` (inf
-        on a one-way road); its coordinates are ``seg_lonlat[seg_which == s]``, a to b.
-        """
-        self._set_crs(lon, lat)
-        x, y = self._to_m.transform(seg_lonlat[:, 0], seg_lonlat[:, 1])
-        self._index_segments(np.column_stack([x, y]), seg_which, len(seg_a))
-        self._compile_graph(
-            nodes, eu, ev, w, seg_a=seg_a, seg_b=seg_b, seg_tt_f=seg_tt_f, seg_tt_b=seg_tt_b
         )
 
     def _set_crs(self, lon: np.ndarray, lat: np.ndarray) -> None:
@@ -743,9 +720,7 @@ class ReachEngine:
     # ----------------------------------------------------------------- snapping
 
     def _points_m(self, points: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-        series = _as_geoseries(points, name)
-        geoms = series.to_numpy()
-        has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        series, geoms, has = _points(points, name)
         xy = np.full((len(geoms), 2), np.nan)
         if has.any():
             crs = pyproj.CRS.from_user_input(series.crs)
@@ -1156,7 +1131,7 @@ def _service(
     id_arr = np.empty(len(ids) + 1, dtype=object)
     id_arr[:-1] = ids
     id_arr[-1] = None
-    index = _as_geoseries(customers, "customers").index
+    index = customers.index  # checked by the snapping above
     return pd.DataFrame(
         {
             f"{prefix}_eta_s": eta,
