@@ -16,28 +16,18 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
+from handgraphs import GK, TOL_S, WALK_MPS, X0, Y0, ll
 from shapely.geometry import LineString, Point
 
 from gridgeo.dispatch import DISPATCH_REASONS, FAULT_SOURCES, DispatchResult, dispatch
 from gridgeo.errors import CoordinateError, InputError, NotFoundError
 from gridgeo.geocode import Gazetteer
-from gridgeo.network import WALK_SPEED_KPH, graph_from_roads
+from gridgeo.network import graph_from_roads
 from gridgeo.reach import DEFAULT_MAX_SNAP_M, DEFAULT_MIN_COMPONENT_NODES, ReachEngine
 from gridgeo.sample import load_sample
 
-WALK_MPS = WALK_SPEED_KPH / 3.6  # 1.25 m/s
-TOL_S = 1e-6
-
-# Hand graph in CGCS2000 / 3-degree GK CM 117E (EPSG:4548), metres from an origin near 27.1 N
-GK = pyproj.CRS.from_epsg(4548)
-X0, Y0 = 500_000.0, 3_000_000.0
-_TO_LL = pyproj.Transformer.from_crs(GK, "EPSG:4326", always_xy=True)
+# the hand graph in EPSG:4548 metres (see tests/handgraphs.py)
 _TO_GK = pyproj.Transformer.from_crs("EPSG:4326", GK, always_xy=True)
-
-
-def ll(x: float, y: float) -> tuple[float, float]:
-    lon, lat = _TO_LL.transform(X0 + x, Y0 + y)
-    return float(lon), float(lat)
 
 
 def gk(coords: np.ndarray) -> np.ndarray:

@@ -9,19 +9,16 @@ every k-subset of the candidates with one ``repair_reach`` call per subset.
 from __future__ import annotations
 
 import itertools
-import math
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
-import pyproj
 import pytest
-from shapely.geometry import LineString, Point
+from handgraphs import TOL_S, WALK_MPS, frame, hand_graph, pts
 
 from gridgeo import plan, workspace
 from gridgeo.errors import (
@@ -31,7 +28,6 @@ from gridgeo.errors import (
     InputError,
     MissingColumnError,
 )
-from gridgeo.network import WALK_SPEED_KPH
 from gridgeo.plan import (
     DEFAULT_SITE_ID_COLUMN,
     DEFAULT_SITING_METHOD,
@@ -50,47 +46,6 @@ from gridgeo.reach import (
     repair_reach,
 )
 from gridgeo.sample import load_sample
-
-WALK_MPS = WALK_SPEED_KPH / 3.6  # 1.25 m/s
-TOL_S = 1e-6
-
-# Hand graphs in CGCS2000 / 3-degree GK CM 117E (EPSG:4548), the CRS the engine picks for them
-# (as in tests/test_reach.py); coordinates are metres from an origin near 27.1 N.
-GK = pyproj.CRS.from_epsg(4548)
-X0, Y0 = 500_000.0, 3_000_000.0
-_TO_LL = pyproj.Transformer.from_crs(GK, "EPSG:4326", always_xy=True)
-
-
-def ll(x: float, y: float) -> tuple[float, float]:
-    lon, lat = _TO_LL.transform(X0 + x, Y0 + y)
-    return float(lon), float(lat)
-
-
-def pts(*xy: tuple[float, float] | None) -> gpd.GeoSeries:
-    return gpd.GeoSeries(
-        [None if p is None else Point(ll(*p)) for p in xy], crs="EPSG:4326", name="geometry"
-    )
-
-
-def frame(ids: list[str], *xy: tuple[float, float] | None, column: str) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({column: ids}, geometry=pts(*xy), crs="EPSG:4326")
-
-
-def hand_graph(
-    nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str, float, bool]]
-) -> nx.MultiDiGraph:
-    """Straight edges (metres in GK); (u, v, travel_time_s, two_way)."""
-    G = nx.MultiDiGraph(crs="EPSG:4326", mode="drive")
-    for n, (x, y) in nodes.items():
-        lon, lat = ll(x, y)
-        G.add_node(n, x=lon, y=lat)
-    for u, v, tt, two_way in edges:
-        line = LineString([ll(*nodes[u]), ll(*nodes[v])])
-        length = math.dist(nodes[u], nodes[v])
-        G.add_edge(u, v, travel_time=tt, length=length, geometry=line, oneway=not two_way)
-        if two_way:
-            G.add_edge(v, u, travel_time=tt, length=length, geometry=line.reverse(), oneway=False)
-    return G
 
 
 def dense(M) -> np.ndarray:
