@@ -47,8 +47,10 @@ from gridgeo.reach import (
     _ISOLATED,
     DEFAULT_REPAIR_LIMIT_S,
     ReachEngine,
+    _along_s,
     _as_geoseries,
     _check_positive,
+    _end_parts_s,
     _ids,
 )
 
@@ -387,13 +389,10 @@ def dispatch(
         seg, t, leg = src.seg[j], src.t[j], src.leg_s[j]
         a, b = engine._seg_a[seg], engine._seg_b[seg]
         tt_f, tt_b = engine._seg_tt_f[seg], engine._seg_tt_b[seg]
-        with np.errstate(invalid="ignore"):  # 0 * inf where a station is at a node
-            via_a = np.where(t == 0.0, 0.0, t * tt_b) + dist[a]
-            via_b = np.where(t == 1.0, 0.0, (1.0 - t) * tt_f) + dist[b]
-            f_seg, f_t = int(flt.seg[0]), float(flt.t[0])
-            fwd = np.where(f_t >= t, (f_t - t) * tt_f, np.inf)
-            bwd = np.where(f_t <= t, (t - f_t) * tt_b, np.inf)
-        along = np.where(f_t == t, 0.0, np.minimum(fwd, bwd))
+        part_a, part_b = _end_parts_s(t, tt_b, tt_f)
+        via_a, via_b = part_a + dist[a], part_b + dist[b]
+        f_seg, f_t = int(flt.seg[0]), float(flt.t[0])
+        along = _along_s(t, np.full(len(t), f_t), tt_f, tt_b)
         direct = np.where(seg == f_seg, along + float(flt.leg_s[0]), np.inf)
         cand = np.stack([via_a, via_b, direct])
         pick = np.argmin(cand, axis=0)

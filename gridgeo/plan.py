@@ -78,8 +78,10 @@ from gridgeo.reach import (
     DEFAULT_PAYMENT_LIMIT_S,
     DEFAULT_REPAIR_LIMIT_S,
     ReachEngine,
+    _along_s,
     _as_geoseries,
     _check_positive,
+    _end_parts_s,
     _ids,
     _ranges,
     _Snap,
@@ -124,9 +126,7 @@ def _pair_times(
     tt_ab, tt_ba = engine._seg_costs(reverse)
     seg, t = dst.seg[on], dst.t[on]
     a, b = engine._seg_a[seg], engine._seg_b[seg]
-    with np.errstate(invalid="ignore"):  # 0 * inf where the point is at a node
-        part_a = np.where(t == 0.0, 0.0, t * tt_ab[seg])
-        part_b = np.where(t == 1.0, 0.0, (1.0 - t) * tt_ba[seg])
+    part_a, part_b = _end_parts_s(t, tt_ab[seg], tt_ba[seg])
     leg = dst.leg_s[on]
     by_seg = np.argsort(seg, kind="stable")
     seg_sorted = seg[by_seg]
@@ -157,14 +157,8 @@ def _pair_times(
         if counts.any():
             row = np.repeat(np.arange(len(j)), counts)
             col = by_seg[_ranges(first, counts)]
-            ts, tt_, sg = sub.t[row], t[col], seg[col]
-            with np.errstate(invalid="ignore"):  # 0 * inf where source and target coincide
-                fwd = np.where(tt_ >= ts, (tt_ - ts) * tt_ab[sg], np.inf)
-                bwd = np.where(tt_ <= ts, (ts - tt_) * tt_ba[sg], np.inf)
-            # at the same point the way is 0 on a one-way road too (0 * inf is NaN, and NaN
-            # would win np.minimum)
-            same = tt_ == ts
-            direct = np.minimum(np.where(same, 0.0, fwd), np.where(same, 0.0, bwd)) + sub.leg_s[row]
+            sg = seg[col]
+            direct = _along_s(sub.t[row], t[col], tt_ab[sg], tt_ba[sg]) + sub.leg_s[row]
             e[row, col] = np.minimum(e[row, col], direct)
         eta = e + leg
         r, c = np.nonzero(eta <= limit_s)

@@ -243,6 +243,30 @@ def _transformer(src: str, dst: str) -> pyproj.Transformer:
     return pyproj.Transformer.from_crs(src, dst, always_xy=True)
 
 
+def _end_parts_s(
+    t: np.ndarray, cost_a: np.ndarray, cost_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times of the two parts of a segment cut at fraction ``t``: between end a and the point
+    (``t * cost_a``) and between the point and end b (``(1 - t) * cost_b``), with the costs of
+    the direction travelled on each part; 0 for a point at that end, also where the cost is
+    inf (a one-way road)."""
+    with np.errstate(invalid="ignore"):  # 0 * inf where the point is at a node
+        part_a = np.where(t == 0.0, 0.0, t * cost_a)
+        part_b = np.where(t == 1.0, 0.0, (1.0 - t) * cost_b)
+    return part_a, part_b
+
+
+def _along_s(
+    t_from: np.ndarray, t_to: np.ndarray, cost_ab: np.ndarray, cost_ba: np.ndarray
+) -> np.ndarray:
+    """Time along one segment from fraction ``t_from`` to ``t_to``: inf against a one-way road,
+    0 where the two points coincide (also on a one-way road, where 0 * inf would be NaN)."""
+    with np.errstate(invalid="ignore"):
+        fwd = np.where(t_to >= t_from, (t_to - t_from) * cost_ab, np.inf)
+        bwd = np.where(t_to <= t_from, (t_from - t_to) * cost_ba, np.inf)
+    return np.where(t_to == t_from, 0.0, np.minimum(fwd, bwd))
+
+
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The concatenated ranges ``starts[i] : starts[i] + counts[i]`` (vectorised)."""
     ends = np.cumsum(counts)
@@ -924,9 +948,8 @@ class ReachEngine:
         seg, t, leg = src.seg[j], src.t[j], src.leg_s[j]
         a, b = self._seg_a[seg], self._seg_b[seg]
         # to a: backwards along the segment (or 0 at a); to b: forwards (or 0 at b)
-        with np.errstate(invalid="ignore"):  # 0 * inf where the point is at a node
-            cost_a = np.where(t == 0.0, 0.0, t * tt_ba[seg]) + leg
-            cost_b = np.where(t == 1.0, 0.0, (1.0 - t) * tt_ab[seg]) + leg
+        part_a, part_b = _end_parts_s(t, tt_ba[seg], tt_ab[seg])
+        cost_a, cost_b = part_a + leg, part_b + leg
         rows = np.concatenate([np.arange(len(j)), np.arange(len(j))])
         cols = np.concatenate([a, b])
         cost = np.concatenate([cost_a, cost_b])
@@ -967,10 +990,8 @@ class ReachEngine:
         on = np.flatnonzero(dst.seg >= 0)
         seg, t = dst.seg[on], dst.t[on]
         a, b = self._seg_a[seg], self._seg_b[seg]
-        with np.errstate(invalid="ignore"):  # 0 * inf where the point is at a node
-            via_a = np.where(t == 0.0, dist[a], dist[a] + t * tt_ab[seg])
-            via_b = np.where(t == 1.0, dist[b], dist[b] + (1.0 - t) * tt_ba[seg])
-        cand = np.stack([via_a, via_b])
+        part_a, part_b = _end_parts_s(t, tt_ab[seg], tt_ba[seg])
+        cand = np.stack([dist[a] + part_a, dist[b] + part_b])
         cand_src = np.stack([origin[a], origin[b]])
         pick = np.argmin(cand, axis=0)
         e = cand[pick, np.arange(len(on))]
@@ -1006,12 +1027,7 @@ class ReachEngine:
         sj = j[pos]
         ts, tt_ = src.t[sj], t[tgt]
         sg = seg[tgt]
-        with np.errstate(invalid="ignore"):  # 0 * inf where source and target coincide
-            fwd = np.where(tt_ >= ts, (tt_ - ts) * tt_ab[sg], np.inf)
-            bwd = np.where(tt_ <= ts, (ts - tt_) * tt_ba[sg], np.inf)
-        fwd = np.where(tt_ == ts, 0.0, fwd)
-        bwd = np.where(tt_ == ts, 0.0, bwd)  # one-way: 0 * inf where they coincide
-        direct = np.minimum(fwd, bwd) + src.leg_s[sj]
+        direct = _along_s(ts, tt_, tt_ab[sg], tt_ba[sg]) + src.leg_s[sj]
         # the best direct way per target (ties: the earlier source), where it beats the graph
         order = np.lexsort((sj, direct, tgt))
         first = order[np.r_[True, tgt[order][1:] != tgt[order][:-1]]]

@@ -16,8 +16,8 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
-from handgraphs import GK, TOL_S, WALK_MPS, X0, Y0, ll
-from shapely.geometry import LineString, Point
+from handgraphs import GK, TOL_S, WALK_MPS, X0, Y0, hand_graph, ll
+from shapely.geometry import Point
 
 from gridgeo.dispatch import DISPATCH_REASONS, FAULT_SOURCES, DispatchResult, dispatch
 from gridgeo.errors import CoordinateError, InputError, NotFoundError
@@ -59,20 +59,6 @@ EDGES = [
 ]
 
 
-def hand_graph() -> nx.MultiDiGraph:
-    G = nx.MultiDiGraph(crs="EPSG:4326", mode="drive")
-    for n, (x, y) in NODES.items():
-        lon, lat = ll(x, y)
-        G.add_node(n, x=lon, y=lat)
-    for u, v, tt, two_way in EDGES:
-        line = LineString([ll(*NODES[u]), ll(*NODES[v])])
-        length = math.dist(NODES[u], NODES[v])
-        G.add_edge(u, v, travel_time=tt, length=length, geometry=line, oneway=not two_way)
-        if two_way:
-            G.add_edge(v, u, travel_time=tt, length=length, geometry=line.reverse(), oneway=False)
-    return G
-
-
 def stations(**xy: tuple[float, float]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
         {
@@ -87,7 +73,7 @@ def stations(**xy: tuple[float, float]) -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def hand() -> ReachEngine:
-    return ReachEngine(hand_graph())
+    return ReachEngine(hand_graph(NODES, EDGES))
 
 
 # S1 at B: 500 m from the fault in a straight line, but A -> B is one-way away from it;
