@@ -15,7 +15,7 @@ Part 1, the candidate x customer travel-time matrix (the bulk of a siting run), 
 process on the same roads:
 
 - ``gridgeo``: ``ReachEngine.from_roads(roads)`` (the build, timed on its own), then the
-  private ``gridgeo.plan._travel_matrix(engine, villages, customers, limit_s=1800)``
+  ``gridgeo.routing.travel_matrix(engine, villages, customers, limit_s=1800)``
   (nearest-edge snapping of both sides with off-road legs, bounded
   ``scipy.sparse.csgraph.dijkstra`` in chunks of candidates, numpy partial-edge arithmetic; a
   sparse matrix of the pairs within the limit).
@@ -79,8 +79,9 @@ from scipy import sparse
 
 from gridgeo.crs import metric_crs
 from gridgeo.network import WALK_SPEED_KPH, graph_from_roads
-from gridgeo.plan import _travel_matrix, site_repair_stations
+from gridgeo.plan import site_repair_stations
 from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S, ReachEngine
+from gridgeo.routing import travel_matrix
 from gridgeo.sample import DEFAULT_SEED, generate_county, load_sample
 
 HERE = Path(__file__).resolve().parent
@@ -376,9 +377,9 @@ def run_size(size: str, *, budget_s: float) -> dict:
         warnings.simplefilter("ignore")
         ReachEngine.from_roads(roads, mode="drive")  # warm-up
         engine, engine_runs = _timed(lambda: ReachEngine.from_roads(roads, mode="drive"))
-        _travel_matrix(engine, candidates, customers, limit_s=LIMIT_S)  # warm-up
+        travel_matrix(engine, candidates, customers, limit_s=LIMIT_S)  # warm-up
         ours, matrix_runs = _timed(
-            lambda: _travel_matrix(engine, candidates, customers, limit_s=LIMIT_S)
+            lambda: travel_matrix(engine, candidates, customers, limit_s=LIMIT_S)
         )
     engine_s, matrix_s = float(np.median(engine_runs)), float(np.median(matrix_runs))
     row["road_nodes"] = engine.n_nodes
@@ -435,7 +436,7 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         g, b = r["gridgeo"], r["networkx"]
         out.append(
-            f"  {r['size']:7s} {'gridgeo _travel_matrix':30s} {g['engine_s']:8.2f} {'':>7s} "
+            f"  {r['size']:7s} {'gridgeo travel_matrix':30s} {g['engine_s']:8.2f} {'':>7s} "
             f"{'':>8s} {'':>8s} {g['matrix_s']:9.2f} {1.0:7.2f} {g['total_s']:7.2f} {1.0:7.2f}"
         )
         label = "networkx nearest edge" + (" (extrap.)" if b["extrapolated"] else "")

@@ -68,6 +68,7 @@ from scipy.spatial import cKDTree
 from gridgeo.crs import metric_crs
 from gridgeo.network import WALK_SPEED_KPH, graph_from_roads
 from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S, ReachEngine, repair_reach
+from gridgeo.routing import best_times
 from gridgeo.sample import DEFAULT_SEED, generate_county
 
 HERE = Path(__file__).resolve().parent
@@ -249,10 +250,10 @@ def run_size(size: str, tmp: Path) -> dict:
         runs = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            src = engine._snap(stations, "stations")
-            dst = engine._snap(customers, "customers")
+            src = engine.snap_points(stations, "stations")
+            dst = engine.snap_points(customers, "customers")
             t1 = time.perf_counter()
-            engine._travel(src, dst, reverse=False)
+            best_times(engine, src, dst, reverse=False)
             t2 = time.perf_counter()
             repair_reach(engine, customers, stations)
             t3 = time.perf_counter()

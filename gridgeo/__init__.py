@@ -139,7 +139,6 @@ from gridgeo.reach import (
     DEFAULT_PAYMENT_MODE,
     DEFAULT_REPAIR_LIMIT_S,
     REACH_REASONS,
-    ReachEngine,
     customer_access,
     engines_from_roads,
     isochrones,
@@ -154,6 +153,12 @@ from gridgeo.roster import (
     generate_roster,
     read_roster,
     validate_roster,
+)
+from gridgeo.routing import (
+    ReachEngine,
+    Snap,
+    travel_matrix,
+    travel_times,
 )
 from gridgeo.sample import (
     DEFAULT_SEED,
@@ -260,6 +265,7 @@ __all__ = [
     "SampleCounty",
     "ServiceGrids",
     "SitingResult",
+    "Snap",
     "Store",
     "apply_roster",
     "archive_summary",
@@ -331,6 +337,8 @@ __all__ = [
     "summary_zh",
     "to_wgs84",
     "to_wgs84_geometry",
+    "travel_matrix",
+    "travel_times",
     "validate_grids",
     "validate_roster",
     "village_adjacency",

@@ -37,22 +37,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.sparse import csgraph
-from shapely.ops import substring
 
+from gridgeo._validate import as_geoseries, check_ids, check_positive
 from gridgeo.crs import check_coordinates, to_wgs84
 from gridgeo.errors import CoordinateError, DuplicateIdError, InputError, NotFoundError
 from gridgeo.geocode import Gazetteer, geocode_addresses
-from gridgeo.reach import (
-    _ISOLATED,
-    DEFAULT_REPAIR_LIMIT_S,
-    ReachEngine,
-    _along_s,
-    _as_geoseries,
-    _check_positive,
-    _end_parts_s,
-    _ids,
-)
+from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S
+from gridgeo.routing import ReachEngine, reason_code, route_line, times_to_point
 
 __all__ = [
     "DEFAULT_CUSTOMER_ID_COLUMN",
@@ -179,7 +170,7 @@ def _fault_from_customer(customer_id: Any, customers: Any, column: str) -> Fault
             f"{column!r} column) is needed with `customer_id`, got {type(customers).__name__}"
         )
         raise InputError(msg)
-    series = _as_geoseries(customers, "customers")
+    series = as_geoseries(customers, "customers")
     if column not in customers.columns:
         msg = (
             f"`customers` has no column {column!r} (columns: {list(customers.columns)!r}); "
@@ -233,57 +224,6 @@ def _fault_from_address(address: Any, gazetteer: Any) -> Fault:
 
 
 # --------------------------------------------------------------------------- route
-
-
-def _coords(geom: shapely.Geometry) -> np.ndarray:
-    return shapely.get_coordinates(geom)
-
-
-def _route_line(
-    engine: ReachEngine,
-    nodes: Sequence[int],
-    s_seg: int,
-    s_t: float,
-    f_seg: int,
-    f_t: float,
-    *,
-    direct: bool,
-    s_leaves_by_a: bool,
-    f_enter_a: bool,
-) -> shapely.LineString:
-    """Metric route: station's piece, the node path's edges, the fault's piece."""
-    geom = engine._seg_geom_m
-    if direct:
-        parts = [_coords(substring(geom[s_seg], s_t, f_t, normalized=True))]
-    else:
-        s_end = 0.0 if s_leaves_by_a else 1.0
-        parts = [_coords(substring(geom[s_seg], s_t, s_end, normalized=True))]
-        n = engine.n_nodes
-        path = np.asarray(nodes, dtype=np.int64)
-        if len(path) > 1:
-            u, v = path[:-1], path[1:]
-            a, b = engine._seg_a, engine._seg_b
-            # each directed step as a segment forwards (a -> b) or backwards (b -> a)
-            keys = np.concatenate([a * n + b, b * n + a])
-            cost = np.concatenate([engine._seg_tt_f, engine._seg_tt_b])
-            seg = np.concatenate([np.arange(len(a)), np.arange(len(a))])
-            back = np.r_[np.zeros(len(a), dtype=bool), np.ones(len(a), dtype=bool)]
-            want = u * n + v
-            m = np.isin(keys, want) & np.isfinite(cost)
-            table = pd.DataFrame({"key": keys[m], "cost": cost[m], "seg": seg[m], "back": back[m]})
-            table = table.sort_values(["key", "cost"], kind="stable").drop_duplicates("key")
-            table = table.set_index("key").loc[want]
-            for sg, bk in zip(table["seg"].to_numpy(), table["back"].to_numpy(), strict=True):
-                c = _coords(geom[sg])
-                parts.append(c[::-1] if bk else c)
-        f_start = 0.0 if f_enter_a else 1.0
-        parts.append(_coords(substring(geom[f_seg], f_start, f_t, normalized=True)))
-    xy = np.concatenate(parts)
-    keep = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
-    xy = xy[keep]
-    if len(xy) == 1:
-        xy = np.vstack([xy, xy])
-    return shapely.LineString(xy)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -362,11 +302,11 @@ def dispatch(
             f"got {given or 'none'!r}"
         )
         raise InputError(msg)
-    limit_s = _check_positive(limit_s, "limit_s")
+    limit_s = check_positive(limit_s, "limit_s")
     if not isinstance(stations, gpd.GeoDataFrame) or len(stations) == 0:
         msg = "`stations` must be a non-empty GeoDataFrame of repair stations"
         raise InputError(msg)
-    ids = _ids(stations, station_id_column, "stations")
+    ids = check_ids(stations, station_id_column, "stations")
 
     if point is not None:
         fault = _fault_from_point(point, datum)
@@ -375,36 +315,15 @@ def dispatch(
     else:
         fault = _fault_from_address(address, gazetteer)
 
-    src = engine._snap(stations, "stations")
-    flt = engine._snap(gpd.GeoSeries([shapely.Point(fault.lon, fault.lat)], crs=CRS), "fault")
+    src = engine.snap_points(stations, "stations")
+    flt = engine.snap_points(gpd.GeoSeries([shapely.Point(fault.lon, fault.lat)], crs=CRS), "fault")
     n_st = len(ids)
-    eta = np.full(n_st, np.inf)
-    choice = np.full(n_st, -1)  # 0: via the edge's a end, 1: via b, 2: directly along it
-    pred = None
-    if flt.seg[0] >= 0:
-        n = engine.n_nodes
-        M = engine._extended(flt, np.array([True]), reverse=True)
-        dist, pred = csgraph.dijkstra(M, directed=True, indices=n, return_predecessors=True)
-        j = np.flatnonzero(src.seg >= 0)
-        seg, t, leg = src.seg[j], src.t[j], src.leg_s[j]
-        a, b = engine._seg_a[seg], engine._seg_b[seg]
-        tt_f, tt_b = engine._seg_tt_f[seg], engine._seg_tt_b[seg]
-        part_a, part_b = _end_parts_s(t, tt_b, tt_f)
-        via_a, via_b = part_a + dist[a], part_b + dist[b]
-        f_seg, f_t = int(flt.seg[0]), float(flt.t[0])
-        along = _along_s(t, np.full(len(t), f_t), tt_f, tt_b)
-        direct = np.where(seg == f_seg, along + float(flt.leg_s[0]), np.inf)
-        cand = np.stack([via_a, via_b, direct])
-        pick = np.argmin(cand, axis=0)
-        pick = np.where(direct <= cand[pick, np.arange(len(j))], 2, pick)
-        best_time = cand[pick, np.arange(len(j))] + leg
-        eta[j] = best_time
-        choice[j] = np.where(np.isfinite(best_time), pick, -1)
+    eta, choice, pred = times_to_point(engine, src, flt)
 
     reached = np.isfinite(eta)
     if flt.seg[0] < 0:
         unreached = "too_far_from_road"
-    elif flt.reason[0] == _ISOLATED:
+    elif flt.reason[0] == reason_code("isolated_road_piece"):
         unreached = "isolated_road_piece"
     else:
         unreached = "unreachable"
@@ -447,34 +366,9 @@ def dispatch(
 
     k = int(order[0])
     assert pred is not None
-    nodes: list[int] = []
-    s_seg, s_t = int(src.seg[k]), float(src.t[k])
-    if choice[k] != 2:
-        x = int(engine._seg_a[s_seg] if choice[k] == 0 else engine._seg_b[s_seg])
-        nodes.append(x)
-        while pred[x] != engine.n_nodes:
-            x = int(pred[x])
-            nodes.append(x)
-    f_seg, f_t = int(flt.seg[0]), float(flt.t[0])
-    last = nodes[-1] if nodes else -1
-    fa, fb = engine._seg_a[f_seg], engine._seg_b[f_seg]
-    with np.errstate(invalid="ignore"):
-        cost_fa = 0.0 if f_t == 0.0 else f_t * engine._seg_tt_f[f_seg]
-        cost_fb = 0.0 if f_t == 1.0 else (1.0 - f_t) * engine._seg_tt_b[f_seg]
-    enter_a = last == fa and (last != fb or cost_fa <= cost_fb)
-    line_m = _route_line(
-        engine,
-        nodes,
-        s_seg,
-        s_t,
-        f_seg,
-        f_t,
-        direct=choice[k] == 2,
-        s_leaves_by_a=choice[k] == 0,
-        f_enter_a=bool(enter_a),
-    )
+    line_m = route_line(engine, src, k, flt, choice, pred)
     route_km = float(line_m.length) / 1000.0
-    line = ReachEngine._transform(np.array([line_m], dtype=object), engine._to_ll)
+    line = engine.to_lonlat(np.array([line_m], dtype=object))
     best_eta = float(eta[k])
     route = gpd.GeoDataFrame(
         {station_id_column: [ids[k]], "eta_s": [best_eta], "route_km": [route_km]},

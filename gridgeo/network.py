@@ -121,6 +121,8 @@ __all__ = [
     "SPEEDS_KPH",
     "TWO_WHEELER_MAX_KPH",
     "WALK_SPEED_KPH",
+    "RoadLines",
+    "coords_lengths_m",
     "graph_from_osm",
     "graph_from_roads",
     "graph_summary",
@@ -128,6 +130,7 @@ __all__ = [
     "nodes_from_graph",
     "parse_maxspeed",
     "read_graphml",
+    "road_lines",
     "roads_from_graph",
 ]
 
@@ -482,10 +485,10 @@ def _segment_lengths_m(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.nd
 def _line_lengths_m(lines: np.ndarray) -> np.ndarray:
     """Geodesic length (m) of each lon/lat LineString, vectorised over all segments."""
     coords, index = shapely.get_coordinates(lines, return_index=True)
-    return _coords_lengths_m(coords, index, len(lines))
+    return coords_lengths_m(coords, index, len(lines))
 
 
-def _coords_lengths_m(coords: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+def coords_lengths_m(coords: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
     """Geodesic length (m) of lines given as lon/lat ``coords`` with the line ``index`` of each."""
     same = index[1:] == index[:-1]
     seg = _segment_lengths_m(coords[:-1, 0][same], coords[:-1, 1][same], *coords[1:].T[:, same])
@@ -1038,7 +1041,7 @@ def _oneway_column(values: pd.Series) -> np.ndarray:
     return direction
 
 
-class _RoadLines(NamedTuple):
+class RoadLines(NamedTuple):
     """The lines of a roads layer as arrays, checked and with their nodes (one row per part)."""
 
     node_ids: np.ndarray  # node id of each node code
@@ -1064,13 +1067,13 @@ def _names(name: pd.Series | None, n: int) -> np.ndarray:
     return name.astype(object).where(name.notna(), "").astype(str).to_numpy()
 
 
-def _road_lines(
+def road_lines(
     roads: gpd.GeoDataFrame,
     mode: str,
     speeds_kph: Mapping[str, float] | None,
     *,
     lengths: bool = True,
-) -> _RoadLines:
+) -> RoadLines:
     """Check a roads layer and read its lines into arrays (see :func:`graph_from_roads`).
 
     ``lengths=False`` leaves ``length_m`` None (the caller computes it when it suits).
@@ -1201,18 +1204,18 @@ def _road_lines(
     coords[first_pt] = new_first
     coords[last_pt] = new_last
     loop = su == sv
-    length = _coords_lengths_m(coords, which, len(lines)) if lengths else None
+    length = coords_lengths_m(coords, which, len(lines)) if lengths else None
     if length is not None:
         zero_loop = loop & (length <= 0)
     else:  # the lengths of the closed lines only
         on_loop = loop[which]
-        zero_loop = loop & (_coords_lengths_m(coords[on_loop], which[on_loop], len(lines)) <= 0)
+        zero_loop = loop & (coords_lengths_m(coords[on_loop], which[on_loop], len(lines)) <= 0)
     if zero_loop.any():
         labels = roads.index[row[zero_loop]][:5].tolist()
         msg = f"{int(zero_loop.sum())} zero-length closed lines in `roads` left out: {labels!r}"
         warnings.warn(msg, stacklevel=3)
     keep = usable & ~zero_loop
-    return _RoadLines(
+    return RoadLines(
         node_ids=node_ids,
         node_x=node_x,
         node_y=node_y,
@@ -1262,7 +1265,7 @@ def graph_from_roads(
         The road graph with node ``component`` labels; edges carry ``road_index``, the input
         row's index label.
     """
-    r = _road_lines(roads, mode, speeds_kph)
+    r = road_lines(roads, mode, speeds_kph)
     fwd = r.keep & (r.direction >= 0)
     bwd = r.keep & (r.direction <= 0)
     idx = np.concatenate([np.flatnonzero(fwd), np.flatnonzero(bwd)])
@@ -1272,7 +1275,7 @@ def graph_from_roads(
     geometry = shapely.linestrings(r.coords, indices=r.which)[idx]
     geometry[is_rev] = shapely.reverse(geometry[is_rev])  # edges against the line's direction
     su, sv = r.su[idx], r.sv[idx]
-    assert r.length_m is not None  # computed by _road_lines
+    assert r.length_m is not None  # computed by road_lines
     G = _assemble_graph(
         node_ids=r.node_ids,
         node_x=r.node_x,

@@ -71,21 +71,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csgraph
 
+from gridgeo._validate import as_geoseries, check_ids, check_positive
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
-from gridgeo.reach import (
-    DEFAULT_PAYMENT_LIMIT_S,
-    DEFAULT_REPAIR_LIMIT_S,
-    ReachEngine,
-    _along_s,
-    _as_geoseries,
-    _check_positive,
-    _end_parts_s,
-    _ids,
-    _ranges,
-    _Snap,
-)
+from gridgeo.reach import DEFAULT_PAYMENT_LIMIT_S, DEFAULT_REPAIR_LIMIT_S
+from gridgeo.routing import ReachEngine, Snap, best_times, pair_times
 
 __all__ = [
     "DEFAULT_SITE_ID_COLUMN",
@@ -103,107 +93,7 @@ SITING_METHODS = ("exact", "greedy")
 DEFAULT_SITING_METHOD = "exact"
 DEFAULT_SITE_ID_COLUMN = "site_id"
 
-_CHUNK_BYTES = 200 * 2**20  # memory of one chunk's node and customer time tables, about
 _TIE_TOL = 1e-9  # relative: coverages this close are equal (float weights)
-
-
-# --------------------------------------------------------------------------- travel times
-
-
-def _pair_times(
-    engine: ReachEngine, src: _Snap, dst: _Snap, *, limit_s: float, reverse: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (source, target) pair within ``limit_s``: positions and travel time.
-
-    The same arithmetic as ``ReachEngine._travel`` for each source on its own; sorted by
-    source, then target.
-    """
-    n = engine.n_nodes
-    usable = np.flatnonzero(src.seg >= 0)
-    on = np.flatnonzero(dst.seg >= 0)
-    if len(usable) == 0 or len(on) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    tt_ab, tt_ba = engine._seg_costs(reverse)
-    seg, t = dst.seg[on], dst.t[on]
-    a, b = engine._seg_a[seg], engine._seg_b[seg]
-    part_a, part_b = _end_parts_s(t, tt_ab[seg], tt_ba[seg])
-    leg = dst.leg_s[on]
-    by_seg = np.argsort(seg, kind="stable")
-    seg_sorted = seg[by_seg]
-    # a chunk's node times and its few per-customer tables fit in _CHUNK_BYTES
-    per_source = 8 * (n + 4 * len(on))
-    size = int(max(1, min(len(usable), _CHUNK_BYTES // per_source)))
-    sources, targets, times = [], [], []
-    for lo in range(0, len(usable), size):
-        j = usable[lo : lo + size]
-        sub = _Snap(
-            seg=src.seg[j],
-            t=src.t[j],
-            snap_m=src.snap_m[j],
-            leg_s=src.leg_s[j],
-            reason=src.reason[j],
-            xy=src.xy[j],
-        )
-        M = engine._extended(sub, np.ones(len(j), dtype=bool), reverse)
-        # the virtual nodes have no incoming edges: each search sees its own source only
-        dist = csgraph.dijkstra(
-            M, directed=True, indices=np.arange(n, n + len(j)), limit=limit_s, min_only=False
-        )
-        e = np.minimum(dist[:, a] + part_a, dist[:, b] + part_b)
-        del dist
-        # a source on a customer's own edge: the direct way along it
-        first = np.searchsorted(seg_sorted, sub.seg, side="left")
-        counts = np.searchsorted(seg_sorted, sub.seg, side="right") - first
-        if counts.any():
-            row = np.repeat(np.arange(len(j)), counts)
-            col = by_seg[_ranges(first, counts)]
-            sg = seg[col]
-            direct = _along_s(sub.t[row], t[col], tt_ab[sg], tt_ba[sg]) + sub.leg_s[row]
-            e[row, col] = np.minimum(e[row, col], direct)
-        eta = e + leg
-        r, c = np.nonzero(eta <= limit_s)
-        sources.append(j[r])
-        targets.append(on[c])
-        times.append(eta[r, c])
-    return np.concatenate(sources), np.concatenate(targets), np.concatenate(times)
-
-
-def _travel_matrix(
-    engine: ReachEngine,
-    sources: gpd.GeoDataFrame | gpd.GeoSeries,
-    targets: gpd.GeoDataFrame | gpd.GeoSeries,
-    *,
-    limit_s: float,
-    reverse: bool = False,
-) -> sparse.csr_matrix:
-    """
-    Travel times from each source to each target where they are within ``limit_s``.
-
-    Parameters
-    ----------
-    engine
-        The reach engine.
-    sources, targets
-        Points in any CRS (sources that cannot be snapped have no entries).
-    limit_s
-        Longest travel time kept.
-    reverse
-        False: source → target; True: target → source (on the transposed graph).
-
-    Returns
-    -------
-    scipy.sparse.csr_matrix
-        ``len(sources) x len(targets)`` with the travel time in seconds where it is within
-        ``limit_s`` and no entry elsewhere (an explicit 0 where source and target coincide).
-    """
-    limit_s = _check_positive(limit_s, "limit_s")
-    src = engine._snap(sources, "sources")
-    dst = engine._snap(targets, "targets")
-    s, t, v = _pair_times(engine, src, dst, limit_s=limit_s, reverse=reverse)
-    # (data, indices, indptr) keeps explicit zeros; pairs come sorted by source then target
-    indptr = np.zeros(len(src.seg) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(s, minlength=len(src.seg)), out=indptr[1:])
-    return sparse.csr_matrix((v, t, indptr), shape=(len(src.seg), len(dst.seg)))
 
 
 # --------------------------------------------------------------------------- checks
@@ -278,7 +168,7 @@ def _weights(weights: Any, customers: Any, index: pd.Index) -> np.ndarray:
 def _existing_cover(
     engine: ReachEngine,
     existing: Any,
-    dst: _Snap,
+    dst: Snap,
     *,
     limit_s: float,
     reverse: bool,
@@ -287,9 +177,9 @@ def _existing_cover(
 ) -> np.ndarray:
     """Which customers the existing sites already serve within the limit."""
     n = len(dst.seg)
-    if existing is None or len(_as_geoseries(existing, name)) == 0:
+    if existing is None or len(as_geoseries(existing, name)) == 0:
         return np.zeros(n, dtype=bool)
-    ex = engine._snap(existing, name)
+    ex = engine.snap_points(existing, name)
     bad = ex.seg < 0
     if bad.all():
         msg = (
@@ -298,13 +188,13 @@ def _existing_cover(
         )
         raise InputError(msg)
     if bad.any():
-        labels = _as_geoseries(existing, name).index[bad][:5].tolist()
+        labels = as_geoseries(existing, name).index[bad][:5].tolist()
         warnings.warn(
             f"{int(bad.sum())} row(s) of `{name}` are not usable ({labels!r}: no position or "
             f"farther than {engine.max_snap_m} m from a road); they cover nobody",
             stacklevel=stacklevel,
         )
-    eta, _, _ = engine._travel(ex, dst, reverse=reverse)
+    eta, _, _ = best_times(engine, ex, dst, reverse=reverse)
     with np.errstate(invalid="ignore"):  # NaN: no travel time
         return np.isfinite(eta) & (eta <= limit_s)
 
@@ -508,7 +398,7 @@ def _site(
     stacklevel: int,
 ) -> SitingResult:
     _check_engine(engine)
-    limit_s = _check_positive(limit_s, "limit_s")
+    limit_s = check_positive(limit_s, "limit_s")
     if not isinstance(reverse, bool | np.bool_):
         msg = f"`reverse` must be True or False, got {reverse!r}"
         raise InputError(msg)
@@ -516,19 +406,19 @@ def _site(
         msg = f"`method` must be one of {SITING_METHODS!r}, got {method!r}"
         raise InputError(msg)
     k = _check_k(k)
-    cust_index = _as_geoseries(customers, "customers").index
+    cust_index = as_geoseries(customers, "customers").index
     if len(cust_index) == 0:
         msg = "`customers` has no rows; siting needs customers to cover"
         raise EmptyDataError(msg)
-    cand_geo = _as_geoseries(candidates, "candidates")
+    cand_geo = as_geoseries(candidates, "candidates")
     if len(cand_geo) == 0:
         msg = "`candidates` has no rows; pass at least one candidate site"
         raise EmptyDataError(msg)
-    ids = _ids(candidates, id_column, "candidates")
+    ids = check_ids(candidates, id_column, "candidates")
     w = _weights(weights, customers, cust_index)
     n_cust, n_cand = len(cust_index), len(ids)
 
-    src = engine._snap(candidates, "candidates")
+    src = engine.snap_points(candidates, "candidates")
     usable = src.seg >= 0
     n_usable = int(usable.sum())
     if n_usable == 0:
@@ -550,7 +440,7 @@ def _site(
         )
         raise InputError(msg)
 
-    dst = engine._snap(customers, "customers")
+    dst = engine.snap_points(customers, "customers")
     before = _existing_cover(
         engine,
         existing,
@@ -561,7 +451,7 @@ def _site(
         stacklevel=stacklevel + 1,
     )
     t0 = time.perf_counter()
-    s, c, eta = _pair_times(engine, src, dst, limit_s=limit_s, reverse=bool(reverse))
+    s, c, eta = pair_times(engine, src, dst, limit_s=limit_s, reverse=bool(reverse))
     t_matrix = time.perf_counter() - t0
 
     # the programme: usable candidates only, customers still to cover with a positive weight
@@ -624,7 +514,7 @@ def _result(
     *,
     candidates_index: pd.Index,
     customers_index: pd.Index,
-    src: _Snap,
+    src: Snap,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     picked: np.ndarray,
     before: np.ndarray,

@@ -21,6 +21,7 @@ import pytest
 from handgraphs import TOL_S, WALK_MPS, frame, hand_graph, pts
 
 from gridgeo import plan, workspace
+from gridgeo.routing import search as routing_search
 from gridgeo.errors import (
     CRSError,
     DuplicateIdError,
@@ -45,6 +46,7 @@ from gridgeo.reach import (
     payment_access,
     repair_reach,
 )
+from gridgeo.routing import travel_matrix
 from gridgeo.sample import load_sample
 
 
@@ -107,7 +109,7 @@ HAND_REVERSE = [
     [(False, HAND_FORWARD, 295.0, 1), (True, HAND_REVERSE, 200.0, 3)],
 )
 def test_matrix_hand_graph(hand, reverse, expected, limit_s, n_cut) -> None:
-    M = plan._travel_matrix(
+    M = travel_matrix(
         hand, pts(*HAND_SOURCES), pts(*HAND_TARGETS), limit_s=limit_s, reverse=reverse
     )
     exp = np.asarray(expected, dtype=float)
@@ -125,7 +127,7 @@ def test_matrix_same_point_on_a_one_way_edge_and_unusable_sources(hand) -> None:
     # direction (not the way round E-B-C-D); sources without a position or far from every
     # road have no entries
     for reverse in (False, True):
-        M = plan._travel_matrix(
+        M = travel_matrix(
             hand,
             pts((1500.0, 1000.0), None, (9000.0, 0.0)),
             pts((1500.0, 1000.0)),
@@ -179,9 +181,7 @@ def test_matrix_matches_reach_per_candidate(
     limit_s = 1200.0 if service == "repair" else DEFAULT_PAYMENT_LIMIT_S
     assert len(candidates) >= 14
     M = dense(
-        plan._travel_matrix(
-            engine, candidates, customers, limit_s=limit_s, reverse=service == "payment"
-        )
+        travel_matrix(engine, candidates, customers, limit_s=limit_s, reverse=service == "payment")
     )
     n_in = 0
     for i in range(len(candidates)):
@@ -197,11 +197,11 @@ def test_matrix_matches_reach_per_candidate(
     # not trivial: entries exist, and the limit leaves some reached customers out
     assert 0 < n_in < np.isfinite(M).size
     # small chunks (a few candidates per Dijkstra call) give the same matrix
-    monkeypatch.setattr(plan, "_CHUNK_BYTES", 8 * (engine.n_nodes + 4 * len(customers)) * 4)
+    monkeypatch.setattr(
+        routing_search, "_CHUNK_BYTES", 8 * (engine.n_nodes + 4 * len(customers)) * 4
+    )
     again = dense(
-        plan._travel_matrix(
-            engine, candidates, customers, limit_s=limit_s, reverse=service == "payment"
-        )
+        travel_matrix(engine, candidates, customers, limit_s=limit_s, reverse=service == "payment")
     )
     np.testing.assert_array_equal(again, M)
 

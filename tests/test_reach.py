@@ -48,6 +48,7 @@ from gridgeo.reach import (
     repair_reach,
     summary_zh,
 )
+from gridgeo.routing import travel_times
 from gridgeo.sample import load_sample
 
 # A(0,0) - B(1000,0) - C(2000,0) two-way, 100 s each; C -> D(2000,1000) one-way 50 s;
@@ -995,13 +996,13 @@ def test_travel_times_both_directions(hand: ReachEngine) -> None:
     sources = pts((0.0, 0.0), (2000.0, 1000.0))  # A, D
     sources.index = ["a", "d"]
     targets = pts((1500.0, 1010.0), None, (9000.0, 9000.0))
-    fwd = hand.travel_times(sources, targets)
+    fwd = travel_times(hand, sources, targets)
     # from A: 250 + 30; from D: 30 (+ 8 s leg each)
     assert fwd["eta_s"].iloc[0] == pytest.approx(30 + 10 / WALK_MPS, abs=TOL_S)
     assert fwd["source"].iloc[0] == "d"
     assert fwd["source"].iloc[1:].isna().all()
     assert fwd["reason"].tolist() == ["ok", "not_geocoded", "too_far_from_road"]
-    back = hand.travel_times(sources, targets, reverse=True)
+    back = travel_times(hand, sources, targets, reverse=True)
     # to A: 30 + 70 + 100; to D: on to E (30), E-B (70), B-C (100), C-D (50)
     assert back["eta_s"].iloc[0] == pytest.approx(200 + 10 / WALK_MPS, abs=TOL_S)
     assert back["source"].iloc[0] == "a"
