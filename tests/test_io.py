@@ -268,8 +268,8 @@ def test_read_layer_unknown_datum(tmp_path, points):
 
 
 @pytest.fixture(scope="module")
-def nanfeng(shared_data) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    path = shared_data / "admin" / "amap_jiangxi_counties_gcj02.gpkg"
+def nanfeng(jiangxi_dir) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    path = jiangxi_dir / "amap_jiangxi_counties_gcj02.gpkg"
     raw = gpd.read_file(path, engine="pyogrio")
     raw = raw[raw["adcode"].astype(str) == NANFENG_ADCODE]
     converted = io.read_layer(path, datum="gcj02", id_column="adcode")

@@ -21,7 +21,6 @@ import pytest
 from handgraphs import TOL_S, WALK_MPS, frame, hand_graph, pts
 
 from gridgeo import plan, workspace
-from gridgeo.routing import search as routing_search
 from gridgeo.errors import (
     CRSError,
     DuplicateIdError,
@@ -46,6 +45,7 @@ from gridgeo.reach import (
     payment_access,
     repair_reach,
 )
+from gridgeo.routing import search as routing_search
 from gridgeo.routing import travel_matrix
 from gridgeo.sample import load_sample
 

@@ -16,11 +16,15 @@ import pytest
 import shapely
 
 from gridgeo import sample
+from gridgeo.crs import to_wgs84_geometry
 from gridgeo.errors import CorruptFileError, InputError, NotFoundError
 from gridgeo.network import graph_from_roads
 
 GEOD = pyproj.Geod(ellps="WGS84")
-NANFENG_AREA_KM2 = 1920.7  # official area, also Amap's polygon (shared/data/README.md)
+NANFENG_AREA_KM2 = 1920.7  # official area, also Amap's polygon (sample_data/jiangxi/README.md)
+# sha256 of the published gazetteer (jionlp + AreaCity + GeoNames join, see
+# sample_data/nanfeng/LICENSE-DATA.md): the source copy must stay byte-identical to it
+GAZETTEER_SHA256 = "8c98e38a2bea7ccd80608664d7f865a42bf8d59e7469498bd3bb9dab4b169232"
 SMALL = {"n_customers": 3000, "road_detail": 0.5}
 SHIPPED_FILES = ("nanfeng.gpkg", "customers.csv", "customers_truth.csv", "meta.json")
 
@@ -104,19 +108,43 @@ def test_shipped_sample_equals_fresh_generation(
         )
 
 
-def test_source_copies_equal_shared_data(shared_data: Path, tmp_path: Path) -> None:
-    paths = sample.refresh_sources(shared_data, tmp_path)
+def test_source_copies_equal_jiangxi_data(jiangxi_dir: Path, tmp_path: Path) -> None:
+    # refresh_sources reads a folder laid out as admin/ and power/: lay the repository copies
+    # (sample_data/jiangxi and the shipped gazetteer) out that way
+    shipped_dir = sample.SAMPLE_DIR / "source"
+    gazetteer = shipped_dir / sample.SOURCE_FILES["gazetteer"]
+    counties_path = jiangxi_dir / "amap_jiangxi_counties_gcj02.gpkg"
+    power_path = jiangxi_dir / "osm_power_polygons_jiangxi.gpkg"
+    data = tmp_path / "data"
+    for sub, path in (("admin", gazetteer), ("admin", counties_path), ("power", power_path)):
+        (data / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, data / sub / path.name)
+    paths = sample.refresh_sources(data, tmp_path / "out")
     assert set(paths) == set(sample.SOURCE_FILES)
     for key, path in paths.items():
-        shipped = sample.SAMPLE_DIR / "source" / sample.SOURCE_FILES[key]
+        shipped = shipped_dir / sample.SOURCE_FILES[key]
         assert path.read_bytes() == shipped.read_bytes(), key
-    # the gazetteer is copied as is, the GeoJSON copies keep the coordinates exactly
-    src = shared_data / "admin" / "nanfeng_gazetteer_towns_villages.csv"
-    assert paths["gazetteer"].read_bytes() == src.read_bytes()
-    counties = gpd.read_file(shared_data / "admin" / "amap_jiangxi_counties_gcj02.gpkg")
-    original = counties[counties["adcode"].astype(str) == "361023"].geometry.iloc[0]
+    # the gazetteer is copied as is: the shipped copy is the published file
+    assert sha256(gazetteer) == GAZETTEER_SHA256
+    # the GeoJSON copies keep the coordinates exactly
+    counties = gpd.read_file(counties_path)
+    boundary = counties[counties["adcode"].astype(str) == "361023"]
+    original = boundary.geometry.iloc[0]
     copied = gpd.read_file(paths["boundary"]).geometry.iloc[0]
     assert shapely.equals_exact(original, copied, tolerance=0.0)
+    # and the gazetteer agrees with the Jiangxi boundary copy: same county, codes under its
+    # adcode, every real township seat (WGS84) inside the boundary converted from GCJ-02
+    gaz = pd.read_csv(gazetteer, dtype={"county_adcode": str, "town_code": str})
+    assert set(gaz["county"]) == {boundary["name"].iat[0]} == {"南丰县"}
+    assert set(gaz["county_adcode"]) == {boundary["adcode"].astype(str).iat[0]}
+    codes = gaz["town_code"].dropna()  # the farm and the park have none (generated)
+    assert codes.str.fullmatch(r"361023\d{3}").all()
+    assert codes.nunique() == 12
+    seats = gaz[gaz["village"].isna() & gaz["town_seat_lon_wgs84"].notna()]
+    assert len(seats) == 11
+    wgs84 = to_wgs84_geometry(original, "gcj02")
+    lon, lat = seats["town_seat_lon_wgs84"], seats["town_seat_lat_wgs84"]
+    assert shapely.contains_xy(wgs84, lon, lat).all()
 
 
 # ----------------------------------------------------------------------------- real parts
@@ -140,8 +168,8 @@ def test_counts(county: sample.SampleCounty) -> None:
     assert county.customers["customer_id"].str.fullmatch(r"361023\d{7}").all()
 
 
-def test_real_seats_kept(county: sample.SampleCounty, shared_data: Path) -> None:
-    gaz = pd.read_csv(shared_data / "admin" / "nanfeng_gazetteer_towns_villages.csv")
+def test_real_seats_kept(county: sample.SampleCounty, nanfeng_gazetteer: Path) -> None:
+    gaz = pd.read_csv(nanfeng_gazetteer)
     heads = gaz[gaz["village"].isna() & gaz["town_seat_lon_wgs84"].notna()]
     towns = county.towns.set_index("town")
     assert len(heads) == 11
@@ -154,8 +182,8 @@ def test_real_seats_kept(county: sample.SampleCounty, shared_data: Path) -> None
     assert generated == {"太源乡", "南丰县长红垦殖场", "南丰工业园区"}
 
 
-def test_all_osm_substations_present(county: sample.SampleCounty, shared_data: Path) -> None:
-    power = gpd.read_file(shared_data / "power" / "osm_power_polygons_jiangxi.gpkg")
+def test_all_osm_substations_present(county: sample.SampleCounty, jiangxi_dir: Path) -> None:
+    power = gpd.read_file(jiangxi_dir / "osm_power_polygons_jiangxi.gpkg")
     osm = power[(power["county_adcode"].astype(str) == "361023") & (power["power"] == "substation")]
     assert len(osm) == 5
     centroids = osm.to_crs(4548).centroid.to_crs(4326)
@@ -176,8 +204,8 @@ def test_county_area(county: sample.SampleCounty) -> None:
     assert county.county["area_km2"].iat[0] == pytest.approx(area_km2, rel=1e-4)
 
 
-def test_county_converted_from_gcj02(county: sample.SampleCounty, shared_data: Path) -> None:
-    counties = gpd.read_file(shared_data / "admin" / "amap_jiangxi_counties_gcj02.gpkg")
+def test_county_converted_from_gcj02(county: sample.SampleCounty, jiangxi_dir: Path) -> None:
+    counties = gpd.read_file(jiangxi_dir / "amap_jiangxi_counties_gcj02.gpkg")
     gcj = counties[counties["adcode"].astype(str) == "361023"].geometry.iloc[0]
     ours = county.county.geometry.iloc[0]
     # GCJ-02 is 300-600 m off WGS84 around Nanfeng: the converted centroid has moved that far

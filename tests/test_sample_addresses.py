@@ -15,8 +15,6 @@ import pytest
 from gridgeo import _sample_addresses as sa
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
 
-GAZETTEER = Path("admin") / "nanfeng_gazetteer_towns_villages.csv"
-
 # Written out by hand, not computed.
 HAND_CN = {
     1: "一",
@@ -42,13 +40,13 @@ FULLWIDTH_DIGIT = re.compile(r"[０-９]")
 
 
 @pytest.fixture(scope="module")
-def gazetteer(shared_data: Path) -> pd.DataFrame:
-    return pd.read_csv(shared_data / GAZETTEER, dtype={"town_code": str})
+def gazetteer(nanfeng_gazetteer: Path) -> pd.DataFrame:
+    return pd.read_csv(nanfeng_gazetteer, dtype={"town_code": str})
 
 
 @pytest.fixture(scope="module")
-def gazetteer_rows(shared_data: Path) -> list[dict[str, str]]:
-    with (shared_data / GAZETTEER).open(encoding="utf-8") as fh:
+def gazetteer_rows(nanfeng_gazetteer: Path) -> list[dict[str, str]]:
+    with nanfeng_gazetteer.open(encoding="utf-8") as fh:
         return [r for r in csv.DictReader(fh) if r["village"]]
 
 
@@ -527,10 +525,12 @@ def test_labelled_small_gazetteer_warns(gazetteer: pd.DataFrame) -> None:
     assert "ambiguous" not in set(out["expected_status"])
 
 
-def test_neighbour_towns_lie_in_their_county(shared_data: Path) -> None:
+def test_neighbour_towns_lie_in_their_county(jiangxi_dir: Path, data_dir: Path) -> None:
     gpd = pytest.importorskip("geopandas")
-    counties = gpd.read_file(shared_data / "admin" / "amap_jiangxi_counties_gcj02.gpkg")
-    places = pd.read_csv(shared_data / "admin" / "geonames_cn_places500.csv", dtype=str)
+    counties = gpd.read_file(jiangxi_dir / "amap_jiangxi_counties_gcj02.gpkg")
+    # GeoNames places cut to Jiangxi (tests/data/README.md): a town found in its county polygon
+    # is inside Jiangxi, so the cut keeps every place this test can accept
+    places = pd.read_csv(data_dir / "geonames_jiangxi_places500.csv", dtype=str)
     for city, county, town in sa.NEIGHBOUR_TOWNS:
         assert county != "南丰县"
         hit = places[places["name_zh"].fillna("").str.split("|").map(lambda ns, t=town: t in ns)]
