@@ -39,7 +39,7 @@ from gridgeo.workspace import village_workload
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_geocode import SEED, _workload  # noqa: E402
+from bench_geocode import SEED, customer_workload  # noqa: E402
 
 RESULTS = HERE / "results" / "bench_assign.json"
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ).grids
     gazetteer = Gazetteer.from_sample(sample)
     rng = np.random.default_rng(SEED)
-    customers = _workload(sample, args.n, rng)
+    customers = customer_workload(sample, args.n, rng)
 
     t0 = time.perf_counter()
     located = geocode_customers(customers, gazetteer, county_area=sample.county)

@@ -57,7 +57,7 @@ GPS_SHARE = 0.3
 M_PER_DEG = 111_320.0
 
 
-def _workload(sample: Any, n: int, rng: np.random.Generator) -> pd.DataFrame:
+def customer_workload(sample: Any, n: int, rng: np.random.Generator) -> pd.DataFrame:
     villages = sample.villages.reset_index(drop=True)
     pick = rng.integers(0, len(villages), size=n)
     rows = pd.DataFrame(
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    work = _workload(sample, args.n, rng)
+    work = customer_workload(sample, args.n, rng)
     gen_s = time.perf_counter() - t0
     print(f"workload: {args.n:,} rows in {gen_s:.1f} s (not timed)", flush=True)
     n_distinct = int(work["address"].nunique())

@@ -8,7 +8,7 @@ and, in the hills, made winding; the G35 motorway has two one-way carriageways w
 interchanges; the county seat has a street grid with a few one-way runs; village lanes are
 random spanning trees of small grids with a few loops (``road_detail`` scales them); tracks run
 from the villages into the hills; a few tiny road pieces are deliberately joined to nothing.
-All work is in the county's metric CRS; :func:`_roads_gdf` turns the result into EPSG:4326.
+All work is in the county's metric CRS; :func:`roads_gdf` turns the result into EPSG:4326.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ _CITY_AVENUES = (
 )
 
 
-def _short(town: str) -> str:
+def short_town_name(town: str) -> str:
     name = town.removeprefix(COUNTY_NAME).removeprefix("南丰")
     return name[:-1] if name[-1] in "镇乡" else name
 
@@ -98,7 +98,7 @@ def _short(town: str) -> str:
 # ----------------------------------------------------------------------------- geometry helpers
 
 
-class _Frame:
+class Frame:
     """Forward and inverse transforms between EPSG:4326 and the county's metric CRS."""
 
     def __init__(self, crs: pyproj.CRS) -> None:
@@ -163,7 +163,7 @@ def _wiggle(xy: np.ndarray, amp_m: float, wavelength_m: float, phase: float) -> 
 
 
 @dataclass(frozen=True)
-class _Terrain:
+class Terrain:
     river: shapely.LineString
     y_north: float
     y_south: float
@@ -193,9 +193,9 @@ class _Terrain:
         return np.maximum(e + noise * (0.15 + 0.85 * hills), 80.0)
 
 
-def _make_terrain(
-    frame: _Frame, county_m: shapely.Geometry, seats: dict[str, tuple[float, float]], rng: Any
-) -> _Terrain:
+def make_terrain(
+    frame: Frame, county_m: shapely.Geometry, seats: dict[str, tuple[float, float]], rng: Any
+) -> Terrain:
     """A smooth synthetic terrain: the 盱江 valley, 军峰山, eastern hills, basins at the seats."""
     boundary = county_m.boundary
 
@@ -232,7 +232,7 @@ def _make_terrain(
     for lon, lat, h, sig in EAST_HILLS:
         bx, by = frame.to_m(lon, lat)
         bumps.append((float(bx), float(by), h, sig))
-    base = _Terrain(river, maxy, miny, np.array(bumps), waves)
+    base = Terrain(river, maxy, miny, np.array(bumps), waves)
     # Basins at the real seats, so that the townships sit in their own valleys.
     basins = []
     for name, (sx, sy) in seats.items():
@@ -240,20 +240,20 @@ def _make_terrain(
             continue
         e = float(base.elevation([sx], [sy])[0])
         basins.append((sx, sy, -0.55 * max(e - 140.0, 0.0), 2500.0))
-    base = _Terrain(river, maxy, miny, np.array(bumps + basins), waves)
+    base = Terrain(river, maxy, miny, np.array(bumps + basins), waves)
     jx, jy = frame.to_m(*JUNFENG_LONLAT)
     peak = float(base.elevation([float(jx)], [float(jy)])[0])
     massif = (float(jx), float(jy), JUNFENG_M - peak, 4500.0)
-    return _Terrain(river, maxy, miny, np.array([*bumps, *basins, massif]), waves)
+    return Terrain(river, maxy, miny, np.array([*bumps, *basins, massif]), waves)
 
 
 # ----------------------------------------------------------------------------- raster routing
 
 
-class _Raster:
+class Raster:
     """A 250 m cost raster of the county for least-cost road paths (8-connected cells)."""
 
-    def __init__(self, county_m: shapely.Geometry, terrain: _Terrain) -> None:
+    def __init__(self, county_m: shapely.Geometry, terrain: Terrain) -> None:
         minx, miny, maxx, maxy = county_m.bounds
         nx_ = int(np.ceil((maxx - minx) / CELL_M)) + 1
         ny_ = int(np.ceil((maxy - miny) / CELL_M)) + 1
@@ -501,7 +501,7 @@ class _CellRoads:
 
 
 @dataclass
-class _Network:
+class Network:
     roads: _Roads
     cell_node: dict[int, int]
     village_node: np.ndarray
@@ -529,19 +529,19 @@ def _boundary_end(
     return p + 5.0 * d / np.hypot(*d)
 
 
-def _build_network(
+def build_network(
     *,
     towns: pd.DataFrame,
     villages: pd.DataFrame,
     city: dict[str, Any],
-    frame: _Frame,
+    frame: Frame,
     county_m: shapely.Geometry,
-    raster: _Raster,
-    terrain: _Terrain,
+    raster: Raster,
+    terrain: Terrain,
     rng: Any,
     lane_rng: Any,
     road_detail: float,
-) -> _Network:
+) -> Network:
     roads = _Roads()
     cr = _CellRoads()
     seat_xy = {t.town: np.array([t.x, t.y]) for t in towns.itertuples()}
@@ -594,7 +594,7 @@ def _build_network(
     s_no = iter(_S_ROAD_NUMBERS)
     for t, path in zip(order, paths, strict=True):
         if t in (FARM, PARK):
-            cr.add(path, 2, f"{_short(t)}公路")
+            cr.add(path, 2, f"{short_town_name(t)}公路")
         else:
             cr.add(path, 1, f"S{next(s_no)}省道")
         raster.mark(path)
@@ -800,7 +800,7 @@ def _build_network(
     lane_village = _add_lanes(roads, villages, vnode, county_m, lane_rng, road_detail)
     orchards = _add_tracks(roads, villages, lane_village, county_m, terrain, rng)
     isolated = _add_isolated(roads, county_m, terrain, raster, frame, rng)
-    return _Network(
+    return Network(
         roads=roads,
         cell_node=cell_node,
         village_node=vnode,
@@ -849,7 +849,7 @@ def _add_motorway(
         lid = int(roads.add_nodes(link)[0])
         nbn, sbn = nb_nodes[k + 1], sb_nodes[k + 1]
         pxy = roads.node_xy
-        name = f"G35济广高速{_short(town)}互通匝道"
+        name = f"G35济广高速{short_town_name(town)}互通匝道"
         ramp = {"highway": "motorway_link", "road_class": "高速", "name": name, "oneway": True}
         for a, b, sign in ((nbn, lid, 1), (lid, nbn, -1), (sbn, lid, -1), (lid, sbn, 1)):
             mid = (pxy[a] + pxy[b]) / 2.0 + sign * 150.0 * t
@@ -864,12 +864,12 @@ def _add_motorway(
             inner_xy=inner,
             highway="secondary",
             road_class="县道",
-            name=f"{_short(town)}互通连接线",
+            name=f"{short_town_name(town)}互通连接线",
         )
     return [int(ends[0]), int(ends[1])]
 
 
-def _city_grid(seat: np.ndarray, county_m: shapely.Geometry, rng: Any) -> dict[str, Any]:
+def city_grid(seat: np.ndarray, county_m: shapely.Geometry, rng: Any) -> dict[str, Any]:
     """Node positions of the county-seat street grid (an ellipse of ~190 m blocks)."""
     ni = int(CITY_RADII_M[0] // CITY_SPACING_M)
     nj = int(CITY_RADII_M[1] // CITY_SPACING_M)
@@ -1061,7 +1061,7 @@ def _add_tracks(
     villages: pd.DataFrame,
     lane_village: np.ndarray,
     county_m: shapely.Geometry,
-    terrain: _Terrain,
+    terrain: Terrain,
     rng: Any,
 ) -> pd.DataFrame:
     """机耕道: dead-end tracks from village lanes into the hills, ending at orchards."""
@@ -1118,9 +1118,9 @@ def _add_tracks(
 def _add_isolated(
     roads: _Roads,
     county_m: shapely.Geometry,
-    terrain: _Terrain,
-    raster: _Raster,
-    frame: _Frame,
+    terrain: Terrain,
+    raster: Raster,
+    frame: Frame,
     rng: Any,
 ) -> list[dict[str, Any]]:
     """Tiny road pieces joined to nothing: three hill hamlets and a river-island lane."""
@@ -1201,7 +1201,7 @@ def _add_isolated(
     return pieces
 
 
-def _roads_gdf(roads: _Roads, frame: _Frame) -> gpd.GeoDataFrame:
+def roads_gdf(roads: _Roads, frame: Frame) -> gpd.GeoDataFrame:
     """Edges as LineStrings in EPSG:4326 whose end points are exactly their nodes' coordinates."""
     e = roads.edges()
     nxy = roads.node_xy
@@ -1246,7 +1246,7 @@ def _roads_gdf(roads: _Roads, frame: _Frame) -> gpd.GeoDataFrame:
     )
 
 
-def _road_stats(roads: gpd.GeoDataFrame) -> dict[str, Any]:
+def road_stats(roads: gpd.GeoDataFrame) -> dict[str, Any]:
     u, v = roads["u"].to_numpy(), roads["v"].to_numpy()
     nodes = np.unique(np.concatenate([u, v]))
     ui, vi = np.searchsorted(nodes, u), np.searchsorted(nodes, v)

@@ -28,7 +28,9 @@ from gridgeo.errors import CRSError
 
 __all__ = [
     "DATUMS",
+    "DATUM_ALIASES",
     "REASONS",
+    "area_geometry",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "check_coordinates",
@@ -37,6 +39,7 @@ __all__ = [
     "gcj02_to_wgs84",
     "in_china",
     "metric_crs",
+    "normalise_datum",
     "to_wgs84",
     "to_wgs84_geometry",
     "wgs84_to_bd09",
@@ -63,7 +66,7 @@ _M_PER_DEG = 111_320.0
 DEFAULT_TOL_M = 0.01
 DEFAULT_MAX_ITER = 30
 
-_DATUM_ALIASES = {
+DATUM_ALIASES = {
     "wgs84": "wgs84",
     "wgs-84": "wgs84",
     "wgs_84": "wgs84",
@@ -342,10 +345,14 @@ def bd09_to_wgs84(
 # dispatch on a datum name
 
 
-def _normalise_datum(datum: Any) -> str:
+def normalise_datum(datum: Any) -> str:
+    """The datum name of :data:`DATUMS` for ``datum`` or one of its :data:`DATUM_ALIASES`.
+
+    Raises :class:`~gridgeo.errors.CRSError` naming the valid choices for an unknown datum.
+    """
     key = str(datum).strip().lower() if datum is not None else ""
-    if key in _DATUM_ALIASES:
-        return _DATUM_ALIASES[key]
+    if key in DATUM_ALIASES:
+        return DATUM_ALIASES[key]
     msg = (
         f"Unknown `datum` {datum!r}: use one of {DATUMS!r} "
         "('wgs84' for GPS/OSM data, 'gcj02' for Amap/Tencent, 'bd09' for Baidu)."
@@ -374,7 +381,7 @@ def to_wgs84(lon: Any, lat: Any, datum: str) -> tuple[Any, Any]:
     CRSError
         If ``datum`` is not one of the known datums.
     """
-    name = _normalise_datum(datum)
+    name = normalise_datum(datum)
     if name == "gcj02":
         return gcj02_to_wgs84(lon, lat)
     if name == "bd09":
@@ -400,7 +407,7 @@ def to_wgs84_geometry(geoms: Any, datum: str) -> Any:
         A new object with converted coordinates; the input is not modified
         and the index, columns and CRS are kept.
     """
-    name = _normalise_datum(datum)
+    name = normalise_datum(datum)
 
     def convert(coords: np.ndarray) -> np.ndarray:
         if name == "wgs84" or len(coords) == 0:
@@ -732,7 +739,7 @@ def check_coordinates(
         inside_swapped = china_swapped
         area_in_china = True
     else:
-        area = _area_geometry(area)
+        area = area_geometry(area)
         inside, distance_m = _within_area(area, x, y, in_range, max_distance_m)
         inside_swapped, _ = _within_area(area, y, x, swap_range & ~inside, max_distance_m)
         c = shapely.centroid(area)
@@ -760,7 +767,7 @@ def check_coordinates(
     )
 
 
-def _area_geometry(area: Any) -> shapely.Geometry:
+def area_geometry(area: Any) -> shapely.Geometry:
     """One shapely geometry in EPSG:4326 from ``area``."""
     if isinstance(area, (gpd.GeoDataFrame, gpd.GeoSeries)):
         geo = area.geometry if isinstance(area, gpd.GeoDataFrame) else area

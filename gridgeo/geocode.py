@@ -551,7 +551,7 @@ class Gazetteer:
         self.county = county.strip()
         self.city = city.strip() if city else None
         self.province = province.strip() if province else None
-        self.county_area = None if county_area is None else _crs._area_geometry(county_area)
+        self.county_area = None if county_area is None else _crs.area_geometry(county_area)
         if self.county_area is not None:
             shapely.prepare(self.county_area)
         self._pinyin = _pinyin_function()
@@ -1235,7 +1235,7 @@ def geocode_customers(
     index = customers.index
     area = county_area if county_area is not None else gaz.county_area
     if area is not None:
-        area = _crs._area_geometry(area)
+        area = _crs.area_geometry(area)
         shapely.prepare(area)
 
     if has_lon:

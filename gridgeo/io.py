@@ -229,7 +229,7 @@ def read_layer(
     InvalidGeometryError
         Missing, empty, invalid or wrong-type geometries.
     """
-    datum_name = _crs._normalise_datum(datum)
+    datum_name = _crs.normalise_datum(datum)
     layers = list_layers(path)
     path = Path(path)
     if layer is None and len(layers) > 1:
@@ -612,7 +612,7 @@ def read_table(
     if points not in POINTS_MODES:
         msg = f"Unknown `points` {points!r}: use one of {POINTS_MODES!r}."
         raise InputError(msg)
-    datum_name = _crs._normalise_datum(datum)
+    datum_name = _crs.normalise_datum(datum)
     needed = [lon, lat, *required_columns]
     needed += [c for c in (datum_column,) if c]
     df, lines = _read_records(
@@ -684,7 +684,7 @@ def read_table(
 def _row_datums(values: pd.Series, path: Path, column: str, lines: np.ndarray) -> np.ndarray:
     """Normalised datum name per row; unknown or empty values raise CRSError."""
     keys = values.astype("string").str.strip().str.lower()
-    lookup = {alias: name for alias, name in _crs._DATUM_ALIASES.items()}
+    lookup = {alias: name for alias, name in _crs.DATUM_ALIASES.items()}
     names = keys.map(lookup)
     bad = names.isna().to_numpy()
     if bad.any():

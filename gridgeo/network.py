@@ -1083,7 +1083,7 @@ def road_lines(
     if not isinstance(roads, gpd.GeoDataFrame):
         msg = f"`roads` must be a GeoDataFrame of LineStrings, got {type(roads).__name__}"
         raise InputError(msg)
-    if roads._geometry_column_name not in roads.columns:
+    if roads.active_geometry_name not in roads.columns:
         msg = "`roads` has no geometry column; set one with `roads.set_geometry(...)`"
         raise MissingColumnError(msg)
     if "highway" not in roads.columns:

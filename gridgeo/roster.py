@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gridgeo._names import GIVEN_CHARS, SURNAMES
 from gridgeo.errors import DuplicateIdError, InputError, MissingColumnError
 from gridgeo.io import read_records
-from gridgeo.sample import _GIVEN, _SURNAMES  # the sample county's name pools
 
 __all__ = [
     "ROSTER_COLUMNS",
@@ -262,10 +262,12 @@ def generate_roster(
     n = len(ids)
 
     def names(k: int) -> np.ndarray:
-        sur = np.array(_SURNAMES, dtype=object)[rng.integers(0, len(_SURNAMES), k)]
-        g1 = np.array(_GIVEN, dtype=object)[rng.integers(0, len(_GIVEN), k)]
+        sur = np.array(SURNAMES, dtype=object)[rng.integers(0, len(SURNAMES), k)]
+        g1 = np.array(GIVEN_CHARS, dtype=object)[rng.integers(0, len(GIVEN_CHARS), k)]
         g2 = np.where(
-            rng.random(k) < 0.7, np.array(_GIVEN, dtype=object)[rng.integers(0, len(_GIVEN), k)], ""
+            rng.random(k) < 0.7,
+            np.array(GIVEN_CHARS, dtype=object)[rng.integers(0, len(GIVEN_CHARS), k)],
+            "",
         )
         return np.asarray(sur + g1 + g2, dtype=object)
 

@@ -40,6 +40,7 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from gridgeo._names import GIVEN_CHARS, SURNAMES
 from gridgeo._sample_addresses import make_addresses
 from gridgeo._sample_roads import (
     COORD_DECIMALS,
@@ -49,16 +50,16 @@ from gridgeo._sample_roads import (
     LANE_BASE_NODES,
     LANE_SPACING_M,
     PARK,
-    _build_network,
-    _city_grid,
-    _Frame,
-    _make_terrain,
-    _Network,
-    _Raster,
-    _road_stats,
-    _roads_gdf,
-    _short,
-    _Terrain,
+    Frame,
+    Network,
+    Raster,
+    Terrain,
+    build_network,
+    city_grid,
+    make_terrain,
+    road_stats,
+    roads_gdf,
+    short_town_name,
 )
 from gridgeo.crs import metric_crs, to_wgs84_geometry, wgs84_to_gcj02
 from gridgeo.errors import CorruptFileError, InputError, NotFoundError
@@ -140,8 +141,8 @@ GPS_FAR_OFF_SHARE = 0.025
 GPS_NOISE_M = 5.0
 PARK_SHARE = 0.012
 
-_SURNAMES = tuple("曾刘王李黄陈张吴赵周徐胡朱罗谢付饶邱揭危袁邓傅熊杨谭聂彭游包艾")
-_GIVEN = tuple("建国华明军平芳英红兰秀梅春生福荣根水金林桂珍玉德文伟强勇丽娟辉")
+_SURNAMES = SURNAMES
+_GIVEN = GIVEN_CHARS
 _SHOPS = ("超市", "便利店", "饭店", "五金店", "农资店", "药店", "理发店", "副食店")
 _FIRMS = ("桔都", "丰源", "琴城", "盱江", "金桔", "旭日", "恒达", "鑫源", "华丰", "赣丰")
 _FIRM_TRADES = ("食品", "果业", "建材", "电子", "新材料", "机械", "纺织", "包装")
@@ -307,7 +308,7 @@ def _town_kind(town: str) -> str:
 
 
 def _make_towns(
-    gaz: pd.DataFrame, frame: _Frame, raster: _Raster, terrain: _Terrain, seats: dict
+    gaz: pd.DataFrame, frame: Frame, raster: Raster, terrain: Terrain, seats: dict
 ) -> pd.DataFrame:
     """The 14 township-level units with seats (real where known, generated otherwise)."""
     heads = gaz[gaz["village"] == ""].drop_duplicates("town")
@@ -418,7 +419,7 @@ def _make_villages(
     territories: list[shapely.Geometry],
     city_nodes: np.ndarray,
     county_m: shapely.Geometry,
-    terrain: _Terrain,
+    terrain: Terrain,
     rng: Any,
 ) -> pd.DataFrame:
     """Place the 187 villages in their township's territory, preferring low ground."""
@@ -428,7 +429,7 @@ def _make_villages(
         names = sorted(gaz.loc[(gaz["town"] == t.town) & (gaz["village"] != ""), "village"])
         codes = _village_code(t.town_code, names)
         seat = np.array([t.x, t.y])
-        short = _short(t.town)
+        short = short_town_name(t.town)
         match = [v for v in names if v in (short + "村", short + "社区")]
         if t.town == COUNTY_SEAT:
             seat_names: list[str] = []
@@ -525,9 +526,9 @@ def _osm_voltage_kv(value: Any, area_m2: float) -> tuple[float, str]:
 def _make_substations(
     subs: gpd.GeoDataFrame,
     towns: pd.DataFrame,
-    frame: _Frame,
+    frame: Frame,
     county_m: shapely.Geometry,
-    terrain: _Terrain,
+    terrain: Terrain,
     rng: Any,
 ) -> pd.DataFrame:
     rows = []
@@ -540,7 +541,7 @@ def _make_substations(
         town = towns["town"].iat[int(np.argmin(np.hypot(*(seats - [c.x, c.y]).T)))]
         name = r.get("name")
         if not isinstance(name, str) or not name:
-            name = f"{_short(town)}{kv:.0f}kV变电站"
+            name = f"{short_town_name(town)}{kv:.0f}kV变电站"
         rows.append(
             {
                 "name": name,
@@ -565,7 +566,7 @@ def _make_substations(
         p = cand[np.argmin(terrain.elevation(cand[:, 0], cand[:, 1]))]
         rows.append(
             {
-                "name": f"{_short(t.town)}35kV变电站",
+                "name": f"{short_town_name(t.town)}35kV变电站",
                 "voltage_kv": 35.0,
                 "source": "generated",
                 "voltage_source": "generated",
@@ -616,7 +617,7 @@ def _make_repair_stations(towns: pd.DataFrame, nodes_xy: np.ndarray, rng: Any) -
 
 
 def _make_payment_points(
-    towns: pd.DataFrame, villages: pd.DataFrame, net: _Network, rng: Any
+    towns: pd.DataFrame, villages: pd.DataFrame, net: Network, rng: Any
 ) -> pd.DataFrame:
     nodes_xy = net.roads.node_xy
     seat = {t.town: np.array([t.x, t.y]) for t in towns.itertuples()}
@@ -647,7 +648,7 @@ def _make_payment_points(
     for t in towns.itertuples():
         if t.town in (COUNTY_SEAT, PARK):
             continue
-        short = _short(t.town)
+        short = short_town_name(t.town)
         rows.append(
             ("bank", "银行", f"江西南丰农村商业银行{short}支行", _near(seat[t.town], nodes_xy, rng))
         )
@@ -722,9 +723,9 @@ def _inside(county_m: shapely.Geometry, anchor: np.ndarray, xy: np.ndarray) -> n
 def _make_customers(
     n: int,
     villages: pd.DataFrame,
-    net: _Network,
+    net: Network,
     county_m: shapely.Geometry,
-    frame: _Frame,
+    frame: Frame,
     road_detail: float,
     rng: Any,
     addr_rng: Any,
@@ -903,7 +904,7 @@ def _customer_names(
 # ----------------------------------------------------------------------------- assembly
 
 
-def _points_gdf(df: pd.DataFrame, frame: _Frame, columns: list[str]) -> gpd.GeoDataFrame:
+def _points_gdf(df: pd.DataFrame, frame: Frame, columns: list[str]) -> gpd.GeoDataFrame:
     lon, lat = frame.to_ll(df["x"].to_numpy(), df["y"].to_numpy())
     return gpd.GeoDataFrame(
         df[columns].reset_index(drop=True), geometry=shapely.points(lon, lat), crs="EPSG:4326"
@@ -966,7 +967,7 @@ def generate_county(
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(9)]
     r_terrain, r_vill, r_roads, r_lanes, r_st, r_cust, r_addr, r_gps, r_city = streams
     crs = metric_crs(gpd.GeoSeries([src.county_wgs], crs="EPSG:4326"))
-    frame = _Frame(crs)
+    frame = Frame(crs)
     county_m = frame.geom_to_m(src.county_wgs)
     gaz = src.gazetteer
     heads = gaz[(gaz["village"] == "") & (gaz["town_seat_lon_wgs84"] != "")]
@@ -974,19 +975,19 @@ def generate_county(
         heads["town_seat_lon_wgs84"].astype(float), heads["town_seat_lat_wgs84"].astype(float)
     )
     seats = {t: (float(x), float(y)) for t, x, y in zip(heads["town"], sx, sy, strict=True)}
-    terrain = _make_terrain(frame, county_m, seats, r_terrain)
-    raster = _Raster(county_m, terrain)
+    terrain = make_terrain(frame, county_m, seats, r_terrain)
+    raster = Raster(county_m, terrain)
     towns = _make_towns(gaz, frame, raster, terrain, seats)
     territories = _territories(towns, county_m)
     seat_xy = np.array(seats[COUNTY_SEAT])
-    city = _city_grid(seat_xy, county_m, r_city)
+    city = city_grid(seat_xy, county_m, r_city)
     villages = _make_villages(gaz, towns, territories, city["xy"], county_m, terrain, r_vill)
     villages["lanes"] = ~(
         ((villages["kind"] == "社区") & (villages["town"] == COUNTY_SEAT))
         | (villages["town"] == PARK)
     )
     t_places = time.perf_counter()
-    net = _build_network(
+    net = build_network(
         towns=towns,
         villages=villages,
         city=city,
@@ -998,7 +999,7 @@ def generate_county(
         lane_rng=r_lanes,
         road_detail=road_detail,
     )
-    roads = _roads_gdf(net.roads, frame)
+    roads = roads_gdf(net.roads, frame)
     t_roads = time.perf_counter()
     nodes_xy = net.roads.node_xy
     main_xy = nodes_xy[np.concatenate([net.major_node_ids, net.city_node_ids])]
@@ -1053,7 +1054,7 @@ def generate_county(
         geometry=shapely.points(customers["true_lon"].to_numpy(), customers["true_lat"].to_numpy()),
         crs="EPSG:4326",
     )
-    stats = _road_stats(roads)
+    stats = road_stats(roads)
     meta = {
         "generator": "gridgeo.sample",
         "generator_version": GENERATOR_VERSION,
