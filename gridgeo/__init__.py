@@ -169,6 +169,11 @@ from gridgeo.sample import (
     refresh_sources,
     write_sample,
 )
+from gridgeo.settings import (
+    DEFAULT_SETTINGS,
+    SERVICES,
+    ServiceSettings,
+)
 from gridgeo.store import (
     DEFAULT_KEYS,
     GeoPackageStore,
@@ -218,6 +223,7 @@ __all__ = [
     "DEFAULT_PAYMENT_MODE",
     "DEFAULT_REPAIR_LIMIT_S",
     "DEFAULT_SEED",
+    "DEFAULT_SETTINGS",
     "DEFAULT_SITE_ID_COLUMN",
     "DEFAULT_SITING_METHOD",
     "DISPATCH_REASONS",
@@ -232,6 +238,7 @@ __all__ = [
     "ROADS_LAYER",
     "ROSTER_COLUMNS",
     "SAMPLE_DIR",
+    "SERVICES",
     "SITING_METHODS",
     "SPEEDS_KPH",
     "TIER_COUNTY",
@@ -264,6 +271,7 @@ __all__ = [
     "ReachEngine",
     "SampleCounty",
     "ServiceGrids",
+    "ServiceSettings",
     "SitingResult",
     "Snap",
     "Store",

@@ -44,6 +44,7 @@ from gridgeo.errors import CoordinateError, DuplicateIdError, InputError, NotFou
 from gridgeo.geocode import Gazetteer, geocode_addresses
 from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S
 from gridgeo.routing import ReachEngine, reason_code, route_line, times_to_point
+from gridgeo.settings import CRS
 
 __all__ = [
     "DEFAULT_CUSTOMER_ID_COLUMN",
@@ -62,7 +63,6 @@ FAULT_SOURCES = ("point", "customer", "address")
 DEFAULT_DISPATCH_LIMIT_S = DEFAULT_REPAIR_LIMIT_S
 DEFAULT_CUSTOMER_ID_COLUMN = "customer_id"
 
-CRS = "EPSG:4326"
 
 _GEOCODE_REASON_ZH = {
     "no_village_name": "地址中没有村名",

@@ -72,6 +72,7 @@ from gridgeo.errors import (
     MissingColumnError,
     NotFoundError,
 )
+from gridgeo.settings import DEFAULT_SETTINGS
 
 __all__ = [
     "ASSIGN_METHODS",
@@ -108,7 +109,7 @@ TIER_COUNTY, TIER_SUPPLY, TIER_VILLAGE = 1, 2, 3
 ASSIGN_METHODS = ("network", "voronoi")
 DEFAULT_METHOD = "network"
 DEFAULT_WEIGHT = "travel_time"
-DEFAULT_OFFROAD_SPEED_KPH = 4.5
+DEFAULT_OFFROAD_SPEED_KPH = DEFAULT_SETTINGS.walk_speed_kph
 DEFAULT_TARGET_WORKLOAD = 1500.0
 DEFAULT_RESTARTS = 8
 DEFAULT_TOLERANCE_M2 = 1.0

@@ -113,6 +113,7 @@ from gridgeo.errors import (
     MissingColumnError,
     NotFoundError,
 )
+from gridgeo.settings import CRS, DEFAULT_SETTINGS, MODES
 
 __all__ = [
     "CHINESE_ROAD_CLASSES",
@@ -136,9 +137,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MODES = ("drive", "two_wheeler", "walk")
-CRS = "EPSG:4326"
-WALK_SPEED_KPH = 4.5
+WALK_SPEED_KPH = DEFAULT_SETTINGS.walk_speed_kph
 TWO_WHEELER_MAX_KPH = 25.0
 MAXSPEED_WALK_KPH = 7.0
 MIN_EDGE_LENGTH_M = 0.01

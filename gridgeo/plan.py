@@ -76,6 +76,7 @@ from gridgeo._validate import as_geoseries, check_ids, check_positive
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
 from gridgeo.reach import DEFAULT_PAYMENT_LIMIT_S, DEFAULT_REPAIR_LIMIT_S
 from gridgeo.routing import ReachEngine, Snap, best_times, pair_times
+from gridgeo.settings import SITING_METHODS
 
 __all__ = [
     "DEFAULT_SITE_ID_COLUMN",
@@ -89,7 +90,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SITING_METHODS = ("exact", "greedy")
 DEFAULT_SITING_METHOD = "exact"
 DEFAULT_SITE_ID_COLUMN = "site_id"
 

@@ -71,6 +71,7 @@ from gridgeo.routing import (
     reached_lines,
     reason_code,
 )
+from gridgeo.settings import CRS, DEFAULT_SETTINGS
 
 __all__ = [
     "DEFAULT_BANDS_S",
@@ -100,18 +101,16 @@ _OK = reason_code("ok")
 _OVER = reason_code("over_limit")
 _ISOLATED = reason_code("isolated_road_piece")
 
-DEFAULT_REPAIR_LIMIT_S = 1800.0
-DEFAULT_PAYMENT_LIMIT_S = 600.0
-DEFAULT_PAYMENT_MODE = "two_wheeler"
-DEFAULT_BANDS_S = (600.0, 1200.0, 1800.0)
+DEFAULT_REPAIR_LIMIT_S = DEFAULT_SETTINGS.repair_limit_s
+DEFAULT_PAYMENT_LIMIT_S = DEFAULT_SETTINGS.payment_limit_s
+DEFAULT_PAYMENT_MODE = DEFAULT_SETTINGS.payment_mode
+DEFAULT_BANDS_S = DEFAULT_SETTINGS.bands_s
 DEFAULT_ISOCHRONE_BUFFER_M = 150.0
 DEFAULT_KPI_WEIGHTS: Mapping[str, float] = {"hv": 5.0, "vulnerable": 3.0}
 DEFAULT_N_WORST_VILLAGES = 5
 DEFAULT_GRID_COLUMNS: Mapping[str, str] = {"tier2": "grid_t2", "tier3": "grid_t3"}
 UNASSIGNED = "unassigned"
 ALL_STATIONS = "all"
-
-CRS = "EPSG:4326"
 
 
 # --------------------------------------------------------------------------- per customer

@@ -84,6 +84,7 @@ from gridgeo._validate import as_geoseries, check_points, check_positive
 from gridgeo.crs import metric_crs
 from gridgeo.errors import CRSError, GraphError, InputError
 from gridgeo.network import MIN_EDGE_LENGTH_M, WALK_SPEED_KPH, coords_lengths_m, road_lines
+from gridgeo.settings import CRS, DEFAULT_SETTINGS
 
 __all__ = [
     "CRS",
@@ -110,10 +111,9 @@ REACH_REASONS = (
 )
 _OK, _OVER, _TOO_FAR, _ISOLATED, _UNREACHABLE, _NOT_GEOCODED = range(6)
 
-DEFAULT_MAX_SNAP_M = 500.0
-DEFAULT_MIN_COMPONENT_NODES = 20
+DEFAULT_MAX_SNAP_M = DEFAULT_SETTINGS.max_snap_m
+DEFAULT_MIN_COMPONENT_NODES = DEFAULT_SETTINGS.min_component_nodes
 
-CRS = "EPSG:4326"
 _WGS84 = pyproj.CRS(CRS)
 _AT_NODE = 1e-12  # fractions this close to 0 or 1 are at the edge's end node
 _PIECE_M = 25.0  # longest straight piece of the snapping KD-tree's densified roads
