@@ -42,7 +42,7 @@ process on the same roads:
   JSON (``extrapolated``, ``baseline_candidates``) say so. The agreement is then over the
   subset.
 
-Part 2, solution quality and time of ``site_repair_stations(..., method="exact")`` against
+Part 2, solution quality and time of ``site_facilities(..., method="exact")`` against
 ``method="greedy"`` for k = 1, 2, 3, 5, 10, with no existing stations and with the county's 7
 repair stations as ``existing_stations``, on a prebuilt engine: customers covered after the
 picks, the gap (exact − greedy, customers and percentage points of all customers), the solve
@@ -79,7 +79,7 @@ from scipy import sparse
 
 from gridgeo.crs import metric_crs
 from gridgeo.network import WALK_SPEED_KPH, graph_from_roads
-from gridgeo.plan import site_repair_stations
+from gridgeo.plan import site_facilities
 from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S, ReachEngine
 from gridgeo.routing import travel_matrix
 from gridgeo.sample import DEFAULT_SEED, generate_county, load_sample
@@ -320,11 +320,12 @@ def _siting(engine, customers, candidates, stations, size: str) -> list[dict]:
                 for method in METHODS:
                     log.args = ()
                     start = time.perf_counter()
-                    res = site_repair_stations(
+                    res = site_facilities(
                         engine,
                         customers,
                         candidates,
-                        existing_stations=existing,
+                        service="repair",
+                        existing=existing,
                         k=k,
                         id_column=CANDIDATE_ID,
                         method=method,
@@ -466,7 +467,9 @@ def format_table(rows: list[dict]) -> str:
             why = ", ".join(f"{k} {v:,}" for k, v in a[f"why_only_{side}"].items())
             out.append(f"  {'':7s} why covered by {side} only: {why}")
     out.append("")
-    out.append("2. site_repair_stations: exact against greedy (covered customers after the picks)")
+    out.append(
+        "2. site_facilities (repair): exact against greedy (covered customers after the picks)"
+    )
     out.append(
         f"  {'size':7s} {'existing':10s} {'k':>3s} {'before':>7s} {'exact':>7s} {'greedy':>7s} "
         f"{'gap':>5s} {'gap pp':>7s} {'rows':>6s} {'solve ex s':>10s} {'solve gr s':>10s} "

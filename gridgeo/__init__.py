@@ -124,8 +124,6 @@ from gridgeo.plan import (
     SITING_METHODS,
     SitingResult,
     site_facilities,
-    site_payment_points,
-    site_repair_stations,
 )
 from gridgeo.reach import (
     DEFAULT_BANDS_S,
@@ -340,8 +338,6 @@ __all__ = [
     "save_grids",
     "service_grids_from_layers",
     "site_facilities",
-    "site_payment_points",
-    "site_repair_stations",
     "summary_zh",
     "to_wgs84",
     "to_wgs84_geometry",

@@ -686,19 +686,19 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     engine = workspace.read_reach_engine(store, mode=mode)
     existing = store.read(existing_layer) if existing_layer in layers else None
     customers = store.read("customers")
-    site = plan.site_repair_stations if repair else plan.site_payment_points
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = site(
+        result = plan.site_facilities(
             engine,
             customers,
             candidates,
+            service="repair" if repair else "payment",
+            existing=existing,
             k=args.k,
             limit_s=limit_s,
             id_column=id_column,
             method=args.method,
-            **{"existing_stations" if repair else "existing_points": existing},
         )
     for w in caught:
         print(f"gridgeo: warning: {w.message}", file=sys.stderr)

@@ -13,8 +13,8 @@ candidates and customers are snapped by the engine (nearest point of the nearest
 legs walked), each candidate is a virtual node joined to both ends of its snapped edge with the
 partial-edge times, and a customer's time is the least over the two ends of its own edge, plus
 the direct way when candidate and customer share an edge. Repair runs candidate → customer on
-the directed graph (``reverse=False``), payment runs customer → candidate on the transposed
-graph (``reverse=True``), as in :func:`~gridgeo.reach.repair_reach` and
+the directed graph (``service="repair"``), payment runs customer → candidate on the transposed
+graph (``service="payment"``), as in :func:`~gridgeo.reach.repair_reach` and
 :func:`~gridgeo.reach.payment_access`. The searches are ``scipy.sparse.csgraph.dijkstra`` calls
 bounded by the limit, one per chunk of candidates (each chunk's table of node times is kept
 under about 200 MB), and only the pairs within the limit are kept. Since the least time from a
@@ -74,9 +74,16 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gridgeo._validate import as_geoseries, check_ids, check_positive
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
-from gridgeo.reach import DEFAULT_PAYMENT_LIMIT_S, DEFAULT_REPAIR_LIMIT_S
 from gridgeo.routing import ReachEngine, Snap, best_times, pair_times
-from gridgeo.settings import SITING_METHODS
+from gridgeo.settings import (
+    DEFAULT_SETTINGS,
+    SERVICES,
+    SITING_METHODS,
+    Service,
+    ServiceSettings,
+    SitingMethod,
+    check_choice,
+)
 
 __all__ = [
     "DEFAULT_SITE_ID_COLUMN",
@@ -84,13 +91,11 @@ __all__ = [
     "SITING_METHODS",
     "SitingResult",
     "site_facilities",
-    "site_payment_points",
-    "site_repair_stations",
 ]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SITING_METHOD = "exact"
+DEFAULT_SITING_METHOD: SitingMethod = "exact"
 DEFAULT_SITE_ID_COLUMN = "site_id"
 
 _TIE_TOL = 1e-9  # relative: coverages this close are equal (float weights)
@@ -336,8 +341,10 @@ class SitingResult:
         Customers covered before and after (counts).
     weight_before, weight_after
         The same, weighted.
-    k, method, limit_s, reverse
+    k, method, limit_s
         The query.
+    reverse
+        True for payment (customer → site), False for repair (site → customer).
     optimal
         True if the set is a proven optimum (``method="exact"`` and HiGHS finished).
     """
@@ -399,9 +406,6 @@ def _site(
 ) -> SitingResult:
     _check_engine(engine)
     limit_s = check_positive(limit_s, "limit_s")
-    if not isinstance(reverse, bool | np.bool_):
-        msg = f"`reverse` must be True or False, got {reverse!r}"
-        raise InputError(msg)
     if method not in SITING_METHODS:
         msg = f"`method` must be one of {SITING_METHODS!r}, got {method!r}"
         raise InputError(msg)
@@ -611,23 +615,30 @@ def site_facilities(
     customers: gpd.GeoDataFrame | gpd.GeoSeries,
     candidates: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
+    service: Service = "repair",
     existing: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
     k: int = 1,
-    limit_s: float = DEFAULT_REPAIR_LIMIT_S,
-    reverse: bool = False,
+    limit_s: float | None = None,
     weights: str | np.ndarray | pd.Series | None = None,
     id_column: str = DEFAULT_SITE_ID_COLUMN,
-    method: str = DEFAULT_SITING_METHOD,
+    method: SitingMethod = DEFAULT_SITING_METHOD,
+    settings: ServiceSettings = DEFAULT_SETTINGS,
 ) -> SitingResult:
     """
-    Choose ``k`` new sites among ``candidates`` that cover the most customers within a limit.
+    Choose ``k`` new sites among ``candidates`` that cover the most customers within a promise.
 
-    See the module docstring for the travel times, the methods and the tie-breaking.
+    ``service="repair"``: where new repair stations bring the most customers within 30-minute
+    repair (station → customer on the drive engine, as :func:`~gridgeo.reach.repair_reach`).
+    ``service="payment"``: where new payment points bring the most customers within 10 minutes
+    of one (customer → point on the engine of the payment travel mode, as
+    :func:`~gridgeo.reach.payment_access`). See the module docstring for the travel times, the
+    methods and the tie-breaking.
 
     Parameters
     ----------
     engine
-        A :class:`~gridgeo.reach.ReachEngine` of the travel mode (drive for repair).
+        A :class:`~gridgeo.routing.ReachEngine` of the service's travel mode
+        (``settings.mode(service)``: drive for repair, the payment mode for payment).
     customers
         Customer points in any CRS; those without a position or far from every road count in
         the shares but can never be covered.
@@ -635,16 +646,16 @@ def site_facilities(
         Candidate sites (points, any CRS) with an id column; candidates farther than the
         engine's ``max_snap_m`` from every road (or without a position) are left out with a
         warning.
+    service
+        ``"repair"`` or ``"payment"``: the direction of travel and the default promise.
     existing
-        Sites already in service (points; None or no rows for none). Their customers are
-        covered before any pick.
+        Sites of the service already in service (points; None or no rows for none). Their
+        customers are covered before any pick.
     k
         How many new sites to choose.
     limit_s
-        The promise: a customer is covered by a site within this travel time.
-    reverse
-        False: site → customer (repair crews); True: customer → site (payment), on the
-        transposed graph.
+        The promise: a customer is covered by a site within this travel time (default: the
+        service's promise of ``settings``, 1,800 s for repair, 600 s for payment).
     weights
         None (every customer counts 1), a column of ``customers``, or one number >= 0 per
         customer (an array, or a Series on the customers' index).
@@ -652,6 +663,8 @@ def site_facilities(
         Id column of ``candidates`` (with a GeoSeries, its index is the id).
     method
         ``"exact"`` (integer programme, the optimum) or ``"greedy"``.
+    settings
+        The promises (:class:`~gridgeo.settings.ServiceSettings`).
 
     Returns
     -------
@@ -662,7 +675,7 @@ def site_facilities(
     Raises
     ------
     InputError
-        If ``engine``, ``k``, ``limit_s``, ``reverse``, ``method`` or ``weights`` is invalid,
+        If ``engine``, ``service``, ``k``, ``limit_s``, ``method`` or ``weights`` is invalid,
         ``k`` is more than the usable candidates, or no candidate (or existing site) is near a
         road.
     EmptyDataError
@@ -674,124 +687,18 @@ def site_facilities(
     CRSError
         If an input has no CRS.
     """
+    check_choice(service, SERVICES, "service")
     return _site(
         engine,
         customers,
         candidates,
         existing=existing,
         k=k,
-        limit_s=limit_s,
-        reverse=reverse,
+        limit_s=settings.limit_s(service) if limit_s is None else limit_s,
+        reverse=service == "payment",
         weights=weights,
         id_column=id_column,
         method=method,
         existing_name="existing",
-        stacklevel=3,
-    )
-
-
-def site_repair_stations(
-    engine: ReachEngine,
-    customers: gpd.GeoDataFrame | gpd.GeoSeries,
-    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
-    *,
-    existing_stations: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    k: int = 1,
-    limit_s: float = DEFAULT_REPAIR_LIMIT_S,
-    weights: str | np.ndarray | pd.Series | None = None,
-    id_column: str = DEFAULT_SITE_ID_COLUMN,
-    method: str = DEFAULT_SITING_METHOD,
-) -> SitingResult:
-    """
-    Where ``k`` new repair stations bring the most customers within 30-minute repair.
-
-    Station → customer on the drive engine, as :func:`~gridgeo.reach.repair_reach`.
-
-    Parameters
-    ----------
-    engine
-        A :class:`~gridgeo.reach.ReachEngine` of the drive graph.
-    customers, candidates, k, weights, id_column, method
-        As in :func:`site_facilities`.
-    existing_stations
-        The repair stations in service (None for none).
-    limit_s
-        The repair promise (default 1,800 s = 30 minutes).
-
-    Returns
-    -------
-    SitingResult
-
-    Raises
-    ------
-    InputError, EmptyDataError, MissingColumnError, DuplicateIdError, CRSError
-        As :func:`site_facilities`.
-    """
-    return _site(
-        engine,
-        customers,
-        candidates,
-        existing=existing_stations,
-        k=k,
-        limit_s=limit_s,
-        reverse=False,
-        weights=weights,
-        id_column=id_column,
-        method=method,
-        existing_name="existing_stations",
-        stacklevel=3,
-    )
-
-
-def site_payment_points(
-    engine: ReachEngine,
-    customers: gpd.GeoDataFrame | gpd.GeoSeries,
-    candidates: gpd.GeoDataFrame | gpd.GeoSeries,
-    *,
-    existing_points: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-    k: int = 1,
-    limit_s: float = DEFAULT_PAYMENT_LIMIT_S,
-    weights: str | np.ndarray | pd.Series | None = None,
-    id_column: str = DEFAULT_SITE_ID_COLUMN,
-    method: str = DEFAULT_SITING_METHOD,
-) -> SitingResult:
-    """
-    Where ``k`` new payment points bring the most customers within 10 minutes of one.
-
-    Customer → point on the engine's graph (its mode is the payment travel mode, see
-    :data:`~gridgeo.reach.DEFAULT_PAYMENT_MODE`), as :func:`~gridgeo.reach.payment_access`.
-
-    Parameters
-    ----------
-    engine
-        A :class:`~gridgeo.reach.ReachEngine` of the payment travel mode.
-    customers, candidates, k, weights, id_column, method
-        As in :func:`site_facilities`.
-    existing_points
-        The payment points in service (None for none).
-    limit_s
-        The payment promise (default 600 s = 10 minutes).
-
-    Returns
-    -------
-    SitingResult
-
-    Raises
-    ------
-    InputError, EmptyDataError, MissingColumnError, DuplicateIdError, CRSError
-        As :func:`site_facilities`.
-    """
-    return _site(
-        engine,
-        customers,
-        candidates,
-        existing=existing_points,
-        k=k,
-        limit_s=limit_s,
-        reverse=True,
-        weights=weights,
-        id_column=id_column,
-        method=method,
-        existing_name="existing_points",
         stacklevel=3,
     )

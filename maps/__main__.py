@@ -3,7 +3,7 @@
 The map is one self-contained HTML file that opens with no internet (for mail or the
 intranet). ``make demo`` runs this on the demo workspace. ``--suggest-stations K`` adds the
 planner's siting suggestion: the K villages where new repair stations bring the most customers
-within 30-minute repair (:func:`gridgeo.site_repair_stations`, the villages as candidates, the
+within 30-minute repair (:func:`gridgeo.site_facilities`, the villages as candidates, the
 existing repair stations counted first). Errors are one line on stderr and exit status 2, as
 in the ``gridgeo`` command.
 """
@@ -64,11 +64,12 @@ def suggest_repair_stations(
         )
         raise gridgeo.InputError(msg)
     engine = gridgeo.read_reach_engine(store, mode="drive")
-    result = gridgeo.site_repair_stations(
+    result = gridgeo.site_facilities(
         engine,
         customers,
         villages,
-        existing_stations=repair_stations,
+        service="repair",
+        existing=repair_stations,
         k=k,
         id_column=VILLAGE_ID_COLUMN,
     )

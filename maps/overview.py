@@ -4,7 +4,7 @@
 substation) with the village grids (tier 3) inside, the substations, repair stations and
 payment points, the 10/20/30-minute repair bands, the customers outside a service promise
 (coverage gaps) and a legend with the key figures, in Chinese with English alongside; the
-planner's siting suggestion (new repair stations from :func:`gridgeo.site_repair_stations`)
+planner's siting suggestion (new repair stations from :func:`gridgeo.site_facilities`)
 can be drawn on it as numbered, dashed markers with its before/after reach in the figures.
 :func:`save_offline` writes it as ONE self-contained HTML file: no basemap tiles, Leaflet
 inlined from ``maps/static/``, no script or style sheet loaded from the network.
@@ -331,7 +331,7 @@ def _check_suggested_sites(gdf: Any) -> gpd.GeoDataFrame:
             msg = (
                 f"`suggested_sites` column `{column}` must hold whole numbers >= {lowest}, row "
                 f"{label!r} has {sites[column][label]!r}; pass the `picks` of "
-                "gridgeo.site_repair_stations"
+                "gridgeo.site_facilities"
             )
             raise InputError(msg)
         sites = sites.assign(**{column: values.astype("int64")})
@@ -622,7 +622,7 @@ def county_overview_map(
         The planner's suggested new repair stations (points, any CRS): ``rank`` (1, 2, ...,
         the pick order), ``name`` (the village), ``gain_customers`` (customers newly within
         the repair promise) and optionally ``covered_share`` (the county's share after this
-        pick), e.g. :func:`gridgeo.site_repair_stations`'s ``picks`` with the candidates'
+        pick), e.g. :func:`gridgeo.site_facilities`'s ``picks`` with the candidates'
         points and names. Drawn in their own layer as numbered, dashed markers.
     siting
         The siting summary: a :class:`gridgeo.SitingResult`, or a mapping with

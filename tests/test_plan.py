@@ -34,8 +34,6 @@ from gridgeo.plan import (
     SITING_METHODS,
     SitingResult,
     site_facilities,
-    site_payment_points,
-    site_repair_stations,
 )
 from gridgeo.reach import (
     DEFAULT_PAYMENT_LIMIT_S,
@@ -266,11 +264,11 @@ def test_exact_equals_brute_force_and_greedy_is_not_better(brute, drive, with_ex
         best = max(values.values())
         results = {}
         for method in SITING_METHODS:
-            res = site_repair_stations(
+            res = site_facilities(
                 drive,
                 cust,
                 cand,
-                existing_stations=existing if with_existing else None,
+                existing=existing if with_existing else None,
                 k=k,
                 limit_s=BRUTE_LIMIT_S,
                 weights=w,
@@ -309,9 +307,7 @@ def test_exact_equals_brute_force_and_greedy_is_not_better(brute, drive, with_ex
 
 def test_per_candidate_table_and_gains_match_reach(brute, drive) -> None:
     cust, cand, existing, ok = brute
-    res = site_repair_stations(
-        drive, cust, cand, existing_stations=existing, k=3, limit_s=BRUTE_LIMIT_S
-    )
+    res = site_facilities(drive, cust, cand, existing=existing, k=3, limit_s=BRUTE_LIMIT_S)
     before = repair_reach(drive, cust, existing, limit_s=BRUTE_LIMIT_S)["repair_ok"].to_numpy()
     for i in range(N_BRUTE):
         alone = repair_reach(
@@ -416,20 +412,22 @@ def test_repair_and_payment_follow_the_one_way(hand) -> None:
     # T3 on D->E 0.8 from D: S2 (halfway) reaches it in 18 s; T3 -> S2 takes 262 s
     cust = pts((1200.0, 1000.0))
     site = frame(["S2"], (1500.0, 1000.0), column="site_id")
-    repair = site_repair_stations(hand, cust, site, limit_s=30.0)
-    payment = site_payment_points(hand, cust, site, limit_s=30.0)
+    repair = site_facilities(hand, cust, site, service="repair", limit_s=30.0)
+    payment = site_facilities(hand, cust, site, service="payment", limit_s=30.0)
     assert repair.covered_after == 1 and payment.covered_after == 0
     assert repair.customers["eta_s"].iloc[0] == pytest.approx(18.0, abs=TOL_S)
     assert not repair.reverse and payment.reverse
     assert payment.limit_s == 30.0
 
 
-def test_wrappers_defaults_and_payment_against_payment_access(
+def test_service_defaults_and_payment_against_payment_access(
     county, two_wheeler, customers, candidates
 ) -> None:
     assert DEFAULT_SITING_METHOD == "exact" and DEFAULT_SITE_ID_COLUMN == "site_id"
     existing = county.payment_points.iloc[::10]
-    res = site_payment_points(two_wheeler, customers, candidates, existing_points=existing, k=2)
+    res = site_facilities(
+        two_wheeler, customers, candidates, service="payment", existing=existing, k=2
+    )
     assert res.limit_s == DEFAULT_PAYMENT_LIMIT_S and res.reverse
     chosen = candidates[candidates["site_id"].isin(res.chosen)].rename(
         columns={"site_id": "point_id"}
@@ -443,9 +441,9 @@ def test_wrappers_defaults_and_payment_against_payment_access(
 
 
 def test_same_inputs_same_result(drive, customers, candidates, county) -> None:
-    kw = {"existing_stations": county.repair_stations.iloc[:3], "k": 3, "limit_s": 900.0}
-    a = site_repair_stations(drive, customers, candidates, **kw)
-    b = site_repair_stations(drive, customers, candidates, **kw)
+    kw = {"existing": county.repair_stations.iloc[:3], "k": 3, "limit_s": 900.0}
+    a = site_facilities(drive, customers, candidates, **kw)
+    b = site_facilities(drive, customers, candidates, **kw)
     assert isinstance(a, SitingResult)
     assert a.chosen == b.chosen and a.covered_after == b.covered_after
     for name in ("picks", "candidates", "customers"):
@@ -471,8 +469,8 @@ def test_errors(line, line_sites) -> None:
         site_facilities(line, cust, line_sites, method="lp")
     with pytest.raises(InputError, match="`limit_s` must be a positive number"):
         site_facilities(line, cust, line_sites, limit_s=-60.0)
-    with pytest.raises(InputError, match="`reverse` must be True or False"):
-        site_facilities(line, cust, line_sites, reverse="yes")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"`service` must be one of \('repair', 'payment'\)"):
+        site_facilities(line, cust, line_sites, service="bus")  # type: ignore[arg-type]
     with pytest.raises(EmptyDataError, match="`customers` has no rows"):
         site_facilities(line, cust.iloc[:0], line_sites)
     with pytest.raises(EmptyDataError, match="`candidates` has no rows"):
@@ -526,8 +524,8 @@ def test_unusable_candidates_and_existing_sites(line, line_sites) -> None:
         site_facilities(line, cust, far, k=4)
     with pytest.raises(InputError, match="no row of `candidates` lies within"):
         site_facilities(line, cust, far.iloc[3:])
-    with pytest.raises(InputError, match="no row of `existing_stations` lies within"):
-        site_repair_stations(line, cust, line_sites, existing_stations=pts((0.0, 9000.0)))
+    with pytest.raises(InputError, match="no row of `existing` lies within"):
+        site_facilities(line, cust, line_sites, existing=pts((0.0, 9000.0)))
     with pytest.warns(UserWarning, match=r"1 row\(s\) of `existing` are not usable"):
         part = site_facilities(
             line, cust, line_sites, existing=pts((0.0, 0.0), (0.0, 9000.0)), limit_s=60.0
@@ -562,8 +560,6 @@ def test_defaults() -> None:
         "SITING_METHODS",
         "SitingResult",
         "site_facilities",
-        "site_payment_points",
-        "site_repair_stations",
     }
 
 

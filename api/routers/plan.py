@@ -15,15 +15,8 @@ router = APIRouter(prefix="/plan", tags=["plan"])
 
 MAX_NEW_SITES = 20
 
-# service: (travel mode of its engine, layer of the existing sites, default limit in minutes)
-_SERVICES = {
-    "repair": ("drive", "repair_stations", gridgeo.DEFAULT_REPAIR_LIMIT_S / 60.0),
-    "payment": (
-        gridgeo.DEFAULT_PAYMENT_MODE,
-        "payment_points",
-        gridgeo.DEFAULT_PAYMENT_LIMIT_S / 60.0,
-    ),
-}
+# the layer of each service's existing sites
+_EXISTING = {"repair": "repair_stations", "payment": "payment_points"}
 
 
 @router.get("/sites")
@@ -43,25 +36,25 @@ def plan_sites(
     Candidates are the workspace's villages; repair runs station → customer by car, payment
     customer → point by the default payment mode.
     """
-    mode, existing_layer, default_min = _SERVICES[service]
-    limit_s = (default_min if limit_min is None else limit_min) * 60.0
+    settings = gridgeo.DEFAULT_SETTINGS
+    mode, existing_layer = settings.mode(service), _EXISTING[service]
+    limit_s = settings.limit_s(service) if limit_min is None else limit_min * 60.0
     layers = store.layers()
     if "customers" not in layers:
         msg = "the workspace has no customer archive yet (客户档案为空): import customers first"
         raise gridgeo.NotFoundError(msg)
     villages = store.read("villages")
     existing = store.read(existing_layer) if existing_layer in layers else None
-    site = gridgeo.site_repair_stations if service == "repair" else gridgeo.site_payment_points
-    kw = {"existing_stations" if service == "repair" else "existing_points": existing}
-    result = site(
+    result = gridgeo.site_facilities(
         reach_engine(request, store, mode),
         store.read("customers"),
         villages,
+        service=service,
+        existing=existing,
         k=k,
         limit_s=limit_s,
         id_column="village_code",
         method=method,
-        **kw,
     )
     where = villages.geometry.to_crs("EPSG:4326")
     picks = []

@@ -64,11 +64,12 @@ def siting(ws) -> tuple[gridgeo.SitingResult, list[str]]:
     tested in tests/test_plan.py: here they only say what the map must show)."""
     store = gridgeo.GeoPackageStore.open(ws)
     villages = store.read("villages")
-    result = gridgeo.site_repair_stations(
+    result = gridgeo.site_facilities(
         gridgeo.read_reach_engine(store, mode="drive"),
         store.read("customers"),
         villages,
-        existing_stations=store.read("repair_stations"),
+        service="repair",
+        existing=store.read("repair_stations"),
         k=3,
         id_column="village_code",
     )
