@@ -103,6 +103,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from gridgeo import crs as _crs
+from gridgeo.admin import admin_names, find_county
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
 
 __all__ = [
@@ -604,14 +605,24 @@ class Gazetteer:
             With the county polygon as ``county_area``.
         """
         county = sample.county
-        name = str(county["name"].iloc[0]) if "name" in county.columns else "南丰县"
         meta = getattr(sample, "meta", {}) or {}
+        names = None
+        if "adcode" in county.columns and pd.notna(county["adcode"].iloc[0]):
+            names = admin_names(county["adcode"].iloc[0])
+        elif "name" in county.columns:
+            names = find_county(str(county["name"].iloc[0]))
+        if names is None:
+            msg = (
+                "the `county` layer needs an `adcode` (6-digit code, e.g. 361023) or a `name` "
+                "(e.g. 南丰县) column: add it to the county boundary file"
+            )
+            raise MissingColumnError(msg)
         return cls(
             sample.towns,
             sample.villages,
-            county=name,
-            city=meta.get("city", "抚州市" if name == "南丰县" else None),
-            province=meta.get("province", "江西省" if name == "南丰县" else None),
+            county=names.county,
+            city=meta.get("city", names.city),
+            province=meta.get("province", names.province),
             county_area=county,
         )
 
