@@ -11,11 +11,20 @@ How the grids are made
    to the county (:func:`village_cells`). The cells tile the county without
    gaps or overlaps, so every grid is a union of whole cells and a village is
    never split between grids.
-2. **Tier 2.** Each village goes to the substation nearest to it along the
-   road network by travel time (one multi-source Dijkstra on a CSR matrix,
-   :func:`assign_villages_to_substations`), or, with ``method="voronoi"``, to
-   the nearest substation in straight line. This is a network Voronoi
-   evaluated at village granularity: a village cell goes whole to the
+2. **Tier 2.** Each village goes to the substation that reaches it first
+   along the road network, substation → village (the repair direction), on
+   the routing engine reach uses (:mod:`gridgeo.routing`): villages and
+   substations join the roads at the nearest point of the nearest edge with
+   their off-road legs walked, and one multi-source search gives every village
+   the substation :func:`gridgeo.reach.repair_reach` would pick with the
+   substations as stations, ties included
+   (:func:`assign_villages_to_substations`). A village with no road time from
+   any substation (farther than the engine's ``max_snap_m`` from every road,
+   on a small isolated road piece no substation is on, or unreachable on the
+   directed graph) goes to the nearest substation in straight line, with a
+   warning that counts them by reason. With ``method="voronoi"`` every
+   village goes to the nearest substation in straight line. This is a network
+   Voronoi evaluated at village granularity: a village cell goes whole to the
    substation its village point is nearest to. A substation nearest to no
    village takes the village it stands in (unless that village holds its own
    substation). A supply grid is the union of its villages' cells. Pieces of
@@ -48,6 +57,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -72,6 +82,8 @@ from gridgeo.errors import (
     MissingColumnError,
     NotFoundError,
 )
+from gridgeo.network import coords_lengths_m
+from gridgeo.routing import REACH_REASONS, ReachEngine, best_times, segment_lines
 from gridgeo.settings import DEFAULT_SETTINGS
 
 __all__ = [
@@ -307,7 +319,9 @@ def _check_method(method: str) -> None:
 # village cells
 
 
+@lru_cache(maxsize=16)
 def _transformer(crs_from: Any, crs_to: Any) -> pyproj.Transformer:
+    """A cached transformer (creating one costs ~0.1 s, twice per build)."""
     return pyproj.Transformer.from_crs(crs_from, crs_to, always_xy=True)
 
 
@@ -567,49 +581,19 @@ def village_adjacency(
 # tier 2: villages to substations
 
 
-def _graph_engine(G: Any, weight: str) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """CSR matrix of ``weight`` (minimum over parallel edges) and node lon/lat."""
-    if not isinstance(G, nx.Graph) or G.number_of_nodes() == 0:
-        msg = "`graph` must be a non-empty NetworkX graph (e.g. from gridgeo.network)."
-        raise GraphError(msg)
-    crs = G.graph.get("crs")
-    if crs is None:
-        msg = "`graph` has no `crs` in G.graph: set G.graph['crs'] = 'EPSG:4326'."
-        raise GraphError(msg)
-    if not pyproj.CRS.from_user_input(crs).equals(pyproj.CRS.from_epsg(4326)):
-        msg = f"`graph` CRS is {crs!r}; pass the unprojected graph (EPSG:4326)."
-        raise GraphError(msg)
-    nodes = list(G.nodes)
-    pos = {node: i for i, node in enumerate(nodes)}
-    try:
-        xy = np.array([(G.nodes[u]["x"], G.nodes[u]["y"]) for u in nodes], dtype=float)
-    except KeyError as exc:
-        msg = "`graph` nodes need `x` (lon) and `y` (lat) attributes."
-        raise GraphError(msg) from exc
-    data = list(G.edges(data=weight))
-    if not data:
-        msg = "`graph` has no edges: it cannot give travel times."
-        raise GraphError(msg)
-    u = np.fromiter((pos[e[0]] for e in data), dtype=np.int64, count=len(data))
-    v = np.fromiter((pos[e[1]] for e in data), dtype=np.int64, count=len(data))
-    w = np.array([np.nan if e[2] is None else e[2] for e in data], dtype=float)
-    if not np.isfinite(w).all() or (w < 0).any():
-        bad = int((~np.isfinite(w) | (w < 0)).sum())
+def _road_engine(graph: Any, *, weight: str, offroad_speed_kph: float) -> ReachEngine:
+    """The routing engine of ``graph``: itself if it is one, else built from the graph."""
+    if isinstance(graph, ReachEngine):
+        return graph
+    if not isinstance(graph, nx.Graph):
         msg = (
-            f"{bad} edge(s) of `graph` lack a finite, non-negative `{weight}`: "
-            "add travel times (gridgeo.network builds them) or pass another `weight`."
+            "`graph` must be a ReachEngine or a NetworkX road graph (e.g. from "
+            f"gridgeo.network.graph_from_roads), got {type(graph).__name__!r}."
         )
         raise GraphError(msg)
-    if not G.is_directed():
-        u, v, w = np.r_[u, v], np.r_[v, u], np.r_[w, w]
-    # keep the fastest of parallel edges; explicit zeros would read as "no edge"
-    order = np.lexsort((w, v, u))
-    u, v, w = u[order], v[order], w[order]
-    first = np.r_[True, (u[1:] != u[:-1]) | (v[1:] != v[:-1])]
-    w = np.maximum(w[first], 1e-9)
-    n = len(nodes)
-    mat = sparse.csr_matrix((w, (u[first], v[first])), shape=(n, n))
-    return mat, xy, np.asarray(nodes, dtype=object)
+    if not graph.is_directed():  # every road of an undirected graph runs both ways
+        graph = graph.to_directed()
+    return ReachEngine(graph, weight=weight, walk_speed_kph=offroad_speed_kph)
 
 
 def _nearest_substation_metric(
@@ -626,73 +610,76 @@ def _substation_table(substations: Any) -> gpd.GeoDataFrame:
     return subs
 
 
-def _assign_metric(
+def _assign(
+    points: np.ndarray,
     points_m: np.ndarray,
+    subs_points: np.ndarray,
     subs_m: np.ndarray,
     *,
-    graph: Any,
+    engine: ReachEngine | None,
     method: str,
-    to_m: pyproj.Transformer,
-    weight: str,
-    offroad_speed_kph: float,
+    codes: np.ndarray,
+    sub_ids: np.ndarray,
 ) -> np.ndarray:
-    """Index of the substation of each village point."""
+    """Position of the substation of each village (points in EPSG:4326 and metric)."""
     nearest, _ = _nearest_substation_metric(points_m, subs_m)
     if method == "voronoi":
         return nearest
-    if graph is None:
+    if engine is None:
         msg = (
             "`method='network'` needs the road `graph` (gridgeo.network.graph_from_roads); "
             "pass it or use `method='voronoi'`."
         )
         raise InputError(msg)
-    mat, lonlat, _ = _graph_engine(graph, weight)
-    node_xy = np.column_stack(to_m.transform(lonlat[:, 0], lonlat[:, 1]))
-    tree = cKDTree(node_xy)
-    sub_d, sub_node = tree.query(shapely.get_coordinates(subs_m))
-    _, vil_node = tree.query(shapely.get_coordinates(points_m))
-    # One virtual source per substation, joined to its nearest road node by the
-    # off-road leg, so one multi-source Dijkstra compares substations fairly.
-    n, s = mat.shape[0], len(subs_m)
-    offroad_s = np.maximum(sub_d / (offroad_speed_kph / 3.6), 1e-9)
-    link = sparse.csr_matrix((offroad_s, (n + np.arange(s), sub_node)), shape=(n + s, n + s))
-    big = sparse.block_diag([mat, sparse.csr_matrix((s, s))], format="csr") + link
-    dist, _, src = csgraph.dijkstra(
-        big, directed=True, indices=n + np.arange(s), min_only=True, return_predecessors=True
-    )
-    reached = np.isfinite(dist[vil_node])
-    out = nearest.copy()
-    out[reached] = src[vil_node[reached]] - n
-    if (~reached).any():
+    # the points in EPSG:4326, as reach is given them: the same snaps as reach
+    src = engine.snap_points(gpd.GeoSeries(subs_points, crs=4326), "substations")
+    dst = engine.snap_points(gpd.GeoSeries(points, crs=4326), "villages")
+    if not src.usable.all():
         warnings.warn(
-            f"{int((~reached).sum())} village(s) join a road piece no substation reaches; "
-            "they go to the nearest substation in straight line",
+            f"substation(s) {list(map(str, sub_ids[~src.usable][:10]))!r} are farther than "
+            f"{engine.max_snap_m:g} m from every road; no village reaches them by road",
             stacklevel=3,
         )
-    return out
+    _, best, reason = best_times(engine, src, dst, reverse=False)
+    none = best < 0
+    if none.any():
+        why = ", ".join(
+            f"{REACH_REASONS[r]}: {int((reason[none] == r).sum())}" for r in np.unique(reason[none])
+        )
+        warnings.warn(
+            f"{int(none.sum())} village(s) have no road time from any substation ({why}; e.g. "
+            f"{list(map(str, codes[none][:5]))!r}); they go to the nearest substation in "
+            "straight line",
+            stacklevel=3,
+        )
+    return np.where(none, nearest, best)
 
 
 def assign_villages_to_substations(
     villages: gpd.GeoDataFrame,
     substations: gpd.GeoDataFrame,
     *,
-    graph: nx.MultiDiGraph | None = None,
+    graph: nx.MultiDiGraph | ReachEngine | None = None,
     method: str = DEFAULT_METHOD,
     weight: str = DEFAULT_WEIGHT,
     offroad_speed_kph: float = DEFAULT_OFFROAD_SPEED_KPH,
 ) -> pd.Series:
     """Give each village the substation nearest to it.
 
-    ``method="network"``: nearest by travel time from the substation to the
-    village along the directed road graph (repair direction). Villages and
-    substations join the graph at their nearest road node (k-d tree in the
-    metric CRS); a substation's walk to its node is added at
-    ``offroad_speed_kph`` (the village's own leg is the same for every
-    substation, so it does not change the answer). All substations are
-    searched by one multi-source Dijkstra (:func:`scipy.sparse.csgraph.dijkstra`
-    with ``min_only=True``) on a CSR matrix built from the graph, keeping the
-    fastest of parallel edges. A village on a road piece no substation reaches
-    falls back to the straight-line nearest substation, with a warning.
+    ``method="network"``: the substation that reaches the village first along
+    the directed road graph, substation → village (the repair direction), on
+    the routing engine of :mod:`gridgeo.routing` with its rules: villages and
+    substations join the roads at the nearest point of the nearest edge (not
+    the nearest node), their off-road legs walked; points farther than the
+    engine's ``max_snap_m`` from every road are not joined; a point near only a
+    small isolated road piece stays on it. One multi-source search
+    (:func:`gridgeo.routing.best_times`) picks each village's substation
+    exactly as :func:`gridgeo.reach.repair_reach` would with the substations,
+    in their row order, as the stations (ties too). A village with no road
+    time from any substation (too far from a road, on an isolated piece no
+    substation is on, or unreachable) goes to the nearest substation in
+    straight line; a warning counts them by reason. A substation too far from
+    every road reaches no village by road (warning).
 
     ``method="voronoi"``: the nearest substation in straight line in the
     metric CRS.
@@ -704,36 +691,58 @@ def assign_villages_to_substations(
     substations
         Substations with a unique ``substation_id`` and a point (any CRS).
     graph
-        Road graph (EPSG:4326 node ``x``/``y``), required for ``"network"``.
+        The drive-mode :class:`~gridgeo.routing.ReachEngine` (reuse the one
+        reach uses), or a NetworkX road graph (EPSG:4326 node ``x``/``y``) from
+        which one is built as ``ReachEngine(graph, weight=weight,
+        walk_speed_kph=offroad_speed_kph)`` (an undirected graph's roads run
+        both ways). Required for ``"network"``.
     method
         ``"network"`` or ``"voronoi"``.
     weight
-        Edge attribute to minimise (seconds).
+        Edge attribute to minimise (seconds), when ``graph`` is a NetworkX
+        graph (an engine has its own).
     offroad_speed_kph
-        Speed of the leg from a substation to its road node.
+        Speed of the off-road legs, when ``graph`` is a NetworkX graph (an
+        engine has its own).
 
     Returns
     -------
     pandas.Series
         ``substation_id`` per village, on the villages' index.
+
+    Raises
+    ------
+    GraphError
+        If ``graph`` is neither an engine nor a usable NetworkX road graph
+        (e.g. an edge without a numeric ``weight``).
+    CRSError
+        If an input has no CRS, or the graph's ``G.graph["crs"]`` is missing or
+        not EPSG:4326.
     """
     _check_method(method)
     villages = _village_table(villages)
     subs = _substation_table(substations)
     crs = metric_crs(villages)
     to_m = _transformer(4326, crs)
-    points_m = _project(_points_of(np.asarray(villages.geometry.values, dtype=object)), to_m)
-    subs_m = _project(_points_of(np.asarray(subs.geometry.values, dtype=object)), to_m)
-    idx = _assign_metric(
-        points_m,
-        subs_m,
-        graph=graph,
-        method=method,
-        to_m=to_m,
-        weight=weight,
-        offroad_speed_kph=offroad_speed_kph,
+    points = _points_of(np.asarray(villages.geometry.values, dtype=object))
+    subs_points = _points_of(np.asarray(subs.geometry.values, dtype=object))
+    engine = (
+        None
+        if graph is None or method == "voronoi"
+        else _road_engine(graph, weight=weight, offroad_speed_kph=offroad_speed_kph)
     )
-    return pd.Series(subs[SUBSTATION_ID].to_numpy()[idx], index=villages.index, name=SUBSTATION_ID)
+    sub_ids = subs[SUBSTATION_ID].to_numpy()
+    idx = _assign(
+        points,
+        _project(points, to_m),
+        subs_points,
+        _project(subs_points, to_m),
+        engine=engine,
+        method=method,
+        codes=villages[VILLAGE_ID].to_numpy(),
+        sub_ids=sub_ids,
+    )
+    return pd.Series(sub_ids[idx], index=villages.index, name=SUBSTATION_ID)
 
 
 def _components(adj: sparse.csr_matrix, members: np.ndarray) -> list[np.ndarray]:
@@ -1138,32 +1147,20 @@ def _workload_table(villages: gpd.GeoDataFrame, workload: Any) -> pd.DataFrame:
     return table
 
 
-def _road_km(cells_m: np.ndarray, graph: Any, to_m: pyproj.Transformer) -> np.ndarray:
-    """Road length (km) per cell, each road counted once at its middle point."""
-    rows = []
-    for u, v, d in graph.edges(data=True):
-        a, b = (u, v) if str(u) <= str(v) else (v, u)
-        rows.append((str(a), str(b), round(float(d.get("length", 0.0)), 1), d.get("geometry")))
-    frame = pd.DataFrame(rows, columns=["a", "b", "length", "geometry"]).drop_duplicates(
-        ["a", "b", "length"]
-    )
-    nodes = graph.nodes
-    mid = []
-    lookup = {str(n): n for n in nodes}
-    for a, b, geom in zip(frame["a"], frame["b"], frame["geometry"], strict=True):
-        if geom is not None:
-            mid.append(shapely.line_interpolate_point(geom, 0.5, normalized=True))
-        else:
-            na, nb = nodes[lookup[a]], nodes[lookup[b]]
-            mid.append(shapely.Point((na["x"] + nb["x"]) / 2, (na["y"] + nb["y"]) / 2))
-    mid_m = _project(np.asarray(mid, dtype=object), to_m)
+def _road_km(cells_m: np.ndarray, engine: ReachEngine, to_m: pyproj.Transformer) -> np.ndarray:
+    """Road length (km) per cell, each road segment of the engine counted once at its middle
+    point (a two-way road is one segment); geodesic lengths, as the graph's ``length``."""
+    lines = np.asarray(segment_lines(engine).values, dtype=object)
+    coords, which = shapely.get_coordinates(lines, return_index=True)
+    length_m = coords_lengths_m(coords, which, len(lines))
+    mid_m = _project(shapely.line_interpolate_point(lines, 0.5, normalized=True), to_m)
     # a middle point on a shared cell edge counts once, for the first cell
     pt_i, cell_i = shapely.STRtree(cells_m).query(mid_m, predicate="intersects")
     order = np.lexsort((cell_i, pt_i))
     pt_i, cell_i = pt_i[order], cell_i[order]
     first = np.r_[True, pt_i[1:] != pt_i[:-1]] if len(pt_i) else np.zeros(0, dtype=bool)
     pt_i, cell_i = pt_i[first], cell_i[first]
-    km = np.bincount(cell_i, weights=frame["length"].to_numpy()[pt_i], minlength=len(cells_m))
+    km = np.bincount(cell_i, weights=length_m[pt_i], minlength=len(cells_m))
     return km / 1000.0
 
 
@@ -1171,7 +1168,7 @@ def _workload_values(
     table: pd.DataFrame,
     weights: Mapping[str, float] | None,
     cells_m: np.ndarray,
-    graph: Any,
+    engine: ReachEngine | None,
     to_m: pyproj.Transformer,
 ) -> np.ndarray:
     weights = dict(DEFAULT_WEIGHTS if weights is None else weights)
@@ -1189,10 +1186,10 @@ def _workload_values(
         elif term == "area_km2":
             values = shapely.area(cells_m) / 1e6
         elif term == "road_km":
-            if graph is None:
+            if engine is None:
                 msg = "`weights` uses `road_km` but no `graph` was given: pass the road graph."
                 raise InputError(msg)
-            values = _road_km(cells_m, graph, to_m)
+            values = _road_km(cells_m, engine, to_m)
         else:  # pragma: no cover - count columns are always in the table
             values = np.zeros(len(table))
         total += factor * values
@@ -1312,7 +1309,7 @@ def build_service_grids(
     substations: gpd.GeoDataFrame,
     workload: pd.DataFrame,
     *,
-    graph: nx.MultiDiGraph | None = None,
+    graph: nx.MultiDiGraph | ReachEngine | None = None,
     method: str = DEFAULT_METHOD,
     n_grids: int | Mapping[Any, int] | None = None,
     target_workload: float | None = None,
@@ -1354,7 +1351,10 @@ def build_service_grids(
         not listed have no customers. A Series of customers indexed by
         village code also works.
     graph
-        Road graph for ``method="network"``, also used for ``road_km``.
+        The drive-mode :class:`~gridgeo.routing.ReachEngine` or a NetworkX
+        road graph (an engine is built from it, see
+        :func:`assign_villages_to_substations`), for ``method="network"``;
+        also used for ``road_km`` (the engine's road segments).
     method
         ``"network"`` (nearest by road travel time) or ``"voronoi"``.
     n_grids
@@ -1395,16 +1395,24 @@ def build_service_grids(
     codes = villages[VILLAGE_ID].to_numpy()
     table = _workload_table(villages, workload)
     cells_m = _cells_for(villages, county_geom, village_polygons, to_m)
-    points_m = _project(_points_of(np.asarray(villages.geometry.values, dtype=object)), to_m)
-    subs_m = _project(_points_of(np.asarray(subs.geometry.values, dtype=object)), to_m)
-    group = _assign_metric(
-        points_m,
+    points = _points_of(np.asarray(villages.geometry.values, dtype=object))
+    subs_points = _points_of(np.asarray(subs.geometry.values, dtype=object))
+    subs_m = _project(subs_points, to_m)
+    needs_roads = method == "network" or "road_km" in (weights or {})
+    engine = (
+        _road_engine(graph, weight=DEFAULT_WEIGHT, offroad_speed_kph=DEFAULT_OFFROAD_SPEED_KPH)
+        if graph is not None and needs_roads
+        else None
+    )
+    group = _assign(
+        points,
+        _project(points, to_m),
+        subs_points,
         subs_m,
-        graph=graph,
+        engine=engine,
         method=method,
-        to_m=to_m,
-        weight=DEFAULT_WEIGHT,
-        offroad_speed_kph=DEFAULT_OFFROAD_SPEED_KPH,
+        codes=codes,
+        sub_ids=subs[SUBSTATION_ID].to_numpy(),
     )
     adj = _adjacency_metric(cells_m)
     home = np.full(len(subs), -1, dtype=np.int64)
@@ -1415,7 +1423,7 @@ def build_service_grids(
     group, moved = _make_contiguous(group, adj, home, len(subs))
     if moved:
         logger.info("%d village(s) of enclaves joined a neighbouring supply grid", moved)
-    table["workload"] = _workload_values(table, weights, cells_m, graph, to_m)
+    table["workload"] = _workload_values(table, weights, cells_m, engine, to_m)
 
     sub_ids = subs[SUBSTATION_ID].to_numpy()
     sub_names = (

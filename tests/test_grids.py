@@ -8,6 +8,7 @@ sit on a 4 x 4 lattice, so their Voronoi cells are the 2.5 km squares around the
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from handgraphs import TOL_S, WALK_MPS, frame, hand_graph
 from scipy import sparse
 
 from gridgeo import grids as gg
@@ -30,6 +32,8 @@ from gridgeo.errors import (
     MissingColumnError,
     NotFoundError,
 )
+from gridgeo.reach import repair_reach
+from gridgeo.routing import ReachEngine
 
 CRS_M = "EPSG:4548"
 X0, Y0 = 500_000.0, 2_950_000.0  # on the central meridian, ~26.65 N
@@ -299,12 +303,114 @@ def test_assignment_errors():
         gg.assign_villages_to_substations(_villages(), _substations(), graph=G)
     G = _graph()
     G.graph.pop("crs")
-    with pytest.raises(GraphError, match="crs"):
+    # the routing engine refuses a graph with no CRS (data with no CRS is a CRSError)
+    with pytest.raises(CRSError, match="crs"):
         gg.assign_villages_to_substations(_villages(), _substations(), graph=G)
+    with pytest.raises(GraphError, match="ReachEngine or a NetworkX road graph"):
+        gg.assign_villages_to_substations(_villages(), _substations(), graph="roads.gpkg")
     subs = _substations()
     subs.loc[1, "substation_id"] = "A"
     with pytest.raises(DuplicateIdError, match="substation_id"):
         gg.assign_villages_to_substations(_villages(), subs, method="voronoi")
+
+
+# A village beside the middle of a long road whose nearest NODE is the end of a branch of
+# another substation (metres in GK, 60 km/h = 60 s per km, hand_graph of tests/handgraphs.py):
+#
+#   D (5000, 3000) = substation S2 ---- 5000 m, 300 s ---- E (10000, 3000)
+#   |  2750 m, 165 s                                        |  3000 m, 180 s
+#   C (5000, 250)     village V (5000, 100)                 |
+#   A (0, 0) = substation S1 ----- M (5000, 0) ---- 10000 m, 600 s ---- B (10000, 0)
+#
+# Nearest node of V: C, 150 m (A and B are 5001 m away, D 2900 m); nearest edge: A-B at M,
+# 100 m (C-D is 150 m away at C). Through the nearest node (the old rule) S2 reaches C in 165 s
+# and S1 only in 600 + 180 + 300 + 165 = 1245 s: S2. Through the nearest edge (reach's rule)
+# S1 reaches M in 300 s and S2 in 300 + 180 + 300 = 780 s, each plus V's walk of 100 m at
+# 1.25 m/s = 80 s: S1 in 380 s, S2 in 860 s. In straight line S2 (3150 m) beats S1 (5001 m).
+BRANCH_NODES = {
+    "A": (0.0, 0.0),
+    "B": (10_000.0, 0.0),
+    "C": (5000.0, 250.0),
+    "D": (5000.0, 3000.0),
+    "E": (10_000.0, 3000.0),
+}
+BRANCH_EDGES = [
+    ("A", "B", 600.0, True),
+    ("C", "D", 165.0, True),
+    ("D", "E", 300.0, True),
+    ("E", "B", 180.0, True),
+]
+
+
+def _branch_case() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, nx.MultiDiGraph]:
+    villages = frame(["V"], (5000.0, 100.0), column="village_code")
+    subs = frame(["S1", "S2"], BRANCH_NODES["A"], BRANCH_NODES["D"], column="substation_id")
+    return villages, subs, hand_graph(BRANCH_NODES, BRANCH_EDGES)
+
+
+def test_branch_case_nearest_node_and_edge_disagree():
+    # the case does what its comment says, checked without gridgeo: NetworkX Dijkstra from the
+    # substations' nodes to V's nearest node, and shapely distances in GK
+    villages, subs, G = _branch_case()
+    v = shapely.Point(5000.0, 100.0)
+    node_d = {n: v.distance(shapely.Point(xy)) for n, xy in BRANCH_NODES.items()}
+    assert min(node_d, key=node_d.get) == "C" and node_d["C"] == pytest.approx(150.0)
+    line = {
+        (u, w): shapely.LineString([BRANCH_NODES[u], BRANCH_NODES[w]]) for u, w, *_ in BRANCH_EDGES
+    }
+    edge_d = {k: v.distance(g) for k, g in line.items()}
+    assert min(edge_d, key=edge_d.get) == ("A", "B") and edge_d[("A", "B")] == pytest.approx(100.0)
+    to_c = {s: nx.shortest_path_length(G, n, "C", weight="travel_time") for s, n in
+            (("S1", "A"), ("S2", "D"))}  # fmt: skip
+    assert to_c == {"S1": pytest.approx(1245.0), "S2": pytest.approx(165.0)}
+    straight = gg.assign_villages_to_substations(villages, subs, method="voronoi")
+    assert straight.tolist() == ["S2"]
+
+
+def test_network_assignment_snaps_to_the_nearest_edge_as_reach_does():
+    villages, subs, G = _branch_case()
+    got = gg.assign_villages_to_substations(villages, subs, graph=G)
+    assert got.tolist() == ["S1"]  # by hand above: 380 s against 860 s
+    # reach with the substations as repair stations picks the same, at the hand time
+    engine = ReachEngine(G)
+    reach = repair_reach(engine, villages, subs, id_column="substation_id")
+    assert reach["repair_station_id"].tolist() == ["S1"]
+    assert reach["repair_eta_s"].iloc[0] == pytest.approx(300.0 + 100.0 / WALK_MPS, abs=TOL_S)
+    # an engine is accepted where the graph is, with the same answer
+    assert gg.assign_villages_to_substations(villages, subs, graph=engine).tolist() == ["S1"]
+
+
+def test_network_assignment_substation_far_from_road_warns():
+    # S3 stands 2 km north of E, farther than max_snap_m (500 m) from every road: it reaches
+    # no village by road; V still goes to S1
+    villages, subs, G = _branch_case()
+    far = frame(["S3"], (10_000.0, 5000.0), column="substation_id")
+    subs = pd.concat([subs, far], ignore_index=True)
+    with pytest.warns(UserWarning, match=r"\['S3'\] are farther than 500 m"):
+        got = gg.assign_villages_to_substations(villages, subs, graph=G)
+    assert got.tolist() == ["S1"]
+
+
+def test_villages_without_road_time_go_to_straight_line_nearest():
+    # W at (7500, 1500) is 1500 m from A-B and D-E and 2500 m from C-D and E-B, all beyond
+    # max_snap_m (500 m); in straight line S2 at (5000, 3000) is hypot(2500, 1500) = 2915 m
+    # away, S1 hypot(7500, 1500) = 7649 m -> S2.
+    # X at (2500, -1990) is 10 m from a separate two-node road F (2000, -2000) - G (3000,
+    # -2000), a small isolated piece no substation is on, and 1990 m from A-B: it stays on
+    # the piece, unreached; in straight line S1 is hypot(2500, 1990) = 3195 m away, S2
+    # hypot(2500, 4990) = 5581 m -> S1. One warning names both reasons.
+    _, subs, _ = _branch_case()
+    G = hand_graph(
+        {**BRANCH_NODES, "F": (2000.0, -2000.0), "G": (3000.0, -2000.0)},
+        [*BRANCH_EDGES, ("F", "G", 60.0, True)],
+    )
+    villages = frame(
+        ["V", "W", "X"], (5000.0, 100.0), (7500.0, 1500.0), (2500.0, -1990.0), column="village_code"
+    )
+    match = r"2 village\(s\) .*too_far_from_road: 1, isolated_road_piece: 1.*'W', 'X'"
+    with pytest.warns(UserWarning, match=match):
+        got = gg.assign_villages_to_substations(villages, subs, graph=G)
+    assert got.tolist() == ["S1", "S2", "S1"]
 
 
 # --------------------------------------------------------------------------- #
@@ -996,3 +1102,25 @@ def test_sample_county_builds_clean(sample):
     n2 = int((metric["tier"] == 2).sum())
     assert metric.loc[metric["tier"] == 2].area.sum() == pytest.approx(county_area, abs=n2 * 1.0)
     assert sg.grids.loc[sg.grids["tier"] == 1, "customers"].iloc[0] == counts["customers"].sum()
+
+
+@pytest.mark.slow
+def test_sample_tier2_is_the_substation_reach_picks(sample):
+    # an independent path through the public reach API: the engine built from the roads layer
+    # (not from G), repair reach with the substations as the stations; every village it
+    # reaches gets that substation, the others the nearest one in straight line
+    layers, _, G = sample
+    villages, subs = layers["villages"], layers["substations"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a substation far from the roads, said in both
+        got = gg.assign_villages_to_substations(villages, subs, graph=G)
+        engine = ReachEngine.from_roads(layers["roads"], mode="drive")
+        reach = repair_reach(engine, villages, subs, id_column="substation_id")
+    reached = reach["repair_station_id"].notna().to_numpy()
+    assert reached.sum() >= 0.9 * len(villages)
+    assert got[reached].tolist() == reach.loc[reached, "repair_station_id"].tolist()
+    xy = villages.to_crs(CRS_M).get_coordinates().to_numpy()
+    sxy = subs.to_crs(CRS_M).get_coordinates().to_numpy()
+    d = np.hypot(xy[:, None, 0] - sxy[None, :, 0], xy[:, None, 1] - sxy[None, :, 1])
+    straight = subs["substation_id"].to_numpy()[np.argmin(d, axis=1)]
+    assert got[~reached].tolist() == straight[~reached].tolist()

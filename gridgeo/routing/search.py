@@ -45,6 +45,7 @@ __all__ = [
     "pair_times",
     "reached_lines",
     "route_line",
+    "segment_lines",
     "times_to_point",
     "travel_matrix",
     "travel_times",
@@ -537,3 +538,25 @@ def reached_lines(
         pieces.append(shapely.points(src.xy[j]))
     out = np.concatenate(pieces)
     return out[~shapely.is_empty(out)]
+
+
+def segment_lines(engine: ReachEngine) -> gpd.GeoSeries:
+    """
+    The road segments of an engine as lines in EPSG:4326, one per road.
+
+    A segment is what points snap to: the two directed edges of a two-way road (the same line
+    both ways) are one segment, drawn from its ``a`` end to its ``b`` end; every other directed
+    edge (a one-way road) is a segment of its own. Summing the segments counts each road once.
+
+    Parameters
+    ----------
+    engine
+        The engine.
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        The segments' lines, EPSG:4326, indexed by segment number (as in :attr:`Snap.seg`).
+    """
+    lines = engine.to_lonlat(engine._seg_geom_m)
+    return gpd.GeoSeries(lines, index=pd.RangeIndex(len(lines), name="seg"), crs="EPSG:4326")
