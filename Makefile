@@ -36,6 +36,8 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_geocode.py
 	$(BIN)/python benchmarks/bench_assign.py
 	$(BIN)/python benchmarks/bench_reach.py
+	$(BIN)/python benchmarks/bench_dispatch.py
+	$(BIN)/python benchmarks/bench_isochrones.py
 	$(BIN)/python benchmarks/bench_plan.py
 
 lock: $(BIN)/.installed

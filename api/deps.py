@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -67,3 +67,19 @@ def reach_engine(
     if engine is None:
         engine = engines[mode] = gridgeo.read_reach_engine(store, mode=mode)
     return engine
+
+
+def station_labels(
+    request: Request, engine: gridgeo.ReachEngine, stations: Any
+) -> gridgeo.StationLabels:
+    """The repair stations' travel-time labels on an engine (one search per station), built
+    on first use and kept by the app with the engine; rebuilt only when the stations are
+    moved, added or removed (checked on every call, well under a millisecond). Two first requests
+    at once may both build them, which is harmless."""
+    kept: dict[Any, gridgeo.StationLabels] = request.app.state.__dict__.setdefault(
+        "station_labels", {}
+    )
+    labels = kept.get(engine.mode)
+    if labels is None or labels.engine is not engine or not labels.built_for(stations):
+        labels = kept[engine.mode] = gridgeo.StationLabels(engine, stations)
+    return labels

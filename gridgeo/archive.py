@@ -11,6 +11,12 @@ back out as the per-grid archive:
   result as a new version of the ``customers`` layer, keyed by
   ``customer_id``: re-importing an updated file updates the archive without
   duplicating anybody and reports what changed;
+- :func:`customers_per_grid` counts the customers of every grid: THE count of
+  "a grid's customers" that every output (CLI, summary, archive, API, map) shows.
+  A customer belongs to the grid that contains its located position (the grid id
+  columns ``grid_t1``/``grid_t2``/``grid_t3`` set when customers are assigned,
+  :func:`grid_of_customers`); customers with no position or outside every grid are
+  :data:`NOT_LOCATED` (未定位), a row of their own, and part of the county total;
 - :func:`archive_summary` counts customers per grid by category, HV/LV,
   vulnerable households and not-located customers;
 - :func:`match_rate_table` is the geocoding quality table;
@@ -39,12 +45,17 @@ from gridgeo.io import read_records
 __all__ = [
     "ARCHIVE_INPUT_COLUMNS",
     "CUSTOMER_LAYER",
+    "GRID_ID_COLUMNS",
+    "NOT_LOCATED",
     "ImportReport",
     "archive_summary",
+    "customers_per_grid",
     "export_archive",
+    "grid_of_customers",
     "import_customers",
     "locate_customers",
     "match_rate_table",
+    "with_customer_counts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -90,6 +101,12 @@ CATEGORY_ZH = {
     "agricultural": "农业",
 }
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
+# The grid id column of each tier, set from the customer's located position
+# (gridgeo.grids.assign_to_grids) when customers are located or grids are saved.
+GRID_ID_COLUMNS: Mapping[int, str] = {1: "grid_t1", 2: "grid_t2", 3: "grid_t3"}
+# The group of the customers in no grid (no position, or a position outside every grid).
+NOT_LOCATED = "未定位"
+GRID_COUNT_COLUMNS = ("customers", "hv_customers", "lv_customers", "vulnerable")
 
 
 def _normalise_input(table: pd.DataFrame) -> pd.DataFrame:
@@ -318,36 +335,186 @@ def match_rate_table(customers: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def archive_summary(customers: pd.DataFrame, *, tier: int = 3) -> pd.DataFrame:
-    """Per-grid archive counts for one tier.
-
-    Returns one row per grid id (``grid_id``), with ``customers``, one column
-    per category (``residential`` ...), ``hv``, ``lv``, ``vulnerable``,
-    ``village_level`` (located to a village or by GPS) and
-    ``not_village_level`` (town seat only: the address needs checking).
-    Customers in no grid are counted under grid id ``未定位 (not located)``.
-    """
-    column = {1: "grid_t1", 2: "grid_t2", 3: "grid_t3"}.get(tier)
+def _tier_column(tier: Any) -> str:
+    whole = isinstance(tier, int | np.integer) and not isinstance(tier, bool)
+    column = GRID_ID_COLUMNS.get(int(tier)) if whole else None
     if column is None:
         msg = f"`tier` must be 1, 2 or 3, got {tier!r}."
         raise InputError(msg)
+    return column
+
+
+def grid_of_customers(
+    customers: pd.DataFrame, *, tier: int = 3, column: str | None = None
+) -> pd.Series:
+    """The grid each customer belongs to on one tier.
+
+    This is the one definition of "the customers of a grid": a customer belongs to the grid
+    that contains its located position, which is what the grid id columns ``grid_t1``,
+    ``grid_t2`` and ``grid_t3`` hold (:func:`gridgeo.grids.assign_to_grids` sets them when
+    customers are located, and :func:`gridgeo.workspace.save_grids` recomputes them when the
+    grids change). A customer with no position, or with a position outside every grid, has
+    no grid id: it is :data:`NOT_LOCATED` (未定位), a group of its own that still counts in
+    the county total.
+
+    Parameters
+    ----------
+    customers
+        Customers with the grid id column of ``tier`` (:data:`GRID_ID_COLUMNS`).
+    tier
+        1 (county), 2 (supply grid) or 3 (village grid).
+    column
+        The grid id column to read instead of the tier's (for tables that name it
+        otherwise, as :func:`gridgeo.reach.reach_kpis` lets them).
+
+    Returns
+    -------
+    pandas.Series
+        Grid id (string) per customer, :data:`NOT_LOCATED` where there is none, on the
+        customers' index.
+
+    Raises
+    ------
+    InputError
+        If ``tier`` is not 1, 2 or 3.
+    MissingColumnError
+        If ``customers`` lacks the tier's grid id column.
+    """
+    column = _tier_column(tier) if column is None else column
     if column not in customers:
-        msg = f"`customers` lacks {column!r}: locate them first (locate_customers)."
+        msg = (
+            f"`customers` lacks {column!r}: put them into the grids first "
+            "(locate_customers, import_customers or assign_to_grids)."
+        )
         raise MissingColumnError(msg)
-    grid = customers[column].fillna("未定位 (not located)").astype(str)
+    ids = customers[column].astype("string")
+    return ids.mask(ids.isna() | (ids.str.strip() == ""), NOT_LOCATED).rename(column)
+
+
+def customers_per_grid(
+    customers: pd.DataFrame, grids: pd.DataFrame | None = None, *, tier: int = 3
+) -> pd.DataFrame:
+    """How many customers each grid of one tier has, by :func:`grid_of_customers`.
+
+    Every output that shows a grid's customers (the CLI tables, the Chinese summary, the
+    archive, the API, the map) counts with this function, so they agree.
+
+    Parameters
+    ----------
+    customers
+        Customers with the tier's grid id column, ``voltage_class`` (``HV``/``LV``) and
+        ``vulnerable``.
+    grids
+        The grids (``grid_id``, ``tier``): each grid of ``tier`` gets a row, zero when it has
+        no customer. None lists the grids the customers are in.
+    tier
+        1, 2 or 3.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``grid_id`` (sorted), then the row :data:`NOT_LOCATED` (always present, zero
+        when every customer is in a grid); columns ``customers``, ``hv_customers``,
+        ``lv_customers`` and ``vulnerable``. The ``customers`` column adds up to
+        ``len(customers)``, the county total.
+
+    Raises
+    ------
+    InputError
+        If ``tier`` is not 1, 2 or 3.
+    MissingColumnError
+        If a needed column is missing.
+    """
+    grid = grid_of_customers(customers, tier=tier)
+    missing = [c for c in ("voltage_class", "vulnerable") if c not in customers]
+    if missing:
+        msg = f"`customers` lacks column(s) {missing!r} needed to count them per grid."
+        raise MissingColumnError(msg)
+    hv = customers["voltage_class"].astype("string").str.strip().str.upper().eq("HV")
+    vulnerable = customers["vulnerable"].astype("boolean").fillna(False)
     frame = pd.DataFrame(
         {
-            "grid_id": grid,
+            "grid_id": grid.to_numpy(dtype=object),
             "customers": 1,
-            "hv": (customers["voltage_class"] == "HV").astype(int),
-            "vulnerable": customers["vulnerable"].astype(bool).astype(int),
-            "village_level": customers["location_source"].isin(["gps", "village"]).astype(int),
+            "hv_customers": hv.fillna(False).to_numpy(dtype=int),
+            "vulnerable": vulnerable.to_numpy(dtype=int),
+        }
+    )
+    counts = frame.groupby("grid_id", sort=True).sum()
+    ids = set(counts.index) - {NOT_LOCATED}
+    if grids is not None:
+        if "grid_id" not in grids or "tier" not in grids:
+            msg = "`grids` lacks `grid_id` or `tier`: pass the grids layer."
+            raise MissingColumnError(msg)
+        tiers = pd.to_numeric(grids["tier"], errors="coerce")
+        ids |= set(grids.loc[tiers == tier, "grid_id"].astype(str))
+    order = [*sorted(ids), NOT_LOCATED]
+    out = counts.reindex(order, fill_value=0).astype(int)
+    out["lv_customers"] = out["customers"] - out["hv_customers"]
+    out.index.name = "grid_id"
+    return out.loc[:, list(GRID_COUNT_COLUMNS)]
+
+
+def with_customer_counts(
+    grids: gpd.GeoDataFrame, counts: Mapping[int, pd.DataFrame]
+) -> gpd.GeoDataFrame:
+    """The grids with their count columns taken from :func:`customers_per_grid`.
+
+    Parameters
+    ----------
+    grids
+        Grids of any tiers (``grid_id``, ``tier``).
+    counts
+        Tier → the result of :func:`customers_per_grid` for that tier.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of ``grids`` whose ``customers``, ``hv_customers``, ``lv_customers`` and
+        ``vulnerable`` are the counts (zero for a grid the table does not list; left as they
+        were for a tier ``counts`` lacks).
+    """
+    out = grids.copy()
+    tiers = pd.to_numeric(out["tier"], errors="coerce")
+    ids = out["grid_id"].astype(str)
+    for column in GRID_COUNT_COLUMNS:
+        old = out[column] if column in out else pd.Series(np.nan, index=out.index)
+        values = pd.to_numeric(old, errors="coerce").astype(float)
+        for tier, table in counts.items():
+            rows = tiers == tier
+            values.loc[rows] = table[column].reindex(ids[rows], fill_value=0).to_numpy()
+        out[column] = values.astype(int) if values.notna().all() else values
+    return out
+
+
+def archive_summary(customers: pd.DataFrame, *, tier: int = 3) -> pd.DataFrame:
+    """Per-grid archive counts for one tier.
+
+    Returns one row per grid id (``grid_id``) that has customers, with ``customers``, one
+    column per category (``residential`` ...), ``hv``, ``lv``, ``vulnerable``,
+    ``village_level`` (located to a village or by GPS) and ``not_village_level`` (town seat
+    only: the address needs checking). Customers are grouped by :func:`grid_of_customers`
+    (the counts are those of :func:`customers_per_grid`); customers in no grid are counted
+    under grid id :data:`NOT_LOCATED` (未定位).
+    """
+    grid = grid_of_customers(customers, tier=tier)
+    counts = customers_per_grid(customers, tier=tier)
+    counts = counts.loc[counts["customers"] > 0]
+    frame = pd.DataFrame(
+        {
+            "grid_id": grid.to_numpy(dtype=object),
+            "village_level": customers["location_source"]
+            .isin(["gps", "village"])
+            .to_numpy(dtype=int),
         }
     )
     for cat in CATEGORY_ZH:
-        frame[cat] = (customers["category"] == cat).astype(int)
-    out = frame.groupby("grid_id", sort=True).sum()
-    out["lv"] = out["customers"] - out["hv"]
+        frame[cat] = (customers["category"] == cat).to_numpy(dtype=int)
+    out = frame.groupby("grid_id", sort=False).sum().reindex(counts.index)
+    out["customers"] = counts["customers"]
+    out["hv"] = counts["hv_customers"]
+    out["lv"] = counts["lv_customers"]
+    out["vulnerable"] = counts["vulnerable"]
     out["not_village_level"] = out["customers"] - out["village_level"]
     cols = ["customers", *CATEGORY_ZH, "hv", "lv", "vulnerable"]
     return out[[*cols, "village_level", "not_village_level"]].reset_index()
@@ -379,7 +546,7 @@ def _export_frame(customers: pd.DataFrame) -> pd.DataFrame:
     frame = frame.rename(columns=dict(_EXPORT_COLUMNS))
     frame["经度 lon (WGS84)"] = np.round(lon, 6)
     frame["纬度 lat (WGS84)"] = np.round(lat, 6)
-    return frame.sort_values("户号 customer_id", kind="stable")
+    return frame
 
 
 def export_archive(
@@ -388,8 +555,9 @@ def export_archive(
     """Write the archive: CSV + XLSX per tier-3 grid, a workbook per tier-2 grid.
 
     Files are named by grid id and grid name (``T3-SUB02-01_琴城...网格1.csv``);
-    each tier-2 workbook has a 汇总 summary sheet and one sheet per tier-3
-    grid. Customers that could not be placed in a grid go to
+    each tier-2 workbook has a 汇总 summary sheet (the supply grid's own row, then one row
+    per tier-3 grid) and one sheet per tier-3 grid. A grid's customers are those of
+    :func:`grid_of_customers`; customers in no grid (:data:`NOT_LOCATED`) go to
     ``未定位客户_not_located.csv``. Returns the paths written.
     """
     out = Path(out_dir)
@@ -397,25 +565,33 @@ def export_archive(
     names = dict(zip(grids["grid_id"], grids["name"], strict=True))
     written: list[Path] = []
     frame = _export_frame(customers)
-    t3 = customers["grid_t3"]
-    for grid_id, rows in frame.groupby(t3.to_numpy(), sort=True):
+    order = np.argsort(frame["户号 customer_id"].to_numpy(dtype=str), kind="stable")
+    frame = frame.iloc[order]
+    t3 = grid_of_customers(customers, tier=3).to_numpy(dtype=object)[order]
+    t2 = grid_of_customers(customers, tier=2).to_numpy(dtype=object)[order]
+    located3, located2 = t3 != NOT_LOCATED, t2 != NOT_LOCATED
+    for grid_id, rows in frame[located3].groupby(t3[located3], sort=True):
         stem = _safe(f"{grid_id}_{names.get(grid_id, '')}")
         csv_path = out / f"{stem}.csv"
         rows.to_csv(csv_path, index=False, encoding="utf-8-sig")  # Excel opens it as UTF-8
         xlsx_path = out / f"{stem}.xlsx"
         _write_xlsx(xlsx_path, {"客户档案": rows})
         written += [csv_path, xlsx_path]
-    lost = frame[t3.isna().to_numpy()]
+    lost = frame[~located3]
     if len(lost):
         path = out / "未定位客户_not_located.csv"
         lost.to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     summary3 = archive_summary(customers, tier=3)
-    for grid2, rows in frame.groupby(customers["grid_t2"].to_numpy(), sort=True):
+    summary2 = archive_summary(customers, tier=2)
+    for grid2, rows in frame[located2].groupby(t2[located2], sort=True):
         stem = _safe(f"{grid2}_{names.get(grid2, '')}")
         path = out / f"{stem}_workbook.xlsx"
-        children = sorted(set(customers.loc[customers["grid_t2"] == grid2, "grid_t3"].dropna()))
-        sheets = {"汇总 summary": summary3[summary3["grid_id"].isin(children)]}
+        children = sorted(set(t3[(t2 == grid2) & located3]))
+        summary = pd.concat(
+            [summary2[summary2["grid_id"] == grid2], summary3[summary3["grid_id"].isin(children)]]
+        )
+        sheets = {"汇总 summary": summary}
         for child in children:
             sheets[str(child)[-31:]] = rows[rows["村级网格 village grid"] == child]
         _write_xlsx(path, sheets)

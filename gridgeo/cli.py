@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import geopandas as gpd
 
     from gridgeo import archive, io, network, reach, roster, sample, workspace
+    from gridgeo.isochrones import isochrones
 
     started = time.perf_counter()
     out_dir = Path(args.out)
@@ -87,7 +89,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     store = workspace.create_workspace(
         workspace_path,
         layers,
-        roads=network.roads_from_graph(graphs["drive"]),
+        roads=county.roads,  # stored with every mode's roads (a layer by mode)
         author="gridgeo demo",
         reason="南丰县样例工作区 / sample county workspace",
         overwrite=True,
@@ -107,12 +109,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         store, grids, author="gridgeo demo", reason="三级网格初建 / first build of the grids"
     )
     tiers = grids["tier"].value_counts().sort_index()
-    _print(
+    grids_line = (
         f"service grids (version {version}, built in {time.perf_counter() - t0:.1f} s): "
         + ", ".join(f"tier {t}: {n}" for t, n in tiers.items())
         + "; topology problems: 0"
     )
-    _print_supply_grids(grids)
 
     report = archive.import_customers(
         store,
@@ -123,6 +124,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         grids=grids,
         county_area=county.county,
     )
+    _print(grids_line)
+    _print_supply_grids(grids, workspace.count_grid_customers(store))
     _print("customer archive (客户资料档案):", *(f"  {line}" for line in report.lines()))
     rates = report.match_rates
     assert rates is not None
@@ -158,7 +161,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     reasons = access["reason"].value_counts()
     _print("  reasons               " + ", ".join(f"{r} {n:,}" for r, n in reasons.items()))
-    worst = kpis["tier3"].drop(index=reach.UNASSIGNED, errors="ignore")
+    worst = kpis["tier3"].drop(index=archive.NOT_LOCATED, errors="ignore")
     worst = worst.assign(
         both=worst[["repair_share_ok", "payment_share_ok"]].min(axis=1)
     ).sort_values(["both", "customers"], ascending=[True, False])
@@ -178,7 +181,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         author="gridgeo demo",
         reason="服务可达性计算 / service-level reach",
     )
-    bands = reach.isochrones(repair_engine, county.repair_stations, per_station=False)
+    bands = isochrones(repair_engine, county.repair_stations, per_station=False)
     io.write_layer(bands, workspace_path, "repair_isochrones")
     summary_md = out_dir / "reach_summary_zh.md"
     summary_md.write_text(
@@ -244,30 +247,70 @@ def _json_default(value: Any) -> Any:
 # --- gridgeo roads import -------------------------------------------------------------------
 
 
-def _cmd_roads_import(args: argparse.Namespace) -> int:
+_OSM_SUFFIXES = (".pbf", ".osm", ".gz", ".bz2")
+
+
+def _roads_from_file(path: str, *, layer: str | None, boundary: Any) -> Any:
+    """The roads layer by mode of an OSM extract (clipped to ``boundary``) or a roads layer."""
     from gridgeo import io, network
 
+    if path.lower().endswith(_OSM_SUFFIXES):
+        return network.roads_from_osm(path, boundary=boundary)
+    return network.roads_for_modes(io.read_layer(path, layer=layer))
+
+
+def _print_roads(label: str, roads: Any, elapsed_s: float) -> None:
+    """One line per mode: the graph that mode's engines are built from."""
+    from gridgeo import network
+    from gridgeo.errors import GraphError
+
+    for mode in network.MODES:
+        try:
+            s = network.graph_summary(network.graph_from_roads(roads, mode=mode))
+        except GraphError:
+            _print(f"{label}: no {mode} roads")
+            continue
+        _print(
+            f"{label}: {_fmt_int(s['nodes'])} nodes, {_fmt_int(s['edges'])} edges, "
+            f"{s['road_km']:,.1f} km of {mode} roads, {s['components']} components"
+        )
+    _print(f"  {_fmt_int(len(roads))} road pieces for all modes, read in {elapsed_s:.1f} s")
+
+
+def _cmd_roads_import(args: argparse.Namespace) -> int:
+    from gridgeo import io, workspace
+
+    osm = args.file.lower().endswith(_OSM_SUFFIXES)
+    if args.boundary and not osm:
+        msg = (
+            f"--boundary clips an OSM extract; {args.file!r} is a roads layer, stored as it is: "
+            "clip it first or leave out --boundary"
+        )
+        raise _user_error(msg)
+    if args.layer and osm:
+        msg = f"--layer names a layer of a roads file; {args.file!r} is an OSM extract"
+        raise _user_error(msg)
+    store = _open_store(args.workspace) if args.workspace else None
     boundary = None
     if args.boundary:
         boundary = io.read_layer(
             args.boundary, layer=args.boundary_layer, datum=args.boundary_datum
         )
+    elif store is not None and osm:
+        boundary = store.read("county")  # a workspace's roads are its county's
     t0 = time.perf_counter()
-    G = network.graph_from_osm(args.file, boundary=boundary, mode=args.mode)
-    elapsed = time.perf_counter() - t0
-    s = network.graph_summary(G)
-    _print(
-        f"{args.file}: {_fmt_int(s['nodes'])} nodes, {_fmt_int(s['edges'])} edges, "
-        f"{s['road_km']:,.1f} km of {args.mode} roads, {s['components']} components, "
-        f"read in {elapsed:.1f} s"
-    )
+    roads = _roads_from_file(args.file, layer=args.layer, boundary=boundary)
+    _print_roads(args.file, roads, time.perf_counter() - t0)
     if args.out:
         out = Path(args.out)
         tmp = out.with_name(f"{out.stem}.tmp{out.suffix}")
         tmp.unlink(missing_ok=True)
-        io.write_layer(network.roads_from_graph(G), tmp, "roads")
+        io.write_layer(roads, tmp, "roads")
         tmp.replace(out)
         _print(f"roads layer written to {out}")
+    if store is not None:
+        workspace.replace_roads(store, roads)
+        _print(f"roads of workspace {store.path} replaced: every mode's roads are in it")
     return 0
 
 
@@ -304,7 +347,17 @@ def _read_workload(args: argparse.Namespace) -> Any:
     ).drop(columns="file_line")
 
 
-def _print_supply_grids(grids: Any) -> None:
+def _print_supply_grids(grids: Any, counts: Any = None) -> None:
+    """The supply grids (tier 2) as a table.
+
+    ``counts`` is :func:`gridgeo.workspace.count_grid_customers` of the workspace: the
+    customers of each grid (those whose position it contains) and the not located ones on a
+    row of their own. Without it (no customer archive yet) the counts are the workload's.
+    """
+    from gridgeo.archive import NOT_LOCATED, with_customer_counts
+
+    if counts is not None:
+        grids = with_customer_counts(grids, counts)
     tier2 = grids[grids["tier"] == 2].sort_values("grid_id")
     n3 = grids[grids["tier"] == 3].groupby("parent_id").size()
     _print(
@@ -318,6 +371,16 @@ def _print_supply_grids(grids: Any) -> None:
             f"{int(n3.get(row.grid_id, 0)):>6d} {float(row.imbalance_pct):>8.1f}% "
             f"{float(row.area_km2):>7.1f}"
         )
+    if counts is None:
+        _print("  (customers of the workload file: the workspace has no customer archive yet)")
+        return
+    lost = counts[2].loc[NOT_LOCATED]
+    total = int(counts[2]["customers"].sum())
+    _print(
+        f"  {NOT_LOCATED + ' not located':<29s} {'':>5s} {'':>8s} {int(lost['customers']):>9,d} "
+        f"{int(lost['hv_customers']):>4d}   (no position, or outside every grid)",
+        f"  {'全县 county total':<29s} {'':>5s} {'':>8s} {total:>9,d}",
+    )
 
 
 def _cmd_grids_build(args: argparse.Namespace) -> int:
@@ -340,7 +403,8 @@ def _cmd_grids_build(args: argparse.Namespace) -> int:
         grids = roster_mod.apply_roster(grids, roster)
     version = workspace.save_grids(store, grids, author=args.author, reason=args.reason)
     _print(f"grids saved as version {version} of {args.workspace}:")
-    _print_supply_grids(grids)
+    has_customers = "customers" in store.layers()
+    _print_supply_grids(grids, workspace.count_grid_customers(store) if has_customers else None)
     return 0
 
 
@@ -372,16 +436,13 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
     """Preview a redraw (and save it with --save): move, redraw, split, merge, reassign."""
     from gridgeo import grids as grids_mod
     from gridgeo import io, workspace
+    from gridgeo.archive import NOT_LOCATED
 
     store = _open_store(args.workspace)
     service, version = workspace.load_service_grids(store)
     kpis = None
-    if {"customers", "customer_access"} <= set(store.layers()):
-        customers = store.read("customers").set_index("customer_id", drop=False)
-        access = store.read("customer_access").set_index("customer_id", drop=False)
-        access = access.reindex(customers.index)
-        access[["repair_ok", "payment_ok"]] = access[["repair_ok", "payment_ok"]].fillna(False)
-        kpis = workspace.reach_kpi_function(customers, access)
+    if {"customers", workspace.ACCESS_LAYER} <= set(store.layers()):
+        kpis = workspace.reach_kpi_function(*workspace.read_access(store))
     if args.edit == "move":
         villages = _split_ids(args.villages)
         preview = grids_mod.preview_move_villages(service, villages, args.to, kpis=kpis)
@@ -416,6 +477,14 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
                 f"  {row['payment_ok_pct_before']:>7.1f}→{row['payment_ok_pct_after']:<7.1f}"
             )
         _print(line)
+    if "customers" in store.layers():
+        county = workspace.count_grid_customers(store)[1]
+        total = int(county["customers"].sum())
+        lost = int(county.at[NOT_LOCATED, "customers"])
+        _print(
+            f"  county total 全县 {total:,} customers: {total - lost:,} in the grids, "
+            f"{lost:,} {NOT_LOCATED} not located (no position, or outside every grid)"
+        )
     if preview.problems:
         _print(f"  {len(preview.problems)} topology problem(s): this edit cannot be saved")
         for p in preview.problems:
@@ -548,7 +617,7 @@ def _read_input_layer(path: str, name: str, datum: str) -> Any:
 
 
 def _cmd_workspace_init(args: argparse.Namespace) -> int:
-    from gridgeo import io, network, workspace
+    from gridgeo import workspace
 
     layers = {}
     for name in _WORKSPACE_INPUTS:
@@ -559,16 +628,8 @@ def _cmd_workspace_init(args: argparse.Namespace) -> int:
     roads = None
     if args.roads:
         t0 = time.perf_counter()
-        if args.roads.lower().endswith((".pbf", ".osm", ".gz", ".bz2")):
-            graph = network.graph_from_osm(args.roads, boundary=layers["county"])
-        else:
-            graph = network.graph_from_roads(io.read_layer(args.roads, layer=args.roads_layer))
-        roads = network.roads_from_graph(graph)
-        s = network.graph_summary(graph)
-        _print(
-            f"roads: {_fmt_int(s['nodes'])} nodes, {s['road_km']:,.1f} km, "
-            f"{s['components']} components ({time.perf_counter() - t0:.1f} s)"
-        )
+        roads = _roads_from_file(args.roads, layer=args.roads_layer, boundary=layers["county"])
+        _print_roads("roads", roads, time.perf_counter() - t0)
     store = workspace.create_workspace(
         args.out, layers, roads=roads, author=args.author, reason=args.reason
     )
@@ -591,13 +652,16 @@ def _parse_point(text: str) -> tuple[float, float]:
 
 
 def _cmd_dispatch(args: argparse.Namespace) -> int:
-    """The nearest repair station by travel time for a fault, its ETA and route."""
+    """The nearest available repair station by travel time for a fault, its ETA and route."""
     from gridgeo import workspace
     from gridgeo.dispatch import dispatch
+    from gridgeo.routing import StationLabels
 
     store = _open_store(args.workspace)
     engine = workspace.read_reach_engine(store)
     stations = store.read("repair_stations")
+    # the stations' labels, as the service keeps them: one search per station, then look-ups
+    labels = StationLabels(engine, stations)
     kw: dict[str, Any]
     if args.point:
         kw = {"point": _parse_point(args.point), "datum": args.datum}
@@ -605,23 +669,36 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         kw = {"customer_id": args.customer, "customers": store.read("customers")}
     else:
         kw = {"address": args.address, "gazetteer": workspace.read_gazetteer(store)}
-    result = dispatch(engine, stations, limit_s=args.limit_min * 60.0, **kw)
+    result = dispatch(
+        engine,
+        stations,
+        limit_s=args.limit_min * 60.0,
+        labels=labels,
+        unavailable=_split_ids(args.unavailable),
+        **kw,
+    )
     fault = result.fault
     promise = "holds 承诺达成" if result.within_limit else "FAILS 超出承诺"
+    if result.station_id is None:
+        best = f"no station dispatched 无可派抢修站 ({result.reason})"
+    else:
+        best = (
+            f"best station 最近抢修站 {result.station_id}: ETA {result.eta_s / 60:.1f} min, "
+            f"route {result.route_km:.2f} km; the {args.limit_min:g}-minute promise {promise} "
+            f"({result.reason})"
+        )
     _print(
         f"fault 故障点 {fault.lon:.6f},{fault.lat:.6f} (located by {fault.located_by}"
         + (f", {fault.match_level}" if fault.match_level else "")
         + ")",
-        f"best station 最近抢修站 {result.station_id}: ETA {result.eta_s / 60:.1f} min, "
-        f"route {result.route_km:.2f} km; the {args.limit_min:g}-minute promise {promise} "
-        f"({result.reason})",
+        best,
         f"  {'station':<10s} {'name':<16s} {'crews':>5s} {'ETA min':>8s}  reason",
     )
     for row in result.options.itertuples(index=False):
         eta = f"{row.eta_s / 60:8.1f}" if row.eta_s == row.eta_s else f"{'-':>8s}"
-        _print(
-            f"  {row.station_id!s:<10s} {row.name!s:<16s} {int(row.crews):>5d} {eta}  {row.reason}"
-        )
+        crews = f"{int(row.crews):>5d}" if row.crews == row.crews and row.crews is not None else ""
+        busy = "" if row.available else "  unavailable 不可派"
+        _print(f"  {row.station_id!s:<10s} {row.name!s:<16s} {crews:>5s} {eta}  {row.reason}{busy}")
     if args.route_out and result.route is not None:
         out = Path(args.route_out)
         result.route.to_file(out)
@@ -792,9 +869,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     roads = sub.add_parser("roads", help="road networks")
     roads_sub = roads.add_subparsers(dest="roads_command", required=True, parser_class=_Parser)
-    imp = roads_sub.add_parser("import", help="import an OSM extract (.osm.pbf, .osm, .osm.gz)")
-    imp.add_argument("file", help="OSM extract")
-    imp.add_argument("--boundary", help="clip to this polygon file (GeoPackage, GeoJSON, ...)")
+    imp = roads_sub.add_parser(
+        "import",
+        help="import the roads of every mode from an OSM extract (.osm.pbf, .osm, .osm.gz) or "
+        "a roads layer",
+    )
+    imp.add_argument("file", help="OSM extract, or a roads layer (GeoPackage, GeoJSON, ...)")
+    imp.add_argument("--layer", default=None, help="layer of a roads file")
+    imp.add_argument(
+        "--boundary",
+        help="clip the OSM extract to this polygon file (GeoPackage, GeoJSON, ...); "
+        "default with --workspace: the workspace's county",
+    )
     imp.add_argument("--boundary-layer", default=None, help="layer of the boundary file")
     imp.add_argument(
         "--boundary-datum",
@@ -802,8 +888,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("wgs84", "gcj02", "bd09"),
         help="datum of the boundary coordinates (Amap/DataV boundaries are gcj02)",
     )
-    imp.add_argument("--mode", default="drive", choices=("drive", "two_wheeler", "walk"))
     imp.add_argument("--out", help="write the roads layer to this GeoPackage")
+    imp.add_argument(
+        "--workspace",
+        help="put the roads in this workspace in place of its roads (this upgrades a workspace "
+        "of an older gridgeo that holds the drive roads only)",
+    )
     imp.set_defaults(func=_cmd_roads_import)
 
     conv = sub.add_parser("convert", help="convert a vector file from GCJ-02/BD-09 to WGS84")
@@ -940,6 +1030,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="datum of --point (Amap/WeChat picks: gcj02, Baidu: bd09)",
     )
     dsp.add_argument("--limit-min", type=float, default=30.0, help="the repair promise")
+    dsp.add_argument(
+        "--unavailable",
+        default="",
+        metavar="S1,S2",
+        help="station ids out of service or busy, not dispatched (不可派抢修站)",
+    )
     dsp.add_argument("--route-out", help="write the route as GeoJSON/GeoPackage")
     dsp.set_defaults(func=_cmd_dispatch)
 
@@ -983,9 +1079,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
+    """A warning as one line on stderr, like the errors (not Python's file:line and source)."""
+    print(f"gridgeo: warning: {message}", file=sys.stderr)
+
+
 def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
-        return func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return func(args)
     except GridGeoError as exc:
         print(f"gridgeo: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -6,22 +6,39 @@ the quickest is chosen, and its route is drawn along the roads.
 
 Method
 ------
-The fault is snapped to the road graph the way :class:`~gridgeo.reach.ReachEngine` snaps
-customers (nearest point of the nearest edge, off-road leg walked). **One** Dijkstra search on
-the transposed graph from the fault gives every node's time *to* the fault; each station's time
-is then the least over the two ends of its own snapped edge (plus the direct way when station and
-fault share an edge), the off-road legs at both ends included: the same arithmetic as
-:func:`~gridgeo.reach.repair_reach`. The search's predecessors give the route of the best
-station; its geometry is the road edges' geometries, the partial edges at both ends cut at the
-snapped fractions.
+The fault is snapped to the road graph the way :class:`~gridgeo.routing.ReachEngine` snaps
+customers (nearest point of the nearest edge, off-road leg walked). Every station's time to it
+comes from one of two searches with the same answers (tested against each other and against
+NetworkX):
+
+- **from labels** (``labels=``, :class:`~gridgeo.routing.StationLabels`): each station's
+  travel time to every node, computed once per engine and set of stations (one search per
+  station); a fault is then a snap and array look-ups, about half a millisecond on a
+  10^6-node county (``benchmarks/bench_dispatch.py``). The service and the CLI use labels;
+- **per query** (no ``labels``): one Dijkstra search on the transposed graph from the fault
+  (:func:`~gridgeo.routing.times_to_point`), cheaper than building labels for a single fault
+  (one search instead of one per station), hundreds of milliseconds on a 10^6-node county.
+
+Either way a station's time is the least over the two ends of the fault's and the station's
+snapped segments (plus the direct way when they share a segment), off-road legs at both ends
+included: the partial-edge arithmetic of :func:`~gridgeo.routing.end_parts_s`. The route is
+traced for the chosen station only, along the road segments, the partial segments at both ends
+cut at the snapped fractions.
+
+Availability
+------------
+Stations named in ``unavailable`` (out of service, crews busy) and stations with ``crews`` = 0
+are not chosen; the quickest *available* station is. Every station is still listed with its
+time and an ``available`` flag.
 
 Reasons
 -------
 The result and every station option carry one of :data:`DISPATCH_REASONS`: ``ok`` (reached
 within the limit), ``over_limit`` (reached later), ``too_far_from_road`` (the fault, or for an
 option the station, is farther than ``max_snap_m`` from every road), ``isolated_road_piece`` (the
-fault is on a small road piece no station reaches) and ``unreachable`` (on the main network, but
-no way along the directed roads).
+fault is on a small road piece no station reaches), ``unreachable`` (on the main network, but
+no way along the directed roads) and, for the result only, ``no_station_available`` (stations
+reach the fault, but none of them is available).
 """
 
 from __future__ import annotations
@@ -29,7 +46,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +60,13 @@ from gridgeo.crs import check_coordinates, to_wgs84
 from gridgeo.errors import CoordinateError, DuplicateIdError, InputError, NotFoundError
 from gridgeo.geocode import Gazetteer, geocode_addresses
 from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S
-from gridgeo.routing import ReachEngine, reason_code, route_line, times_to_point
+from gridgeo.routing import (
+    ReachEngine,
+    StationLabels,
+    reason_code,
+    route_line,
+    times_to_point,
+)
 from gridgeo.settings import CRS
 
 __all__ = [
@@ -58,7 +81,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DISPATCH_REASONS = ("ok", "over_limit", "too_far_from_road", "isolated_road_piece", "unreachable")
+DISPATCH_REASONS = (
+    "ok",
+    "over_limit",
+    "too_far_from_road",
+    "isolated_road_piece",
+    "unreachable",
+    "no_station_available",
+)
 FAULT_SOURCES = ("point", "customer", "address")
 DEFAULT_DISPATCH_LIMIT_S = DEFAULT_REPAIR_LIMIT_S
 DEFAULT_CUSTOMER_ID_COLUMN = "customer_id"
@@ -107,10 +137,12 @@ class DispatchResult:
         The located fault.
     options
         One row per station, quickest first (stations without a time last, in input order):
-        station id column, ``name``, ``crews``, ``eta_s`` (NaN where none), ``within_limit``
-        and ``reason`` (one of :data:`DISPATCH_REASONS`).
+        station id column, ``name``, ``crews``, ``eta_s`` (NaN where none), ``within_limit``,
+        ``reason`` (one of :data:`DISPATCH_REASONS`) and ``available`` (may be chosen: not in
+        ``unavailable`` and ``crews`` not 0).
     station_id
-        Id of the quickest station; None when no station reaches the fault.
+        Id of the quickest available station; None when no available station reaches the
+        fault.
     eta_s
         Its driving time to the fault, off-road legs included (NaN when none).
     within_limit
@@ -242,9 +274,11 @@ def dispatch(
     limit_s: float = DEFAULT_DISPATCH_LIMIT_S,
     station_id_column: str = "station_id",
     customer_id_column: str = DEFAULT_CUSTOMER_ID_COLUMN,
+    labels: StationLabels | None = None,
+    unavailable: Iterable[Any] = (),
 ) -> DispatchResult:
     """
-    The nearest repair station by driving time to a fault, its ETA and its route.
+    The nearest available repair station by driving time to a fault, its ETA and its route.
 
     Parameters
     ----------
@@ -270,19 +304,27 @@ def dispatch(
         Station id column.
     customer_id_column
         Customer id column of ``customers``.
+    labels
+        ``StationLabels(engine, stations)``, built once and reused for every fault: the
+        station times are then look-ups. Without, one search from the fault (the same
+        answers; see the module docstring).
+    unavailable
+        Ids of stations that may not be chosen (out of service, crews busy); stations with
+        ``crews`` = 0 are not available either.
 
     Returns
     -------
     DispatchResult
-        The fault, every station's option, the best station, its ETA, whether the promise holds,
-        the reason and the route.
+        The fault, every station's option, the best available station, its ETA, whether the
+        promise holds, the reason and the route.
 
     Raises
     ------
     InputError
         If not exactly one of ``point``, ``customer_id``, ``address`` is given, a needed table
-        is missing, or the address cannot be located (the geocoder's reason, candidates of an
-        ambiguous village name).
+        is missing, the address cannot be located (the geocoder's reason, candidates of an
+        ambiguous village name), ``unavailable`` names an unknown station, or ``labels`` were
+        built on another engine or for other stations.
     CoordinateError
         If ``point`` is not a position in China (e.g. lat and lon exchanged).
     NotFoundError
@@ -307,6 +349,9 @@ def dispatch(
         msg = "`stations` must be a non-empty GeoDataFrame of repair stations"
         raise InputError(msg)
     ids = check_ids(stations, station_id_column, "stations")
+    available = _availability(stations, ids, unavailable, station_id_column)
+    if labels is not None:
+        _check_labels(labels, engine, stations)
 
     if point is not None:
         fault = _fault_from_point(point, datum)
@@ -315,10 +360,15 @@ def dispatch(
     else:
         fault = _fault_from_address(address, gazetteer)
 
-    src = engine.snap_points(stations, "stations")
     flt = engine.snap_points(gpd.GeoSeries([shapely.Point(fault.lon, fault.lat)], crs=CRS), "fault")
     n_st = len(ids)
-    eta, choice, pred = times_to_point(engine, src, flt)
+    if labels is None:
+        src = engine.snap_points(stations, "stations")
+        eta, choice, pred = times_to_point(engine, src, flt)
+    else:
+        src = labels.snap
+        times = labels.times_to_point(flt, available=available)
+        eta = times.eta_s
 
     reached = np.isfinite(eta)
     if flt.seg[0] < 0:
@@ -345,28 +395,35 @@ def dispatch(
             "eta_s": np.where(reached, eta, np.nan),
             "within_limit": reached & (eta <= limit_s),
             "reason": reason,
+            "available": available,
         },
         index=stations.index,
     )
     order = np.lexsort((np.arange(n_st), np.where(reached, eta, np.inf)))
     options = options.iloc[order]
 
-    if not reached.any():
-        logger.info("fault at (%.6f, %.6f): no station reaches it (%s)", *_ll(fault), unreached)
+    # the quickest available station (ties: the first in input order)
+    chosen = order[(reached & available)[order]]
+    if len(chosen) == 0:
+        why = "no_station_available" if reached.any() else unreached
+        logger.info("fault at (%.6f, %.6f): no station dispatched (%s)", *_ll(fault), why)
         return DispatchResult(
             fault=fault,
             options=options,
             station_id=None,
             eta_s=math.nan,
             within_limit=False,
-            reason=unreached,
+            reason=why,
             route=None,
             route_km=math.nan,
         )
 
-    k = int(order[0])
-    assert pred is not None
-    line_m = route_line(engine, src, k, flt, choice, pred)
+    k = int(chosen[0])
+    if labels is None:
+        assert pred is not None
+        line_m = route_line(engine, src, k, flt, choice, pred)
+    else:
+        line_m = labels.route_line(times, k)
     route_km = float(line_m.length) / 1000.0
     line = engine.to_lonlat(np.array([line_m], dtype=object))
     best_eta = float(eta[k])
@@ -386,6 +443,54 @@ def dispatch(
         route=route,
         route_km=route_km,
     )
+
+
+def _availability(
+    stations: gpd.GeoDataFrame, ids: np.ndarray, unavailable: Any, column: str
+) -> np.ndarray:
+    """Which stations may be chosen: not named in ``unavailable``, ``crews`` not 0."""
+    if isinstance(unavailable, str | bytes) or not isinstance(unavailable, Iterable):
+        msg = (
+            "`unavailable` must be a collection of station ids such as ['RS01', 'RS02'], "
+            f"got {unavailable!r}"
+        )
+        raise InputError(msg)
+    names = [str(u) for u in unavailable]
+    keys = np.array([str(i) for i in ids], dtype=object)
+    unknown = sorted(set(names) - set(keys))
+    if unknown:
+        shown = ", ".join(map(str, ids[:20])) + (", ..." if len(ids) > 20 else "")
+        msg = (
+            f"`unavailable` names station(s) {unknown!r} that are not in `stations` column "
+            f"{column!r}; use the ids of the stations ({shown})（未找到该抢修站编号）"
+        )
+        raise InputError(msg)
+    available = ~np.isin(keys, names)
+    if "crews" in stations.columns:
+        crews = pd.to_numeric(stations["crews"], errors="coerce").to_numpy(dtype=float)
+        available &= ~(crews <= 0)  # no crew on duty; an unknown count (NaN) is not held against
+    return available
+
+
+def _check_labels(labels: Any, engine: ReachEngine, stations: gpd.GeoDataFrame) -> None:
+    if not isinstance(labels, StationLabels):
+        msg = (
+            f"`labels` must be StationLabels, got {type(labels).__name__}; build them with "
+            "`StationLabels(engine, stations)`"
+        )
+        raise InputError(msg)
+    if labels.engine is not engine:
+        msg = (
+            "`labels` were built on another engine; build them with "
+            "`StationLabels(engine, stations)` on this one"
+        )
+        raise InputError(msg)
+    if not labels.built_for(stations):
+        msg = (
+            "`labels` were built for other stations (number or positions differ); rebuild "
+            "them with `StationLabels(engine, stations)` when the stations change"
+        )
+        raise InputError(msg)
 
 
 def _ll(fault: Fault) -> tuple[float, float]:

@@ -71,6 +71,31 @@ Chinese road classes in a roads layer are mapped by :data:`CHINESE_ROAD_CLASSES`
 省道 → primary, 县道 → secondary, 乡道 → tertiary, 村道 → unclassified, 机耕道 → track, ...), and
 the graph's ``highway`` attribute always holds the OSM value.
 
+Roads layers
+------------
+A roads layer is one of two kinds, and :func:`road_lines` (so :func:`graph_from_roads` and
+``ReachEngine.from_roads``) reads both:
+
+*plain*
+    A user's own roads, the sample county's generated roads, :func:`roads_from_graph` of one
+    graph: ``highway`` with optional ``oneway``, ``speed_kph``/``maxspeed``. Each mode takes the
+    rows whose class it uses, with the speed rules above; ``oneway`` binds ``drive`` and
+    ``two_wheeler``, not ``walk``.
+*by mode*
+    What a workspace stores (:func:`roads_from_osm`, :func:`roads_from_graphs`,
+    :func:`roads_for_modes`): every road piece that any mode uses, once, with ``u``, ``v``,
+    ``highway``, ``name``, ``length_m`` and, per mode (:data:`MODE_COLUMNS`), ``<mode>`` (bool:
+    the mode uses the piece), ``<mode>_speed_kph`` (empty where it does not) and
+    ``<mode>_oneway`` (0 both ways, 1 only along the line, -1 only against it). These columns
+    are read as they are, so the OSM rules that a ``highway`` class cannot carry (access tags,
+    ``area``, ``motorroad``, service kinds, bicycles on footways, ``maxspeed``, one-way rules
+    per mode, the merging of interstitial nodes that differs per mode) are kept: the graph of a
+    mode made from :func:`roads_from_osm` has exactly the edges of :func:`graph_from_osm` in
+    that mode (same node pairs and travel times; tested on real extracts). A piece is one edge
+    of a mode's graph; where the modes' graphs split a road at different nodes, each mode's
+    pieces are kept, so one stretch of road can be stored as a long drive piece and as the
+    shorter walk pieces it is cut into where footways join it.
+
 Zero-length edges
 -----------------
 A way that repeats a node (a zero-length self-loop) loses that segment. Two distinct nodes at the
@@ -119,6 +144,7 @@ __all__ = [
     "CHINESE_ROAD_CLASSES",
     "MIN_EDGE_LENGTH_M",
     "MODES",
+    "MODE_COLUMNS",
     "SPEEDS_KPH",
     "TWO_WHEELER_MAX_KPH",
     "WALK_SPEED_KPH",
@@ -127,12 +153,16 @@ __all__ = [
     "graph_from_osm",
     "graph_from_roads",
     "graph_summary",
+    "has_mode_columns",
     "label_components",
     "nodes_from_graph",
     "parse_maxspeed",
     "read_graphml",
     "road_lines",
+    "roads_for_modes",
     "roads_from_graph",
+    "roads_from_graphs",
+    "roads_from_osm",
 ]
 
 logger = logging.getLogger(__name__)
@@ -142,6 +172,10 @@ TWO_WHEELER_MAX_KPH = 25.0
 MAXSPEED_WALK_KPH = 7.0
 MIN_EDGE_LENGTH_M = 0.01
 COORD_DECIMALS = 7
+# the columns of a roads layer by mode, per mode: usable (bool), speed (km/h), direction
+MODE_COLUMNS: dict[str, tuple[str, str, str]] = {
+    mode: (mode, f"{mode}_speed_kph", f"{mode}_oneway") for mode in MODES
+}
 
 _DRIVE_KPH: dict[str, float] = {
     "motorway": 90.0,
@@ -1023,7 +1057,7 @@ def _map_unique(values: pd.Series, func: Any) -> np.ndarray:
     return mapped[codes]
 
 
-def _oneway_column(values: pd.Series) -> np.ndarray:
+def _oneway_column(values: pd.Series, column: str = "oneway") -> np.ndarray:
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     parsed = [_parse_oneway(x) for x in uniques]
     # per distinct value, and one more for NA (code -1): missing is two-way, not unreadable
@@ -1033,7 +1067,7 @@ def _oneway_column(values: pd.Series) -> np.ndarray:
     if bad:
         labels = values.index[bad[:5]].tolist()
         msg = (
-            f"column `oneway` has unreadable values in rows {labels!r} (e.g. "
+            f"column `{column}` has unreadable values in rows {labels!r} (e.g. "
             f"{values.iloc[bad[0]]!r}); use True/False or 'yes'/'no'/'-1'"
         )
         raise InputError(msg)
@@ -1051,7 +1085,7 @@ class RoadLines(NamedTuple):
     coords: np.ndarray  # lon/lat of the lines' points, each line ending exactly at its nodes
     which: np.ndarray  # the line of each point
     length_m: np.ndarray | None  # geodesic length
-    speed_kph: np.ndarray  # speed of the mode (NaN where the class is not used by it)
+    speed_kph: np.ndarray  # speed of the mode (NaN where the row is not used by it)
     direction: np.ndarray  # int8: 0 both ways, 1 along the line only, -1 against it only
     keep: np.ndarray  # bool: usable in the mode and not a zero-length loop
     row: np.ndarray  # position of the input row
@@ -1066,6 +1100,124 @@ def _names(name: pd.Series | None, n: int) -> np.ndarray:
     return name.astype(object).where(name.notna(), "").astype(str).to_numpy()
 
 
+def has_mode_columns(roads: pd.DataFrame) -> bool:
+    """
+    Whether a roads layer is a layer by mode (see "Roads layers" in the module docstring).
+
+    Parameters
+    ----------
+    roads
+        A roads layer.
+
+    Returns
+    -------
+    bool
+        True when it has every column of :data:`MODE_COLUMNS`, False when it has none of them
+        (a plain layer, read by its ``highway`` classes).
+
+    Raises
+    ------
+    MissingColumnError
+        If it has some of the columns but not all.
+    """
+    wanted = [column for columns in MODE_COLUMNS.values() for column in columns]
+    present = [column for column in wanted if column in roads.columns]
+    if present and len(present) < len(wanted):
+        missing = [column for column in wanted if column not in roads.columns]
+        msg = (
+            f"`roads` has the per-mode column(s) {present!r} but lacks {missing!r}; make the "
+            "layer with `roads_from_osm` or `roads_for_modes`, or drop the per-mode columns to "
+            "read it by its `highway` classes"
+        )
+        raise MissingColumnError(msg)
+    return bool(present)
+
+
+def _flag_column(values: pd.Series, column: str) -> np.ndarray:
+    """A yes/no column as booleans (missing = no)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = [_parse_oneway(x) for x in uniques]
+    # per distinct value, and one more for NA (code -1)
+    unread = np.array([p not in (0, 1) for p in parsed] + [False], dtype=bool)[codes]
+    if unread.any():
+        bad = np.flatnonzero(unread)
+        labels = values.index[bad[:5]].tolist()
+        msg = (
+            f"column `{column}` has values that are not yes/no in rows {labels!r} (e.g. "
+            f"{values.iloc[bad[0]]!r}); use True/False"
+        )
+        raise InputError(msg)
+    return np.array([p == 1 for p in parsed] + [False], dtype=bool)[codes]
+
+
+def _mode_values(data: pd.DataFrame, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Usable, speed and direction of each row of a layer by mode, from its columns."""
+    flag_column, speed_column, oneway_column = MODE_COLUMNS[mode]
+    usable = _flag_column(data[flag_column], flag_column)
+    if not usable.any():
+        msg = f"no row of `roads` is usable in {mode!r} mode (column {flag_column!r} is all False)"
+        raise GraphError(msg)
+    speed = pd.to_numeric(data[speed_column], errors="coerce").to_numpy(dtype=float, copy=True)
+    bad = usable & ~(np.isfinite(speed) & (speed > 0))
+    if bad.any():
+        labels = data.index[np.flatnonzero(bad)[:5]].tolist()
+        msg = (
+            f"column `{speed_column}` must be a positive speed in km/h where `{flag_column}` is "
+            f"True; rows {labels!r} are not"
+        )
+        raise InputError(msg)
+    speed[~usable] = np.nan
+    direction = _oneway_column(data[oneway_column].where(usable), oneway_column)
+    return usable, speed, direction
+
+
+def _class_values(
+    data: pd.DataFrame,
+    mode: str,
+    table: dict[str, float],
+    hw_codes: np.ndarray,
+    hw_classes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Usable, speed and direction of each row of a plain layer, by its `highway` class."""
+    classes = set(hw_classes[:-1].tolist()) | ({None} if (hw_codes < 0).any() else set())
+    known = set(table).union(*(SPEEDS_KPH[m] for m in MODES))
+    unknown = sorted(str(h) for h in classes - known - {None})
+    if unknown or None in classes:
+        msg = (
+            f"`roads` column 'highway' has values that are not road classes, left out: "
+            f"{unknown[:10]!r}{' and missing values' if None in classes else ''}"
+        )
+        warnings.warn(msg, stacklevel=4)
+    default = np.array([table.get(h) for h in hw_classes.tolist()], dtype=float)[hw_codes]
+    usable = ~np.isnan(default)
+    if not usable.any():
+        msg = (
+            f"no row of `roads` has a road class usable in {mode!r} mode (classes: "
+            f"{sorted(str(h) for h in classes)!r})"
+        )
+        raise GraphError(msg)
+
+    given = np.full(len(data), np.nan)
+    if "speed_kph" in data.columns:
+        given = pd.to_numeric(data["speed_kph"], errors="coerce").to_numpy(dtype=float, copy=True)
+        given[~(given > 0) | ~np.isfinite(given)] = np.nan
+    if "maxspeed" in data.columns:
+        parsed = np.array(_map_unique(data["maxspeed"], parse_maxspeed), dtype=float)
+        given = np.where(np.isnan(given), parsed, given)
+    if mode == "walk":
+        speed = np.full(len(data), WALK_SPEED_KPH)
+    elif mode == "two_wheeler":
+        speed = np.minimum(np.fmin(default, given), TWO_WHEELER_MAX_KPH)
+    else:
+        speed = np.where(np.isnan(given), default, given)
+
+    if mode == "walk" or "oneway" not in data.columns:
+        direction = np.zeros(len(data), dtype=np.int8)
+    else:
+        direction = _oneway_column(data["oneway"])
+    return usable, speed, direction
+
+
 def road_lines(
     roads: gpd.GeoDataFrame,
     mode: str,
@@ -1075,12 +1227,22 @@ def road_lines(
 ) -> RoadLines:
     """Check a roads layer and read its lines into arrays (see :func:`graph_from_roads`).
 
-    ``lengths=False`` leaves ``length_m`` None (the caller computes it when it suits).
+    The rows usable in ``mode``, their speed and direction come from the layer's columns of
+    ``mode`` in a layer by mode (:data:`MODE_COLUMNS`), else from the ``highway`` class rules
+    (see "Roads layers" in the module docstring). ``lengths=False`` leaves ``length_m`` None
+    (the caller computes it when it suits).
     """
     _check_mode(mode)
     table = _speed_table(mode, speeds_kph)
     if not isinstance(roads, gpd.GeoDataFrame):
         msg = f"`roads` must be a GeoDataFrame of LineStrings, got {type(roads).__name__}"
+        raise InputError(msg)
+    by_mode = has_mode_columns(roads)
+    if by_mode and speeds_kph is not None:
+        msg = (
+            "`speeds_kph` cannot change a roads layer by mode (its speeds are stored per mode); "
+            "pass the speeds when the layer is made (`roads_from_osm(..., speeds_kph=...)`)"
+        )
         raise InputError(msg)
     if roads.active_geometry_name not in roads.columns:
         msg = "`roads` has no geometry column; set one with `roads.set_geometry(...)`"
@@ -1122,42 +1284,10 @@ def road_lines(
     hw_classes = np.empty(len(hw_uniques) + 1, dtype=object)
     hw_classes[:-1] = [_normalise_highway(x) for x in hw_uniques]
     highway = hw_classes[hw_codes]
-    classes = set(hw_classes[:-1].tolist()) | ({None} if (hw_codes < 0).any() else set())
-    known = set(table).union(*(SPEEDS_KPH[m] for m in MODES))
-    unknown = sorted(str(h) for h in classes - known - {None})
-    if unknown or None in classes:
-        msg = (
-            f"`roads` column 'highway' has values that are not road classes, left out: "
-            f"{unknown[:10]!r}{' and missing values' if None in classes else ''}"
-        )
-        warnings.warn(msg, stacklevel=3)
-    default = np.array([table.get(h) for h in hw_classes.tolist()], dtype=float)[hw_codes]
-    usable = ~np.isnan(default)
-    if not usable.any():
-        msg = (
-            f"no row of `roads` has a road class usable in {mode!r} mode (classes: "
-            f"{sorted(str(h) for h in classes)!r})"
-        )
-        raise GraphError(msg)
-
-    given = np.full(len(data), np.nan)
-    if "speed_kph" in data.columns:
-        given = pd.to_numeric(data["speed_kph"], errors="coerce").to_numpy(dtype=float, copy=True)
-        given[~(given > 0) | ~np.isfinite(given)] = np.nan
-    if "maxspeed" in data.columns:
-        parsed = np.array(_map_unique(data["maxspeed"], parse_maxspeed), dtype=float)
-        given = np.where(np.isnan(given), parsed, given)
-    if mode == "walk":
-        speed = np.full(len(data), WALK_SPEED_KPH)
-    elif mode == "two_wheeler":
-        speed = np.minimum(np.fmin(default, given), TWO_WHEELER_MAX_KPH)
+    if by_mode:
+        usable, speed, direction = _mode_values(data, mode)
     else:
-        speed = np.where(np.isnan(given), default, given)
-
-    if mode == "walk" or "oneway" not in data.columns:
-        direction = np.zeros(len(data), dtype=np.int8)
-    else:
-        direction = _oneway_column(data["oneway"])
+        usable, speed, direction = _class_values(data, mode, table, hw_codes, hw_classes)
     name = data["name"] if "name" in data.columns else None  # strings made by graph_from_roads
 
     coords, which = shapely.get_coordinates(lines, return_index=True)
@@ -1252,11 +1382,14 @@ def graph_from_roads(
         ``highway`` (OSM value or a Chinese class of :data:`CHINESE_ROAD_CLASSES`) and optional
         ``oneway`` (bool or ``"yes"``/``"no"``/``"-1"``; missing = two-way), ``speed_kph`` or
         ``maxspeed``, ``name``, and ``u``/``v`` node ids (otherwise ids are numbered from the
-        sorted end-point coordinates).
+        sorted end-point coordinates). A layer by mode (:func:`roads_from_osm`,
+        :func:`roads_for_modes`) gives each mode's rows, speeds and directions in its columns
+        of :data:`MODE_COLUMNS` instead (see "Roads layers" in the module docstring).
     mode
         One of :data:`MODES`; road classes not used by the mode are left out.
     speeds_kph
-        Speeds by road class that replace the defaults of :data:`SPEEDS_KPH`.
+        Speeds by road class that replace the defaults of :data:`SPEEDS_KPH` (a plain layer
+        only: a layer by mode takes its speeds when it is made).
 
     Returns
     -------
@@ -1381,6 +1514,335 @@ def roads_from_graph(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:
         }
     )
     return gpd.GeoDataFrame(frame, geometry=edges["geometry"].to_numpy(), crs=CRS)
+
+
+def _mode_speed_tables(
+    speeds_kph: Mapping[str, Mapping[str, float] | None] | None,
+) -> dict[str, Mapping[str, float] | None]:
+    """``{mode: speeds or None}`` from the per-mode speeds a layer by mode is made with."""
+    if speeds_kph is None:
+        return dict.fromkeys(MODES)
+    if not isinstance(speeds_kph, Mapping) or set(speeds_kph) - set(MODES):
+        got = sorted(map(str, speeds_kph)) if isinstance(speeds_kph, Mapping) else speeds_kph
+        msg = (
+            f"`speeds_kph` must map modes {MODES!r} to speeds by road class (e.g. "
+            f"{{'drive': {{'track': 8}}}}), got {got!r}"
+        )
+        raise InputError(msg)
+    return {mode: speeds_kph.get(mode) for mode in MODES}
+
+
+def _layer_by_mode(
+    frame: dict[str, Any],
+    geometry: np.ndarray,
+    per_mode: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> gpd.GeoDataFrame:
+    """The layer by mode from its common columns and ``{mode: (usable, speed, direction)}``."""
+    n = len(geometry)
+    for mode in MODES:
+        flag_column, speed_column, oneway_column = MODE_COLUMNS[mode]
+        usable, speed, direction = per_mode.get(
+            mode, (np.zeros(n, bool), np.full(n, np.nan), np.zeros(n, np.int32))
+        )
+        frame[flag_column] = usable
+        frame[speed_column] = np.where(usable, speed, np.nan)
+        frame[oneway_column] = np.where(usable, direction, 0).astype(np.int32)
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=CRS)
+
+
+def roads_from_graphs(graphs: Mapping[str, nx.MultiDiGraph]) -> gpd.GeoDataFrame:
+    """
+    Make the roads layer by mode of the road graphs of several modes.
+
+    Every edge of every graph is in the layer: the edges of one mode that have the same ends,
+    geometry, ``highway`` and ``name`` as edges of another are one row, with the speed and
+    direction of each mode (see "Roads layers" in the module docstring). A two-way road of a
+    mode (its two edges, one the other's reverse, at the same speed) is one row with
+    ``<mode>_oneway`` 0. A row is drawn the way the first mode that has it may use it when
+    that mode may use it one way only, else from its lower node id.
+
+    Parameters
+    ----------
+    graphs
+        ``{mode: G}`` for some or all of :data:`MODES`, road graphs in EPSG:4326 such as
+        :func:`graph_from_osm` makes; a mode left out uses no row.
+
+    Returns
+    -------
+    roads
+        Columns ``u``, ``v``, ``highway``, ``name``, ``length_m``, the columns of
+        :data:`MODE_COLUMNS` and ``geometry`` (EPSG:4326); the rows of the first mode's edges
+        first, in its edge order. For every mode, :func:`graph_from_roads` of the layer has the
+        node pairs and travel times of that mode's graph.
+
+    Raises
+    ------
+    InputError
+        If ``graphs`` is empty or has a key that is not a mode.
+    GraphError
+        If a graph is not a directed road graph or has no edges.
+    CRSError
+        If a graph is not in EPSG:4326.
+    """
+    if not isinstance(graphs, Mapping) or not graphs or set(graphs) - set(MODES):
+        got = sorted(map(str, graphs)) if isinstance(graphs, Mapping) else type(graphs).__name__
+        msg = f"`graphs` must map some of the modes {MODES!r} to road graphs, got {got!r}"
+        raise InputError(msg)
+    frames = []
+    for number, mode in enumerate(m for m in MODES if m in graphs):
+        G = graphs[mode]
+        if not isinstance(G, nx.DiGraph) or next(iter(G.edges), None) is None:
+            msg = f"`graphs[{mode!r}]` must be a directed road graph with edges, got {G!r}"
+            raise GraphError(msg)
+        crs = G.graph.get("crs")
+        if crs is None or not pyproj.CRS.from_user_input(crs).equals(pyproj.CRS(CRS)):
+            msg = f'`graphs[{mode!r}].graph["crs"]` must be EPSG:4326, got {crs!r}'
+            raise CRSError(msg)
+        edges = _edge_frame(G)
+        frames.append(edges.assign(mode=number, pos=np.arange(len(edges))))
+    modes = [m for m in MODES if m in graphs]
+    edges = pd.concat(frames, ignore_index=True)
+    n = len(edges)
+
+    # each edge drawn one canonical way: from the lower node id (ids that do not sort: the one
+    # seen first; a loop: the way its second point sorts lower than its last but one), so that
+    # an edge and its reverse meet
+    codes, ids = pd.factorize(pd.concat([edges["u"], edges["v"]], ignore_index=True))
+    try:
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[np.argsort(np.asarray(ids), kind="stable")] = np.arange(len(ids))
+        codes = rank[codes]
+    except TypeError:
+        pass
+    cu, cv = codes[:n], codes[n:]
+    geoms = edges["geometry"].to_numpy()
+    flip = cu > cv
+    loop = np.flatnonzero(cu == cv)
+    if len(loop):
+        xy, which = shapely.get_coordinates(geoms[loop], return_index=True)
+        start = np.searchsorted(which, np.arange(len(loop)))
+        end = np.r_[start[1:], len(which)] - 1
+        second, last_but_one = xy[np.minimum(start + 1, end)], xy[np.maximum(end - 1, start)]
+        flip[loop] = (second[:, 0] > last_but_one[:, 0]) | (
+            (second[:, 0] == last_but_one[:, 0]) & (second[:, 1] > last_but_one[:, 1])
+        )
+    canon = geoms.copy()
+    canon[flip] = shapely.reverse(geoms[flip])
+    key = (
+        pd.DataFrame(
+            {
+                "a": np.where(flip, cv, cu),
+                "b": np.where(flip, cu, cv),
+                "wkb": shapely.to_wkb(canon),
+                "highway": edges["highway"].to_numpy(),
+                "name": edges["name"].to_numpy(),
+            }
+        )
+        .groupby(["a", "b", "wkb", "highway", "name"], sort=False, dropna=False)
+        .ngroup()
+        .to_numpy()
+    )
+
+    # per mode, key and speed: pair an edge with its reverse (a two-way piece); the rest are
+    # one-way pieces along (+1) or against (-1) the canonical drawing
+    counts = (
+        pd.DataFrame(
+            {
+                "mode": edges["mode"].to_numpy(),
+                "key": key,
+                "speed": edges["speed_kph"].to_numpy(dtype=float),
+                "pos": edges["pos"].to_numpy(),
+                "along": ~flip,
+                "against": flip,
+            }
+        )
+        .groupby(["mode", "key", "speed"], sort=False)
+        .agg(pos=("pos", "min"), along=("along", "sum"), against=("against", "sum"))
+        .reset_index()
+    )
+    both = np.minimum(counts["along"], counts["against"]).to_numpy()
+    pieces = []
+    for order, (way, how_many) in enumerate(
+        ((0, both), (1, counts["along"].to_numpy() - both), (-1, counts["against"] - both))
+    ):
+        take = np.repeat(np.arange(len(counts)), np.asarray(how_many))
+        pieces.append(
+            counts.iloc[take][["mode", "key", "speed", "pos"]].assign(direction=way, order=order)
+        )
+    piece = pd.concat(pieces, ignore_index=True).sort_values(
+        ["mode", "pos", "order", "speed"], kind="stable"
+    )
+    piece["occ"] = piece.groupby(["mode", "key"], sort=False).cumcount()
+    # a row per (key, occ), in order of first appearance; drawn along its first one-way piece
+    slot_of = pd.MultiIndex.from_arrays([piece["key"], piece["occ"]])
+    first = ~slot_of.duplicated(keep="first")
+    rows = piece[first]
+    slot = pd.MultiIndex.from_arrays([rows["key"], rows["occ"]]).get_indexer(slot_of)
+    drawn_against = rows["direction"].to_numpy() < 0
+    key_edge = pd.Series(np.arange(n)).groupby(key, sort=False).first()  # an edge of each key
+    edge = key_edge.reindex(rows["key"].to_numpy()).to_numpy()
+    geometry = canon[edge]
+    geometry[drawn_against] = shapely.reverse(geometry[drawn_against])
+    ends = np.where(flip[edge], edges["v"].to_numpy()[edge], edges["u"].to_numpy()[edge])
+    other = np.where(flip[edge], edges["u"].to_numpy()[edge], edges["v"].to_numpy()[edge])
+    sign = np.where(drawn_against, -1, 1)
+    per_mode: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for number, mode in enumerate(modes):
+        mine = np.flatnonzero(piece["mode"].to_numpy() == number)
+        where = slot[mine]
+        usable = np.zeros(len(rows), bool)
+        speed = np.full(len(rows), np.nan)
+        direction = np.zeros(len(rows), np.int32)
+        usable[where] = True
+        speed[where] = piece["speed"].to_numpy()[mine]
+        direction[where] = piece["direction"].to_numpy()[mine] * sign[where]
+        per_mode[mode] = (usable, speed, direction)
+    frame: dict[str, Any] = {
+        "u": np.where(drawn_against, other, ends),
+        "v": np.where(drawn_against, ends, other),
+        "highway": edges["highway"].to_numpy()[edge],
+        "name": edges["name"].to_numpy()[edge],
+        "length_m": edges["length"].to_numpy(dtype=float)[edge],
+    }
+    return _layer_by_mode(frame, geometry, per_mode)
+
+
+def roads_from_osm(
+    path: str | Path,
+    *,
+    boundary: Any = None,
+    speeds_kph: Mapping[str, Mapping[str, float] | None] | None = None,
+    simplify: bool = True,
+    use_maxspeed: bool = True,
+) -> gpd.GeoDataFrame:
+    """
+    Make the roads layer by mode of an OSM extract: every road that any mode may use.
+
+    The layer holds the edges of :func:`graph_from_osm` for each of :data:`MODES` (see
+    :func:`roads_from_graphs`), so each mode's graph or engine made from it
+    (:func:`graph_from_roads`, ``ReachEngine.from_roads``) has exactly the edges of
+    :func:`graph_from_osm` in that mode: the payment trip by two-wheeler or on foot keeps the
+    paths, tracks, footways and cycleways a repair truck cannot use. This is what
+    ``gridgeo roads import`` and ``gridgeo workspace init --roads`` store in a workspace.
+
+    Parameters
+    ----------
+    path
+        OSM file: ``.osm.pbf``, ``.osm``, ``.osm.gz`` or ``.osm.bz2``.
+    boundary
+        As in :func:`graph_from_osm`.
+    speeds_kph
+        ``{mode: {road class: km/h}}``: per mode, the ``speeds_kph`` of :func:`graph_from_osm`.
+    simplify, use_maxspeed
+        As in :func:`graph_from_osm`.
+
+    Returns
+    -------
+    roads
+        The layer by mode (columns as :func:`roads_from_graphs`). A mode that can use no road
+        of the file has no row.
+
+    Raises
+    ------
+    NotFoundError, CorruptFileError, CRSError, InvalidGeometryError, InputError
+        As :func:`graph_from_osm`.
+    GraphError
+        If no mode can use any road of the file inside ``boundary``.
+    """
+    speeds = _mode_speed_tables(speeds_kph)
+    graphs: dict[str, nx.MultiDiGraph] = {}
+    failed: list[GraphError] = []
+    for mode in MODES:
+        try:
+            graphs[mode] = graph_from_osm(
+                path,
+                boundary=boundary,
+                mode=mode,
+                speeds_kph=speeds[mode],
+                simplify=simplify,
+                use_maxspeed=use_maxspeed,
+            )
+        except GraphError as exc:  # no road of this mode: the others may have some
+            logger.info("%s: %s", mode, exc)
+            failed.append(exc)
+    if not graphs:  # the walk mode's reason: it takes the most roads
+        inside = " inside `boundary`" if boundary is not None else ""
+        msg = f"no road of any mode in {str(path)!r}{inside}: {failed[-1]}"
+        raise GraphError(msg) from failed[-1]
+    return roads_from_graphs(graphs)
+
+
+def roads_for_modes(
+    roads: gpd.GeoDataFrame,
+    *,
+    speeds_kph: Mapping[str, Mapping[str, float] | None] | None = None,
+) -> gpd.GeoDataFrame:
+    """
+    Make the roads layer by mode of a plain roads layer, by its ``highway`` classes.
+
+    Each row (each part of a MultiLineString) is usable, with its speed and direction, in the
+    modes whose rules of :func:`graph_from_roads` take it; rows no mode uses are left out. For
+    every mode, :func:`graph_from_roads` of the result has the nodes, edges and travel times
+    of :func:`graph_from_roads` of ``roads``. A layer by mode is returned as it is (a copy).
+
+    Parameters
+    ----------
+    roads
+        A roads layer (see :func:`graph_from_roads`).
+    speeds_kph
+        ``{mode: {road class: km/h}}``: per mode, the ``speeds_kph`` of :func:`graph_from_roads`.
+
+    Returns
+    -------
+    roads
+        Columns ``u``, ``v`` (the node ids of :func:`graph_from_roads`), ``highway`` (the OSM
+        class), ``name``, ``length_m``, the columns of :data:`MODE_COLUMNS` and ``geometry``
+        (EPSG:4326), in the order of ``roads``.
+
+    Raises
+    ------
+    InputError, MissingColumnError, CRSError, EmptyDataError, InvalidGeometryError
+        As :func:`graph_from_roads` for a bad roads layer.
+    GraphError
+        If no row is usable in any mode.
+    """
+    speeds = _mode_speed_tables(speeds_kph)
+    if not isinstance(roads, gpd.GeoDataFrame):
+        msg = f"`roads` must be a GeoDataFrame of LineStrings, got {type(roads).__name__}"
+        raise InputError(msg)
+    if has_mode_columns(roads):
+        if speeds_kph is not None:
+            msg = "`speeds_kph` cannot change a roads layer by mode: make it again with them"
+            raise InputError(msg)
+        return roads.copy()
+    lines: dict[str, RoadLines] = {}
+    failed: list[GraphError] = []
+    for mode in MODES:
+        with warnings.catch_warnings():
+            if lines or failed:  # the layer's own problems are told once, not per mode
+                warnings.simplefilter("ignore")
+            try:
+                lines[mode] = road_lines(roads, mode, speeds[mode])
+            except GraphError as exc:  # no row of this mode's classes
+                failed.append(exc)
+    if not lines:
+        msg = f"no row of `roads` is usable in any mode: {failed[0]}"
+        raise GraphError(msg)
+    r = next(iter(lines.values()))  # the lines, nodes and lengths are the same in every mode
+    keep = np.flatnonzero(np.logical_or.reduce([m.keep for m in lines.values()]))
+    assert r.length_m is not None  # computed by road_lines
+    frame: dict[str, Any] = {
+        "u": r.node_ids[r.su[keep]],
+        "v": r.node_ids[r.sv[keep]],
+        "highway": r.highway[keep],
+        "name": _names(r.name, len(r.row))[keep],
+        "length_m": r.length_m[keep],
+    }
+    per_mode = {
+        mode: (m.keep[keep], m.speed_kph[keep], m.direction[keep]) for mode, m in lines.items()
+    }
+    geometry = shapely.linestrings(r.coords, indices=r.which)[keep]
+    return _layer_by_mode(frame, geometry, per_mode)
 
 
 def nodes_from_graph(G: nx.MultiDiGraph) -> gpd.GeoDataFrame:

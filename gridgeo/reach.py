@@ -2,7 +2,7 @@
 
 Two promises of grid-based supply service are geographic: a repair crew reaches any fault within
 30 minutes, and every customer reaches a payment point within 10 minutes. This module checks
-them for every customer, summarises them per grid and draws isochrones.
+them for every customer and summarises them per grid (the isochrones: :mod:`gridgeo.isochrones`).
 
 Direction
 ---------
@@ -25,6 +25,10 @@ Snapping and engine
 Customers, stations and payment points join the road graph at the nearest point of the nearest
 edge, with the off-road leg walked; the compiled graph, the snapping rules and the searches are
 those of :mod:`gridgeo.routing` (one engine for reach, dispatch, siting, grids and isochrones).
+Snapping the customers is most of a reach's time and changes only with the roads or the
+customers: the reach functions take the customers' snap made before (``customer_snap``,
+``repair_snap``, ``payment_snap``; a workspace stores them,
+:func:`gridgeo.workspace.read_customer_snaps`), checked against the engine they are used with.
 
 Reasons
 -------
@@ -57,21 +61,20 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from gridgeo._validate import as_geoseries, check_ids, check_positive
+from gridgeo.archive import NOT_LOCATED, grid_of_customers
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
 from gridgeo.routing import (
     DEFAULT_MAX_SNAP_M,
     DEFAULT_MIN_COMPONENT_NODES,
     REACH_REASONS,
     ReachEngine,
+    Snap,
     best_times,
-    node_times,
-    reached_lines,
     reason_code,
 )
-from gridgeo.settings import CRS, DEFAULT_SETTINGS
+from gridgeo.settings import DEFAULT_SETTINGS
 
 __all__ = [
     "DEFAULT_BANDS_S",
@@ -88,7 +91,6 @@ __all__ = [
     "ReachEngine",
     "customer_access",
     "engines_from_roads",
-    "isochrones",
     "payment_access",
     "reach_kpis",
     "repair_reach",
@@ -98,6 +100,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _OK = reason_code("ok")
+_REASON_VALUES = pd.Series(np.asarray(REACH_REASONS, dtype=object)).array
 _OVER = reason_code("over_limit")
 _ISOLATED = reason_code("isolated_road_piece")
 
@@ -127,11 +130,22 @@ def _service(
     prefix: str,
     source_name: str,
     id_name: str,
+    customer_snap: Snap | None,
+    snap_name: str,
 ) -> pd.DataFrame:
     if not isinstance(engine, ReachEngine):
         msg = f"`engine` must be a ReachEngine, got {type(engine).__name__}; build one from G"
         raise InputError(msg)
     limit_s = check_positive(limit_s, "limit_s")
+    if customer_snap is not None:
+        # snapped before (stored): only the rows are needed, checked against the snap
+        if not isinstance(customers, gpd.GeoDataFrame | gpd.GeoSeries):
+            msg = (
+                "`customers` must be a GeoDataFrame or GeoSeries of points, got "
+                f"{type(customers).__name__}"
+            )
+            raise InputError(msg)
+        engine.check_snap(customer_snap, len(customers), name=snap_name)
     if len(as_geoseries(sources, source_name)) == 0:
         msg = f"`{source_name}` has no rows; a reach needs at least one"
         raise EmptyDataError(msg)
@@ -157,20 +171,22 @@ def _service(
             "small isolated road piece and serve only that piece",
             stacklevel=3,
         )
-    dst = engine.snap_points(customers, "customers")
+    dst = engine.snap_points(customers, "customers") if customer_snap is None else customer_snap
     eta, best, reason = best_times(engine, src, dst, reverse=reverse)
     ok = np.isfinite(eta) & (eta <= limit_s)
     reason = np.where(np.isfinite(eta), np.where(ok, _OK, _OVER), reason)
     id_arr = np.empty(len(ids) + 1, dtype=object)
     id_arr[:-1] = ids
     id_arr[-1] = None
-    index = customers.index  # checked by the snapping above
+    index = customers.index  # checked by the snapping or check_snap above
+    # the text columns are taken from their few distinct values, typed once (pandas infers
+    # the dtype of a column of Python objects row by row: most of the table's cost)
     return pd.DataFrame(
         {
             f"{prefix}_eta_s": eta,
-            id_name: id_arr[np.where(best >= 0, best, len(ids))],
+            id_name: pd.Series(id_arr).array.take(np.where(best >= 0, best, len(ids))),
             f"{prefix}_ok": ok,
-            f"{prefix}_reason": np.asarray(REACH_REASONS, dtype=object)[reason],
+            f"{prefix}_reason": _REASON_VALUES.take(reason),
             f"{prefix}_snap_m": dst.snap_m,
         },
         index=index,
@@ -184,6 +200,7 @@ def repair_reach(
     *,
     limit_s: float = DEFAULT_REPAIR_LIMIT_S,
     id_column: str = "station_id",
+    customer_snap: Snap | None = None,
 ) -> pd.DataFrame:
     """
     Repair reach: least driving time from any repair station to every customer.
@@ -203,6 +220,11 @@ def repair_reach(
         The promise (default 1,800 s = 30 minutes).
     id_column
         Station id column.
+    customer_snap
+        The customers' snap on ``engine``, made once and reused while the roads and the
+        customers stay the same (``engine.snap_points(customers)``, or the one stored in a
+        workspace: :func:`gridgeo.workspace.read_customer_snaps`); the customers are then not
+        snapped again. None (default): snap them now.
 
     Returns
     -------
@@ -213,7 +235,8 @@ def repair_reach(
     Raises
     ------
     InputError
-        If ``limit_s`` is not positive or no station is near a road.
+        If ``limit_s`` is not positive or no station is near a road; if ``customer_snap`` has
+        another number of rows than ``customers`` or was made by another engine (re-snap).
     EmptyDataError
         If ``stations`` is empty.
     MissingColumnError
@@ -233,6 +256,8 @@ def repair_reach(
         prefix="repair",
         source_name="stations",
         id_name="repair_station_id",
+        customer_snap=customer_snap,
+        snap_name="customer_snap",
     )
 
 
@@ -243,6 +268,7 @@ def payment_access(
     *,
     limit_s: float = DEFAULT_PAYMENT_LIMIT_S,
     id_column: str = "point_id",
+    customer_snap: Snap | None = None,
 ) -> pd.DataFrame:
     """
     Payment access: least travel time from every customer to its nearest payment point.
@@ -262,6 +288,8 @@ def payment_access(
         The promise (default 600 s = 10 minutes).
     id_column
         Payment point id column.
+    customer_snap
+        The customers' snap on ``engine`` (as in :func:`repair_reach`); None: snap them now.
 
     Returns
     -------
@@ -284,6 +312,8 @@ def payment_access(
         prefix="payment",
         source_name="points",
         id_name="payment_point_id",
+        customer_snap=customer_snap,
+        snap_name="customer_snap",
     )
 
 
@@ -297,10 +327,16 @@ def engines_from_roads(
     """
     Build the repair (drive) and payment engines from a roads layer.
 
+    Each engine is built from its own mode's roads: on a layer by mode (a workspace's
+    ``roads``, :func:`gridgeo.network.roads_from_osm`) the payment engine has every road
+    that mode may use (paths, tracks, footways, cycleways a truck cannot), with that mode's
+    speeds and one-way rules; a plain layer is read by its ``highway`` classes (see
+    "Roads layers" in :mod:`gridgeo.network`).
+
     Parameters
     ----------
     roads
-        The roads layer (see :func:`gridgeo.network.graph_from_roads`).
+        The roads layer: by mode, or plain (see :func:`gridgeo.network.graph_from_roads`).
     payment_mode
         Travel mode of the payment trip: ``"two_wheeler"`` (default), ``"walk"`` or ``"drive"``.
     max_snap_m, min_component_nodes
@@ -335,6 +371,8 @@ def customer_access(
     customer_id_column: str = "customer_id",
     station_id_column: str = "station_id",
     point_id_column: str = "point_id",
+    repair_snap: Snap | None = None,
+    payment_snap: Snap | None = None,
 ) -> pd.DataFrame:
     """
     The ``customer_access`` table of the data model: repair reach and payment access together.
@@ -353,6 +391,10 @@ def customer_access(
         The two promises.
     customer_id_column, station_id_column, point_id_column
         Id columns.
+    repair_snap, payment_snap
+        The customers' snaps on ``repair_engine`` and ``payment_engine``, made before and
+        reused (``customer_snap`` of :func:`repair_reach` and :func:`payment_access`; a
+        workspace stores them: :func:`gridgeo.workspace.read_customer_snaps`). None: snap now.
 
     Returns
     -------
@@ -361,13 +403,35 @@ def customer_access(
         ``repair_station_id``, ``repair_ok``, ``repair_reason``, ``payment_eta_s``,
         ``payment_point_id``, ``payment_ok``, ``payment_reason``, ``reason`` (``ok`` when both
         promises hold, else the repair reason if repair fails, else the payment reason).
+
+    Raises
+    ------
+    InputError
+        As :func:`repair_reach`; if a snap has another number of rows than ``customers`` or
+        was made by another engine than the one it is used with (re-snap).
     """
     cust_ids = check_ids(customers, customer_id_column, "customers")
+    for engine, snap, name in (
+        (repair_engine, repair_snap, "repair_snap"),
+        (payment_engine, payment_snap, "payment_snap"),
+    ):
+        if snap is not None and isinstance(engine, ReachEngine):
+            engine.check_snap(snap, len(customers), name=name)
     rep = repair_reach(
-        repair_engine, customers, stations, limit_s=repair_limit_s, id_column=station_id_column
+        repair_engine,
+        customers,
+        stations,
+        limit_s=repair_limit_s,
+        id_column=station_id_column,
+        customer_snap=repair_snap,
     )
     pay = payment_access(
-        payment_engine, customers, points, limit_s=payment_limit_s, id_column=point_id_column
+        payment_engine,
+        customers,
+        points,
+        limit_s=payment_limit_s,
+        id_column=point_id_column,
+        customer_snap=payment_snap,
     )
     reason = np.where(
         ~rep["repair_ok"].to_numpy(),
@@ -420,6 +484,12 @@ def _group_stats(data: pd.DataFrame, key: str, services: list[str]) -> pd.DataFr
     return out
 
 
+def _grid_key(customers: pd.DataFrame, column: str) -> pd.Series:
+    """The grid of each customer by ``column``: :func:`gridgeo.archive.grid_of_customers`
+    (the one definition of a grid's customers), for any column name."""
+    return grid_of_customers(customers, column=column)
+
+
 def reach_kpis(
     access: pd.DataFrame,
     customers: pd.DataFrame,
@@ -444,7 +514,10 @@ def reach_kpis(
         vulnerable flags.
     grid_columns
         Tier name → column of grid ids (default ``{"tier2": "grid_t2", "tier3": "grid_t3"}``).
-        Customers without a grid are counted in the grid ``"unassigned"``.
+        A customer belongs to the grid its column names, the grid that contains its located
+        position (:func:`gridgeo.archive.grid_of_customers`, the one definition every
+        output counts with); customers without a grid are the row
+        :data:`gridgeo.archive.NOT_LOCATED` (未定位) of each tier table.
     village_column
         Village column (``village_code``).
     hv_column
@@ -530,7 +603,7 @@ def reach_kpis(
     )
     data["_w"] = np.where(data["_hv"], w_hv, 1.0) * np.where(data["_vuln"], w_vuln, 1.0)
     for tier, col in grid_columns.items():
-        data[f"_grid_{tier}"] = customers[col].astype("string").fillna(UNASSIGNED)
+        data[f"_grid_{tier}"] = _grid_key(customers, col)
     data["_village"] = customers[village_column].astype("string").fillna(UNASSIGNED)
     data["_county"] = "county"
 
@@ -584,6 +657,7 @@ _REASON_ZH = {
     "isolated_road_piece": "位于孤立路段",
     "unreachable": "道路不可达",
     "not_geocoded": "未定位",
+    "not_computed": "未计算",
 }
 
 
@@ -615,8 +689,11 @@ def summary_zh(
     Returns
     -------
     str
-        Markdown text: county figures, reasons of non-compliance, the lowest grids per tier and
-        the worst villages. Shares have one decimal (``97.3%``), times are in minutes.
+        Markdown text: county figures (the customers, split into those in the grids and those
+        in no grid, 未定位), reasons of non-compliance, the lowest grids per tier (then the
+        未定位 row, when there are such customers) and the worst villages. Grids and their
+        customers are those of :func:`reach_kpis` (:func:`gridgeo.archive.grid_of_customers`).
+        Shares have one decimal (``97.3%``), times are in minutes.
     """
     if "county" not in kpis or "non_compliant" not in kpis:
         msg = "`kpis` must be the result of `reach_kpis` (keys 'county', 'non_compliant', ...)"
@@ -627,7 +704,14 @@ def summary_zh(
         "repair": f"{repair_limit_s / 60:g} 分钟抢修到达率",
         "payment": f"{payment_limit_s / 60:g} 分钟缴费可达率",
     }
-    lines = [f"# {title}", "", "## 全县", "", f"- 客户数：{int(county['customers']):,} 户"]
+    tiers = [k for k in kpis if k not in ("county", "villages", "non_compliant")]
+    n_customers = int(county["customers"])
+    counted = f"- 客户数：{n_customers:,} 户"
+    if tiers:  # the county total = customers in the grids + those in no grid (未定位)
+        finest = kpis[tiers[-1]]
+        lost = int(finest.at[NOT_LOCATED, "customers"]) if NOT_LOCATED in finest.index else 0
+        counted += f"（网格内 {n_customers - lost:,} 户，{NOT_LOCATED} {lost:,} 户）"
+    lines = [f"# {title}", "", "## 全县", "", counted]
     for s in services:
         lines.append(
             f"- {label[s]}：{_pct(county[f'{s}_share_ok'])}"
@@ -648,13 +732,13 @@ def summary_zh(
             for r, c in sorted(counts.items(), key=lambda rc: (-rc[1], str(rc[0])))
         )
         lines.append(f"- {'抢修' if s == 'repair' else '缴费'}：{parts}")
-    tiers = [k for k in kpis if k not in ("county", "villages", "non_compliant")]
-    tier_zh = {"tier2": "二级网格", "tier3": "三级网格"}
+    tier_zh = {"tier1": "一级网格", "tier2": "二级网格", "tier3": "三级网格"}
     for tier in tiers:
         table = kpis[tier]
         key = [f"{s}_share_ok" for s in services]
-        low = table.sort_values([*key, "customers"], ascending=[True] * len(key) + [False])
-        low = low.head(int(n_grids))
+        grids = table.drop(index=NOT_LOCATED, errors="ignore")
+        low = grids.sort_values([*key, "customers"], ascending=[True] * len(key) + [False])
+        low = pd.concat([low.head(int(n_grids)), table.loc[table.index == NOT_LOCATED]])
         lines += ["", f"## 达标率最低的{tier_zh.get(tier, tier)}", ""]
         header = "| 网格 | 客户数 | " + " | ".join(label[s] for s in services) + " |"
         lines += [header, "|" + "---|" * (2 + len(services))]
@@ -672,94 +756,3 @@ def summary_zh(
             name = names.get(code, "")
             lines.append(f"- {code}{(' ' + name) if name else ''}：{shares}")
     return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- isochrones
-
-
-def isochrones(
-    engine: ReachEngine,
-    stations: gpd.GeoDataFrame,
-    *,
-    bands_s: Sequence[float] = DEFAULT_BANDS_S,
-    per_station: bool = True,
-    buffer_m: float = DEFAULT_ISOCHRONE_BUFFER_M,
-    id_column: str = "station_id",
-    reverse: bool = False,
-) -> gpd.GeoDataFrame:
-    """
-    Areas reached within each time band, per station and for all stations together.
-
-    The area of a band is the union of every road part reached within the band (edges reached
-    in part are cut at the reached fraction; the stations' own edges and off-road legs
-    included), buffered by ``buffer_m`` in the metric CRS. It follows the roads: it is never a
-    convex hull, and a valley without a road stays outside.
-
-    Parameters
-    ----------
-    engine
-        The engine of the drive graph.
-    stations
-        Repair stations (or any sources) with an id column.
-    bands_s
-        Upper bounds of the bands, seconds (default 10, 20, 30 minutes).
-    per_station
-        Also return each station's own areas (each as if it were alone).
-    buffer_m
-        Half-width of the area around the reached roads.
-    id_column
-        Station id column.
-    reverse
-        Times towards the stations instead of from them (payment points).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        EPSG:4326, one row per (station, band): ``station_id`` (``"all"`` for all stations
-        together), ``band_s``, ``area_km2`` and the (Multi)Polygon ``geometry``; the ``"all"``
-        rows first, then by station order and band.
-
-    Raises
-    ------
-    InputError
-        If ``bands_s`` is empty or not positive, or no station is near a road.
-    """
-    bands = np.asarray(list(bands_s), dtype=float)
-    if bands.size == 0 or not np.all(np.isfinite(bands)) or np.any(bands <= 0):
-        msg = f"`bands_s` must be positive seconds, got {bands_s!r}"
-        raise InputError(msg)
-    bands = np.unique(bands)
-    buffer_m = check_positive(buffer_m, "buffer_m")
-    ids = check_ids(stations, id_column, "stations")
-    src = engine.snap_points(stations, "stations")
-    usable = src.seg >= 0
-    if not usable.any():
-        msg = f"no row of `stations` lies within `max_snap_m`={engine.max_snap_m!r} m of a road"
-        raise InputError(msg)
-    limit = float(bands.max())
-    runs: list[tuple[Any, np.ndarray, np.ndarray]] = []
-    dist, j = node_times(engine, src, reverse=reverse, limit_s=limit)
-    runs.append((ALL_STATIONS, dist, j))
-    if per_station:
-        each, _ = node_times(engine, src, reverse=reverse, limit_s=limit, each=True)
-        for pos, jj in enumerate(j):
-            runs.append((ids[jj], each[pos], np.array([jj])))
-    rows = []
-    for sid, dist, cols in runs:
-        for band in bands:
-            lines = reached_lines(engine, dist, src, cols, float(band), reverse=reverse)
-            # one buffer per part, then a cascaded union: far faster than buffering a
-            # collection; simplifying by 2 % of the buffer moves the edge by at most that
-            parts = shapely.buffer(shapely.simplify(lines, 0.02 * buffer_m), buffer_m, quad_segs=4)
-            area = shapely.union_all(parts)
-            rows.append((sid, float(band), float(shapely.area(area)) / 1e6, area))
-    geoms = engine.to_lonlat(np.array([r[3] for r in rows], dtype=object))
-    return gpd.GeoDataFrame(
-        {
-            "station_id": [r[0] for r in rows],
-            "band_s": [r[1] for r in rows],
-            "area_km2": [r[2] for r in rows],
-        },
-        geometry=geoms,
-        crs=CRS,
-    )

@@ -17,8 +17,33 @@ layer              key
 =================  ==================
 
 The road network is reference data imported from OSM or a roads file, not
-edited in gridgeo: it is kept as a plain GeoPackage layer ``roads`` beside the
-versioned ones and turned into a graph with :func:`read_road_graph`.
+edited in gridgeo: it is kept as an unversioned GeoPackage layer ``roads``
+beside the versioned ones, as a *layer by mode* (see "Roads layers" in
+:mod:`gridgeo.network`): every road piece that any travel mode uses, once, with
+per mode whether the mode uses it, its speed and its direction. Each mode's
+graph and engine (:func:`read_road_graph`, :func:`read_reach_engine`,
+:func:`compute_access`) is built from that mode's full road set: the repair
+truck's roads for repair, and for the payment trip by two-wheeler or on foot
+also the paths, tracks, footways and cycleways a truck cannot use. From an OSM
+extract the layer is :func:`gridgeo.network.roads_from_osm` (each mode's graph
+then has exactly the edges of :func:`gridgeo.network.graph_from_osm`); a plain
+roads layer (a county's own roads, the sample's generated roads) is made a layer
+by mode by its ``highway`` classes when it is stored (:func:`create_workspace`,
+:func:`replace_roads`).
+
+Workspaces written before the roads were stored by mode hold the drive roads
+only (a plain layer). They still open: their roads are read by the ``highway``
+class rules, which is exact for ``drive``, and reading them for ``two_wheeler``
+or ``walk`` warns, in one line, that those roads are missing and how to put them
+in: ``gridgeo roads import FILE --workspace W``, FILE being the OSM extract (or
+roads file) the workspace was made from. They cannot be upgraded in place: the
+roads they lack are not in the workspace.
+
+The customers' snaps to the roads of each travel mode are kept in a plain
+table ``customer_snaps`` (:func:`read_customer_snaps`): made once, reused by
+:func:`compute_access` until the roads or the customers' positions change. It
+is a cache: written in one transaction of its own, never needed to open a
+workspace, and made again when missing.
 
 This module joins the pieces (store, network, grids, roster) into the jobs
 the CLI and the API run; the analysis itself lives in those modules.
@@ -26,7 +51,11 @@ the CLI and the API run; the analysis itself lives in those modules.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
+import sqlite3
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,29 +64,41 @@ from typing import Any
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
+import shapely
 
+from gridgeo import archive as _archive
 from gridgeo import geocode as _geocode
 from gridgeo import grids as _grids
 from gridgeo import io as _io
 from gridgeo import network as _network
 from gridgeo import reach as _reach
-from gridgeo.errors import InputError, MissingColumnError, NotFoundError
+from gridgeo.errors import DuplicateIdError, InputError, MissingColumnError, NotFoundError
 from gridgeo.roster import apply_roster
 from gridgeo.store import GeoPackageStore
 
 __all__ = [
+    "ACCESS_LAYER",
+    "NOT_COMPUTED",
     "ROADS_LAYER",
+    "SNAPS_TABLE",
     "WORKSPACE_KEYS",
     "GridBuild",
+    "access_for_customers",
     "build_grids",
     "compute_access",
+    "count_grid_customers",
     "create_workspace",
     "load_service_grids",
     "reach_kpi_function",
+    "read_access",
+    "read_customer_snaps",
     "read_gazetteer",
     "read_reach_engine",
     "read_road_graph",
+    "read_roads",
+    "replace_roads",
     "restore_grids",
     "save_grids",
     "village_workload",
@@ -75,7 +116,24 @@ WORKSPACE_KEYS: dict[str, str] = {
     "grids": "grid_id",
 }
 CUSTOMERS_LAYER = "customers"
+ACCESS_LAYER = "customer_access"
 ROADS_LAYER = "roads"
+# The customers' snaps, one row per travel mode (read_customer_snaps): a cache, not versioned.
+SNAPS_TABLE = "customer_snaps"
+_SNAP_COLUMNS = (
+    ("seg", "<i8"),
+    ("t", "<f8"),
+    ("snap_m", "<f8"),
+    ("leg_s", "<f8"),
+    ("reason", "i1"),
+    ("x_m", "<f8"),
+    ("y_m", "<f8"),
+)
+# The reason of a customer that has no row in `customer_access` (imported after the
+# access was computed, say): within neither promise until it is computed.
+NOT_COMPUTED = "not_computed"
+ACCESS_FLAGS = ("repair_ok", "payment_ok")
+ACCESS_REASONS = ("repair_reason", "payment_reason", "reason")
 REQUIRED_LAYERS = ("county", "villages", "substations")
 ROSTER_COLUMNS_IN_GRIDS = ("manager", "members", "liaison", "phone", "liaison_phone")
 
@@ -100,8 +158,9 @@ def create_workspace(
         :data:`WORKSPACE_KEYS` (``county``, ``villages`` and ``substations``
         at least). Each starts at version 1.
     roads
-        The roads layer (:func:`gridgeo.network.roads_from_graph`), stored
-        unversioned.
+        The roads: a layer by mode (:func:`gridgeo.network.roads_from_osm`),
+        or a plain roads layer, stored as a layer by mode
+        (:func:`gridgeo.network.roads_for_modes`); unversioned.
     author, reason
         Recorded with version 1.
     overwrite
@@ -122,6 +181,7 @@ def create_workspace(
     if missing:
         msg = f"`layers` lacks {missing!r}: a workspace needs at least {list(REQUIRED_LAYERS)!r}."
         raise MissingColumnError(msg)
+    by_mode = None if roads is None else _network.roads_for_modes(roads)  # checked before
     store = GeoPackageStore.create(
         path,
         dict(layers),
@@ -130,31 +190,89 @@ def create_workspace(
         keys={name: WORKSPACE_KEYS[name] for name in layers},
         overwrite=overwrite,
     )
-    if roads is not None:
-        _io.write_layer(roads, store.path, ROADS_LAYER)
+    if by_mode is not None:
+        _io.write_layer(by_mode, store.path, ROADS_LAYER)
     return store
 
 
-def _read_roads(store: GeoPackageStore) -> gpd.GeoDataFrame:
+def replace_roads(store: GeoPackageStore, roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Put new roads in a workspace in place of its ``roads`` layer (or as the first one).
+
+    This is how a workspace of an older gridgeo, which holds the drive roads only, gets the
+    roads of every mode: ``gridgeo roads import FILE --workspace W`` calls it with
+    :func:`gridgeo.network.roads_from_osm` of the extract.
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    roads
+        A layer by mode (:func:`gridgeo.network.roads_from_osm`) or a plain roads layer,
+        stored as a layer by mode (:func:`gridgeo.network.roads_for_modes`). It is made and
+        checked before the stored layer is replaced; a bad layer leaves the workspace as it was.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer by mode as stored.
+    """
+    by_mode = _network.roads_for_modes(roads)
+    _io.write_layer(by_mode, store.path, ROADS_LAYER)
+    return by_mode
+
+
+def read_roads(store: GeoPackageStore, *, mode: str | None = None) -> gpd.GeoDataFrame:
+    """The ``roads`` layer of a workspace.
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    mode
+        The travel mode the roads are read for, if one. The roads of a workspace written
+        before they were stored by mode (a plain layer: drive roads only) are read as they
+        are; for ``"two_wheeler"`` or ``"walk"`` a warning says that the roads only those
+        modes use are missing and which command puts them in.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The layer (by mode, see :mod:`gridgeo.network`), in EPSG:4326.
+
+    Raises
+    ------
+    NotFoundError
+        If the workspace has no ``roads`` layer.
+    """
     if ROADS_LAYER not in _io.list_layers(store.path):
         msg = (
-            f"workspace {str(store.path)!r} has no `roads` layer: import roads first "
-            "(`gridgeo roads import FILE --out ...`) or rebuild the workspace."
+            f"workspace {str(store.path)!r} has no `roads` layer: import the roads first "
+            f"(`gridgeo roads import FILE --workspace {store.path}`)."
         )
         raise NotFoundError(msg)
-    return _io.read_layer(store.path, layer=ROADS_LAYER)
+    roads = _io.read_layer(store.path, layer=ROADS_LAYER)
+    if mode not in (None, "drive") and not _network.has_mode_columns(roads):
+        msg = (
+            f"workspace {store.path.name!r} holds the roads of an older gridgeo, drive roads "
+            f"only: its {mode} roads lack the paths, tracks, footways and cycleways that only "
+            f"{mode} may use; put them in with `gridgeo roads import FILE --workspace "
+            f"{store.path}` (FILE: the OSM extract or roads file the workspace was made from)"
+        )
+        warnings.warn(msg, stacklevel=3)
+    return roads
 
 
 def read_road_graph(store: GeoPackageStore, *, mode: str = "drive") -> nx.MultiDiGraph:
-    """The road graph of a workspace for one travel mode (see :data:`gridgeo.MODES`)."""
-    return _network.graph_from_roads(_read_roads(store), mode=mode)
+    """The road graph of a workspace for one travel mode (see :data:`gridgeo.MODES`), made from
+    that mode's roads (:func:`read_roads`)."""
+    return _network.graph_from_roads(read_roads(store, mode=mode), mode=mode)
 
 
 def read_reach_engine(store: GeoPackageStore, *, mode: str = "drive") -> _reach.ReachEngine:
-    """The reach engine of a workspace's roads for one travel mode, built straight from the
-    roads layer (:meth:`gridgeo.reach.ReachEngine.from_roads`: the same answers as an engine
-    built from :func:`read_road_graph`, about twice as fast to build)."""
-    return _reach.ReachEngine.from_roads(_read_roads(store), mode=mode)
+    """The reach engine of a workspace's roads for one travel mode, built straight from that
+    mode's roads (:func:`read_roads`; :meth:`gridgeo.reach.ReachEngine.from_roads`: the same
+    answers as an engine built from :func:`read_road_graph`, about twice as fast to build)."""
+    return _reach.ReachEngine.from_roads(read_roads(store, mode=mode), mode=mode)
 
 
 def read_gazetteer(store: GeoPackageStore) -> _geocode.Gazetteer:
@@ -381,13 +499,40 @@ def _customers_in(
     return updated, version
 
 
+def _customer_cells(
+    points: gpd.GeoSeries, cells: gpd.GeoDataFrame, village_grid: pd.Series
+) -> np.ndarray:
+    """The village cell that contains each customer's position (its row position in
+    ``cells``, -1 for none): the rule of :func:`gridgeo.grids.assign_to_grids` (which sets
+    the customers' grid ids) applied to the cells the grids are made of. A point on the border
+    of cells of two grids goes to the grid whose id sorts first, as there."""
+    if points.crs is not None and cells.crs is not None and not points.crs.equals(cells.crs):
+        points = points.to_crs(cells.crs)
+    geoms = points.to_numpy()
+    hit_point, hit_cell = shapely.STRtree(cells.geometry.to_numpy()).query(
+        geoms, predicate="intersects"
+    )
+    _, grid_rank = np.unique(village_grid.astype(str).to_numpy(), return_inverse=True)
+    order = np.lexsort((hit_cell, grid_rank[hit_cell], hit_point))
+    hit_point, hit_cell = hit_point[order], hit_cell[order]
+    first = np.ones(len(hit_point), dtype=bool)
+    first[1:] = hit_point[1:] != hit_point[:-1]
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    out[hit_point[first]] = hit_cell[first]
+    return out
+
+
 def load_service_grids(store: GeoPackageStore) -> tuple[_grids.ServiceGrids, int]:
     """The workspace's current grids as an editable :class:`~gridgeo.grids.ServiceGrids`.
 
     Village cells are recomputed from the county and the villages (the same
-    cells the build used, as both are deterministic) and their counts come
-    from the ``customers`` layer (zero where there is none yet). The workload
-    of a village is its customer count: previews of grids built with other
+    cells the build used, as both are deterministic). Their counts are the
+    customers whose located position lies in the cell (zero where there is no
+    ``customers`` layer yet): a grid's customers in a preview are then those
+    of :func:`gridgeo.archive.customers_per_grid`, the customers in its
+    polygon, before and after the edit, and the not located customers
+    (:data:`gridgeo.archive.NOT_LOCATED`) are in no cell. The workload of a
+    village is its customer count: previews of grids built with other
     ``weights`` show customer-count KPIs.
 
     Returns
@@ -404,20 +549,36 @@ def load_service_grids(store: GeoPackageStore) -> tuple[_grids.ServiceGrids, int
     county = store.read("county")
     villages = store.read("villages")
     cells = _grids.village_cells(county, villages)
-    if "customers" in store.layers():
-        counts = village_workload(store.read("customers")).set_index("village_code")
-    else:
-        counts = pd.DataFrame(columns=list(_grids.COUNT_COLUMNS), dtype=float)
-    table = counts.reindex(cells["village_code"].astype(str)).fillna(0)
     for column in _grids.COUNT_COLUMNS:
-        cells[column] = table[column].to_numpy().astype(int)
-    cells["workload"] = cells["customers"].astype(float)
+        cells[column] = 0
+    cells["workload"] = 0.0
     service = _grids.service_grids_from_layers(grids, cells, county)
+    if CUSTOMERS_LAYER in store.layers():
+        customers = store.read(CUSTOMERS_LAYER)
+        cell = _customer_cells(customers.geometry, service.cells, service.village_grid)
+        codes = service.cells["village_code"].astype(str).to_numpy(dtype=object)
+        in_cells = customers.assign(grid_t3=np.where(cell >= 0, codes[np.maximum(cell, 0)], None))
+        table = _archive.customers_per_grid(in_cells, tier=3).reindex(codes, fill_value=0)
+        cells = service.cells.copy()
+        for column in _grids.COUNT_COLUMNS:
+            cells[column] = table[column].to_numpy(dtype=int)
+        cells["workload"] = cells["customers"].astype(float)
+        service = _grids.ServiceGrids(
+            grids=service.grids,
+            village_grid=service.village_grid,
+            cells=cells,
+            county=service.county,
+        )
     return _grids.refresh_counts(service), version
 
 
+def _flags(access: pd.DataFrame, column: str) -> np.ndarray:
+    """A yes/no column of ``access`` as booleans, a missing value as no (never True)."""
+    return access[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
 def reach_kpi_function(
-    customers: pd.DataFrame, access: pd.DataFrame
+    customers: gpd.GeoDataFrame, access: pd.DataFrame
 ) -> Callable[[_grids.ServiceGrids], pd.DataFrame]:
     """KPIs of a grid edit's preview: repair and payment compliance per grid.
 
@@ -426,27 +587,42 @@ def reach_kpi_function(
     answers for. The returned function recomputes, for the grids of a
     :class:`~gridgeo.grids.ServiceGrids`, the share of customers within the
     30-minute repair and the 10-minute payment promise, following each
-    customer's village into its (new) grid.
+    customer's position (the village cell it lies in) into its (new) grid:
+    a grid answers for the customers in its polygon, as
+    :func:`gridgeo.archive.customers_per_grid` counts them.
 
     Parameters
     ----------
     customers
-        The customers layer (``village_code`` per customer).
+        The customers layer (their points).
     access
-        :func:`gridgeo.reach.customer_access` on the same index.
+        The customers' access on the same index (:func:`read_access`); a
+        missing ``repair_ok`` / ``payment_ok`` counts as not within the promise.
     """
     if not access.index.equals(customers.index):
-        msg = "`access` and `customers` must share their index."
+        msg = "`access` and `customers` must share their index (see `read_access`)."
         raise InputError(msg)
-    village = customers["village_code"].astype("string")
-    repair_ok = access["repair_ok"].astype(bool).to_numpy()
-    payment_ok = access["payment_ok"].astype(bool).to_numpy()
+    if not isinstance(customers, gpd.GeoDataFrame):
+        msg = "`customers` must be a GeoDataFrame with the customers' points (the layer)."
+        raise InputError(msg)
+    missing = [c for c in ACCESS_FLAGS if c not in access]
+    if missing:
+        msg = f"`access` lacks {missing!r}: pass the customers' access (see `read_access`)."
+        raise MissingColumnError(msg)
+    points = customers.geometry
+    repair_ok = _flags(access, "repair_ok")
+    payment_ok = _flags(access, "payment_ok")
+    seen: dict[str, Any] = {}
 
     def kpis(service: _grids.ServiceGrids) -> pd.DataFrame:
-        codes = service.cells["village_code"].astype(str).to_numpy()
-        t3_of = pd.Series(service.village_grid.to_numpy(), index=codes)
+        # the cells stay through an edit: find each customer's cell once
+        if seen.get("cells") is not service.cells:
+            seen["cells"] = service.cells
+            seen["cell"] = _customer_cells(points, service.cells, service.village_grid)
+        cell = seen["cell"]
+        t3_of_cell = service.village_grid.to_numpy(dtype=object)
+        t3 = pd.Series(np.where(cell >= 0, t3_of_cell[np.maximum(cell, 0)], None), dtype=object)
         parent = service.grids.set_index("grid_id")["parent_id"]
-        t3 = village.map(t3_of)
         t2 = t3.map(parent)
         t1 = t2.map(parent)
         frames = []
@@ -460,6 +636,146 @@ def reach_kpi_function(
     return kpis
 
 
+def access_for_customers(
+    customers: gpd.GeoDataFrame,
+    access: pd.DataFrame,
+    *,
+    customer_id_column: str = "customer_id",
+) -> gpd.GeoDataFrame:
+    """The access row of every customer: customers and ``customer_access`` joined.
+
+    Every front (CLI, API, map) reads the customers' access through this join. A customer
+    without an access row (imported after the access was computed, say) is within neither
+    promise: ``repair_ok`` and ``payment_ok`` False, reasons :data:`NOT_COMPUTED`, no times
+    or stations. Access rows of customers no longer in ``customers`` are left out.
+
+    Parameters
+    ----------
+    customers
+        The customers layer (``customer_id_column`` and the points).
+    access
+        The ``customer_access`` layer (:func:`gridgeo.reach.customer_access`): one row per
+        customer id with ``repair_ok`` and ``payment_ok``.
+    customer_id_column
+        The id column of both.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The access columns on the customers' index, in their order, with their points.
+
+    Raises
+    ------
+    MissingColumnError
+        If an id column or ``repair_ok`` / ``payment_ok`` is missing.
+    DuplicateIdError
+        If a customer has more than one access row.
+    """
+    for frame, name in ((customers, "customers"), (access, "access")):
+        if customer_id_column not in frame:
+            msg = f"`{name}` lacks the id column {customer_id_column!r}."
+            raise MissingColumnError(msg)
+    missing = [c for c in ACCESS_FLAGS if c not in access]
+    if missing:
+        msg = f"`access` lacks {missing!r}: pass the `customer_access` layer."
+        raise MissingColumnError(msg)
+    drop = ["version"] if "version" in access else []
+    if isinstance(access, gpd.GeoDataFrame):
+        drop.append(access.geometry.name)
+    table = pd.DataFrame(access.drop(columns=drop))
+    keys = table[customer_id_column].astype(str)
+    twice = keys[keys.duplicated()].unique().tolist()
+    if twice:
+        msg = f"`access` has more than one row for customer(s) {twice[:5]!r}."
+        raise DuplicateIdError(msg)
+    ids = customers[customer_id_column].astype(str).to_numpy()
+    # a hash look-up: np.isin on Python strings sorts object arrays (17 s for 30,000 ids)
+    found = pd.Index(keys.to_numpy()).get_indexer(ids) >= 0
+    joined = table.set_axis(keys.to_numpy()).reindex(ids)
+    joined.index = customers.index
+    joined[customer_id_column] = customers[customer_id_column].to_numpy()
+    for column in ACCESS_FLAGS:
+        joined[column] = _flags(joined, column)
+    if "reason" not in joined:
+        joined["reason"] = None
+    for column in ACCESS_REASONS:
+        if column in joined:
+            joined[column] = joined[column].astype(object).where(found, NOT_COMPUTED)
+    return gpd.GeoDataFrame(joined, geometry=customers.geometry.to_numpy(), crs=customers.crs)
+
+
+def read_access(store: GeoPackageStore) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The customers of a workspace and their access (:func:`access_for_customers`).
+
+    Returns
+    -------
+    tuple
+        The ``customers`` layer and its access on the same index, with the customers'
+        points; customers without an access row are within neither promise.
+
+    Raises
+    ------
+    NotFoundError
+        If the workspace has no ``customers`` or no ``customer_access`` layer.
+    """
+    layers = store.layers()
+    if CUSTOMERS_LAYER not in layers:
+        msg = (
+            f"workspace {store.path.name!r} has no `customers` layer: import the customer "
+            "archive first (`gridgeo customers import FILE --workspace ...`)."
+        )
+        raise NotFoundError(msg)
+    if ACCESS_LAYER not in layers:
+        msg = (
+            f"workspace {store.path.name!r} has no `{ACCESS_LAYER}` layer: compute the "
+            "customers' repair and payment access first (gridgeo.compute_access)."
+        )
+        raise NotFoundError(msg)
+    customers = store.read(CUSTOMERS_LAYER)
+    return customers, access_for_customers(customers, store.read(ACCESS_LAYER))
+
+
+def count_grid_customers(
+    store: GeoPackageStore, *, version: int | None = None
+) -> dict[int, pd.DataFrame]:
+    """The customers of every grid of a workspace, per tier.
+
+    Counted by :func:`gridgeo.archive.customers_per_grid`, the one definition every output
+    uses: a grid's customers are those whose located position it contains.
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    version
+        A version of the grids (default: the current one). The customers' stored grid ids
+        belong to the current grids; for another version (or customers stored without grid
+        ids) they are put into the polygons (:func:`gridgeo.grids.assign_to_grids`), by the
+        same rule.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        Tier (1, 2, 3) → customers per grid of that tier, then the row
+        :data:`~gridgeo.archive.NOT_LOCATED`; each adds up to the county's customers (all
+        zero without a ``customers`` layer).
+    """
+    grids = store.read("grids", version=version)
+    if CUSTOMERS_LAYER in store.layers():
+        customers = store.read(CUSTOMERS_LAYER)
+        stale = version is not None and version != store.current_version("grids")
+        if stale or not set(_archive.GRID_ID_COLUMNS.values()) <= set(customers.columns):
+            assigned = _grids.assign_to_grids(customers.geometry, grids)
+            customers = customers.assign(**{c: assigned[c].to_numpy() for c in assigned})
+    else:
+        columns = [*_archive.GRID_ID_COLUMNS.values(), "voltage_class", "vulnerable"]
+        customers = pd.DataFrame(columns=columns)
+    return {
+        tier: _archive.customers_per_grid(customers, grids, tier=tier)
+        for tier in _archive.GRID_ID_COLUMNS
+    }
+
+
 def compute_access(
     store: GeoPackageStore,
     *,
@@ -469,12 +785,21 @@ def compute_access(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Repair reach and payment access of every customer of a workspace.
 
+    The customers' snaps are the stored ones (:func:`read_customer_snaps`): made once, then
+    reused until the roads or the customers' positions change.
+
     Returns the customers layer and the ``customer_access`` table on its index.
     """
-    customers = store.read("customers")
+    version = store.current_version(CUSTOMERS_LAYER)  # first: a save in between re-snaps
+    customers = store.read(CUSTOMERS_LAYER)
     engines = _reach.engines_from_roads(
-        _io.read_layer(store.path, layer=ROADS_LAYER), payment_mode=payment_mode
+        read_roads(store, mode=payment_mode), payment_mode=payment_mode
     )
+    snaps = {
+        service: _customer_snap(store, engines[service], customers, version=version, mode=mode)
+        for service, mode in (("repair", "drive"), ("payment", payment_mode))
+        if service == "repair" or engines["payment"] is not engines["repair"]
+    }
     access = _reach.customer_access(
         engines["repair"],
         engines["payment"],
@@ -483,5 +808,216 @@ def compute_access(
         store.read("payment_points"),
         repair_limit_s=repair_limit_s,
         payment_limit_s=payment_limit_s,
+        repair_snap=snaps["repair"],
+        payment_snap=snaps.get("payment", snaps["repair"]),
     )
     return customers, access
+
+
+# --------------------------------------------------------------------------- stored snaps
+
+
+def _points_digest(points: gpd.GeoSeries) -> str:
+    """A short hash of the points in order (CRS, which rows have a position, coordinates):
+    what a snap of them depends on, besides the engine."""
+    geoms = points.to_numpy()
+    has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    h = hashlib.sha256()
+    h.update(str(points.crs.to_wkt() if points.crs is not None else None).encode())
+    h.update(np.ascontiguousarray(has).data)
+    h.update(np.ascontiguousarray(shapely.get_coordinates(geoms[has]), dtype="<f8").data)
+    return h.hexdigest()[:16]
+
+
+def _snap_arrays(snap: _reach.Snap) -> dict[str, np.ndarray]:
+    arrays = {
+        "seg": snap.seg,
+        "t": snap.t,
+        "snap_m": snap.snap_m,
+        "leg_s": snap.leg_s,
+        "reason": snap.reason,
+        "x_m": snap.xy[:, 0],
+        "y_m": snap.xy[:, 1],
+    }
+    return {name: np.ascontiguousarray(arrays[name], dtype=dt) for name, dt in _SNAP_COLUMNS}
+
+
+def _read_stored_snap(
+    store: GeoPackageStore, mode: str, *, fingerprint: str, digest: str, n_rows: int
+) -> _reach.Snap | None:
+    """The stored snap of ``mode`` if it was made by an engine of ``fingerprint`` for the
+    points of ``digest``, else None (also when there is none or it cannot be read)."""
+    names = [name for name, _ in _SNAP_COLUMNS]
+    sql = (
+        f"SELECT engine_fingerprint, points_digest, n_rows, {', '.join(names)} "
+        f'FROM "{SNAPS_TABLE}" WHERE mode = ?'
+    )
+    try:
+        con = sqlite3.connect(store.path, timeout=store.timeout_s)
+        try:
+            row = con.execute(sql, (mode,)).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:  # no table yet (or an unreadable one: made again)
+        return None
+    if row is None or tuple(row[:3]) != (fingerprint, digest, n_rows):
+        return None
+    arrays = {}
+    for (name, dtype), blob in zip(_SNAP_COLUMNS, row[3:], strict=True):
+        if not isinstance(blob, bytes) or len(blob) != n_rows * np.dtype(dtype).itemsize:
+            return None
+        arrays[name] = np.frombuffer(blob, dtype=dtype).copy()
+    return _reach.Snap(
+        seg=arrays["seg"].astype(np.int64),
+        t=arrays["t"].astype(float),
+        snap_m=arrays["snap_m"].astype(float),
+        leg_s=arrays["leg_s"].astype(float),
+        reason=arrays["reason"].astype(np.int8),
+        xy=np.column_stack([arrays["x_m"], arrays["y_m"]]).astype(float),
+        fingerprint=fingerprint,
+    )
+
+
+def _write_snap(
+    store: GeoPackageStore, mode: str, snap: _reach.Snap, *, digest: str, version: int
+) -> bool:
+    """Store ``snap`` as the one of ``mode`` (one transaction: the row of ``mode`` is
+    replaced, nothing else changes). A failure is logged and leaves the workspace as it was:
+    the table is a cache, the snap is made again next time."""
+    arrays = _snap_arrays(snap)
+    names = [name for name, _ in _SNAP_COLUMNS]
+    blobs = ", ".join(f'"{name}" BLOB NOT NULL' for name in names)
+    create = (
+        f'CREATE TABLE IF NOT EXISTS "{SNAPS_TABLE}" ('
+        '"fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "mode" TEXT NOT NULL UNIQUE, '
+        '"engine_fingerprint" TEXT NOT NULL, "points_digest" TEXT NOT NULL, '
+        '"customers_version" INTEGER NOT NULL, "n_rows" INTEGER NOT NULL, '
+        f'"created_at" TEXT NOT NULL, {blobs})'
+    )
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    insert = (
+        f'INSERT INTO "{SNAPS_TABLE}" (mode, engine_fingerprint, points_digest, '
+        f"customers_version, n_rows, created_at, {', '.join(names)}) "
+        f"VALUES ({', '.join('?' * (6 + len(names)))})"
+    )
+    values: list[Any] = [mode, snap.fingerprint, digest, int(version), len(snap), now]
+    values += [arrays[name].tobytes() for name in names]
+    try:
+        con = sqlite3.connect(store.path, timeout=store.timeout_s, isolation_level=None)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            con.execute(create)
+            known = con.execute(
+                "SELECT 1 FROM gpkg_contents WHERE table_name = ?", (SNAPS_TABLE,)
+            ).fetchone()
+            if known is None:  # registered, so that GDAL and QGIS list it as a table
+                con.execute(
+                    "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, "
+                    "last_change) VALUES (?, 'attributes', ?, ?, ?)",
+                    (SNAPS_TABLE, SNAPS_TABLE, "gridgeo: customers' stored snaps (a cache)", now),
+                )
+            con.execute(f'DELETE FROM "{SNAPS_TABLE}" WHERE mode = ?', (mode,))
+            con.execute(insert, values)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+    except (sqlite3.Error, OSError) as exc:
+        logger.warning(
+            "workspace %s: the customers' %s snap was not stored (%s); it is made again next "
+            "time, nothing else changed",
+            store.path.name,
+            mode,
+            exc,
+        )
+        return False
+    return True
+
+
+def _customer_snap(
+    store: GeoPackageStore,
+    engine: _reach.ReachEngine,
+    customers: gpd.GeoDataFrame,
+    *,
+    version: int,
+    mode: str | None,
+) -> _reach.Snap:
+    if not isinstance(engine, _reach.ReachEngine):
+        msg = (
+            f"`engine` must be a ReachEngine, got {type(engine).__name__}; "
+            "use `read_reach_engine(store, mode=...)`"
+        )
+        raise InputError(msg)
+    mode = engine.mode if mode is None else mode
+    if not isinstance(mode, str) or not mode:
+        msg = (
+            f"`mode` must name the engine's travel mode (e.g. 'drive'), got {mode!r}; pass "
+            "`mode=` for an engine built from a graph without one"
+        )
+        raise InputError(msg)
+    digest = _points_digest(customers.geometry)
+    stored = _read_stored_snap(
+        store, mode, fingerprint=engine.fingerprint, digest=digest, n_rows=len(customers)
+    )
+    if stored is not None:
+        return stored
+    snap = engine.snap_points(customers, "customers")
+    _write_snap(store, mode, snap, digest=digest, version=version)
+    return snap
+
+
+def read_customer_snaps(
+    store: GeoPackageStore, engine: _reach.ReachEngine, *, mode: str | None = None
+) -> _reach.Snap:
+    """The customers' snap on ``engine``: stored in the workspace once, reused after.
+
+    Snapping every customer to its nearest road is most of a reach's time, and it changes only
+    when the roads or the customers do. The workspace keeps one snap per travel mode in the
+    table :data:`SNAPS_TABLE` (``customer_snaps``: per mode, the engine's
+    :attr:`~gridgeo.routing.ReachEngine.fingerprint`, a digest of the customers' positions,
+    the customers version it was made at and the snap's arrays ``seg``, ``t``, ``snap_m``,
+    ``leg_s``, ``reason``, ``x_m``, ``y_m`` as little-endian binary columns, one row per
+    customer in the order of the customers layer: a 10^6-customer snap reads back in
+    milliseconds, where a table of 10^6 rows takes seconds). The stored snap is returned when
+    it was made by an engine of the same fingerprint (same roads, mode and snapping
+    settings) for the same positions in the same order; otherwise the customers are snapped,
+    the snap replaces the stored one (one transaction) and is returned. A customers version
+    that changes no position (a grid save that moves customers to other grids, an edited
+    address) keeps the stored snap. The table is a cache: if it cannot be written (the file is
+    busy, say), that is logged and the snap is returned all the same; nothing else changes.
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    engine
+        The engine of the travel mode (:func:`read_reach_engine`).
+    mode
+        The travel mode the snap is stored under; default the engine's own (``engine.mode``).
+
+    Returns
+    -------
+    gridgeo.routing.Snap
+        One row per customer, in the order of ``store.read("customers")``; for
+        ``customer_snap`` of :func:`gridgeo.reach.repair_reach` and
+        :func:`gridgeo.reach.payment_access`.
+
+    Raises
+    ------
+    NotFoundError
+        If the workspace has no ``customers`` layer.
+    InputError
+        If ``engine`` is not a ReachEngine, or neither ``mode`` nor the engine names a mode.
+    """
+    if CUSTOMERS_LAYER not in store.layers():
+        msg = (
+            f"workspace {store.path.name!r} has no `customers` layer: import the customer "
+            "archive first (`gridgeo customers import FILE --workspace ...`)."
+        )
+        raise NotFoundError(msg)
+    version = store.current_version(CUSTOMERS_LAYER)  # first: a save in between re-snaps
+    customers = store.read(CUSTOMERS_LAYER)
+    return _customer_snap(store, engine, customers, version=version, mode=mode)

@@ -104,13 +104,14 @@ def build_map(
     k = _check_suggest_stations(suggest_stations)
     store = gridgeo.GeoPackageStore.open(workspace)
     layers = store.layers()
-    customers = access = kpis = None
-    if "customers" in layers and (k or "customer_access" in layers):
-        customers = store.read("customers").set_index("customer_id", drop=False)
-    if customers is not None and "customer_access" in layers:
-        access = store.read("customer_access").set_index("customer_id", drop=False)
-        access = access.reindex(customers.index)
-        kpis = gridgeo.reach_kpis(access, customers)
+    customers = access = kpis = counts = None
+    if "customers" in layers:
+        counts = gridgeo.count_grid_customers(store)
+        if gridgeo.ACCESS_LAYER in layers:
+            customers, access = gridgeo.read_access(store)
+            kpis = gridgeo.reach_kpis(access, customers)
+        elif k:
+            customers = store.read("customers")
     repair_stations = store.read("repair_stations")
     suggested = siting = None
     if k:
@@ -129,6 +130,7 @@ def build_map(
         isochrones=isochrones,
         figures=figures,
         kpis=kpis,
+        customer_counts=counts,
         suggested_sites=suggested,
         siting=siting,
     )

@@ -32,6 +32,8 @@ from branca.element import Element, Figure
 
 from gridgeo import (
     DEFAULT_REPAIR_LIMIT_S,
+    NOT_COMPUTED,
+    NOT_LOCATED,
     DuplicateIdError,
     EmptyDataError,
     InputError,
@@ -39,6 +41,7 @@ from gridgeo import (
     MissingColumnError,
     SitingResult,
     ensure_crs,
+    with_customer_counts,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,10 +97,12 @@ REASONS_ZH = {
     "too_far_from_road": "离道路过远",
     "isolated_road_piece": "位于孤立路段",
     "not_geocoded": "未定位",
+    NOT_COMPUTED: "未计算",
 }
 # (path in `figures`, Chinese label, English label, format)
 FIGURE_ROWS = (
     ("customers", "客户数", "customers", "count"),
+    ("not_located", f"其中{NOT_LOCATED}（不在任何网格）", "of them not located in a grid", "count"),
     ("grids.tier2", "供电网格（二级）", "supply grids, tier 2", "count"),
     ("grids.tier3", "村级网格（三级）", "village grids, tier 3", "count"),
     ("substations", "变电站", "substations", "count"),
@@ -582,6 +587,7 @@ def county_overview_map(
     isochrones: gpd.GeoDataFrame | None = None,
     figures: Mapping[str, Any] | None = None,
     kpis: Mapping[str, pd.DataFrame] | None = None,
+    customer_counts: Mapping[int, pd.DataFrame] | None = None,
     suggested_sites: gpd.GeoDataFrame | None = None,
     siting: Mapping[str, Any] | SitingResult | None = None,
     title: str | None = None,
@@ -618,6 +624,12 @@ def county_overview_map(
         The result of :func:`gridgeo.reach_kpis`: per-grid service levels for the popups
         (tables ``tier2`` / ``tier3`` indexed by grid id) and, when ``figures`` lacks
         them, the county's (table ``county``).
+    customer_counts
+        Customers per grid, tier → table (:func:`gridgeo.count_grid_customers` or
+        :func:`gridgeo.customers_per_grid` per tier, with the row ``未定位``): the
+        customers of the popups, the county total and the not located customers of the key
+        figures. When given, they replace the grids' own count columns and
+        ``figures["customers"]``, so that the map shows the counts every other output shows.
     suggested_sites
         The planner's suggested new repair stations (points, any CRS): ``rank`` (1, 2, ...,
         the pick order), ``name`` (the village), ``gain_customers`` (customers newly within
@@ -666,6 +678,21 @@ def county_overview_map(
     substations = _check_frame(substations, "substations")
     repair_stations = _check_frame(repair_stations, "repair_stations")
     payment_points = _check_frame(payment_points, "payment_points")
+    n_total = n_lost = None
+    if customer_counts is not None:
+        if not isinstance(customer_counts, Mapping) or not all(
+            isinstance(t, pd.DataFrame) and "customers" in t for t in customer_counts.values()
+        ):
+            msg = (
+                "`customer_counts` must map tiers to tables with a `customers` column "
+                "(gridgeo.count_grid_customers)"
+            )
+            raise InputError(msg)
+        grids = with_customer_counts(grids, customer_counts)
+        if customer_counts:
+            table = customer_counts[min(customer_counts)]["customers"]
+            n_total = int(table.sum())
+            n_lost = int(table.get(NOT_LOCATED, 0))
     n_access = None
     if access is not None:
         n_access = len(access)  # customers without a point count too
@@ -888,6 +915,8 @@ def county_overview_map(
 
     # legend and key figures
     figures = dict(figures or {})
+    if n_total is not None:
+        figures.update(customers=n_total, not_located=n_lost)
     county_kpis = kpis.get("county") if kpis is not None else None
     fallback: dict[str, Any] = {
         "grids.tier2": len(supply),

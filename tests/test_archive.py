@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from gridgeo import archive, geocode, network, sample, workspace
-from gridgeo.errors import DuplicateIdError, EmptyDataError, MissingColumnError
+from gridgeo.errors import DuplicateIdError, EmptyDataError, InputError, MissingColumnError
 from gridgeo.grids import assign_to_grids
 
 
@@ -208,7 +208,8 @@ def test_archive_summary_and_export_by_hand(tmp_path):
     assert summary.loc["T3-A-01", ["customers", "hv", "lv", "vulnerable"]].tolist() == [2, 1, 1, 1]
     assert summary.loc["T3-A-01", "industrial"] == 1
     assert summary.loc["T3-A-02", "not_village_level"] == 1
-    assert summary.loc["未定位 (not located)", "customers"] == 1
+    assert summary.loc["未定位", "customers"] == 1
+    assert summary["customers"].sum() == 4  # the county total: 3 in grids + 1 not located
     grids = tiny_grids().assign(name=["县", "供电网格", "网格2", "网格1"])
     files = archive.export_archive(customers, grids, tmp_path / "out")
     names = sorted(p.name for p in files)
@@ -228,5 +229,53 @@ def test_archive_summary_and_export_by_hand(tmp_path):
         pd.testing.assert_frame_equal(sheet.fillna(""), want)
     summary_sheet = book["汇总 summary"].set_index("grid_id")
     assert summary_sheet.loc["T3-A-01", "customers"] == 2
+    assert summary_sheet.loc["T2-A", "customers"] == 3  # the supply grid's own row first
+    assert summary_sheet.index[0] == "T2-A"
+    lost = pd.read_csv(tmp_path / "out" / "未定位客户_not_located.csv", dtype=str)
+    assert lost["户号 customer_id"].tolist() == ["4"]
     with pytest.raises(MissingColumnError, match="grid_t3"):
         archive.archive_summary(customers.drop(columns="grid_t3"))
+
+
+def test_customers_per_grid_by_hand():
+    customers = pd.DataFrame(
+        {
+            "grid_t1": ["T1", "T1", "T1", None, "T1", ""],
+            "grid_t2": ["T2-A", "T2-A", "T2-A", None, "T2-A", ""],
+            "grid_t3": ["T3-A-01", "T3-A-01", "T3-A-02", None, "T3-A-02", ""],
+            "voltage_class": ["LV", "HV", "lv", "LV", "hv", "LV"],
+            "vulnerable": [True, False, None, True, False, False],
+        },
+        index=[7, 3, 5, 1, 9, 2],
+    )
+    grids = tiny_grids()
+    t3 = archive.customers_per_grid(customers, grids, tier=3)
+    # by hand: T3-A-01 = customers 7 (LV, vulnerable) and 3 (HV); T3-A-02 = 5 (LV) and 9 (HV);
+    # 1 (no grid id) and 2 (empty grid id) are not located
+    assert t3.index.tolist() == ["T3-A-01", "T3-A-02", "未定位"]
+    assert t3.loc["T3-A-01"].tolist() == [2, 1, 1, 1]  # customers, hv, lv, vulnerable
+    assert t3.loc["T3-A-02"].tolist() == [2, 1, 1, 0]  # a missing `vulnerable` is no
+    assert t3.loc["未定位"].tolist() == [2, 0, 2, 1]
+    assert archive.customers_per_grid(customers, tier=1)["customers"].to_dict() == {
+        "T1": 4,
+        "未定位": 2,
+    }
+    assert archive.grid_of_customers(customers, tier=2).tolist() == [
+        "T2-A", "T2-A", "T2-A", "未定位", "T2-A", "未定位",
+    ]  # fmt: skip
+    # a grid with no customer is listed with zeros; the not located row is always there
+    empty = tiny_grids().assign(tier=[1, 2, 3, 3])
+    placed = customers.iloc[[0, 1]]
+    t3 = archive.customers_per_grid(placed, empty, tier=3)
+    assert t3["customers"].to_dict() == {"T3-A-01": 2, "T3-A-02": 0, "未定位": 0}
+    with_counts = archive.with_customer_counts(grids, {3: t3})
+    assert with_counts.set_index("grid_id").loc[["T3-A-01", "T3-A-02"], "customers"].tolist() == [
+        2,
+        0,
+    ]
+    with pytest.raises(InputError, match="`tier` must be 1, 2 or 3"):
+        archive.customers_per_grid(customers, tier=4)
+    with pytest.raises(MissingColumnError, match="grid_t2"):
+        archive.customers_per_grid(customers.drop(columns="grid_t2"), tier=2)
+    with pytest.raises(MissingColumnError, match="voltage_class"):
+        archive.customers_per_grid(customers.drop(columns="voltage_class"))

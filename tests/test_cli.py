@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
-from shapely.geometry import Point
+from shapely.geometry import LineString, Point
 
 from gridgeo.sample import SAMPLE_DIR
 
@@ -111,13 +111,15 @@ def test_demo_runs_end_to_end_on_the_bundled_sample(tmp_path):
     assert 'src="http' not in page and '<link href="http' not in page
     roads = gpd.read_file(out / "workspace.gpkg", layer="roads")
     assert roads.crs.to_epsg() == 4326
-    assert (roads["travel_time_s"] > 0).all()
-    drive = summary["road_graphs"]["drive"]
-    # the roads layer holds a two-way road once and a one-way road once: the graph has
-    # two directed edges for each two-way road
-    oneway = roads["oneway"].astype(bool)
-    assert drive["edges"] == 2 * int((~oneway).sum()) + int(oneway.sum())
-    assert drive["road_km"] == pytest.approx(roads["length_m"].sum() / 1000, rel=1e-6)
+    # the roads of every mode, one row per road; a mode's graph has two directed edges for
+    # each of its two-way roads and one for each of its one-way roads
+    for mode in ("drive", "two_wheeler", "walk"):
+        mine = roads[roads[mode].astype(bool)]
+        assert (mine[f"{mode}_speed_kph"] > 0).all()
+        oneway = mine[f"{mode}_oneway"] != 0
+        graph = summary["road_graphs"][mode]
+        assert graph["edges"] == 2 * int((~oneway).sum()) + int(oneway.sum())
+        assert graph["road_km"] == pytest.approx(mine["length_m"].sum() / 1000, rel=1e-6)
     assert not (out / "workspace.tmp.gpkg").exists()
 
 
@@ -163,6 +165,31 @@ def test_roads_import_clips_to_a_boundary_and_writes_a_layer(tmp_path, roads_dir
     n_full = int(full.stdout.split(":")[1].split("nodes")[0].replace(",", ""))
     n_clip = int(proc.stdout.split(":")[1].split("nodes")[0].replace(",", ""))
     assert 0 < n_clip < n_full
+    # every mode's roads, one line each
+    for mode in ("drive", "two_wheeler", "walk"):
+        assert f"km of {mode} roads" in full.stdout
+    assert set(roads.loc[~roads["drive"].astype(bool), "highway"]) & {"footway", "path"}
+
+
+def test_roads_import_of_a_roads_file_warns_in_one_line(tmp_path):
+    roads = gpd.GeoDataFrame(
+        {"highway": ["residential", "runway"]},
+        geometry=[LineString([(116.5, 27.2), (116.51, 27.2)]),
+                  LineString([(116.51, 27.2), (116.52, 27.2)])],
+        crs="EPSG:4326",
+    )  # fmt: skip
+    src = tmp_path / "roads.geojson"
+    roads.to_file(src)
+    out = tmp_path / "roads.gpkg"
+    proc = run_cli("roads", "import", str(src), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gridgeo: warning:") and "runway" in lines[0]
+    stored = gpd.read_file(out, layer="roads")
+    assert stored["highway"].tolist() == ["residential"]
+    assert stored[["drive", "two_wheeler", "walk"]].astype(bool).values.tolist() == [[True] * 3]
+    clip = run_cli("roads", "import", str(src), "--boundary", str(src))
+    assert_one_line_error(clip, "--boundary")
 
 
 def test_convert_moves_gcj02_points_by_the_datum_offset(tmp_path):
@@ -182,3 +209,33 @@ def test_convert_moves_gcj02_points_by_the_datum_offset(tmp_path):
 def test_convert_refuses_an_unknown_datum(tmp_path):
     proc = run_cli("convert", "a.geojson", str(tmp_path / "b.gpkg"), "--datum", "mars")
     assert_one_line_error(proc, "--datum")
+
+
+def test_dispatch_skips_unavailable_stations(tmp_path):
+    from gridgeo import sample, workspace
+
+    county = sample.load_sample()
+    layers = {
+        name: getattr(county, name)
+        for name in ("county", "villages", "substations", "repair_stations")
+    }
+    path = tmp_path / "workspace.gpkg"
+    workspace.create_workspace(path, layers, roads=county.roads, author="test", reason="test")
+    seat = county.repair_stations.geometry.iloc[0]
+    where = ("dispatch", "--workspace", str(path), "--point", f"{seat.x + 0.01},{seat.y}")
+    free = run_cli(*where)
+    assert free.returncode == 0, free.stderr
+    table = [line.split() for line in free.stdout.splitlines() if line.startswith("  ")]
+    ranked = [row[0] for row in table if row[0] in set(county.repair_stations["station_id"])]
+    assert f"best station 最近抢修站 {ranked[0]}: " in free.stdout
+    assert "unavailable 不可派" not in free.stdout
+    busy = run_cli(*where, "--unavailable", ranked[0])
+    assert busy.returncode == 0, busy.stderr
+    assert f"best station 最近抢修站 {ranked[1]}: " in busy.stdout
+    lines = busy.stdout.splitlines()
+    assert next(x for x in lines if x.startswith(f"  {ranked[0]} ")).endswith("unavailable 不可派")
+    everyone = run_cli(*where, "--unavailable", ",".join(ranked))
+    assert everyone.returncode == 0, everyone.stderr
+    assert "no station dispatched 无可派抢修站 (no_station_available)" in everyone.stdout
+    unknown = run_cli(*where, "--unavailable", "NOPE")
+    assert_one_line_error(unknown, "'NOPE'", "`unavailable`", "RS01")

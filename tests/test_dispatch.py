@@ -24,6 +24,7 @@ from gridgeo.errors import CoordinateError, InputError, NotFoundError
 from gridgeo.geocode import Gazetteer
 from gridgeo.network import graph_from_roads
 from gridgeo.reach import DEFAULT_MAX_SNAP_M, DEFAULT_MIN_COMPONENT_NODES, ReachEngine
+from gridgeo.routing import StationLabels
 from gridgeo.sample import load_sample
 
 # the hand graph in EPSG:4548 metres (see tests/handgraphs.py)
@@ -346,3 +347,68 @@ def test_sample_county_address_and_customer_errors(county, county_engine) -> Non
             dispatch(county_engine, st, address="南丰县白舍镇", gazetteer=gaz)
     with pytest.raises(NotFoundError, match="'NO-SUCH-ID'"):
         dispatch(county_engine, st, customer_id="NO-SUCH-ID", customers=county.customers)
+
+
+# --------------------------------------------------------------------------- availability
+
+
+@pytest.fixture(scope="module")
+def hand_labels(hand: ReachEngine) -> StationLabels:
+    return StationLabels(hand, stations(**HAND_STATIONS))
+
+
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_unavailable_station_gives_the_next_by_eta(hand, hand_labels, with_labels) -> None:
+    st = stations(**HAND_STATIONS)
+    labels = hand_labels if with_labels else None
+    # S2 (78 s) is busy: S1 (328 s, round the one-way loop) goes, S3 (408 s) stays listed
+    r = dispatch(hand, st, point=ll(*FAULT), limit_s=300.0, labels=labels, unavailable=["S2"])
+    assert r.station_id == "S1"
+    assert r.eta_s == pytest.approx(50 + 100 + 100 + 70 + 8, abs=TOL_S)
+    assert r.reason == "over_limit" and r.within_limit is False
+    assert r.route_km == pytest.approx(3.2, abs=1e-6)
+    assert r.options["station_id"].tolist() == ["S2", "S1", "S3"]
+    assert r.options["available"].tolist() == [False, True, True]
+    assert r.options["eta_s"].iloc[0] == pytest.approx(78.0, abs=TOL_S)
+    assert r.options["reason"].iloc[0] == "ok"  # its own time is still shown
+    # a station without crews is not available either
+    no_crew = st.assign(crews=[1, 0, 3])  # S2 has none
+    r = dispatch(hand, no_crew, point=ll(*FAULT), labels=labels)
+    assert r.station_id == "S1"
+    assert r.options.set_index("station_id")["available"].to_dict() == {
+        "S1": True,
+        "S2": False,
+        "S3": True,
+    }
+
+
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_no_station_available(hand, hand_labels, with_labels) -> None:
+    st = stations(**HAND_STATIONS)
+    labels = hand_labels if with_labels else None
+    r = dispatch(hand, st, point=ll(*FAULT), labels=labels, unavailable=("S1", "S2", "S3"))
+    assert r.station_id is None
+    assert r.reason == "no_station_available"
+    assert r.reason in DISPATCH_REASONS
+    assert math.isnan(r.eta_s) and math.isnan(r.route_km)
+    assert r.route is None and r.within_limit is False
+    assert not r.options["available"].any()
+    assert r.options["eta_s"].notna().all()  # every station's time is still listed
+    # nothing reaches F: the road reason wins, whatever the availability
+    r = dispatch(hand, st, point=ll(0.0, -1000.0), labels=labels, unavailable=["S1"])
+    assert r.reason == "unreachable"
+
+
+def test_unavailable_and_labels_errors(hand, hand_labels) -> None:
+    st = stations(**HAND_STATIONS)
+    with pytest.raises(InputError, match=r"\['NOPE'\].*S1, S2, S3"):
+        dispatch(hand, st, point=ll(*FAULT), unavailable=["S1", "NOPE"])
+    with pytest.raises(InputError, match="`unavailable` must be a collection"):
+        dispatch(hand, st, point=ll(*FAULT), unavailable="S1")
+    with pytest.raises(InputError, match="`labels` were built for other stations"):
+        dispatch(hand, stations(S1=(500.0, 10.0)), point=ll(*FAULT), labels=hand_labels)
+    other = ReachEngine(hand_graph(NODES, EDGES))
+    with pytest.raises(InputError, match="`labels` were built on another engine"):
+        dispatch(other, st, point=ll(*FAULT), labels=hand_labels)
+    with pytest.raises(InputError, match="`labels` must be StationLabels"):
+        dispatch(hand, st, point=ll(*FAULT), labels="labels")  # type: ignore[arg-type]

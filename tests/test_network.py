@@ -35,11 +35,16 @@ from gridgeo.network import (
     graph_from_osm,
     graph_from_roads,
     graph_summary,
+    has_mode_columns,
     label_components,
     nodes_from_graph,
     parse_maxspeed,
     read_graphml,
+    road_lines,
+    roads_for_modes,
     roads_from_graph,
+    roads_from_graphs,
+    roads_from_osm,
 )
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -770,3 +775,170 @@ def test_fast_graph_assembly_equals_the_public_networkx_api(roads_dir):
     assert nx.single_source_dijkstra_path_length(
         G, src, weight="travel_time"
     ) == nx.single_source_dijkstra_path_length(H, src, weight="travel_time")
+
+
+# --------------------------------------------------------------------------- roads layers by mode
+
+
+def edges_in_order(G) -> list[tuple]:
+    """Every edge with its ends, travel time and shape, in the graph's own order."""
+    return [
+        (u, v, d["travel_time"], d["highway"], d["oneway"], tuple(d["geometry"].coords))
+        for u, v, d in G.edges(data=True)
+    ]
+
+
+def pairs_and_times(G) -> tuple[list[tuple], np.ndarray]:
+    """The edges' node pairs, sorted, and their travel times in the same order."""
+    edges = sorted((u, v, d["travel_time"]) for u, v, d in G.edges(data=True))
+    return [e[:2] for e in edges], np.array([e[2] for e in edges])
+
+
+def mode_values(layer: gpd.GeoDataFrame, mode: str) -> list[tuple]:
+    """(usable, speed or None, direction) of each row for one mode."""
+    speeds = layer[f"{mode}_speed_kph"].astype(object).where(layer[mode], None)
+    return list(zip(layer[mode], speeds, layer[f"{mode}_oneway"], strict=True))
+
+
+def test_roads_for_modes_by_hand():
+    roads = utm_roads()
+    layer = roads_for_modes(roads)
+    assert has_mode_columns(layer) and not has_mode_columns(roads)
+    assert layer.crs.to_epsg() == 4326 and len(layer) == 5
+    assert layer["highway"].tolist() == ["trunk", "residential", "unclassified", "track", "footway"]
+    # the speeds of the plain rules, by hand: a given speed_kph replaces the class default in
+    # drive mode and caps it for two-wheelers (25 km/h at most); walkers ignore one-way tags
+    assert mode_values(layer, "drive") == [
+        (True, 36.0, 0), (True, 20.0, 1), (True, 36.0, 0), (True, 12.0, -1), (False, None, 0),
+    ]  # fmt: skip
+    assert mode_values(layer, "two_wheeler") == [
+        (True, 25.0, 0), (True, 18.0, 1), (True, 22.0, 0), (True, 12.0, -1), (True, 8.0, 0),
+    ]  # fmt: skip
+    assert mode_values(layer, "walk") == [(True, WALK_SPEED_KPH, 0)] * 5
+    lines = gpd.GeoSeries(roads.geometry, crs=roads.crs).to_crs(4326)
+    assert layer["length_m"].to_numpy() == pytest.approx([geod_m(g.coords) for g in lines])
+    # each mode's graph of the layer is the graph of the plain layer, edge by edge (the nodes
+    # are numbered alike; the layer names them, so they come in the order they appear there)
+    for mode in ("drive", "two_wheeler", "walk"):
+        got, want = graph_from_roads(layer, mode=mode), graph_from_roads(roads, mode=mode)
+        assert sorted(edges_in_order(got)) == sorted(edges_in_order(want))
+        assert dict(got.nodes(data=True)) == dict(want.nodes(data=True))
+    # a layer by mode is kept as it is
+    again = roads_for_modes(layer)
+    assert again is not layer and again.equals(layer)
+    with pytest.raises(InputError, match="speeds_kph"):
+        roads_for_modes(layer, speeds_kph={"drive": {"track": 5.0}})
+    with pytest.raises(InputError, match="speeds_kph"):
+        graph_from_roads(layer, speeds_kph={"track": 5.0})
+
+
+def test_roads_for_modes_warns_once_and_leaves_out_rows_of_no_mode():
+    roads = utm_roads()
+    roads.loc[14, "highway"] = "runway"
+    with pytest.warns(UserWarning, match="runway") as caught:
+        layer = roads_for_modes(roads, speeds_kph={"drive": {"track": 6.0}})
+    assert len([w for w in caught if "runway" in str(w.message)]) == 1
+    assert len(layer) == 4 and "runway" not in set(layer["highway"])
+    assert layer["drive_speed_kph"].tolist()[3] == 6.0
+    assert layer["two_wheeler_speed_kph"].tolist()[3] == 12.0
+    with pytest.raises(InputError, match="modes"):
+        roads_for_modes(roads, speeds_kph={"bus": {"track": 6.0}})
+    with pytest.raises(GraphError, match="any mode"), pytest.warns(UserWarning, match="runway"):
+        roads_for_modes(roads.assign(highway="runway"))
+
+
+BY_MODE_NODES = {1: (0, 0), 2: (1, 0), 3: (2, 0), 4: (1, 1), 5: (3, 0)}
+BY_MODE_WAYS = [
+    (11, [1, 2, 3], {"highway": "residential", "oneway": "yes"}),
+    (12, [2, 4], {"highway": "footway"}),
+    (13, [3, 5], {"highway": "footway", "bicycle": "yes"}),
+    (14, [1, 4], {"highway": "service", "motor_vehicle": "no"}),
+]
+
+
+def test_roads_from_osm_by_hand(tmp_path):
+    path = write_osm(tmp_path / "modes.osm", BY_MODE_NODES, BY_MODE_WAYS)
+    layer = roads_from_osm(path)
+    values = zip(*(mode_values(layer, m) for m in ("drive", "two_wheeler", "walk")), strict=True)
+    rows = dict(
+        zip(zip(layer["u"], layer["v"], layer["highway"], strict=True), values, strict=True)
+    )
+    no = (False, None, 0)
+    walk = (True, WALK_SPEED_KPH, 0)
+    # by hand: trucks and two-wheelers ride the one-way street 1-2-3 through node 2 (nothing
+    # else of theirs meets it there), walkers also take the footway 2-4, so for them the street
+    # is two pieces; a footway is a two-wheeler's only where bicycles are allowed; the service
+    # road closed to motor vehicles is open to two-wheelers and walkers
+    assert rows == {
+        (1, 3, "residential"): ((True, 20.0, 1), (True, 18.0, 1), no),
+        (1, 2, "residential"): (no, no, walk),
+        (2, 3, "residential"): (no, no, walk),
+        (2, 4, "footway"): (no, no, walk),
+        (3, 5, "footway"): (no, (True, 8.0, 0), walk),
+        (1, 4, "service"): (no, (True, 15.0, 0), walk),
+    }
+    one_way = layer.geometry[(layer["u"] == 1) & (layer["v"] == 3)].iloc[0]
+    assert one_way.coords[0] == pytest.approx((LON0, LAT0))  # drawn the way it is driven
+    assert len(one_way.coords) == 3
+    for mode in ("drive", "two_wheeler", "walk"):
+        pairs, times = pairs_and_times(graph_from_roads(layer, mode=mode))
+        want_pairs, want_times = pairs_and_times(graph_from_osm(path, mode=mode))
+        assert pairs == want_pairs
+        assert np.abs(times - want_times).max() < 1e-6
+
+
+def test_roads_from_osm_without_roads_of_a_mode(tmp_path):
+    only_foot = write_osm(
+        tmp_path / "foot.osm", {1: (0, 0), 2: (1, 0)}, [(1, [1, 2], {"highway": "steps"})]
+    )
+    layer = roads_from_osm(only_foot)
+    assert layer[["drive", "two_wheeler", "walk"]].values.tolist() == [[False, False, True]]
+    with pytest.raises(GraphError, match="'drive'"):
+        graph_from_roads(layer, mode="drive")
+    assert graph_from_roads(layer, mode="walk").number_of_edges() == 2
+    with pytest.raises(GraphError, match=r"no road of any mode .* inside `boundary`"):
+        roads_from_osm(only_foot, boundary=box(100, 20, 100.01, 20.01))
+    with pytest.raises(NotFoundError):
+        roads_from_osm(tmp_path / "missing.osm.pbf")
+    with pytest.raises(InputError, match="modes"):
+        roads_from_osm(only_foot, speeds_kph={"steps": 2.0})  # type: ignore[dict-item]
+
+
+def test_roads_from_graphs_pairs_an_edge_with_its_reverse_and_checks_its_input(tmp_path):
+    path = write_osm(tmp_path / "modes.osm", BY_MODE_NODES, BY_MODE_WAYS)
+    walk = graph_from_osm(path, mode="walk")
+    layer = roads_from_graphs({"walk": walk})
+    # every walk edge has its reverse: one row per street piece, none of another mode
+    assert len(layer) == walk.number_of_edges() / 2 == 5
+    assert not layer["drive"].any() and not layer["two_wheeler"].any()
+    with pytest.raises(InputError, match="graphs"):
+        roads_from_graphs({})
+    with pytest.raises(InputError, match="graphs"):
+        roads_from_graphs({"bus": walk})
+    projected = walk.copy()
+    projected.graph["crs"] = "EPSG:3857"
+    with pytest.raises(CRSError, match="EPSG:4326"):
+        roads_from_graphs({"walk": projected})
+    with pytest.raises(GraphError, match="edges"):
+        roads_from_graphs({"walk": nx.MultiDiGraph(crs="EPSG:4326")})
+
+
+def test_a_layer_by_mode_is_checked():
+    layer = roads_for_modes(utm_roads())
+    with pytest.raises(MissingColumnError, match="walk_oneway"):
+        graph_from_roads(layer.drop(columns="walk_oneway"))
+    with pytest.raises(InputError, match="drive_speed_kph"):
+        graph_from_roads(layer.assign(drive_speed_kph=0.0))
+    with pytest.raises(InputError, match="`walk`"):
+        graph_from_roads(layer.assign(walk="maybe"), mode="walk")
+    with pytest.raises(InputError, match="two_wheeler_oneway"):
+        graph_from_roads(layer.assign(two_wheeler_oneway="sideways"), mode="two_wheeler")
+    with pytest.raises(GraphError, match="'walk'"):
+        graph_from_roads(layer.assign(walk=False), mode="walk")
+    # yes/no flags as text, and the rows a mode does not use whatever their speed
+    text = layer.assign(
+        walk=np.where(layer["walk"], "yes", "no"), drive_speed_kph=layer["drive_speed_kph"]
+    )
+    r = road_lines(text, "drive", None)
+    assert r.keep.tolist() == [True, True, True, True, False]
+    assert np.isnan(r.speed_kph[4])

@@ -1,9 +1,9 @@
-"""Tests of gridgeo.reach: snapping, repair reach, payment access, KPIs and isochrones.
+"""Tests of gridgeo.reach: snapping, repair reach, payment access and KPIs.
 
-Expected travel times come from hand arithmetic on small graphs and, on real graphs, from an
-independent computation in this file: brute-force nearest edge (shapely distances to every edge
-within the snapping radius), the partial-edge arithmetic done here, and NetworkX's own
-``multi_source_dijkstra`` for the graph part.
+Expected travel times come from hand arithmetic on small graphs and, on real graphs, from the
+independent oracle of tests/oracle.py: brute-force nearest edge (shapely distances to every
+edge), the partial-edge arithmetic written there, and NetworkX's Dijkstra for the graph part
+(tests/test_routing_oracle.py runs it on every kind of input).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import pandas as pd
 import pyproj
 import pytest
 import shapely
-from handgraphs import GK, TOL_S, WALK_MPS, X0, Y0, frame, hand_graph, ll, pts
+from handgraphs import TOL_S, WALK_MPS, frame, hand_graph, ll, pts
+from oracle import Oracle
 from shapely.geometry import LineString, Point
 
 from gridgeo.errors import (
@@ -42,7 +43,6 @@ from gridgeo.reach import (
     ReachEngine,
     customer_access,
     engines_from_roads,
-    isochrones,
     payment_access,
     reach_kpis,
     repair_reach,
@@ -377,182 +377,6 @@ def test_customers_in_another_crs(hand: ReachEngine, station_a: gpd.GeoDataFrame
 # --------------------------------------------------------------------------- independent check
 
 
-def _edge_table(G: nx.MultiDiGraph, crs: pyproj.CRS) -> pd.DataFrame:
-    rows = [
-        (u, v, k, d["travel_time"], d["geometry"]) for u, v, k, d in G.edges(keys=True, data=True)
-    ]
-    e = pd.DataFrame(rows, columns=["u", "v", "k", "tt", "geom"])
-    e["geom_m"] = gpd.GeoSeries(e["geom"], crs="EPSG:4326").to_crs(crs).to_numpy()
-    return e
-
-
-def _twins(e: pd.DataFrame) -> np.ndarray:
-    """For each edge, the row of the opposite edge with the reversed geometry, else -1."""
-    by_pair: dict[tuple, list[int]] = {}
-    for i, (u, v) in enumerate(zip(e["u"], e["v"], strict=True)):
-        by_pair.setdefault((u, v), []).append(i)
-    twin = np.full(len(e), -1)
-    rev = shapely.reverse(e["geom"].to_numpy())
-    for i, (u, v) in enumerate(zip(e["u"], e["v"], strict=True)):
-        for j in by_pair.get((v, u), []):
-            if j != i and shapely.equals_exact(e["geom"].iloc[j], rev[i], tolerance=1e-9):
-                twin[i] = j
-                break
-    return twin
-
-
-def _brute_snap(
-    e: pd.DataFrame, main_edge: np.ndarray, xy: np.ndarray, max_snap_m: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nearest edge by distance to every edge geometry (candidates within the radius)."""
-    lines = e["geom_m"].to_numpy()
-    points = shapely.points(xy)
-    pi, ei = shapely.STRtree(lines).query(points, predicate="dwithin", distance=max_snap_m)
-    d = shapely.distance(points[pi], lines[ei])
-    best = np.full(len(xy), -1)
-    best_d = np.full(len(xy), np.inf)
-    best_main = np.full(len(xy), -1)
-    best_main_d = np.full(len(xy), np.inf)
-    for p, i, dist in zip(pi, ei, d, strict=True):
-        if dist < best_d[p]:
-            best[p], best_d[p] = i, dist
-        if main_edge[i] and dist < best_main_d[p]:
-            best_main[p], best_main_d[p] = i, dist
-    use_main = (best >= 0) & ~main_edge[np.maximum(best, 0)] & (best_main >= 0)
-    edge = np.where(use_main, best_main, best)
-    dist_m = np.where(use_main, best_main_d, best_d)
-    t = np.full(len(xy), np.nan)
-    ok = edge >= 0
-    t[ok] = shapely.line_locate_point(lines[edge[ok]], points[ok], normalized=True)
-    t = np.where(t < 1e-9, 0.0, np.where(t > 1 - 1e-9, 1.0, t))
-    return edge, t, dist_m
-
-
-def _expected_times(
-    G: nx.MultiDiGraph,
-    sources_xy: np.ndarray,
-    targets_xy: np.ndarray,
-    crs: pyproj.CRS,
-    *,
-    reverse: bool,
-    max_snap_m: float = DEFAULT_MAX_SNAP_M,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Least time (NaN if none) and best source per target, computed without gridgeo.reach."""
-    e = _edge_table(G, crs)
-    twin = _twins(e)
-    sizes = {}
-    for comp in nx.weakly_connected_components(G):
-        for n in comp:
-            sizes[n] = len(comp)
-    largest = max(sizes.values())
-    main_edge = np.array(
-        [sizes[u] >= DEFAULT_MIN_COMPONENT_NODES or sizes[u] == largest for u in e["u"]]
-    )
-    s_edge, s_t, s_d = _brute_snap(e, main_edge, sources_xy, max_snap_m)
-    t_edge, t_t, t_d = _brute_snap(e, main_edge, targets_xy, max_snap_m)
-    H = G.reverse(copy=True) if reverse else G.copy()
-
-    def reps(edge: int, t: float) -> list[tuple[int, float]]:
-        out = [(edge, t)]
-        if twin[edge] >= 0:
-            out.append((int(twin[edge]), 1.0 - t))
-        return out
-
-    # virtual source nodes; forwards a point at t on u->v leaves towards v, backwards
-    # (reverse graph) it leaves towards u
-    per_source = []
-    for i in range(len(sources_xy)):
-        if s_edge[i] < 0:
-            per_source.append(None)
-            continue
-        S = ("source", i)
-        H.add_node(S)
-        leg = s_d[i] / WALK_MPS
-        for edge, t in reps(int(s_edge[i]), float(s_t[i])):
-            u, v, tt = e["u"].iloc[edge], e["v"].iloc[edge], e["tt"].iloc[edge]
-            if t == 0.0:
-                H.add_edge(S, u, travel_time=leg)
-            if t == 1.0:
-                H.add_edge(S, v, travel_time=leg)
-            if reverse:
-                H.add_edge(S, u, travel_time=leg + t * tt)
-            else:
-                H.add_edge(S, v, travel_time=leg + (1.0 - t) * tt)
-        per_source.append(S)
-    starts = [S for S in per_source if S is not None]
-    dist_all, _ = nx.multi_source_dijkstra(H, set(starts), weight="travel_time")
-    dists = [
-        None if S is None else nx.single_source_dijkstra_path_length(H, S, weight="travel_time")
-        for S in per_source
-    ]
-
-    def point_time(d: dict, edge: int, t: float) -> float:
-        best = math.inf
-        for ed, tt_ in reps(edge, t):
-            u, v, tt = e["u"].iloc[ed], e["v"].iloc[ed], e["tt"].iloc[ed]
-            if tt_ == 0.0:
-                best = min(best, d.get(u, math.inf))
-            if tt_ == 1.0:
-                best = min(best, d.get(v, math.inf))
-            if reverse:
-                best = min(best, d.get(v, math.inf) + (1.0 - tt_) * tt)
-            else:
-                best = min(best, d.get(u, math.inf) + tt_ * tt)
-        return best
-
-    eta = np.full(len(targets_xy), np.nan)
-    best_src = np.full(len(targets_xy), -1)
-    for k in range(len(targets_xy)):
-        if t_edge[k] < 0:
-            continue
-        leg = t_d[k] / WALK_MPS
-        via_graph = point_time(dist_all, int(t_edge[k]), float(t_t[k]))
-        per = []
-        for i, d in enumerate(dists):
-            if d is None:
-                per.append(math.inf)
-                continue
-            time_i = point_time(d, int(t_edge[k]), float(t_t[k]))
-            # the direct way along a shared edge
-            for es, ts in reps(int(s_edge[i]), float(s_t[i])):
-                for et, tt_ in reps(int(t_edge[k]), float(t_t[k])):
-                    if es == et:
-                        tt = e["tt"].iloc[es]
-                        direct = (tt_ - ts) * tt if not reverse else (ts - tt_) * tt
-                        if direct >= 0:
-                            time_i = min(time_i, s_d[i] / WALK_MPS + direct)
-            per.append(time_i)
-            via_graph = min(via_graph, time_i)
-        if math.isfinite(via_graph):
-            eta[k] = via_graph + leg
-            order = np.argsort(per, kind="stable")
-            if len(per) == 1 or per[order[1]] - per[order[0]] > 1e-6:
-                best_src[k] = order[0]
-    return eta, best_src
-
-
-def _random_points_near_roads(
-    G: nx.MultiDiGraph, crs: pyproj.CRS, n: int, seed: int, *, far_share: float = 0.05
-) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    e = _edge_table(G, crs)
-    lines = e["geom_m"].to_numpy()
-    pick = rng.integers(0, len(lines), n)
-    on = shapely.get_coordinates(
-        shapely.line_interpolate_point(lines[pick], rng.uniform(0, 1, n), normalized=True)
-    )
-    # mostly close to the road, some far beyond the snapping radius
-    far = rng.uniform(0, 1, n) < far_share
-    r = np.where(far, rng.uniform(500, 1500, n), rng.uniform(0, 300, n))
-    a = rng.uniform(0, 2 * np.pi, n)
-    return on + np.column_stack([r * np.cos(a), r * np.sin(a)])
-
-
-def _reps(edge: int, t: float, twin: np.ndarray) -> list[tuple[int, float]]:
-    """A point on an edge, and the same point on the edge's reversed twin."""
-    return [(edge, t)] + ([(int(twin[edge]), 1.0 - t)] if twin[edge] >= 0 else [])
-
-
 def _check_against_networkx(
     G: nx.MultiDiGraph,
     *,
@@ -561,21 +385,17 @@ def _check_against_networkx(
     reverse: bool,
     engine: ReachEngine | None = None,
 ) -> None:
-    """The engine's answers (by default ``ReachEngine(G)``) against NetworkX on ``G``."""
+    """The engine's answers (by default ``ReachEngine(G)``) against the oracle on ``G``."""
     engine = ReachEngine(G) if engine is None else engine
-    crs = engine.crs
-    tgt_xy = _random_points_near_roads(G, crs, n, seed)
-    src_xy = _random_points_near_roads(G, crs, 5, seed + 100, far_share=0.0)
-    to_ll = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_ll.transform(tgt_xy[:, 0], tgt_xy[:, 1])
-    targets = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326")
-    slon, slat = to_ll.transform(src_xy[:, 0], src_xy[:, 1])
+    o = Oracle.of_engine(G, engine)
+    tgt_xy = o.random_points(n, seed)
+    src_xy = o.random_points(5, seed + 100, far_share=0.0)
+    targets = o.to_points(tgt_xy)
     sources = gpd.GeoDataFrame(
-        {"station_id": [f"S{i}" for i in range(5)]},
-        geometry=shapely.points(slon, slat),
-        crs="EPSG:4326",
+        {"station_id": [f"S{i}" for i in range(5)]}, geometry=o.to_points(src_xy), crs="EPSG:4326"
     )
-    eta, best = _expected_times(G, src_xy, tgt_xy, crs, reverse=reverse)
+    expected = o.times(src_xy, tgt_xy, reverse=reverse)
+    eta, best = expected.eta_s, expected.best
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if reverse:
@@ -626,7 +446,8 @@ def test_sample_county_customers_with_real_stations(county, county_graph) -> Non
     crs = engine.crs
     cxy = shapely.get_coordinates(customers.to_crs(crs).geometry.to_numpy())
     sxy = shapely.get_coordinates(stations.to_crs(crs).geometry.to_numpy())
-    eta, best = _expected_times(county_graph, sxy, cxy, crs, reverse=False)
+    expected = Oracle.of_engine(county_graph, engine).times(sxy, cxy, reverse=False)
+    eta, best = expected.eta_s, expected.best
     got = repair_reach(engine, customers, stations)
     fin = np.isfinite(eta)
     np.testing.assert_array_equal(got["repair_eta_s"].isna().to_numpy(), ~fin)
@@ -768,106 +589,6 @@ def test_engines_from_roads(county) -> None:
     assert same["payment"] is same["repair"]
 
 
-# --------------------------------------------------------------------------- isochrones
-
-
-def test_isochrones_follow_reached_roads(county, county_graph) -> None:
-    engine = ReachEngine(county_graph)
-    stations = county.repair_stations.iloc[:2]
-    bands = (600.0, 1200.0)
-    buffer_m = 150.0
-    iso = isochrones(engine, stations, bands_s=bands, buffer_m=buffer_m)
-    assert iso.crs == "EPSG:4326"
-    assert iso["station_id"].tolist() == ["all", "all"] + [
-        s for s in stations["station_id"] for _ in bands
-    ]
-    crs = engine.crs
-    sxy = shapely.get_coordinates(stations.to_crs(crs).geometry.to_numpy())
-    e = _edge_table(county_graph, crs)
-    # true times of sample points every 25 m along every edge, from NetworkX
-    step = 25.0
-    lines = e["geom_m"].to_numpy()
-    length = shapely.length(lines)
-    counts = np.maximum(2, np.ceil(length / step).astype(int) + 1)
-    which = np.repeat(np.arange(len(e)), counts)
-    frac = np.concatenate([np.linspace(0, 1, c) for c in counts])
-    sample = shapely.line_interpolate_point(lines[which], frac, normalized=True)
-    for sid, src in [("all", sxy), (stations["station_id"].iloc[0], sxy[:1])]:
-        # the stations sit on roads within a few metres; their own edges are checked by
-        # the generic partial-edge arithmetic below through virtual sources
-        H = county_graph.copy()
-        edge, t, d = _brute_snap(e, np.ones(len(e), bool), src, DEFAULT_MAX_SNAP_M)
-        twin = _twins(e)
-        for i in range(len(src)):
-            S = ("s", i)
-            for ed, tt_ in _reps(edge[i], t[i], twin):
-                leg = d[i] / WALK_MPS
-                H.add_edge(S, e["v"].iloc[ed], travel_time=leg + (1 - tt_) * e["tt"].iloc[ed])
-                if tt_ == 0.0:
-                    H.add_edge(S, e["u"].iloc[ed], travel_time=leg)
-        dist, _ = nx.multi_source_dijkstra(
-            H, {("s", i) for i in range(len(src))}, weight="travel_time"
-        )
-        du = np.array([dist.get(u, np.inf) for u in e["u"]])
-        tt = e["tt"].to_numpy()
-        point_time = du[which] + frac * tt[which]
-        # a point's time also comes from its twin edge's start
-        tw = twin[which]
-        has = tw >= 0
-        point_time[has] = np.minimum(point_time[has], du[tw[has]] + (1 - frac[has]) * tt[tw[has]])
-        # and from a source on the same edge (direct way)
-        for i in range(len(src)):
-            for ed, ts in _reps(edge[i], t[i], twin):
-                m = (which == ed) & (frac >= ts)
-                point_time[m] = np.minimum(point_time[m], d[i] / WALK_MPS + (frac[m] - ts) * tt[ed])
-                m = (tw == ed) & ((1 - frac) >= ts)
-                point_time[m] = np.minimum(
-                    point_time[m], d[i] / WALK_MPS + ((1 - frac[m]) - ts) * tt[ed]
-                )
-        for band in bands:
-            poly = iso[(iso["station_id"] == sid) & (iso["band_s"] == band)].to_crs(crs)
-            area = poly.geometry.iloc[0]
-            assert area.geom_type in ("Polygon", "MultiPolygon")
-            # every fully reached edge lies inside
-            full = du + tt <= band
-            assert full.sum() > 10
-            assert shapely.covers(area.buffer(1.0), lines[full]).all()
-            inside = point_time <= band - 1e-6
-            assert shapely.covers(area.buffer(1.0), sample[inside]).all()
-            # points later than the band and farther than buffer + step from every point
-            # reached in time lie outside (so the area follows the roads, no hull)
-            late = np.flatnonzero(point_time > band)
-            tree = shapely.STRtree(sample[inside])
-            _, gap = tree.query_nearest(sample[late], return_distance=True, all_matches=False)
-            far = late[gap > buffer_m + step + 1.0]
-            assert len(far) > 100
-            assert not shapely.intersects(area, sample[far]).any()
-            assert shapely.area(area) < shapely.area(shapely.convex_hull(area))
-
-
-def test_isochrone_errors(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
-    with pytest.raises(InputError, match="`bands_s` must be positive"):
-        isochrones(hand, station_a, bands_s=())
-    with pytest.raises(InputError, match="`bands_s` must be positive"):
-        isochrones(hand, station_a, bands_s=(600, -1))
-    with pytest.raises(InputError, match="`buffer_m` must be a positive"):
-        isochrones(hand, station_a, buffer_m=0)
-    with pytest.raises(InputError, match="no row of `stations` lies within"):
-        isochrones(hand, frame(["S"], (9000.0, 9000.0), column="station_id"))
-
-
-def test_isochrone_hand_graph(hand: ReachEngine, station_a: gpd.GeoDataFrame) -> None:
-    iso = isochrones(hand, station_a, bands_s=(150.0,), buffer_m=10.0, per_station=False)
-    area = iso.to_crs(GK).geometry.iloc[0]
-    # reached within 150 s: A-B (100 s) and half of B-C; not the rest
-    assert area.covers(Point(X0 + 1000, Y0))
-    assert area.covers(Point(X0 + 1490, Y0))
-    assert not area.covers(Point(X0 + 1530, Y0))
-    assert not area.covers(Point(X0 + 1000, Y0 + 500))  # E->B is one-way towards B
-    # buffered strip: 10 m wide each side, about 1,500 m long
-    assert iso["area_km2"].iloc[0] == pytest.approx((1500 * 20 + math.pi * 100) / 1e6, rel=0.02)
-
-
 # --------------------------------------------------------------------------- KPIs
 
 
@@ -930,10 +651,11 @@ def test_reach_kpis_by_tier(kpi_tables) -> None:
     assert t2.loc["G2", "repair_share_ok"] == pytest.approx(3 / 4)
     assert t2.loc["G2", "payment_share_ok_hv"] == pytest.approx(0.0)
     t3 = k["tier3"]
-    assert t3.index.tolist() == ["G1a", "G1b", "G2a", "unassigned"]
+    # the customer with no grid (no located position) is a row of its own: 未定位
+    assert t3.index.tolist() == ["G1a", "G1b", "G2a", "未定位"]
     assert t3.loc["G1b", "repair_share_ok"] == pytest.approx(0.0)
-    assert t3.loc["unassigned", "customers"] == 1
-    assert math.isnan(t3.loc["unassigned", "repair_share_ok_hv"])
+    assert t3.loc["未定位", "customers"] == 1
+    assert math.isnan(t3.loc["未定位", "repair_share_ok_hv"])
     # worst villages: share of customers with both promises kept
     # V1 1/1? no: V1 = c0 ok/ok, c1 ok/ok -> 1.0; V2 = c2 fails payment -> 0; V3 -> 0 of 3;
     # V4 = c6 ok, c7 fails payment -> 0.5; V5 = c8 fails repair, c9 ok -> 0.5
@@ -984,6 +706,9 @@ def test_summary_zh(kpi_tables) -> None:
     assert "超出时限 3 户" in text
     assert "离道路过远 1 户" in text
     assert "| G1b | 3 | 0.0% |" in text
+    # 9 of the 10 customers have a tier-3 grid (grid_t3 of c9 is None)
+    assert "客户数：10 户（网格内 9 户，未定位 1 户）" in text
+    assert "| 未定位 | 1 | 100.0% | 100.0% |" in text  # c9: repair ok, payment ok
     assert "V3 石邮村" in text
     assert "二级网格" in text
     assert "三级网格" in text
@@ -1035,19 +760,3 @@ def test_no_customer_geocoded(hand: ReachEngine, station_a: gpd.GeoDataFrame) ->
     r = repair_reach(hand, pts(None, None), station_a)
     assert r["repair_reason"].tolist() == ["not_geocoded", "not_geocoded"]
     assert r["repair_snap_m"].isna().all()
-
-
-def test_payment_isochrones_towards_points(hand: ReachEngine) -> None:
-    points = frame(["P"], (1000.0, 0.0), column="point_id")  # node B
-    iso = isochrones(
-        hand, points, bands_s=(80.0,), buffer_m=10.0, id_column="point_id", reverse=True
-    ).to_crs(GK)
-    area = iso.geometry.iloc[0]
-    # towards B within 80 s: 0.8 of A-B and of C-B, and 80/70 > 1 of E->B (E itself)
-    assert area.covers(Point(X0 + 1000, Y0 + 990))
-    assert area.covers(Point(X0 + 250, Y0))
-    assert not area.covers(Point(X0 + 150, Y0))
-    # on D->E, 200 m before E: 0.2 * 60 + 70 = 82 s; reached part ends 167 m before E
-    assert area.covers(Point(X0 + 1150, Y0 + 1000))
-    assert not area.covers(Point(X0 + 1200, Y0 + 1000))
-    assert iso["station_id"].tolist() == ["all", "P"]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import warnings
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy import sparse
 
-from gridgeo import network, sample, workspace
-from gridgeo.errors import ConflictError, InputError, MissingColumnError, NotFoundError
+from gridgeo import io, network, reach, sample, workspace
+from gridgeo.errors import (
+    ConflictError,
+    DuplicateIdError,
+    InputError,
+    MissingColumnError,
+    NotFoundError,
+)
 from gridgeo.store import GeoPackageStore
 
 
@@ -268,7 +277,7 @@ def test_grids_edit_cli_previews_then_saves(tmp_path, store, workload):
     assert no_author.returncode == 2 and "--author" in no_author.stderr
 
 
-def test_reach_kpi_function_follows_villages_into_new_grids(store, workload):
+def test_reach_kpi_function_follows_positions_into_new_grids(store, workload):
     from gridgeo import grids as grids_mod
 
     service = workspace.build_grids(store, workload, seed=1).service
@@ -278,11 +287,19 @@ def test_reach_kpi_function_follows_villages_into_new_grids(store, workload):
     grid_of = pd.Series(service.village_grid.to_numpy(), index=codes)
     a = codes.iloc[0]
     b = next(c for c in codes if grid_of[c] != grid_of[a])
-    customers = pd.DataFrame({"village_code": [a, a, a, a, b]})
+    cell = service.cells.set_index(codes).geometry
+    inside_a, inside_b = cell[a].representative_point(), cell[b].representative_point()
+    # four customers in a's cell, one in b's, one with no position (in no grid); the village
+    # code says nothing: the position decides (the fourth customer names village b)
+    customers = gpd.GeoDataFrame(
+        {"village_code": [a, a, a, b, b, None]},
+        geometry=[inside_a, inside_a, inside_a, inside_a, inside_b, None],
+        crs="EPSG:4326",
+    )
     access = pd.DataFrame(
         {
-            "repair_ok": [True, True, True, False, False],
-            "payment_ok": [True, False, False, False, True],
+            "repair_ok": [True, True, True, False, False, True],
+            "payment_ok": [True, False, None, False, True, True],  # None: not within
         }
     )
     kpis = workspace.reach_kpi_function(customers, access)
@@ -291,13 +308,52 @@ def test_reach_kpi_function_follows_villages_into_new_grids(store, workload):
     assert before.loc[grid_of[a], "payment_ok_pct"] == pytest.approx(25.0)  # 1 of 4
     assert before.loc[grid_of[b], "repair_ok_pct"] == pytest.approx(0.0)
     county_id = service.grids.loc[service.grids["tier"] == 1, "grid_id"].iloc[0]
-    assert before.loc[county_id, "repair_ok_pct"] == pytest.approx(60.0)  # 3 of 5
-    # moving village b into a's grid: that grid now answers for all five customers
+    assert before.loc[county_id, "repair_ok_pct"] == pytest.approx(60.0)  # 3 of 5 in grids
+    # moving village b into a's grid: that grid now answers for the five customers in grids
     preview = grids_mod.preview_move_villages(service, [b], grid_of[a], kpis=kpis)
     row = preview.kpi_diff.loc[grid_of[a]]
     assert row["repair_ok_pct_after"] == pytest.approx(60.0)
     assert row["payment_ok_pct_after"] == pytest.approx(40.0)
     assert t3.loc[grid_of[a], "tier"] == 3
+    with pytest.raises(InputError, match="share their index"):
+        workspace.reach_kpi_function(customers, access.iloc[::-1])
+
+
+def test_access_for_customers_counts_missing_rows_as_not_within():
+    customers = gpd.GeoDataFrame(
+        {"customer_id": ["c1", "c2", "c3"]},
+        geometry=[shapely.Point(116.5, 27.2), shapely.Point(116.6, 27.2), None],
+        index=[10, 11, 12],
+        crs="EPSG:4326",
+    )
+    access = pd.DataFrame(
+        {
+            "customer_id": ["c3", "c1", "gone"],  # c2 has no row; "gone" left the archive
+            "repair_eta_s": [2000.0, 600.0, 100.0],
+            "repair_ok": [False, True, True],
+            "payment_ok": [True, True, True],
+            "reason": ["over_limit", "ok", "ok"],
+        }
+    )
+    out = workspace.access_for_customers(customers, access)
+    assert out.index.tolist() == [10, 11, 12]
+    assert out["customer_id"].tolist() == ["c1", "c2", "c3"]
+    assert out["repair_ok"].tolist() == [True, False, False]
+    assert out["payment_ok"].tolist() == [True, False, True]
+    assert out["reason"].tolist() == ["ok", "not_computed", "over_limit"]
+    assert np.isnan(out.loc[11, "repair_eta_s"])
+    assert out.geometry.iloc[1] == shapely.Point(116.6, 27.2)
+    # by hand: 1 of 3 customers within the repair promise, 2 of 3 within payment
+    assert out["repair_ok"].mean() == pytest.approx(1 / 3)
+    with pytest.raises(DuplicateIdError, match="c1"):
+        workspace.access_for_customers(customers, pd.concat([access, access.iloc[[1]]]))
+    with pytest.raises(MissingColumnError, match="payment_ok"):
+        workspace.access_for_customers(customers, access.drop(columns="payment_ok"))
+
+
+def test_read_access_needs_both_layers(store):
+    with pytest.raises(NotFoundError, match="no `customers` layer"):
+        workspace.read_access(store)
 
 
 @pytest.mark.slow
@@ -372,6 +428,11 @@ def test_grid_edits_move_the_customers_with_them(store, workload, county):
     customers = people.join(assigned).reset_index(drop=True)
     store.add_layer("customers", customers, key="customer_id", author="a", reason="import")
     service, version = workspace.load_service_grids(store)
+    # the editable grids count the customers their polygons hold, by the customers' points
+    # (brute force below), not by the customers' village codes
+    by_point = pd.Series(_containing_t3(customers.geometry, store.read("grids"))).value_counts()
+    t3_counts = service.grids.loc[service.grids["tier"] == 3].set_index("grid_id")["customers"]
+    assert t3_counts.to_dict() == {g: by_point.get(g, 0) for g in t3_counts.index}
     t3 = service.grids[service.grids["tier"] == 3]
     target = t3.sort_values(["n_villages", "grid_id"]).iloc[-1]["grid_id"]
     split = grids_mod.preview_split_grid(service, target, k=2, seed=0).grids
@@ -400,3 +461,171 @@ def test_grid_edits_move_the_customers_with_them(store, workload, county):
     assert back["grid_t3"].tolist() == customers["grid_t3"].tolist()
     assert store.current_version("customers") == 3
     assert store.list_versions("grids").iloc[-1]["restored_from"] == v1
+
+
+# --------------------------------------------------------------------------- roads stored by mode
+
+OSM_EXTRACTS = [
+    "andorra_graphhopper.osm.pbf",
+    pytest.param("heidelberg_ors_test.osm.pbf", marks=pytest.mark.slow),  # 46k nodes: ~1 min
+    "north-bayreuth_graphhopper.osm.gz",
+    "osm_shanghai_huangpu_drive.osm",
+]
+
+
+def osm_workspace(path, bounds, roads=None) -> GeoPackageStore:
+    """A workspace around an OSM extract: a county box a little larger than ``bounds``, one
+    village and one substation in the middle."""
+    minx, miny, maxx, maxy = bounds
+    middle = shapely.Point((minx + maxx) / 2, (miny + maxy) / 2)
+    crs = "EPSG:4326"
+    layers = {
+        "county": gpd.GeoDataFrame(
+            {"adcode": ["000000"], "name": ["test"]},
+            geometry=[shapely.box(minx - 0.01, miny - 0.01, maxx + 0.01, maxy + 0.01)],
+            crs=crs,
+        ),
+        "villages": gpd.GeoDataFrame(
+            {"village_code": ["V1"], "village": ["v"]}, geometry=[middle], crs=crs
+        ),
+        "substations": gpd.GeoDataFrame(
+            {"substation_id": ["S1"], "name": ["s"]}, geometry=[middle], crs=crs
+        ),
+    }
+    return workspace.create_workspace(path, layers, roads=roads, author="test", reason="roads")
+
+
+def pairs_and_times(G) -> tuple[list[tuple], np.ndarray]:
+    """The edges' node pairs, sorted, and their travel times in the same order."""
+    edges = sorted((u, v, d["travel_time"]) for u, v, d in G.edges(data=True))
+    return [e[:2] for e in edges], np.array([e[2] for e in edges])
+
+
+def assert_same_edges(G, want) -> None:
+    pairs, times = pairs_and_times(G)
+    want_pairs, want_times = pairs_and_times(want)
+    assert len(pairs) == want.number_of_edges()
+    assert pairs == want_pairs
+    assert np.abs(times - want_times).max() < 1e-6
+
+
+@pytest.mark.parametrize("name", OSM_EXTRACTS)
+def test_each_mode_of_an_osm_workspace_has_exactly_the_edges_of_graph_from_osm(
+    tmp_path, roads_dir, name
+):
+    osm = roads_dir / name
+    roads = network.roads_from_osm(osm)
+    store = osm_workspace(tmp_path / "ws.gpkg", roads.total_bounds, roads)
+    for mode in network.MODES:
+        want = network.graph_from_osm(osm, mode=mode)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a workspace of this version: no upgrade message
+            graph = workspace.read_road_graph(store, mode=mode)
+            engine = workspace.read_reach_engine(store, mode=mode)
+        assert_same_edges(graph, want)
+        # the engine: node i is node i of the graph of the same roads (ReachEngine.from_roads
+        # answers as ReachEngine(graph_from_roads(...))); its matrix holds the least time of
+        # the parallel edges of graph_from_osm
+        index = pd.Index(list(graph.nodes))
+        n = len(index)
+        assert engine.n_nodes == n == len(want)
+        assert engine.n_edges == want.number_of_edges()
+        least = (
+            pd.DataFrame(
+                [(u, v, t) for u, v, t in want.edges(data="travel_time")], columns=["u", "v", "t"]
+            )
+            .groupby(["u", "v"])["t"]
+            .min()
+        )
+        rows = index.get_indexer(least.index.get_level_values("u"))
+        cols = index.get_indexer(least.index.get_level_values("v"))
+        assert (rows >= 0).all() and (cols >= 0).all()
+        expected = sparse.csr_matrix((least.to_numpy(), (rows, cols)), shape=(n, n))
+        expected.sort_indices()
+        got = engine.matrix().copy()
+        got.sort_indices()
+        assert np.array_equal(got.indptr, expected.indptr)
+        assert np.array_equal(got.indices, expected.indices)
+        assert np.abs(got.data - expected.data).max() < 1e-6
+
+
+def test_the_payment_engine_of_an_osm_workspace_has_the_paths_a_truck_cannot_use(
+    tmp_path, roads_dir
+):
+    osm = roads_dir / "andorra_graphhopper.osm.pbf"
+    roads = network.roads_from_osm(osm)
+    store = osm_workspace(tmp_path / "ws.gpkg", roads.total_bounds, roads)
+    truck = {frozenset(e) for e in workspace.read_road_graph(store, mode="drive").edges()}
+    bike = network.graph_from_osm(osm, mode=reach.DEFAULT_PAYMENT_MODE)
+    main = {n for n, c in bike.nodes(data="component") if c == 0}
+    paths = [
+        (d["length"], u, v, d["geometry"])
+        for u, v, d in bike.edges(data=True)
+        if d["highway"] in ("path", "track", "footway", "cycleway")
+        and u != v
+        and {u, v} <= main
+        and frozenset((u, v)) not in truck
+    ]
+    assert len(paths) > 10
+    _, u, v, line = max(paths)  # the longest: a point in its middle is on it alone
+    point = gpd.GeoSeries([line.interpolate(0.5, normalized=True)], crs="EPSG:4326")
+    engines = reach.engines_from_roads(workspace.read_roads(store))
+    on_payment = engines["payment"].snap(point).iloc[0]
+    assert {on_payment["u"], on_payment["v"]} == {u, v}
+    assert on_payment["snap_m"] < 0.1
+    on_repair = engines["repair"].snap(point).iloc[0]
+    assert {on_repair["u"], on_repair["v"]} != {u, v}
+    assert not on_repair["snap_m"] <= 1  # no truck road within 1 m (NaN: none within reach)
+
+
+def test_a_workspace_with_the_drive_roads_of_an_older_gridgeo_warns_and_is_upgraded(
+    tmp_path, roads_dir
+):
+    osm = roads_dir / "andorra_graphhopper.osm.pbf"
+    drive = network.graph_from_osm(osm, mode="drive")
+    bike = network.graph_from_osm(osm, mode="two_wheeler")
+    # what the older gridgeo stored: the drive graph as a plain roads layer; the county holds
+    # every drive and two-wheeler road, so that clipping to it keeps them all
+    old = network.roads_from_graph(drive)
+    bounds = pd.concat([old, network.roads_from_graph(bike)]).total_bounds
+    store = osm_workspace(tmp_path / "old.gpkg", bounds)
+    io.write_layer(old, store.path, workspace.ROADS_LAYER)
+    assert not network.has_mode_columns(workspace.read_roads(store))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # drive roads are what it holds: read as before
+        assert_same_edges(workspace.read_road_graph(store, mode="drive"), drive)
+    upgrade = re.escape(f"`gridgeo roads import FILE --workspace {store.path}`")
+    with pytest.warns(UserWarning, match=r"older gridgeo, drive roads only.*" + upgrade):
+        engine = workspace.read_reach_engine(store, mode="two_wheeler")
+    assert engine.n_edges < bike.number_of_edges()
+    with pytest.warns(UserWarning, match=upgrade):
+        workspace.read_road_graph(store, mode="walk")
+
+    # the command the message names puts every mode's roads in, clipped to the county
+    proc = subprocess.run(
+        [sys.executable, "-m", "gridgeo.cli", "roads", "import", str(osm),
+         "--workspace", str(store.path)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"roads of workspace {store.path} replaced" in proc.stdout
+    assert network.has_mode_columns(workspace.read_roads(store))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same_edges(workspace.read_road_graph(store, mode="two_wheeler"), bike)
+        assert_same_edges(workspace.read_road_graph(store, mode="drive"), drive)
+
+
+def test_a_plain_roads_layer_is_stored_by_mode(tmp_path, county):
+    # the sample's generated roads have no OSM tags: the highway-class rules make every mode's
+    # roads, and each mode's graph is the one the plain layer makes
+    store = osm_workspace(tmp_path / "ws.gpkg", county.roads.total_bounds, county.roads)
+    stored = workspace.read_roads(store)
+    assert network.has_mode_columns(stored) and len(stored) == len(county.roads)
+    for mode in network.MODES:
+        assert_same_edges(
+            workspace.read_road_graph(store, mode=mode),
+            network.graph_from_roads(county.roads, mode=mode),
+        )
+    with pytest.raises(NotFoundError, match="gridgeo roads import FILE --workspace"):
+        workspace.read_roads(osm_workspace(tmp_path / "bare.gpkg", county.roads.total_bounds))

@@ -24,7 +24,10 @@ def _one(frame: pd.DataFrame, customer_id: str) -> dict[str, Any] | None:
 
 @router.get("/{customer_id}")
 def get_customer(customer_id: str, store: StoreDep) -> Response:
-    """A customer, its repair/payment access and the tier-3 grid's manager and liaison."""
+    """A customer, its repair/payment access and the tier-3 grid's manager and liaison.
+
+    A customer without an access row is within neither promise (reason ``not_computed``).
+    """
     customers = store.read("customers")
     hit = customers.loc[customers["customer_id"].astype(str) == customer_id]
     if len(hit) == 0:
@@ -38,8 +41,9 @@ def get_customer(customer_id: str, store: StoreDep) -> Response:
     if point is not None and not point.is_empty:
         customer.update(lon=round(point.x, 7), lat=round(point.y, 7))
     access = None
-    if "customer_access" in store.layers():
-        access = _one(store.read("customer_access"), customer_id)
+    if gridgeo.ACCESS_LAYER in store.layers():  # no row: within neither promise, not_computed
+        joined = gridgeo.access_for_customers(hit, store.read(gridgeo.ACCESS_LAYER))
+        access = _one(pd.DataFrame(joined.drop(columns=joined.geometry.name)), customer_id)
     grids = store.read("grids")
     t3 = grids.loc[grids["grid_id"].astype(str) == str(customer.get("grid_t3"))]
     columns = [c for c in CONTACT_COLUMNS if c in t3.columns]

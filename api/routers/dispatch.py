@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import StoreDep, reach_engine
+from api.deps import StoreDep, reach_engine, station_labels
 from api.serialise import json_response, records, to_jsonable
 
 router = APIRouter(prefix="/dispatch", tags=["dispatch"])
@@ -24,10 +24,18 @@ def dispatch_fault(
     datum: Annotated[str, Query(pattern="^(wgs84|gcj02|bd09)$")] = "wgs84",
     address: Annotated[str | None, Query(min_length=1, description="fault address")] = None,
     limit_min: Annotated[float, Query(gt=0, le=600)] = 30.0,
+    unavailable: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[^,]+(,[^,]+)*$",
+            description="station ids out of service or busy, comma-separated: RS01,RS03",
+        ),
+    ] = None,
 ) -> Response:
-    """Every station's ETA to the fault, the nearest by travel time and its route.
+    """Every station's ETA to the fault, the nearest available one by travel time and its route.
 
-    Give exactly one of ``customer_id``, ``lon``+``lat`` (in ``datum``) or ``address``.
+    Give exactly one of ``customer_id``, ``lon``+``lat`` (in ``datum``) or ``address``. The
+    stations' travel-time labels are kept with the engine, so a dispatch is a look-up.
     """
     kw: dict[str, Any]
     if (lon is None) != (lat is None):
@@ -38,8 +46,15 @@ def dispatch_fault(
         kw.update(customer_id=customer_id, customers=store.read("customers"))
     if address is not None:
         kw.update(address=address, gazetteer=gridgeo.read_gazetteer(store))
+    engine = reach_engine(request, store)
+    stations = store.read("repair_stations")
     result = gridgeo.dispatch(
-        reach_engine(request, store), store.read("repair_stations"), limit_s=limit_min * 60.0, **kw
+        engine,
+        stations,
+        limit_s=limit_min * 60.0,
+        labels=station_labels(request, engine, stations),
+        unavailable=[s.strip() for s in unavailable.split(",")] if unavailable else (),
+        **kw,
     )
     route = None
     if result.route is not None:

@@ -23,7 +23,6 @@ router = APIRouter(prefix="/grids", tags=["grids"])
 
 Tier = Annotated[int | None, Query(ge=1, le=3, description="1 county, 2 supply, 3 village")]
 Version = Annotated[int | None, Query(ge=1, description="grids version (default: current)")]
-ACCESS_DROP = ("version",)
 
 
 def _grid(store: gridgeo.GeoPackageStore, grid_id: str) -> Any:
@@ -37,11 +36,21 @@ def _grid(store: gridgeo.GeoPackageStore, grid_id: str) -> Any:
 
 @router.get("")
 def list_grids(store: StoreDep, tier: Tier = None, version: Version = None) -> Response:
-    """All grids (or one tier) as a GeoJSON FeatureCollection."""
-    grids = store.read("grids", version=version)
+    """All grids (or one tier) as a GeoJSON FeatureCollection.
+
+    A grid's ``customers`` (and ``hv_customers``, ``lv_customers``, ``vulnerable``) are the
+    customers whose located position it contains; ``not_located`` counts those in no grid
+    (未定位) and ``customers`` of the collection is the county total.
+    """
+    counts = gridgeo.count_grid_customers(store, version=version)
+    grids = gridgeo.with_customer_counts(store.read("grids", version=version), counts)
     if tier is not None:
         grids = grids.loc[grids["tier"] == tier]
-    return json_response(feature_collection(grids), media_type=GEOJSON_MEDIA_TYPE)
+    body = feature_collection(grids)
+    county = counts[1]["customers"]
+    body["customers"] = int(county.sum())
+    body["not_located"] = int(county[gridgeo.NOT_LOCATED])
+    return json_response(body, media_type=GEOJSON_MEDIA_TYPE)
 
 
 @router.get("/versions")
@@ -62,8 +71,9 @@ def validate(store: StoreDep) -> dict[str, Any]:
 
 @router.get("/{grid_id}")
 def get_grid(grid_id: str, store: StoreDep) -> Response:
-    """One grid as a GeoJSON Feature."""
-    feature = feature_collection(_grid(store, grid_id))["features"][0]
+    """One grid as a GeoJSON Feature (its customers as in ``GET /grids``)."""
+    grid = gridgeo.with_customer_counts(_grid(store, grid_id), gridgeo.count_grid_customers(store))
+    feature = feature_collection(grid)["features"][0]
     return json_response(feature, media_type=GEOJSON_MEDIA_TYPE)
 
 
@@ -71,19 +81,20 @@ def get_grid(grid_id: str, store: StoreDep) -> Response:
 def grid_customers(grid_id: str, store: StoreDep, page: PageDep) -> Response:
     """The customers of a grid (any tier) with their repair and payment access, paged."""
     tier = int(_grid(store, grid_id)["tier"].iloc[0])
-    customers = store.read("customers")
-    mine = customers.loc[customers[f"grid_t{tier}"].astype(str) == grid_id]
-    rows = mine.iloc[page.offset : page.offset + page.limit]
-    access = store.read("customer_access")
-    access = pd.DataFrame(access.drop(columns=[access.geometry.name, *ACCESS_DROP]))
+    customers, access = gridgeo.read_access(store)
+    mine = gridgeo.grid_of_customers(customers, tier=tier) == grid_id
+    rows = customers.loc[mine.to_numpy()].iloc[page.offset : page.offset + page.limit]
     table = pd.DataFrame(rows.drop(columns=rows.geometry.name)).assign(
         lon=rows.geometry.x.round(7), lat=rows.geometry.y.round(7)
     )
-    table = table.merge(access, on="customer_id", how="left", suffixes=("", "_access"))
+    theirs = access.loc[rows.index].drop(columns=[access.geometry.name, "customer_id"])
+    table = table.merge(
+        pd.DataFrame(theirs), left_index=True, right_index=True, suffixes=("", "_access")
+    )
     body = {
         "grid_id": grid_id,
         "tier": tier,
-        "total": len(mine),
+        "total": int(mine.sum()),
         "limit": page.limit,
         "offset": page.offset,
         "customers": records(table),
@@ -106,16 +117,9 @@ def _preview(store: gridgeo.GeoPackageStore, edit: GridEdit) -> tuple[gridgeo.Pr
 
 
 def _reach_kpis(store: gridgeo.GeoPackageStore) -> Any:
-    # Reach KPIs join the diff once gridgeo exports `reach_kpi_function`.
-    factory = getattr(gridgeo, "reach_kpi_function", None)
-    if factory is None or "customer_access" not in store.layers():
+    if not {"customers", gridgeo.ACCESS_LAYER} <= set(store.layers()):
         return None
-    customers = store.read("customers")
-    access = store.read("customer_access")
-    return factory(
-        customers,
-        access.set_index("customer_id").reindex(customers["customer_id"]).set_axis(customers.index),
-    )
+    return gridgeo.reach_kpi_function(*gridgeo.read_access(store))
 
 
 def _changed(preview: gridgeo.Preview) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -19,15 +18,13 @@ GRID_COLUMNS = {"tier1": "grid_t1", "tier2": "grid_t2", "tier3": "grid_t3"}
 
 @router.get("")
 def get_kpis(store: StoreDep) -> Response:
-    """Compliance shares from ``customer_access`` joined with the customers' grid ids."""
-    customers = store.read("customers")
-    stored = store.read("customer_access")
-    access = (
-        pd.DataFrame(stored.drop(columns=[stored.geometry.name, "version"]))
-        .set_index("customer_id")
-        .reindex(customers["customer_id"])
-        .set_axis(customers.index)
-    )
+    """Compliance shares of the customers' access per grid of each tier and for the county.
+
+    A grid's customers are those whose located position it contains; customers in no grid
+    are the row ``未定位`` of each tier; a customer without an access row is within neither
+    promise (reason ``not_computed``).
+    """
+    customers, access = gridgeo.read_access(store)
     kpis = gridgeo.reach_kpis(access, customers, grid_columns=GRID_COLUMNS)
     body: dict[str, Any] = {
         "versions": {

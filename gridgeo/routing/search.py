@@ -11,9 +11,11 @@ infinity, in the public results.
   multi-source ``scipy.sparse.csgraph.dijkstra``);
 - :func:`pair_times`, :func:`travel_matrix`: every (source, target) pair within a limit;
 - :func:`times_to_point`, :func:`route_line`: every source's time to one point and the route
-  of one of them (dispatch);
-- :func:`node_times`, :func:`reached_lines`: times of every node and the road parts reached
-  within a band (isochrones).
+  of one of them (dispatch); :func:`path_line` draws a route from its node path (also for the
+  station labels of :mod:`gridgeo.routing.labels`);
+- :func:`node_times`, :func:`reached_lines`, :func:`reached_points`: times of every node, the
+  road parts reached within a band, and points along them with their times (isochrones).
+- :func:`segment_lines`: the road segments themselves (lengths, road per area).
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ __all__ = [
     "extended_matrix",
     "node_times",
     "pair_times",
+    "path_line",
     "reached_lines",
+    "reached_points",
     "route_line",
     "segment_lines",
     "times_to_point",
@@ -102,18 +106,19 @@ def best_times(
         min_only=True,
         return_predecessors=True,
     )
-    origin = np.where(origin >= n, origin - n, -1)
-    origin = np.where(origin >= 0, j[np.maximum(origin, 0)], -1)
     tt_ab, tt_ba = engine.segment_costs(reverse=reverse)
     on = np.flatnonzero(dst.seg >= 0)
     seg, t = dst.seg[on], dst.t[on]
     a, b = engine._seg_a[seg], engine._seg_b[seg]
     part_a, part_b = end_parts_s(t, tt_ab[seg], tt_ba[seg])
-    cand = np.stack([dist[a] + part_a, dist[b] + part_b])
-    cand_src = np.stack([origin[a], origin[b]])
-    pick = np.argmin(cand, axis=0)
-    e = cand[pick, np.arange(len(on))]
-    s_best = cand_src[pick, np.arange(len(on))]
+    # through the nearer end (end a on a tie); one pass over the targets, no (2, n) stacks
+    via_a, via_b = dist[a] + part_a, dist[b] + part_b
+    pick_b = via_b < via_a
+    e = np.where(pick_b, via_b, via_a)
+    # the virtual source node (n + position among the usable sources) each end was reached
+    # from, as the source's position; -1 where unreached (origin < 0)
+    s_node = np.where(pick_b, origin[b], origin[a])
+    s_best = np.where(s_node >= n, j[np.clip(s_node - n, 0, len(j) - 1)], -1)
     # sources on the target's own segment: the direct way along it
     e, s_best = _same_segment(src, j, seg, t, e, s_best, tt_ab, tt_ba)
     eta[on] = e + dst.leg_s[on]
@@ -132,14 +137,17 @@ def _same_segment(
     tt_ba: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     s_seg = src.seg[j]
+    # the few targets on a source's segment first (a look-up, not two binary searches each)
+    on_source = np.zeros(len(tt_ab), dtype=bool)
+    on_source[s_seg] = True
+    hit = np.flatnonzero(on_source[seg])
+    if len(hit) == 0:
+        return e, s_best
     order = np.argsort(s_seg, kind="stable")
     s_sorted = s_seg[order]
-    lo = np.searchsorted(s_sorted, seg, side="left")
-    hi = np.searchsorted(s_sorted, seg, side="right")
-    counts = hi - lo
-    if not counts.any():
-        return e, s_best
-    tgt = np.repeat(np.arange(len(seg)), counts)
+    lo = np.searchsorted(s_sorted, seg[hit], side="left")
+    counts = np.searchsorted(s_sorted, seg[hit], side="right") - lo
+    tgt = np.repeat(hit, counts)
     start = np.repeat(lo - np.cumsum(counts) + counts, counts)
     pos = order[start + np.arange(len(tgt))]
     sj = j[pos]
@@ -387,30 +395,42 @@ def route_line(
         np.array([f_t]), engine._seg_tt_f[f_seg : f_seg + 1], engine._seg_tt_b[f_seg : f_seg + 1]
     )
     enter_a = last == fa and (last != fb or cost_fa[0] <= cost_fb[0])
+    return path_line(
+        engine,
+        (s_seg, s_t),
+        (f_seg, f_t),
+        None if choice[k] == 2 else nodes,
+        leave_a=choice[k] == 0,
+        enter_a=bool(enter_a),
+    )
+
+
+def path_line(
+    engine: ReachEngine,
+    source: tuple[int, float],
+    target: tuple[int, float],
+    nodes: list[int] | None,
+    *,
+    leave_a: bool,
+    enter_a: bool,
+) -> shapely.LineString:
+    """A route's line in the metric CRS from its node path (shared by the route tracers).
+
+    ``source`` and ``target`` are ``(segment, fraction)`` of the two snapped points; ``nodes``
+    the node path from the end by which the source leaves its segment (``a`` if ``leave_a``)
+    to the end by which the target's segment is entered (``a`` if ``enter_a``), or None for
+    the direct way along a shared segment. Each step takes the quickest segment between its
+    two nodes in its direction (ties: forwards before backwards, then the lower segment).
+    """
+    (s_seg, s_t), (f_seg, f_t) = source, target
     geom = engine._seg_geom_m
-    if choice[k] == 2:
+    if nodes is None:
         parts = [_coords(substring(geom[s_seg], s_t, f_t, normalized=True))]
     else:
-        s_end = 0.0 if choice[k] == 0 else 1.0
+        s_end = 0.0 if leave_a else 1.0
         parts = [_coords(substring(geom[s_seg], s_t, s_end, normalized=True))]
-        n = engine.n_nodes
-        path = np.asarray(nodes, dtype=np.int64)
-        if len(path) > 1:
-            u, v = path[:-1], path[1:]
-            a, b = engine._seg_a, engine._seg_b
-            # each directed step as a segment forwards (a -> b) or backwards (b -> a)
-            keys = np.concatenate([a * n + b, b * n + a])
-            cost = np.concatenate([engine._seg_tt_f, engine._seg_tt_b])
-            seg = np.concatenate([np.arange(len(a)), np.arange(len(a))])
-            back = np.r_[np.zeros(len(a), dtype=bool), np.ones(len(a), dtype=bool)]
-            want = u * n + v
-            m = np.isin(keys, want) & np.isfinite(cost)
-            table = pd.DataFrame({"key": keys[m], "cost": cost[m], "seg": seg[m], "back": back[m]})
-            table = table.sort_values(["key", "cost"], kind="stable").drop_duplicates("key")
-            table = table.set_index("key").loc[want]
-            for sg, bk in zip(table["seg"].to_numpy(), table["back"].to_numpy(), strict=True):
-                c = _coords(geom[sg])
-                parts.append(c[::-1] if bk else c)
+        if len(nodes) > 1:
+            parts.append(_steps_coords(engine, np.asarray(nodes, dtype=np.int64)))
         f_start = 0.0 if enter_a else 1.0
         parts.append(_coords(substring(geom[f_seg], f_start, f_t, normalized=True)))
     xy = np.concatenate(parts)
@@ -419,6 +439,56 @@ def route_line(
     if len(xy) == 1:
         xy = np.vstack([xy, xy])
     return shapely.LineString(xy)
+
+
+def _steps_coords(engine: ReachEngine, path: np.ndarray) -> np.ndarray:
+    """The coordinates of the segments of each step of a node path, drawn in its direction."""
+    u, v = path[:-1], path[1:]
+    indptr, node_segs = engine._node_segs
+    counts = indptr[u + 1] - indptr[u]
+    cand = node_segs[ranges(indptr[u], counts)].astype(np.int64)
+    step = np.repeat(np.arange(len(u)), counts)
+    a, b = engine._seg_a[cand], engine._seg_b[cand]
+    tt_f, tt_b = engine._seg_tt_f[cand], engine._seg_tt_b[cand]
+    # each step as a segment forwards (a -> b) or backwards (b -> a), where it can be driven
+    fwd = (a == u[step]) & (b == v[step]) & np.isfinite(tt_f)
+    bwd = (b == u[step]) & (a == v[step]) & np.isfinite(tt_b)
+    st = np.concatenate([step[fwd], step[bwd]])
+    cost = np.concatenate([tt_f[fwd], tt_b[bwd]])
+    back = np.r_[np.zeros(fwd.sum(), dtype=bool), np.ones(bwd.sum(), dtype=bool)]
+    seg = np.concatenate([cand[fwd], cand[bwd]])
+    order = np.lexsort((seg, back, cost, st))
+    first = order[np.r_[True, st[order][1:] != st[order][:-1]]]
+    seg, back = seg[first], back[first]
+    coords, which = shapely.get_coordinates(engine._seg_geom_m[seg], return_index=True)
+    # the backward steps' coordinates in reverse order
+    count = np.bincount(which, minlength=len(seg))
+    start = np.cumsum(count) - count
+    pos = np.arange(len(which)) - start[which]
+    idx = np.where(back[which], start[which] + count[which] - 1 - pos, np.arange(len(which)))
+    return coords[idx]
+
+
+def segment_lines(engine: ReachEngine) -> gpd.GeoSeries:
+    """
+    The road segments of an engine as lines in EPSG:4326, one per road.
+
+    A segment is what points snap to: the two directed edges of a two-way road (the same line
+    both ways) are one segment, drawn from its ``a`` end to its ``b`` end; every other directed
+    edge (a one-way road) is a segment of its own. Summing the segments counts each road once.
+
+    Parameters
+    ----------
+    engine
+        The engine.
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        The segments' lines, EPSG:4326, indexed by segment number (as in :attr:`Snap.seg`).
+    """
+    lines = engine.to_lonlat(engine._seg_geom_m)
+    return gpd.GeoSeries(lines, index=pd.RangeIndex(len(lines), name="seg"), crs="EPSG:4326")
 
 
 def node_times(
@@ -540,23 +610,113 @@ def reached_lines(
     return out[~shapely.is_empty(out)]
 
 
-def segment_lines(engine: ReachEngine) -> gpd.GeoSeries:
-    """
-    The road segments of an engine as lines in EPSG:4326, one per road.
+def reached_points(
+    engine: ReachEngine,
+    dist: np.ndarray,
+    src: Snap,
+    cols: np.ndarray,
+    *,
+    limit_s: float,
+    spacing_m: float,
+    reverse: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points along the road parts reached within ``limit_s``, each with its travel time.
 
-    A segment is what points snap to: the two directed edges of a two-way road (the same line
-    both ways) are one segment, drawn from its ``a`` end to its ``b`` end; every other directed
-    edge (a one-way road) is a segment of its own. Summing the segments counts each road once.
+    The road parts are those of :func:`reached_lines` (the same partial-edge arithmetic,
+    :func:`end_parts_s` and :func:`along_s`): for every band ``band_s <= limit_s``, the points
+    whose time is at most ``band_s`` sample ``reached_lines(engine, dist, src, cols, band_s)``
+    so that every point of those lines lies within ``spacing_m`` (along the road) of one of
+    them. Each segment's vertices and ends are points, with more points on its straight
+    pieces every ``spacing_m`` at most; each source in ``cols`` adds its point on the road
+    and its off-road leg (points every ``spacing_m`` at most, all at the leg's time, as the
+    leg is in :func:`reached_lines` once its far end is reached).
 
     Parameters
     ----------
     engine
         The engine.
+    dist
+        Times of every node from the sources (:func:`node_times`, one row).
+    src
+        The sources' snap.
+    cols
+        Positions in ``src`` of the sources of ``dist`` (their own segments and legs).
+    limit_s
+        Longest time kept.
+    spacing_m
+        Largest gap between neighbouring points along a road part or leg, metres.
+    reverse
+        As for :func:`node_times` (times towards the sources).
 
     Returns
     -------
-    geopandas.GeoSeries
-        The segments' lines, EPSG:4326, indexed by segment number (as in :attr:`Snap.seg`).
+    xy
+        ``(n, 2)`` points in the engine's metric CRS.
+    time_s
+        Travel time of each point (at most ``limit_s``).
     """
-    lines = engine.to_lonlat(engine._seg_geom_m)
-    return gpd.GeoSeries(lines, index=pd.RangeIndex(len(lines), name="seg"), crs="EPSG:4326")
+    spacing_m = check_positive(spacing_m, "spacing_m")
+    a, b = engine._seg_a, engine._seg_b
+    tt_f, tt_b = engine.segment_costs(reverse=reverse)
+    cols = np.asarray(cols, dtype=np.int64)
+    j = cols[src.leg_s[cols] <= limit_s]
+    on = (dist[a] <= limit_s) | (dist[b] <= limit_s)
+    on[src.seg[j]] = True
+    segs = np.flatnonzero(on)
+    if len(segs) == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    # the segments' vertices (rows of one segment are adjacent, segments in order)
+    which = engine._seg_which
+    first = np.searchsorted(which, segs, side="left")
+    count = np.searchsorted(which, segs, side="right") - first
+    rows = ranges(first, count)
+    xy = engine._seg_xy[rows]
+    seg = np.repeat(segs, count)
+    last = np.r_[seg[1:] != seg[:-1], True]
+    step = np.zeros_like(xy)
+    step[:-1] = xy[1:] - xy[:-1]
+    step[last] = 0.0
+    piece = np.hypot(step[:, 0], step[:, 1])
+    cum = np.cumsum(piece) - piece
+    starts = np.flatnonzero(np.r_[True, last[:-1]])
+    cum -= np.repeat(cum[starts], np.diff(np.r_[starts, len(cum)]))
+    length = np.repeat(cum[last], count)  # the segment's length, per vertex
+    # each straight piece cut into `n` equal parts of at most spacing_m (the last vertex: 1)
+    n = np.maximum(1, np.ceil(piece / spacing_m)).astype(np.int64)
+    rep = np.repeat(np.arange(len(xy)), n)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(n) - n, n)
+    frac = k / n[rep]
+    px = xy[:, 0][rep] + frac * step[:, 0][rep]
+    py = xy[:, 1][rep] + frac * step[:, 1][rep]
+    seg = seg[rep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f = np.where(length[rep] > 0, (cum[rep] + frac * piece[rep]) / length[rep], 0.0)
+    f = np.clip(f, 0.0, 1.0)
+    f[last[rep]] = 1.0
+    part_a, part_b = end_parts_s(f, tt_f[seg], tt_b[seg])
+    time = np.minimum(dist[a[seg]] + part_a, dist[b[seg]] + part_b)
+    out_xy, out_t = [np.column_stack([px, py])], [time]
+    if len(j):
+        # the direct way along a source's own segment (points sorted by segment)
+        lo = np.searchsorted(seg, src.seg[j], side="left")
+        hi = np.searchsorted(seg, src.seg[j], side="right")
+        pair_j = np.repeat(j, hi - lo)
+        pair_p = ranges(lo, hi - lo)
+        sg = seg[pair_p]
+        direct = src.leg_s[pair_j] + along_s(src.t[pair_j], f[pair_p], tt_f[sg], tt_b[sg])
+        np.minimum.at(time, pair_p, direct)
+        # each source's point on the road and its off-road leg, at the leg's time
+        geom = engine._seg_geom_m
+        on_road = shapely.get_coordinates(
+            shapely.line_interpolate_point(geom[src.seg[j]], src.t[j], normalized=True)
+        )
+        leg = on_road - src.xy[j]
+        m = np.maximum(1, np.ceil(np.hypot(leg[:, 0], leg[:, 1]) / spacing_m)).astype(np.int64)
+        rep = np.repeat(np.arange(len(j)), m + 1)
+        k = np.arange(len(rep)) - np.repeat(np.cumsum(m + 1) - (m + 1), m + 1)
+        out_xy.append(src.xy[j][rep] + (k / m[rep])[:, None] * leg[rep])
+        out_t.append(src.leg_s[j][rep])
+    xy_all = np.concatenate(out_xy)
+    t_all = np.concatenate(out_t)
+    keep = t_all <= limit_s
+    return xy_all[keep], t_all[keep]

@@ -56,3 +56,39 @@ def test_dispatch_errors_are_json_and_name_the_field(client, params, status, fra
     text = response.text
     assert fragment in text
     assert "Traceback" not in text
+
+
+def test_dispatch_with_a_busy_station_and_the_labels_kept(client):
+    params = {"lon": 116.53, "lat": 27.21}
+    first = client.get("/dispatch", params=params).json()
+    best = first["station_id"]
+    assert best is not None and all(o["available"] for o in first["options"])
+    # the stations' labels are built once and kept with the engine
+    kept = client.app.state.station_labels
+    labels = next(iter(kept.values()))
+    busy = client.get("/dispatch", params={**params, "unavailable": best})
+    assert busy.status_code == 200, busy.text
+    body = busy.json()
+    assert next(iter(client.app.state.station_labels.values())) is labels
+    # the next station by ETA goes; the busy one is still listed, with its time
+    ranked = [o["station_id"] for o in first["options"] if o["eta_s"] is not None]
+    assert body["station_id"] == ranked[1]
+    options = {o["station_id"]: o for o in body["options"]}
+    assert options[best]["available"] is False
+    assert options[best]["eta_s"] == pytest.approx(first["eta_s"], abs=1e-6)
+    everyone = ",".join(o["station_id"] for o in first["options"])
+    none = client.get("/dispatch", params={**params, "unavailable": everyone}).json()
+    assert none["station_id"] is None and none["reason"] == "no_station_available"
+    assert none["route"] is None
+
+
+@pytest.mark.parametrize(
+    ("unavailable", "status", "fragment"),
+    [("NOPE", 400, "NOPE"), ("RS01,,RS02", 422, "unavailable"), (",", 422, "unavailable")],
+)
+def test_dispatch_unavailable_errors_are_json(client, unavailable, status, fragment):
+    response = client.get(
+        "/dispatch", params={"lon": 116.53, "lat": 27.21, "unavailable": unavailable}
+    )
+    assert response.status_code == status, response.text
+    assert fragment in response.text and "Traceback" not in response.text

@@ -6,7 +6,12 @@ through the service.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -29,6 +34,26 @@ def grids(workspace) -> gpd.GeoDataFrame:
 @pytest.fixture(scope="module")
 def customers(workspace) -> pd.DataFrame:
     return pd.DataFrame(gpd.read_file(workspace, layer="customers", ignore_geometry=True))
+
+
+@pytest.fixture(scope="module")
+def points(workspace) -> gpd.GeoDataFrame:
+    """The customers with their points (EPSG:4326)."""
+    return gpd.read_file(workspace, layer="customers")
+
+
+@pytest.fixture(scope="module")
+def cells(workspace) -> gpd.GeoDataFrame:
+    """The village cells the grids are made of, by village code."""
+    county = gpd.read_file(workspace, layer="county")
+    villages = gpd.read_file(workspace, layer="villages")
+    return gridgeo.village_cells(county, villages).set_index("village_code")
+
+
+def _inside(points: gpd.GeoDataFrame, polygon) -> np.ndarray:
+    """Which points the polygon covers (plain shapely, customers without a point: no)."""
+    geoms = points.geometry.to_numpy()
+    return ~shapely.is_missing(geoms) & shapely.covers(polygon, geoms)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +115,7 @@ def test_unknown_version_is_404(client, clean_error):
     clean_error(client.get("/grids", params={"version": 99}), 404, "99")
 
 
-def test_one_grid(client, grids):
+def test_one_grid(client, grids, customers):
     row = grids.loc[grids["tier"] == 2].iloc[0]
     response = client.get(f"/grids/{row['grid_id']}")
     assert response.status_code == 200
@@ -103,7 +128,8 @@ def test_one_grid(client, grids):
         row["manager"],
         row["phone"],
     )
-    assert props["customers"] == row["customers"]
+    # its customers: those the grid's polygon holds (their stored grid id, set from the point)
+    assert props["customers"] == int((customers["grid_t2"] == row["grid_id"]).sum())
 
 
 def test_unknown_grid_is_404(client, clean_error):
@@ -184,12 +210,15 @@ def test_grid_customers_bad_paging(client, clean_error, params, field):
 # edits
 
 
-def test_preview_move_changes_counts_and_saves_nothing(client, grids, customers):
+def test_preview_move_changes_counts_and_saves_nothing(client, grids, points, cells):
     t3 = _tier3(grids)
     source = t3.iloc[0]
     village = source["villages"].split(SEP)[0]
     target = t3.iloc[1]["grid_id"]
-    moved = int((customers["village_code"] == village).sum())
+    # the customers that leave: those of the source grid whose point lies in the village's cell
+    moved = int(
+        (_inside(points, cells.geometry[village]) & (points["grid_t3"] == source["grid_id"])).sum()
+    )
     assert moved > 0
     body = {"op": "move", "village_codes": [village], "to_grid_id": target}
     response = client.post("/grids/preview", json=body)
@@ -216,7 +245,7 @@ def test_preview_merge_of_grids_apart_has_problems(client, grids):
     assert b in {r["grid_id"] for r in out["kpi_diff"]}  # the merged-away grid disappears
 
 
-def test_save_split_then_stale_save_is_409(writer, writable, grids, clean_error):
+def test_save_split_then_stale_save_is_409(writer, writable, grids, customers, clean_error):
     t3 = _tier3(grids)
     splittable = t3.loc[t3["n_villages"] >= 2].sort_values("customers")
     target, other = splittable.iloc[-1], splittable.iloc[0]
@@ -237,7 +266,7 @@ def test_save_split_then_stale_save_is_409(writer, writable, grids, clean_error)
     new = sorted(set(after["grid_id"]) - set(grids["grid_id"]))
     assert len(new) == 1 and new[0].startswith(f"T3-{target['substation_id']}-")
     parts = after.loc[after["grid_id"].isin([target["grid_id"], *new])]
-    assert parts["customers"].sum() == target["customers"]
+    assert parts["customers"].sum() == int((customers["grid_t3"] == target["grid_id"]).sum())
     assert parts["parent_id"].eq(target["parent_id"]).all()
     assert (after["version"] == 2).any()
     versions = writer.get("/grids/versions").json()
@@ -315,26 +344,77 @@ def test_workspace_without_grids_is_404_without_server_paths(tmp_path, workspace
     assert str(tmp_path) not in body["detail"]
 
 
-def test_preview_diffs_reach_kpis(client, grids, customers, access, monkeypatch):
-    # the same function gridgeo will export as `gridgeo.reach_kpi_function`
-    from gridgeo import workspace as gridgeo_workspace
-
-    monkeypatch.setattr(
-        gridgeo, "reach_kpi_function", gridgeo_workspace.reach_kpi_function, raising=False
-    )
+def test_preview_diffs_reach_kpis(client, grids, points, cells, access):
     t3 = _tier3(grids)
     source, target = t3.iloc[0], t3.iloc[1]
     village = source["villages"].split(SEP)[0]
     body = {"op": "move", "village_codes": [village], "to_grid_id": target["grid_id"]}
     diff = {r["grid_id"]: r for r in client.post("/grids/preview", json=body).json()["kpi_diff"]}
-    ok = customers[["customer_id", "village_code"]].merge(access, on="customer_id")
-    for grid, villages_after in [
-        (source, set(source["villages"].split(SEP)) - {village}),
-        (target, set(target["villages"].split(SEP)) | {village}),
+    ok = points[["customer_id", "grid_t3"]].merge(access, on="customer_id", how="left")
+    ok[["repair_ok", "payment_ok"]] = ok[["repair_ok", "payment_ok"]].fillna(False).astype(bool)
+    in_cell = _inside(points, cells.geometry[village])
+    for grid, after_mask in [
+        (source, (ok["grid_t3"] == source["grid_id"]) & ~in_cell),
+        (target, (ok["grid_t3"] == target["grid_id"]) | in_cell),
     ]:
-        before = ok.loc[ok["village_code"].isin(grid["villages"].split(SEP))]
-        after = ok.loc[ok["village_code"].isin(villages_after)]
+        before = ok.loc[ok["grid_t3"] == grid["grid_id"]]
+        after = ok.loc[after_mask]
         row = diff[grid["grid_id"]]
+        assert row["customers_before"] == len(before)
+        assert row["customers_after"] == len(after)
         assert row["repair_ok_pct_before"] == pytest.approx(100 * before["repair_ok"].mean())
-        assert row["repair_ok_pct_after"] == pytest.approx(100 * after["repair_ok"].mean())
-        assert row["payment_ok_pct_after"] == pytest.approx(100 * after["payment_ok"].mean())
+        for column in ("repair_ok", "payment_ok"):
+            # a grid left with no customer has no share (JSON null)
+            share = pytest.approx(100 * after[column].mean()) if len(after) else None
+            assert row[f"{column}_pct_after"] == share
+
+
+def test_a_customer_without_access_row_is_outside_the_promise_in_api_and_cli(
+    writable, writer, points
+):
+    """Issue #9 (3): a customer with no `customer_access` row counts as NOT within the promise
+    in the API preview and in the CLI preview alike (it used to count as within in the API)."""
+    store = gridgeo.GeoPackageStore.open(writable)
+    access = store.read("customer_access")
+    grids = store.read("grids")
+    t3 = _tier3(grids)
+    # the smallest splittable village grid, so that a split lists it in the diff
+    sizes = points["grid_t3"].value_counts()
+    grid_id = min(t3.loc[t3["n_villages"] >= 2, "grid_id"], key=lambda g: (sizes.get(g, 0), g))
+    mine = points.loc[points["grid_t3"] == grid_id, "customer_id"]
+    ok_ids = access.loc[
+        access["customer_id"].isin(mine) & access["repair_ok"].astype(bool), "customer_id"
+    ]
+    dropped = set(ok_ids.iloc[::2])  # every other customer within the promise loses its row
+    assert len(dropped) >= 2
+    kept = access.loc[~access["customer_id"].isin(dropped)]
+    store.save("customer_access", kept, expected_version=1, author="test", reason="rows lost")
+
+    # expected, independently: the grid's customers, a missing row counted as not within
+    n = len(mine)
+    within = int(access.loc[access["customer_id"].isin(mine), "repair_ok"].astype(bool).sum())
+    expected = 100.0 * (within - len(dropped)) / n
+    assert expected < 100.0 * within / n  # what NaN-as-True reported before the fix
+
+    body = {"op": "split", "grid_id": grid_id, "k": 2}
+    response = writer.post("/grids/preview", json=body)
+    assert response.status_code == 200, response.text
+    row = {r["grid_id"]: r for r in response.json()["kpi_diff"]}[grid_id]
+    assert row["customers_before"] == n
+    assert row["repair_ok_pct_before"] == pytest.approx(expected)
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "gridgeo.cli", "grids", "edit", "split", "--workspace",
+         str(writable), "--grid", grid_id, "--parts", "2"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    line = next(x for x in cli.stdout.splitlines() if x.split()[:1] == [grid_id])
+    found = re.search(r" ([\d.]+)→[\d.a-z]+ ", line)
+    assert found is not None, line
+    assert found.group(1) == f"{expected:.1f}"
+    assert line.split()[2].replace(",", "") == str(n)  # customers before
+    # the customer's own page says so too
+    answer = writer.get(f"/customers/{min(dropped)}").json()["access"]
+    assert (answer["repair_ok"], answer["payment_ok"]) == (False, False)
+    assert answer["reason"] == "not_computed"

@@ -38,7 +38,8 @@ def test_county_shares(kpis, joined):
 @pytest.mark.parametrize("tier", [1, 2, 3])
 def test_per_tier_shares(kpis, joined, tier):
     column = f"grid_t{tier}"
-    frame = joined.assign(grid=joined[column].fillna("unassigned").replace("", "unassigned"))
+    # customers in no grid (no position, or outside every grid) are the row 未定位
+    frame = joined.assign(grid=joined[column].fillna("未定位").replace("", "未定位"))
     expected = frame.groupby("grid").agg(
         n=("repair_ok", "size"), repair=("repair_ok", "mean"), payment=("payment_ok", "mean")
     )

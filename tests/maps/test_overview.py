@@ -415,6 +415,35 @@ def test_page_has_layers_legend_figures_in_chinese(layers):
     assert _figure(page, "缴费未达标客户") == "1"
 
 
+def test_customer_counts_replace_the_grids_and_figures_counts(layers):
+    # the grids carry stale counts (2 and 4 customers) and the figures say 99: the counts
+    # table (gridgeo.count_grid_customers) is what the popups and the key figures show
+    def table(rows: dict[str, int]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"customers": list(rows.values()), "hv_customers": 0, "lv_customers": 0,
+             "vulnerable": 0},
+            index=pd.Index(list(rows), name="grid_id"),
+        )  # fmt: skip
+
+    counts = {
+        1: table({"T1": 7, "未定位": 2}),
+        2: table({"T2-A": 3, "T2-B": 4, "未定位": 2}),
+        3: table({"T3-A-01": 3, "T3-B-01": 1, "T3-B-02": 3, "未定位": 2}),
+    }
+    m = county_overview_map(**layers, figures={"customers": 99}, customer_counts=counts)
+    west, east = _features(m, "supply_grids")
+    assert "Customers</th><td>3</td>" in west["properties"]["popup_html"]
+    assert "Customers</th><td>4</td>" in east["properties"]["popup_html"]
+    # the village grids of the east grid: 乙网格1 holds 1 customer, 乙网格2 holds 3
+    assert "<td>乙网格1</td><td>赵六</td><td>138</td><td>1</td>" in east["properties"]["popup_html"]
+    assert "<td>乙网格2</td><td>钱七</td><td>139</td><td>3</td>" in east["properties"]["popup_html"]
+    page = m.get_root().render()
+    assert _figure(page, "客户数") == "9"  # 7 in the grids + 2 not located
+    assert _figure(page, "其中未定位（不在任何网格）") == "2"
+    with pytest.raises(InputError, match="`customer_counts`"):
+        county_overview_map(**layers, customer_counts={2: "no table"})
+
+
 def test_figures_from_county_kpis_when_not_given(layers):
     kpis = {"county": pd.DataFrame({"repair_share_ok": [0.5], "payment_share_ok": [0.25]})}
     page = county_overview_map(**layers, kpis=kpis).get_root().render()
