@@ -382,6 +382,31 @@ def _grids_layer(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+_SAME_GRID = ("tier", "parent_id", "substation_id", "villages")
+
+
+def _keep_unchanged(layer: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """An edit rewrites only the grids it changes: a grid with the same id, tier, parent,
+    substation, villages and polygon as the stored one keeps the stored row as it is (its
+    count and workload columns too, which previews recompute from other inputs)."""
+    stored = current.drop(columns=["version"], errors="ignore").set_index("grid_id", drop=False)
+    shared = [c for c in layer.columns if c in stored.columns]
+    if layer.geometry.name not in shared:
+        return layer
+    out = layer.copy()
+    for pos, grid_id in enumerate(out["grid_id"].to_numpy()):
+        if grid_id not in stored.index:
+            continue
+        old = stored.loc[grid_id]
+        new = out.iloc[pos]
+        same = all(
+            str(new[c]) == str(old[c]) for c in _SAME_GRID if c in out.columns and c in stored
+        ) and shapely.equals_exact(new.geometry, old.geometry, tolerance=1e-9)
+        if same:
+            out.iloc[pos, [out.columns.get_loc(c) for c in shared]] = old[shared].to_numpy()
+    return out
+
+
 def _carry_roster(grids: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Keep the people of each grid id when an edit's grids do not carry them."""
     missing = [c for c in ROSTER_COLUMNS_IN_GRIDS if c not in grids.columns and c in current]
@@ -418,9 +443,12 @@ def save_grids(
     int
         The new version number.
     """
-    if "grids" in store.layers():
-        grids = _carry_roster(grids, store.read("grids"))
+    current_grids = store.read("grids") if "grids" in store.layers() else None
+    if current_grids is not None:
+        grids = _carry_roster(grids, current_grids)
     layer = _grids_layer(grids)
+    if current_grids is not None:
+        layer = _keep_unchanged(layer, current_grids)
     county = store.read("county")
 
     def validate(gdf: gpd.GeoDataFrame) -> list[str]:
@@ -748,10 +776,10 @@ def count_grid_customers(
     store
         The workspace.
     version
-        A version of the grids (default: the current one). The customers' stored grid ids
-        belong to the current grids; for another version (or customers stored without grid
-        ids) they are put into the polygons (:func:`gridgeo.grids.assign_to_grids`), by the
-        same rule.
+        A version of the grids (default: the current one). The customers are put into that
+        version's polygons (:func:`gridgeo.grids.assign_to_grids`, the rule that sets their
+        stored grid ids), so the counts belong to the grids read even if a save lands between
+        the reads.
 
     Returns
     -------
@@ -763,10 +791,11 @@ def count_grid_customers(
     grids = store.read("grids", version=version)
     if CUSTOMERS_LAYER in store.layers():
         customers = store.read(CUSTOMERS_LAYER)
-        stale = version is not None and version != store.current_version("grids")
-        if stale or not set(_archive.GRID_ID_COLUMNS.values()) <= set(customers.columns):
-            assigned = _grids.assign_to_grids(customers.geometry, grids)
-            customers = customers.assign(**{c: assigned[c].to_numpy() for c in assigned})
+        # always by the polygons just read (30 ms for 30,000 customers): the stored grid ids
+        # would give the same, but a save may land between the two reads, and a count must
+        # belong to one version of the grids
+        assigned = _grids.assign_to_grids(customers.geometry, grids)
+        customers = customers.assign(**{c: assigned[c].to_numpy() for c in assigned})
     else:
         columns = [*_archive.GRID_ID_COLUMNS.values(), "voltage_class", "vulnerable"]
         customers = pd.DataFrame(columns=columns)

@@ -25,8 +25,8 @@ Tier = Annotated[int | None, Query(ge=1, le=3, description="1 county, 2 supply, 
 Version = Annotated[int | None, Query(ge=1, description="grids version (default: current)")]
 
 
-def _grid(store: gridgeo.GeoPackageStore, grid_id: str) -> Any:
-    grids = store.read("grids")
+def _grid(store: gridgeo.GeoPackageStore, grid_id: str, version: int | None = None) -> Any:
+    grids = store.read("grids", version=version)
     rows = grids.loc[grids["grid_id"].astype(str) == grid_id]
     if len(rows) == 0:
         msg = f"no grid with `grid_id` {grid_id!r}: list the grids with GET /grids."
@@ -42,8 +42,10 @@ def list_grids(store: StoreDep, tier: Tier = None, version: Version = None) -> R
     customers whose located position it contains; ``not_located`` counts those in no grid
     (未定位) and ``customers`` of the collection is the county total.
     """
-    counts = gridgeo.count_grid_customers(store, version=version)
-    grids = gridgeo.with_customer_counts(store.read("grids", version=version), counts)
+    # one version for both reads: a save may land between them
+    pinned = store.current_version("grids") if version is None else version
+    counts = gridgeo.count_grid_customers(store, version=pinned)
+    grids = gridgeo.with_customer_counts(store.read("grids", version=pinned), counts)
     if tier is not None:
         grids = grids.loc[grids["tier"] == tier]
     body = feature_collection(grids)
@@ -72,7 +74,10 @@ def validate(store: StoreDep) -> dict[str, Any]:
 @router.get("/{grid_id}")
 def get_grid(grid_id: str, store: StoreDep) -> Response:
     """One grid as a GeoJSON Feature (its customers as in ``GET /grids``)."""
-    grid = gridgeo.with_customer_counts(_grid(store, grid_id), gridgeo.count_grid_customers(store))
+    pinned = store.current_version("grids")  # one version for both reads
+    grid = gridgeo.with_customer_counts(
+        _grid(store, grid_id, pinned), gridgeo.count_grid_customers(store, version=pinned)
+    )
     feature = feature_collection(grid)["features"][0]
     return json_response(feature, media_type=GEOJSON_MEDIA_TYPE)
 
