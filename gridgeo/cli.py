@@ -656,6 +656,7 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     from gridgeo import workspace
     from gridgeo.dispatch import dispatch
     from gridgeo.routing import StationLabels
+    from gridgeo.settings import DEFAULT_SETTINGS
 
     store = _open_store(args.workspace)
     engine = workspace.read_reach_engine(store)
@@ -669,10 +670,11 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         kw = {"customer_id": args.customer, "customers": store.read("customers")}
     else:
         kw = {"address": args.address, "gazetteer": workspace.read_gazetteer(store)}
+    limit_s = DEFAULT_SETTINGS.repair_limit_s if args.limit_min is None else args.limit_min * 60
     result = dispatch(
         engine,
         stations,
-        limit_s=args.limit_min * 60.0,
+        limit_s=limit_s,
         labels=labels,
         unavailable=_split_ids(args.unavailable),
         **kw,
@@ -684,7 +686,7 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     else:
         best = (
             f"best station 最近抢修站 {result.station_id}: ETA {result.eta_s / 60:.1f} min, "
-            f"route {result.route_km:.2f} km; the {args.limit_min:g}-minute promise {promise} "
+            f"route {result.route_km:.2f} km; the {limit_s / 60:g}-minute promise {promise} "
             f"({result.reason})"
         )
     _print(
@@ -1029,7 +1031,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("wgs84", "gcj02", "bd09"),
         help="datum of --point (Amap/WeChat picks: gcj02, Baidu: bd09)",
     )
-    dsp.add_argument("--limit-min", type=float, default=30.0, help="the repair promise")
+    dsp.add_argument(
+        "--limit-min", type=float, default=None, help="the repair promise, minutes (default 30)"
+    )
     dsp.add_argument(
         "--unavailable",
         default="",

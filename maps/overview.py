@@ -32,6 +32,7 @@ from branca.element import Element, Figure
 
 from gridgeo import (
     DEFAULT_REPAIR_LIMIT_S,
+    DEFAULT_SETTINGS,
     NOT_COMPUTED,
     NOT_LOCATED,
     DuplicateIdError,
@@ -70,7 +71,8 @@ SUPPLY_GRID_COLOURS = (
     "#fabfd2",
 )
 # band upper bound (s) -> fill colour; darker = closer to a repair station
-BAND_COLOURS = {600.0: "#08519c", 1200.0: "#3182bd", 1800.0: "#9ecae1"}
+# one colour per isochrone band of the settings (10, 20, 30 minutes)
+BAND_COLOURS = dict(zip(DEFAULT_SETTINGS.bands_s, ("#08519c", "#3182bd", "#9ecae1"), strict=True))
 BAND_FILL_OPACITY = 0.35
 GRID_FILL_OPACITY = 0.45
 COUNTY_COLOUR = "#333333"

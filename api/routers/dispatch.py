@@ -23,7 +23,9 @@ def dispatch_fault(
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     datum: Annotated[str, Query(pattern="^(wgs84|gcj02|bd09)$")] = "wgs84",
     address: Annotated[str | None, Query(min_length=1, description="fault address")] = None,
-    limit_min: Annotated[float, Query(gt=0, le=600)] = 30.0,
+    limit_min: Annotated[
+        float | None, Query(gt=0, le=600, description="the promise in minutes (default 30)")
+    ] = None,
     unavailable: Annotated[
         str | None,
         Query(
@@ -51,7 +53,7 @@ def dispatch_fault(
     result = gridgeo.dispatch(
         engine,
         stations,
-        limit_s=limit_min * 60.0,
+        limit_s=gridgeo.DEFAULT_SETTINGS.repair_limit_s if limit_min is None else limit_min * 60.0,
         labels=station_labels(request, engine, stations),
         unavailable=[s.strip() for s in unavailable.split(",")] if unavailable else (),
         **kw,
