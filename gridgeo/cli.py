@@ -774,6 +774,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             candidates,
             service="repair" if repair else "payment",
             existing=existing,
+            customer_snap=workspace.read_customer_snaps(store, engine, mode=mode),
             k=args.k,
             limit_s=limit_s,
             id_column=id_column,

@@ -403,6 +403,7 @@ def _site(
     method: Any,
     existing_name: str,
     stacklevel: int,
+    customer_snap: Snap | None = None,
 ) -> SitingResult:
     _check_engine(engine)
     limit_s = check_positive(limit_s, "limit_s")
@@ -444,7 +445,10 @@ def _site(
         )
         raise InputError(msg)
 
-    dst = engine.snap_points(customers, "customers")
+    if customer_snap is None:
+        dst = engine.snap_points(customers, "customers")
+    else:  # stored once per roads and customers (gridgeo.workspace.read_customer_snaps)
+        dst = engine.check_snap(customer_snap, n_cust, name="customer_snap")
     before = _existing_cover(
         engine,
         existing,
@@ -623,6 +627,7 @@ def site_facilities(
     id_column: str = DEFAULT_SITE_ID_COLUMN,
     method: SitingMethod = DEFAULT_SITING_METHOD,
     settings: ServiceSettings = DEFAULT_SETTINGS,
+    customer_snap: Snap | None = None,
 ) -> SitingResult:
     """
     Choose ``k`` new sites among ``candidates`` that cover the most customers within a promise.
@@ -665,6 +670,9 @@ def site_facilities(
         ``"exact"`` (integer programme, the optimum) or ``"greedy"``.
     settings
         The promises (:class:`~gridgeo.settings.ServiceSettings`).
+    customer_snap
+        The customers' snap on ``engine`` made before (e.g. stored in the workspace:
+        :func:`gridgeo.workspace.read_customer_snaps`), so they are not snapped again.
 
     Returns
     -------
@@ -701,4 +709,5 @@ def site_facilities(
         method=method,
         existing_name="existing",
         stacklevel=3,
+        customer_snap=customer_snap,
     )

@@ -671,3 +671,18 @@ def test_cli_plan_bad_arguments(ws, tmp_path) -> None:
         run_cli("plan", "--workspace", str(ws), "--candidates", str(tmp_path / "no.gpkg")),
         "does not exist",
     )
+
+
+def test_a_stored_customer_snap_gives_the_same_siting(drive, customers, candidates, county):
+    # the snap made once (as the workspace stores it) instead of snapping the customers again
+    snap = drive.snap_points(customers, "customers")
+    kw = {"existing": county.repair_stations.iloc[:3], "k": 2, "limit_s": 900.0}
+    fresh = site_facilities(drive, customers, candidates, **kw)
+    stored = site_facilities(drive, customers, candidates, customer_snap=snap, **kw)
+    assert stored.chosen == fresh.chosen
+    assert (stored.covered_before, stored.covered_after) == (
+        fresh.covered_before,
+        fresh.covered_after,
+    )
+    with pytest.raises(InputError, match="customer_snap"):
+        site_facilities(drive, customers, candidates, customer_snap=snap.take([0, 1]), **kw)

@@ -45,11 +45,13 @@ def plan_sites(
         raise gridgeo.NotFoundError(msg)
     villages = store.read("villages")
     existing = store.read(existing_layer) if existing_layer in layers else None
+    engine = reach_engine(request, store, mode)
     result = gridgeo.site_facilities(
-        reach_engine(request, store, mode),
+        engine,
         store.read("customers"),
         villages,
         service=service,
+        customer_snap=gridgeo.read_customer_snaps(store, engine, mode=mode),
         existing=existing,
         k=k,
         limit_s=limit_s,
