@@ -32,21 +32,9 @@ customers: the reach functions take the customers' snap made before (``customer_
 
 Reasons
 -------
-Every customer gets one of :data:`REACH_REASONS`:
-
-``ok``
-    reached within the limit;
-``over_limit``
-    reached, but later than the limit;
-``too_far_from_road``
-    more than ``max_snap_m`` from every road: no travel time;
-``isolated_road_piece``
-    only near a small road piece that no source can reach;
-``unreachable``
-    on the main network, but no source reaches it on the directed graph (one-way traps, a
-    separate network without a source);
-``not_geocoded``
-    no position (missing or empty geometry).
+Every customer gets one of :data:`REACH_REASONS` (``ok``, ``over_limit``, ``too_far_from_road``,
+``isolated_road_piece``, ``unreachable``, ``not_geocoded``), defined with the snapping rules in
+:mod:`gridgeo.routing.engine`.
 
 Travel times are NaN where there is none (too far, isolated, unreachable), never infinity.
 """
