@@ -54,3 +54,21 @@ def hand_graph(
         if two_way:
             G.add_edge(v, u, travel_time=tt, length=length, geometry=line.reverse(), oneway=False)
     return G
+
+
+# The ring several tests work by hand: A(0,0) - B(1000,0) - C(2000,0) two-way, 100 s each;
+# C -> D(2000,1000) one-way 50 s; D -> E(1000,1000) one-way 60 s; E -> B one-way 70 s.
+RING_NODES = {
+    "A": (0.0, 0.0),
+    "B": (1000.0, 0.0),
+    "C": (2000.0, 0.0),
+    "D": (2000.0, 1000.0),
+    "E": (1000.0, 1000.0),
+}
+RING_EDGES = [
+    ("A", "B", 100.0, True),
+    ("B", "C", 100.0, True),
+    ("C", "D", 50.0, False),
+    ("D", "E", 60.0, False),
+    ("E", "B", 70.0, False),
+]

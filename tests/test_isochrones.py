@@ -22,7 +22,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from handgraphs import GK, WALK_MPS, X0, Y0, frame, hand_graph
+from handgraphs import GK, RING_EDGES, RING_NODES, WALK_MPS, X0, Y0, frame, hand_graph
 from oracle import Oracle
 from shapely.geometry import Point
 
@@ -40,20 +40,7 @@ from gridgeo.sample import load_sample
 
 # A(0,0) - B(1000,0) - C(2000,0) two-way, 100 s each; C -> D(2000,1000) one-way 50 s;
 # D -> E(1000,1000) one-way 60 s; E -> B one-way 70 s.
-NODES = {
-    "A": (0.0, 0.0),
-    "B": (1000.0, 0.0),
-    "C": (2000.0, 0.0),
-    "D": (2000.0, 1000.0),
-    "E": (1000.0, 1000.0),
-}
-EDGES = [
-    ("A", "B", 100.0, True),
-    ("B", "C", 100.0, True),
-    ("C", "D", 50.0, False),
-    ("D", "E", 60.0, False),
-    ("E", "B", 70.0, False),
-]
+NODES, EDGES = RING_NODES, RING_EDGES  # see tests/handgraphs.py
 
 
 def _bounds_by_hand(buffer_m: float, tol_m: float) -> tuple[float, float]:

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from handgraphs import TOL_S, WALK_MPS, frame, hand_graph, pts
+from handgraphs import RING_EDGES, RING_NODES, TOL_S, WALK_MPS, frame, hand_graph, pts
 
 from gridgeo import plan, workspace
 from gridgeo.errors import (
@@ -58,20 +58,7 @@ def dense(M) -> np.ndarray:
 
 # A(0,0) - B(1000,0) - C(2000,0) two-way, 100 s each; C -> D(2000,1000) one-way 50 s;
 # D -> E(1000,1000) one-way 60 s; E -> B one-way 70 s.
-NODES = {
-    "A": (0.0, 0.0),
-    "B": (1000.0, 0.0),
-    "C": (2000.0, 0.0),
-    "D": (2000.0, 1000.0),
-    "E": (1000.0, 1000.0),
-}
-EDGES = [
-    ("A", "B", 100.0, True),
-    ("B", "C", 100.0, True),
-    ("C", "D", 50.0, False),
-    ("D", "E", 60.0, False),
-    ("E", "B", 70.0, False),
-]
+NODES, EDGES = RING_NODES, RING_EDGES  # see tests/handgraphs.py
 
 
 @pytest.fixture(scope="module")
