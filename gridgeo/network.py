@@ -96,6 +96,66 @@ A roads layer is one of two kinds, and :func:`road_lines` (so :func:`graph_from_
     pieces are kept, so one stretch of road can be stored as a long drive piece and as the
     shorter walk pieces it is cut into where footways join it.
 
+Roads from other sources
+------------------------
+A county's own roads layer (GeoPackage, Shapefile, GeoJSON; any CRS, Gauss-Krüger included;
+GCJ-02/BD-09 coordinates converted on reading) rarely has OSM tags. :func:`standard_roads` (called
+by :func:`road_lines`, so by :func:`graph_from_roads` and :func:`roads_for_modes`) reads it into
+the plain layer above:
+
+* the class: an OSM column (:data:`OSM_CLASS_COLUMNS`: ``highway``, or ``fclass`` of Geofabrik's
+  Shapefiles) wins; otherwise, or where it is empty, a Chinese class column
+  (:data:`ROAD_CLASS_COLUMNS`: ``road_class``, ``roadclass``, 道路等级, 公路等级, 行政等级,
+  道路类别, 道路类型, 技术等级, ``class``, ``kind``) holding a name of
+  :data:`CHINESE_ROAD_CLASSES`, a route number, or an OSM value, mapped by
+  :func:`road_class_to_highway`. A layer with neither column is refused with its columns listed;
+  values that are not classes are refused with their row counts (a road left out silently would
+  change the service levels);
+* ``speed_kph`` (km/h) from :data:`SPEED_COLUMNS` (``speed_kph``, ``speed``, 速度, 车速, 设计速度,
+  限速, ...; numbers, ``"60 km/h"`` or ``"60公里/小时"``) when the layer has no ``speed_kph`` or
+  ``maxspeed``; it replaces the class speed in ``drive`` and caps it in ``two_wheeler``;
+* ``oneway`` from :data:`ONEWAY_COLUMNS` (``oneway``, ``one_way``, 单行, 单向, 是否单行, ...): yes/
+  true/1/Y/是/单行/正向 = one-way along the drawing direction, no/false/0/N/否/双向 = two-way,
+  -1/reverse/反向/逆向 = one-way against it, empty = two-way; with ``fclass`` (Geofabrik) F/T/B
+  = along/against/both ways;
+* ``lanes`` from :data:`LANES_COLUMNS` (``lanes``, 车道数, ...): kept in the stored layer, not used
+  for speeds; ``name`` from :data:`NAME_COLUMNS` (``name``, 名称, 道路名称, 路名, ...).
+
+Column names are matched in any case and by their first 10 characters, the length a Shapefile's
+``.dbf`` keeps (a layer by mode saved as a Shapefile, ``drive_spee``, ``two_whee_1``, ..., is
+read with its full names again).
+
+The mapping (the speeds are :data:`SPEEDS_KPH`; motorways are for ``drive`` only, footways for
+``walk`` and, at 8 km/h, ``two_wheeler``; ``walk`` is 4.5 km/h on every road it uses):
+
+============  =====  ===========  ====  =================================================
+OSM highway   drive  two_wheeler  walk  Chinese class: names; route numbers
+============  =====  ===========  ====  =================================================
+motorway      90     no           no    高速公路, 高速, 国家高速(公路), 省级高速(公路); G1-G99,
+                                        G1501 (1-2 or 4 digits), G4W2 (a branch letter);
+                                        S1-S99, S1xxx (provincial expressways)
+trunk         60     25           yes   国道, 普通国道, 快速路, 城市快速路, 一级公路; G1xx,
+                                        G2xx, G3xx, G5xx (3 digits), a bare G
+primary       50     25           yes   省道, 普通省道, 主干路, 主干道, 二级公路; S + 3 digits,
+                                        a bare S
+secondary     40     25           yes   县道, 次干路, 次干道, 三级公路; X + number
+tertiary      30     25           yes   乡道, 四级公路; Y + number
+unclassified  25     22           yes   村道; C + number
+service       15     15           yes   专用公路; Z + number
+residential   20     18           yes   城市道路, 城区道路, 支路, 街巷
+track         12     12           yes   机耕道, 机耕路, 林道, 等外公路
+footway       no     8            yes   人行道, 步行道
+path          no     10           yes   小路
+============  =====  ===========  ====  =================================================
+
+Route numbers follow the national rule for highway route numbering (GB/T 917-2017): national
+expressways have one or two digits (G35 济广高速 by Nanfeng) or four (regional rings and links
+such as G1501), ordinary national roads three (G206); provincial roads likewise (S + 1-2 or 4
+digits an expressway, S + 3 digits an ordinary provincial road). A number with a letter after
+its digits (G4W2, a parallel line) is an expressway; a three-digit number starting with 0 is the
+former expressway numbering (G020). X, Y, C, Z are county, township, village and special-purpose
+roads whatever their number.
+
 Zero-length edges
 -----------------
 A way that repeats a node (a zero-length self-loop) loses that segment. Two distinct nodes at the
@@ -142,10 +202,16 @@ from gridgeo.settings import CRS, DEFAULT_SETTINGS, MODES
 
 __all__ = [
     "CHINESE_ROAD_CLASSES",
+    "LANES_COLUMNS",
     "MIN_EDGE_LENGTH_M",
     "MODES",
     "MODE_COLUMNS",
+    "NAME_COLUMNS",
+    "ONEWAY_COLUMNS",
+    "OSM_CLASS_COLUMNS",
+    "ROAD_CLASS_COLUMNS",
     "SPEEDS_KPH",
+    "SPEED_COLUMNS",
     "TWO_WHEELER_MAX_KPH",
     "WALK_SPEED_KPH",
     "RoadLines",
@@ -158,11 +224,13 @@ __all__ = [
     "nodes_from_graph",
     "parse_maxspeed",
     "read_graphml",
+    "road_class_to_highway",
     "road_lines",
     "roads_for_modes",
     "roads_from_graph",
     "roads_from_graphs",
     "roads_from_osm",
+    "standard_roads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -244,22 +312,39 @@ SPEEDS_KPH: dict[str, dict[str, float]] = {
 }
 
 CHINESE_ROAD_CLASSES: dict[str, str] = {
+    # administrative classes of highways (公路行政等级, JTG B01-2014 / GB/T 917-2017)
     "高速公路": "motorway",
     "高速": "motorway",
+    "国家高速公路": "motorway",
+    "国家高速": "motorway",
+    "省级高速公路": "motorway",
+    "省级高速": "motorway",
     "国道": "trunk",
-    "城市快速路": "trunk",
-    "快速路": "trunk",
+    "普通国道": "trunk",
     "省道": "primary",
-    "主干路": "primary",
-    "主干道": "primary",
+    "普通省道": "primary",
     "县道": "secondary",
-    "次干路": "secondary",
-    "次干道": "secondary",
     "乡道": "tertiary",
     "村道": "unclassified",
+    "专用公路": "service",
+    # urban roads (城市道路, CJJ 37-2012)
+    "城市道路": "residential",
+    "城区道路": "residential",
+    "城市快速路": "trunk",
+    "快速路": "trunk",
+    "主干路": "primary",
+    "主干道": "primary",
+    "次干路": "secondary",
+    "次干道": "secondary",
     "支路": "residential",
     "街巷": "residential",
-    "专用公路": "service",
+    # technical grades (技术等级), for layers that have no administrative class
+    "一级公路": "trunk",
+    "二级公路": "primary",
+    "三级公路": "secondary",
+    "四级公路": "tertiary",
+    "等外公路": "track",
+    # below the classified roads
     "机耕道": "track",
     "机耕路": "track",
     "林道": "track",
@@ -267,6 +352,10 @@ CHINESE_ROAD_CLASSES: dict[str, str] = {
     "步行道": "footway",
     "小路": "path",
 }
+# every OSM class a mode uses: a class column may hold OSM values too
+_OSM_ROAD_CLASSES = frozenset().union(*SPEEDS_KPH.values())
+# the names shown in messages
+_MAIN_CLASS_NAMES = "高速公路/国道/省道/县道/乡道/村道/专用公路/快速路/主干路/次干路/支路/机耕道"
 
 _ACCESS_KEYS = {
     "drive": ("motorcar", "motor_vehicle", "vehicle", "access"),
@@ -278,9 +367,15 @@ _BICYCLE_ALLOWED = frozenset({"yes", "designated", "permissive"})
 _DRIVE_SERVICE_EXCLUDED = frozenset(
     {"parking_aisle", "driveway", "drive-through", "parking", "emergency_access"}
 )
-_ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
-_ONEWAY_BACKWARD = frozenset({"-1", "reverse"})
-_ONEWAY_NONE = frozenset({"no", "false", "0", "reversible", "alternating"})
+# OSM values, and those of other sources (Y/N, 是/否, 单行/双向, 反向: one-way against the drawing
+# direction); T/F are left out, Geofabrik uses them for the direction
+_ONEWAY_FORWARD = frozenset({"yes", "true", "1", "y", "是", "单行", "单向", "正向", "顺向"})
+_ONEWAY_BACKWARD = frozenset({"-1", "reverse", "反向", "逆向"})
+_ONEWAY_NONE = frozenset(
+    {"no", "false", "0", "reversible", "alternating", "n", "否", "双向", "双行"}
+)
+# Geofabrik's Shapefiles: F along the line, T against it, B both ways
+_GEOFABRIK_ONEWAY = {"F": 1, "T": -1, "B": 0}
 _IMPLIED_ONEWAY_HIGHWAY = frozenset({"motorway"})
 _IMPLIED_ONEWAY_JUNCTION = frozenset({"roundabout", "circular"})
 
@@ -1133,6 +1228,258 @@ def has_mode_columns(roads: pd.DataFrame) -> bool:
     return bool(present)
 
 
+# --------------------------------------------------------------------------- roads of any source
+
+# column names, most specific first; matched case-insensitively and by their first 10
+# characters (a Shapefile's .dbf cuts longer names)
+OSM_CLASS_COLUMNS = ("highway", "fclass")
+ROAD_CLASS_COLUMNS = (
+    "road_class",
+    "roadclass",
+    "道路等级",
+    "公路等级",
+    "行政等级",
+    "道路类别",
+    "道路类型",
+    "技术等级",
+    "class",
+    "kind",
+)
+SPEED_COLUMNS = ("speed_kph", "speed_kmh", "speed", "速度", "车速", "设计速度", "设计时速", "限速")
+ONEWAY_COLUMNS = ("oneway", "one_way", "单行", "单向", "是否单行", "单行道", "单向通行")
+LANES_COLUMNS = ("lanes", "lane", "车道数", "车道")
+NAME_COLUMNS = ("name", "road_name", "名称", "道路名称", "路名")
+_SHAPEFILE_NAME_CHARS = 10
+_ROAD_CODE = re.compile(r"([GSXYCZ])\s*(\d*)([A-Z]\d*)?")
+_CODE_CLASSES = {"X": "secondary", "Y": "tertiary", "C": "unclassified", "Z": "service"}
+_SPEED_UNITS = re.compile(r"\s*(公里/小时|公里每小时|千米/小时|km/h|kmh|kph)\s*$", re.IGNORECASE)
+
+
+def _find_column(columns: pd.Index, names: tuple[str, ...]) -> str | None:
+    """The first of `names` among `columns` (any case, or cut at 10 characters)."""
+    by_key = {str(c).strip().lower(): c for c in columns}
+    for name in names:
+        for key in (name, name[:_SHAPEFILE_NAME_CHARS]):
+            if key in by_key:
+                return str(by_key[key])
+    return None
+
+
+def _shapefile_mode_columns(roads: pd.DataFrame) -> dict[str, str]:
+    """The renames that restore the per-mode columns of a layer by mode saved as a Shapefile."""
+    full = [column for columns in MODE_COLUMNS.values() for column in columns]
+    if any(column in roads.columns for column in full if len(column) > 10):
+        return {}
+    # GDAL cuts names to 10 characters and numbers the repeats (_1, _2) in column order
+    short: list[str] = []
+    for column in full:
+        cut = column[:_SHAPEFILE_NAME_CHARS]
+        k = 0
+        while cut in short:
+            k += 1
+            cut = f"{column[: _SHAPEFILE_NAME_CHARS - 1 - len(str(k))]}_{k}"
+        short.append(cut)
+    renames = {s: f for s, f in zip(short, full, strict=True) if s != f}
+    return renames if all(s in roads.columns for s in short) else {}
+
+
+def road_class_to_highway(value: Any) -> str | None:
+    """
+    The OSM ``highway`` equivalent of a road class of a Chinese roads layer.
+
+    Parameters
+    ----------
+    value
+        A Chinese class name of :data:`CHINESE_ROAD_CLASSES` (国道, 县道, 主干路, ...), a route
+        number or its prefix (``"G206"``, ``"G35"``, ``"S223"``, ``"X512"``, ``"Y"``, ``"C"``,
+        ``"Z"``), or an OSM ``highway`` value.
+
+    Returns
+    -------
+    highway
+        The OSM value (see "Roads from other sources" in the module docstring), or None when the
+        value is missing or not a road class.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text in CHINESE_ROAD_CLASSES:
+        return CHINESE_ROAD_CLASSES[text]
+    code = _ROAD_CODE.fullmatch(text.upper())
+    if code is not None:
+        letter, digits, suffix = code.groups()
+        if letter in _CODE_CLASSES:
+            return _CODE_CLASSES[letter]
+        # G/S: 1-2 or 4 digits, a branch letter (G4W2) or an old 0xx number is an expressway;
+        # 3 digits (G206, S223) is an ordinary national / provincial road
+        expressway = bool(suffix) or len(digits) in (1, 2, 4) or digits.startswith("0")
+        if expressway and digits:
+            return "motorway"
+        return "trunk" if letter == "G" else "primary"
+    lowered = text.lower()
+    if lowered in _OSM_ROAD_CLASSES:
+        return lowered
+    return None
+
+
+def _value_counts_text(values: pd.Series, limit: int = 10) -> str:
+    counts = values.fillna("(空 empty)").astype(str).value_counts(sort=True)
+    shown = ", ".join(f"{v!r} ({n} 行 rows)" for v, n in counts.iloc[:limit].items())
+    more = f" and {len(counts) - limit} more" if len(counts) > limit else ""
+    return shown + more
+
+
+def _class_column(data: gpd.GeoDataFrame, column: str) -> pd.Series:
+    """The OSM class of each row from a Chinese class column; unknown values refused."""
+    codes, uniques = pd.factorize(data[column], use_na_sentinel=True)
+    mapped = [road_class_to_highway(x if isinstance(x, str) else str(x)) for x in uniques]
+    highway = np.array([*mapped, None], dtype=object)[codes]
+    unknown = pd.isna(highway)
+    if unknown.any():
+        msg = (
+            f"道路等级无法识别 / column {column!r} has road classes gridgeo does not know: "
+            f"{_value_counts_text(data[column][unknown])}; accepted: {_MAIN_CLASS_NAMES} "
+            "(all in the README, 'Roads from other sources'), route numbers G/S/X/Y/C/Z (G35, "
+            "G206, S223, X512, ...) or OSM highway values; correct those rows or delete them"
+        )
+        raise InputError(msg)
+    return pd.Series(highway, index=data.index, dtype=object)
+
+
+def _number_column(data: pd.DataFrame, column: str, what: str) -> np.ndarray:
+    """A positive number per row (NaN where empty); unreadable values refused."""
+    values = data[column]
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        number = values.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    else:
+        text = values.astype(object).where(values.notna(), None)
+        number = np.array(
+            _map_unique(
+                text.map(lambda x: _SPEED_UNITS.sub("", str(x)) if x is not None else None),
+                lambda x: parse_maxspeed(x) if x is not None and x.strip() else np.nan,
+            ),
+            dtype=float,
+        )
+    empty = values.isna().to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
+    bad = ~empty & ~(np.isfinite(number) & (number > 0))
+    if bad.any():
+        labels = data.index[np.flatnonzero(bad)[:5]].tolist()
+        msg = (
+            f"{what}无法读取 / column {column!r} must hold positive numbers ({what}), rows "
+            f"{labels!r} do not (e.g. {values.iloc[int(np.flatnonzero(bad)[0])]!r}); correct "
+            "them or leave them empty"
+        )
+        raise InputError(msg)
+    number[empty] = np.nan
+    return number
+
+
+def _oneway_values(data: pd.DataFrame, column: str) -> np.ndarray:
+    """-1/0/1 per row from a one-way column of any source (empty = two-way)."""
+    values = data[column]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    parsed = [_parse_oneway(x) for x in uniques]
+    blank = [isinstance(x, str) and not x.strip() for x in uniques]
+    unread = np.array(
+        [p is None and not b for p, b in zip(parsed, blank, strict=True)] + [False], bool
+    )[codes]
+    if unread.any():
+        labels = data.index[np.flatnonzero(unread)[:5]].tolist()
+        msg = (
+            f"单行字段无法读取 / column {column!r} has one-way values gridgeo cannot read in rows "
+            f"{labels!r} (e.g. {values.iloc[int(np.flatnonzero(unread)[0])]!r}); use yes/no, "
+            "1/0, 是/否, or -1/反向 for a road one-way against its drawing direction"
+        )
+        raise InputError(msg)
+    return np.array([0 if p is None else p for p in parsed] + [0], dtype=np.int8)[codes]
+
+
+def standard_roads(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """
+    Read the road class, speed, one-way, lanes and name columns of a roads layer of any source.
+
+    A plain roads layer (see "Roads layers" and "Roads from other sources" in the module
+    docstring) gets the standard columns ``highway`` (the OSM class), ``speed_kph``,
+    ``oneway`` (-1/0/1), ``lanes`` and ``name`` from the columns it has under any accepted
+    name; a layer by mode (per-mode columns cut to 10 characters by a Shapefile included) is
+    returned with its column names restored.
+
+    Parameters
+    ----------
+    roads
+        A roads layer with an OSM ``highway`` column (or ``fclass``, as in Geofabrik's
+        Shapefiles) or a Chinese class column (:data:`ROAD_CLASS_COLUMNS`), optional speed
+        (:data:`SPEED_COLUMNS`, km/h), one-way (:data:`ONEWAY_COLUMNS`), lanes
+        (:data:`LANES_COLUMNS`) and name (:data:`NAME_COLUMNS`) columns.
+
+    Returns
+    -------
+    roads
+        A copy with the standard columns (only those it has a source for); the other columns
+        and the index are kept. ``highway`` keeps its values where given; its missing values
+        are filled from a Chinese class column when there is one.
+
+    Raises
+    ------
+    MissingColumnError
+        If the layer has no class column (the message lists its columns and the accepted names
+        and values).
+    InputError
+        If the class column has values that are not road classes (listed with their row
+        counts), or a speed, one-way or lanes column has unreadable values.
+    """
+    renames = _shapefile_mode_columns(roads)
+    if renames:
+        return roads.rename(columns=renames)
+    if has_mode_columns(roads):
+        return roads
+    out = roads.copy()
+    osm_column = _find_column(roads.columns, OSM_CLASS_COLUMNS)
+    class_column = _find_column(roads.columns, ROAD_CLASS_COLUMNS)
+    if osm_column is None and class_column is None:
+        columns = [str(c) for c in roads.columns if c != roads.active_geometry_name]
+        msg = (
+            f"道路图层没有道路等级列 / `roads` has no column 'highway' and no road class column "
+            f"(its columns: {columns!r}); add a column 'highway' (OSM values such as 'primary') "
+            f"or {'/'.join(ROAD_CLASS_COLUMNS[:4])} holding {_MAIN_CLASS_NAMES} or route "
+            "numbers G/S/X/Y/C/Z (G206, X512, ...)"
+        )
+        raise MissingColumnError(msg)
+    if osm_column is not None:
+        highway = roads[osm_column].astype(object)
+        if osm_column.lower() == "fclass":  # Geofabrik's Shapefiles grade their tracks
+            highway = highway.replace(
+                {f"track_grade{k}": "track" for k in range(1, 6)} | {"unknown": None}
+            )
+        missing = highway.isna() | (highway.astype(str).str.strip() == "")
+        if class_column is not None and class_column != osm_column and missing.any():
+            highway = highway.where(~missing, _class_column(roads.loc[missing], class_column))
+        out["highway"] = highway.where(highway.notna(), None)
+    else:
+        assert class_column is not None
+        out["highway"] = _class_column(roads, class_column)
+    if "speed_kph" not in roads.columns and "maxspeed" not in roads.columns:
+        speed_column = _find_column(roads.columns, SPEED_COLUMNS)
+        if speed_column is not None:
+            out["speed_kph"] = _number_column(roads, speed_column, "速度 speed km/h")
+    oneway_column = _find_column(roads.columns, ONEWAY_COLUMNS)
+    if oneway_column is not None and osm_column is not None and osm_column.lower() == "fclass":
+        geofabrik = roads[[oneway_column]].replace({oneway_column: _GEOFABRIK_ONEWAY})
+        out["oneway"] = _oneway_values(geofabrik, oneway_column)
+    elif oneway_column is not None and "oneway" not in roads.columns:
+        out["oneway"] = _oneway_values(roads, oneway_column)
+    lanes_column = _find_column(roads.columns, LANES_COLUMNS)
+    if lanes_column is not None:
+        out["lanes"] = _number_column(roads, lanes_column, "车道数 lanes")
+    if "name" not in roads.columns:
+        name_column = _find_column(roads.columns, NAME_COLUMNS)
+        if name_column is not None:
+            out["name"] = roads[name_column]
+    return out
+
+
 def _flag_column(values: pd.Series, column: str) -> np.ndarray:
     """A yes/no column as booleans (missing = no)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
@@ -1237,6 +1584,10 @@ def road_lines(
     if not isinstance(roads, gpd.GeoDataFrame):
         msg = f"`roads` must be a GeoDataFrame of LineStrings, got {type(roads).__name__}"
         raise InputError(msg)
+    if roads.active_geometry_name not in roads.columns:
+        msg = "`roads` has no geometry column; set one with `roads.set_geometry(...)`"
+        raise MissingColumnError(msg)
+    roads = standard_roads(roads)  # the class, speed, one-way columns of any source
     by_mode = has_mode_columns(roads)
     if by_mode and speeds_kph is not None:
         msg = (
@@ -1244,15 +1595,6 @@ def road_lines(
             "pass the speeds when the layer is made (`roads_from_osm(..., speeds_kph=...)`)"
         )
         raise InputError(msg)
-    if roads.active_geometry_name not in roads.columns:
-        msg = "`roads` has no geometry column; set one with `roads.set_geometry(...)`"
-        raise MissingColumnError(msg)
-    if "highway" not in roads.columns:
-        msg = (
-            f"`roads` has no column 'highway' (columns: {list(roads.columns)!r}); add the road "
-            "class (OSM value such as 'residential' or 国道/省道/县道/乡道/村道/机耕道)"
-        )
-        raise MissingColumnError(msg)
     if roads.crs is None:
         msg = "`roads` has no CRS; set it with `roads.set_crs(...)` (it is never guessed)"
         raise CRSError(msg)
@@ -1810,6 +2152,10 @@ def roads_for_modes(
     if not isinstance(roads, gpd.GeoDataFrame):
         msg = f"`roads` must be a GeoDataFrame of LineStrings, got {type(roads).__name__}"
         raise InputError(msg)
+    if roads.active_geometry_name not in roads.columns:
+        msg = "`roads` has no geometry column; set one with `roads.set_geometry(...)`"
+        raise MissingColumnError(msg)
+    roads = standard_roads(roads)
     if has_mode_columns(roads):
         if speeds_kph is not None:
             msg = "`speeds_kph` cannot change a roads layer by mode: make it again with them"
@@ -1838,6 +2184,8 @@ def roads_for_modes(
         "name": _names(r.name, len(r.row))[keep],
         "length_m": r.length_m[keep],
     }
+    if "lanes" in roads.columns:  # kept for the record; speeds come from class or speed
+        frame["lanes"] = roads["lanes"].to_numpy(dtype=float)[r.row[keep]]
     per_mode = {
         mode: (m.keep[keep], m.speed_kph[keep], m.direction[keep]) for mode, m in lines.items()
     }

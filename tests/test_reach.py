@@ -574,7 +574,7 @@ def test_from_roads_one_way_against_the_drawing_and_multilines() -> None:
 
 def test_from_roads_errors(county) -> None:
     with pytest.raises(MissingColumnError, match="highway"):
-        ReachEngine.from_roads(county.roads.drop(columns=["highway"]).iloc[:10])
+        ReachEngine.from_roads(county.roads.drop(columns=["highway", "road_class"]).iloc[:10])
     with pytest.raises(CRSError):
         ReachEngine.from_roads(county.roads.iloc[:10].set_crs(None, allow_override=True))
     with pytest.raises(InputError, match="max_snap_m"):
