@@ -12,7 +12,13 @@ The work has three steps.
    (乡/镇/街道/垦殖场/园区 ...), village (村, 村委会, 村民委员会, 社区, 居委会, ...),
    group (组), house number (号) and the rest (hamlet, street, notes).
 2. **Matching** (:func:`geocode_addresses`) against a :class:`Gazetteer`. The county's
-   own province/city/county prefix is stripped; townships are looked up by name, by
+   own province/city/county prefix is stripped (full or short forms, each optional).
+   The names are then read from the gazetteer itself before any suffix rule: a
+   township followed by one of its villages, else a village of the county, else a
+   township, so that names with 市/区/县/镇/乡/村 inside (株市村, 河东新区社区, 江村乡,
+   新村街道, 市中行) are not cut at those characters; names the number rules would cut
+   (九号村, 二六七队社区) are protected from them. What is not read that way goes
+   through the suffix rules: townships are looked up by name, by
    name without 乡/镇, and with the suffix swapped (many 乡 became 镇: an old name
    ``市山乡`` finds ``市山镇``; other old names can be given); villages by name and
    committee forms, only among the township's villages when the township is known --
@@ -68,7 +74,8 @@ Reasons (``REASONS``) of :func:`geocode_addresses`:
 ``ambiguous``
     A village name that exists in several townships, written without a township;
     ``candidates`` lists them (``黄家村(太源乡)|黄家村(洽湾镇)``). Also for a typo that
-    fits two villages equally well.
+    fits two villages equally well, and for a name the gazetteer lists twice in the
+    same township (the township is kept).
 ``county_only``
     The county is written but no township or village could be read.
 ``other_county``
@@ -199,15 +206,24 @@ _GROUP_WORD_RE = r"第(?=\d)|(?<=\d)(?:村民小组|村小组|小组|生产队|�
 _PARTS_RE = r"^(?P<head>\D*)(?:(?P<group>\d+)组)?(?:.*?(?P<house>\d+[A-Za-z]?)号)?"
 
 _NOT_NAME = r"\d省市县区乡镇村"
+_VILLAGE_PART = (
+    r"(?P<village>[^\d省县乡镇]{1,10}?"
+    r"(?:村民委员会|村委会|社区居民委员会|社区居委会|居民委员会|居委会|社区|村))?"
+)
 _ADMIN_RE = re.compile(
     rf"^(?P<province>[^{_NOT_NAME}]{{2,3}}省|[^{_NOT_NAME}]{{2,6}}?自治区)?"
     rf"(?P<city>[^{_NOT_NAME}]{{2,4}}?(?:市|自治州|地区|盟))?"
     rf"(?P<county>[^{_NOT_NAME}]{{1,5}}?(?:县|(?<![社园])区|市|旗))?"
     r"(?P<town>[^\d省县区乡镇村]{1,8}?(?:乡|镇|街道办事处|街道|垦殖场|农场|林场|园区|开发区))?"
-    r"(?P<village>[^\d省县乡镇]{1,10}?"
-    r"(?:村民委员会|村委会|社区居民委员会|社区居委会|居民委员会|居委会|社区|村))?"
-    r"(?P<rest>.*)$"
+    + _VILLAGE_PART
+    + r"(?P<rest>.*)$"
 )
+# the village token after a township read from the gazetteer (no 市/区/县 rules: 市中行)
+_VILLAGE_RE = re.compile("^" + _VILLAGE_PART + r"(?P<rest>.*)$")
+# characters that end a province, city or county name: a place name read from the
+# gazetteer must not run on into one (高村 in 高村镇, 南昌 in 南昌县)
+_ADMIN_END = "省市县区旗"
+_TOWN_END = "乡镇"
 _ADMIN_FIELDS = ("province", "city", "county", "town", "village", "rest")
 
 # Committee forms and what they stand for.
@@ -222,6 +238,7 @@ _COMMITTEE_SUFFIXES = (
 _TOWN_SUFFIXES = ("乡", "镇")
 _STREET_ENDINGS = ("大道", "路", "街", "巷")
 _VIRTUAL_MARKER = "虚拟"
+_PLACEHOLDER_BASE = 0xE000  # Unicode private use area: never in a cleaned address
 
 
 def _cn_to_int(text: str) -> int:
@@ -273,9 +290,23 @@ _GROUP_WORD = re.compile(_GROUP_WORD_RE)
 _PARTS = re.compile(_PARTS_RE)
 
 
-def _prepare_one(text: str, with_rest: bool) -> tuple[str, str, float, str | None, str]:
-    """Normalised text, head, group number, house number and rest of one address."""
+def _clean(text: str) -> str:
+    """NFKC, without spaces, punctuation and bracketed notes."""
+    return _CLEAN.sub("", unicodedata.normalize("NFKC", text))
+
+
+def _prepare_one(
+    text: str, with_rest: bool, protect: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, str, float, str | None, str]:
+    """Normalised text, head, group number, house number and rest of one address.
+
+    ``protect`` holds ``(name, placeholder)`` pairs: gazetteer names that the number
+    rules would cut (九号村, 二六七队社区) are replaced by a placeholder character first.
+    """
     norm = _CLEAN.sub("", unicodedata.normalize("NFKC", text))
+    for name, placeholder in protect:
+        if name in norm:
+            norm = norm.replace(name, placeholder)
     if _CN_HINT.search(norm):
         norm = _CN_NUM.sub(_cn_repl, norm)
     if "第" in norm or "小组" in norm or "队" in norm:
@@ -298,13 +329,15 @@ def _prepare_one(text: str, with_rest: bool) -> tuple[str, str, float, str | Non
     )
 
 
-def _prepare(values: np.ndarray, *, with_rest: bool = False) -> pd.DataFrame:
+def _prepare(
+    values: np.ndarray, *, with_rest: bool = False, protect: tuple[tuple[str, str], ...] = ()
+) -> pd.DataFrame:
     """Normalise distinct address strings and cut off their group and house numbers.
 
     One pass of compiled patterns per distinct string: pandas' string methods on object
     arrays loop in Python as well, and ten of them cost twice as much as one pass.
     """
-    rows = [_prepare_one(v, with_rest) for v in values]
+    rows = [_prepare_one(v, with_rest, protect) for v in values]
     out = pd.DataFrame(
         rows, columns=["normalized", "head", "group_no", "house_no", "tail_rest"], dtype=object
     )
@@ -642,15 +675,25 @@ class Gazetteer:
         county = self.county
         county_stem = county[:-1] if len(county) > 2 and county[-1] in "县区市旗" else county
         self.county_stem = county_stem
-        # own prefix: province, city, county, each optional, bare stems allowed
-        parts = []
+        # own prefix: province, city, county in that order, each optional, bare stems
+        # allowed; every combination is kept (南昌 is both 南昌市 and 南昌县 for 南昌县)
+        starts: dict[str, tuple[bool, bool]] = {"": (False, False)}
         for key, full in (("province", self.province), ("city", self.city), ("county", county)):
             if not full:
                 continue
             stem = full[:-1] if len(full) > 2 else full
-            forms = sorted({re.escape(full), re.escape(stem)}, key=len, reverse=True)
-            parts.append(f"(?P<{key}>{'|'.join(forms)})?")
-        self._own_prefix = re.compile("^" + "".join(parts))
+            for prefix, (had_county, _) in list(starts.items()):
+                for form in dict.fromkeys((full, stem)):  # in order, once each
+                    ends_in_stem = form != full
+                    seen = starts.get(prefix + form, (False, True))
+                    starts[prefix + form] = (
+                        seen[0] or had_county or key == "county",
+                        seen[1] and ends_in_stem,
+                    )
+        # (prefix, county written, ends in a bare stem), longest first
+        self._own_starts = sorted(
+            ((p, c, e) for p, (c, e) in starts.items()), key=lambda x: -len(x[0])
+        )
         self._county_pinyin = self._pinyin_of(county_stem)
 
         # townships: alias -> (town index, confidence)
@@ -678,6 +721,12 @@ class Gazetteer:
             self.town_alias[str(old)] = (self.town_names.index(new), _CONF_TOWN_SWAPPED)
         for key in clashes:  # a form shared by two townships says nothing
             self.town_alias.pop(key, None)
+        # the bare stems (三溪 for 三溪乡) are read from the gazetteer only when a village
+        # of the township follows them
+        self._town_stem_aliases = {
+            k for k, (i, c) in self.town_alias.items() if c == _CONF_TOWN_SHORT
+        } - set(old_names)
+        self._town_alias_lengths = sorted({len(k) for k in self.town_alias}, reverse=True)
         self._town_prefixes = sorted(self.town_alias, key=len, reverse=True)
         self._town_pinyin = [self._pinyin_of(s) for s in self.town_stems]
 
@@ -695,16 +744,33 @@ class Gazetteer:
             int(t): int(np.flatnonzero(self.village_town == t)[0])
             for t in np.flatnonzero(units_per_town == 1)
         }
+        # every written form of a village (name, 居委会 forms of a community) for reading
+        # the names from the gazetteer: per township, and in the county
+        self._forms_in_town: list[dict[str, int]] = [{} for _ in range(n_towns)]
+        self._forms: dict[str, list[int]] = {}
+        # the same name twice in one township: which one is meant cannot be told
+        self._same_name: dict[tuple[int, str], list[int]] = {}
+        self._village_kind: list[str] = []
         for j, name in enumerate(self.village_names):
             t = int(self.village_town[j])
             stem, kind = _village_stem(name)
             self.village_stems.append(stem)
+            self._village_kind.append(kind)
             self._village_pinyin.append(self._pinyin_of(stem))
+            forms = [name]
+            if kind == "社区":
+                forms += [stem + "居委会", stem + "居民委员会"]
+            for form in forms:
+                self._forms_in_town[t].setdefault(form, j)
             if _VIRTUAL_MARKER in name:
                 continue  # statistical placeholder: reached through its township only
+            for form in forms:
+                self._forms.setdefault(form, []).append(j)
             self.real_villages[t].append(j)
             self.by_name.setdefault(name, []).append(j)
-            self.in_town[t][name] = j
+            if name in self.in_town[t]:
+                self._same_name.setdefault((t, name), [self.in_town[t][name]]).append(j)
+            self.in_town[t].setdefault(name, j)
             if len(stem) >= 2:
                 self.stem_in_town[t].setdefault(stem, j)
             if kind == "社区" and stem.endswith(_STREET_ENDINGS) and len(stem) >= 3:
@@ -713,6 +779,10 @@ class Gazetteer:
             dict(sorted(d.items(), key=lambda kv: -len(kv[0]))) for d in self.stem_in_town
         ]
         self._street_prefixes = sorted(self.streets, key=len, reverse=True)
+        self._protect_names()
+        self._form_lengths = sorted(
+            {len(f) for forms in self._forms_in_town for f in forms}, reverse=True
+        )
         self._town_street_prefixes = [
             sorted(
                 (s for s, js in self.streets.items() if any(self.village_town[j] == t for j in js)),
@@ -721,6 +791,38 @@ class Gazetteer:
             )
             for t in range(n_towns)
         ]
+
+    def _protect_names(self) -> None:
+        """Placeholders for names the number rules would cut (九号村 -> house number 9).
+
+        Such a name (its normalised form) is replaced in the addresses by one private-use
+        character before the numbers are read, and the character is a form of the name.
+        """
+        protect: dict[str, str] = {}
+
+        def placeholder(form: str) -> str | None:
+            clean = _clean(form)
+            if len(clean) < 2 or _prepare_one(clean, False)[1] == clean:
+                return None
+            return protect.setdefault(clean, chr(_PLACEHOLDER_BASE + len(protect)))
+
+        for alias, value in list(self.town_alias.items()):
+            ph = placeholder(alias)
+            if ph is not None:
+                self.town_alias.setdefault(ph, value)
+        for forms in self._forms_in_town:
+            for form, j in list(forms.items()):
+                ph = placeholder(form)
+                if ph is not None:
+                    forms.setdefault(ph, j)
+        for form, js in list(self._forms.items()):
+            ph = placeholder(form)
+            if ph is not None:
+                known = self._forms.setdefault(ph, [])
+                known.extend(j for j in js if j not in known)
+        self._town_alias_lengths = sorted({len(k) for k in self.town_alias}, reverse=True)
+        # longest first: 二六七队社区 before a shorter protected name inside it
+        self._protect = tuple(sorted(protect.items(), key=lambda kv: -len(kv[0])))
 
     def __repr__(self) -> str:
         return (
@@ -800,13 +902,36 @@ class Gazetteer:
         return self._pinyin is not None and self._pinyin_of(stem) == self._county_pinyin
 
     def _match_head(self, head: str) -> _Match:
-        """Match one distinct normalised address head (text before the numbers)."""
+        """Match one distinct normalised address head (text before the numbers).
+
+        The names are read from the gazetteer first, right after any form of the
+        county's own prefix (longest first): a township followed by one of its
+        villages, else a village of the county, else a township. Only then are the
+        suffix rules used, which would take the 市 of 株市村 or 市中行 for a city, the 区
+        of 河东新区社区 for a district and the 村 of 江村乡 for the end of a village.
+        """
         if not head:
             return _NONE
-        own = self._own_prefix.match(head)
-        assert own is not None  # every group is optional
-        had_county = own.groupdict().get("county") is not None
-        stripped = head[own.end() :]
+        starts = [s for s in self._own_starts if head.startswith(s[0])]
+        for prefix, _, _ in starts:
+            known = self._read_names(head[len(prefix) :])
+            if known is not None:
+                return known
+        for prefix, _, _ in starts:
+            town = self._read_town(head[len(prefix) :])
+            if town is not None:
+                t, conf_t, after = town
+                v = _VILLAGE_RE.match(after)
+                assert v is not None  # every group is optional
+                return self._in_town(t, conf_t, v.group("village"), v.group("rest") or "")
+        # the longest own prefix whose bare stem does not run on into a longer name
+        # (南昌 of 南昌县 read from a gazetteer of 南昌市)
+        n, had_county = next(
+            (len(p), c)
+            for p, c, stem in starts
+            if not (stem and len(head) > len(p) and head[len(p)] in _ADMIN_END)
+        )
+        stripped = head[n:]
         m = _ADMIN_RE.match(stripped)
         assert m is not None  # every group is optional
         province, city, county, town_tok, vill_tok, rest = m.group(*_ADMIN_FIELDS)
@@ -821,6 +946,75 @@ class Gazetteer:
         if result.level == "county" and result.reason == "unknown_village" and not had_county:
             return _Match("none", 0.0, reason="unknown_village")
         return result
+
+    def _name_at(self, text: str, table: Mapping[str, Any]) -> Any:
+        """The entry of ``table`` whose village form starts ``text`` (longest first).
+
+        A form counts only when the name ends there: a name without 村/社区 must be the
+        whole of ``text``, and no name may run on into a township, county, city or
+        province (高村 in 高村镇, 江西村 in 江西省).
+        """
+        size = len(text)
+        for k in self._form_lengths:
+            if k > size:
+                continue
+            value = table.get(text[:k])
+            if value is None:
+                continue
+            if k < size:
+                j = value if isinstance(value, int) else value[0]
+                after = text[k:]
+                if (
+                    not self._village_kind[j]
+                    or after[0] in _ADMIN_END
+                    or after[0] in _TOWN_END
+                    or after.startswith("街道")
+                ):
+                    continue
+            return value
+        return None
+
+    def _read_names(self, text: str) -> _Match | None:
+        """A township and one of its villages, or a village, starting ``text`` exactly."""
+        size = len(text)
+        for k in self._town_alias_lengths:
+            if k >= size:
+                continue
+            found = self.town_alias.get(text[:k])
+            if found is None:
+                continue
+            j = self._name_at(text[k:], self._forms_in_town[found[0]])
+            if j is not None:
+                return self._village_in_town(found[0], found[1], j)
+        js = self._name_at(text, self._forms)
+        if js is None:
+            return None
+        if len(js) == 1:
+            return _Match("village", _CONF_VILLAGE_ALONE, int(self.village_town[js[0]]), js[0])
+        return _Match("county", 0.5, reason="ambiguous", candidates=self._cands(js))
+
+    def _read_town(self, text: str) -> tuple[int, float, str] | None:
+        """A township (not as a bare stem) starting ``text``, and the text after it."""
+        size = len(text)
+        for k in self._town_alias_lengths:
+            if k > size:
+                continue
+            alias = text[:k]
+            found = self.town_alias.get(alias)
+            if found is None or alias in self._town_stem_aliases:
+                continue
+            after = text[k:]
+            if after[:1] and after[0] in _ADMIN_END:
+                continue
+            return found[0], found[1], after
+        return None
+
+    def _village_in_town(self, t: int, conf_t: float, j: int) -> _Match:
+        """Village ``j`` written exactly after township ``t`` (ambiguous if named twice)."""
+        same = self._same_name.get((t, self.village_names[j]))
+        if same is not None:
+            return _Match("town", conf_t, t, reason="ambiguous", candidates=self._cands(same))
+        return _Match("village", conf_t * _CONF_EXACT, t, j, town_confidence=conf_t)
 
     def _match_parts(self, town_tok: str | None, vill_tok: str | None, rest: str) -> _Match:
         if town_tok is not None:
@@ -845,7 +1039,7 @@ class Gazetteer:
         name = _canonical_village(vill_tok)
         j = self.in_town[t].get(name)
         if j is not None:
-            return _Match("village", conf_t * _CONF_EXACT, t, j, town_confidence=conf_t)
+            return self._village_in_town(t, conf_t, j)
         elsewhere = self.by_name.get(name)
         near, score, second = self._best_village(vill_tok, self.real_villages[t])
         if near and score >= _FUZZY_MIN_IN_TOWN:
@@ -1019,7 +1213,7 @@ def geocode_addresses(
     gaz = _check_gazetteer(gazetteer)
     min_confidence = _check_fraction(min_confidence, "min_confidence")
     codes, uniques = _distinct(addresses)
-    split = _prepare(uniques)
+    split = _prepare(uniques, protect=gaz._protect)
     head_codes, heads = pd.factorize(split["head"].to_numpy(dtype=object))
     matches = [gaz._match_head(str(h)) for h in heads]
     logger.debug(
