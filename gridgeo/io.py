@@ -9,14 +9,20 @@ Amap/Tencent, ``"bd09"`` for Baidu) and they are converted on the way in.
 Bad input is refused with a :class:`~gridgeo.errors.GridGeoError` subclass
 whose message names the file, the column or rows at fault and the fix. Row
 numbers in messages are 0-based record numbers; for tables the file line
-(header = line 1) is given too.
+(header = line 1) is given too. Checked at the door: a Shapefile's companion
+files, columns under their short or Chinese names (:data:`COLUMN_ALIASES`) or
+as the caller maps them, unclosed polygon rings (closed with a warning, or
+refused), the CRS (a GeoJSON in metres is not lon/lat), and that every
+coordinate is a longitude/latitude once converted. Callers with their own
+option names (the CLI's flags) pass ``option_names`` so that messages name
+them.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +55,41 @@ TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
 # Tried in order when `encoding` is None: UTF-8 (with or without BOM), then
 # GB18030, the superset of GBK/GB2312 that Chinese Excel writes CSV in.
 TABLE_ENCODINGS = ("utf-8-sig", "gb18030")
-POINTS_MODES = ("required", "optional")
+POINTS_MODES = ("required", "optional", "valid")
 WRITE_MODES = ("w", "a")
 # How many offending rows/values a message lists before "... (N in all)".
 MAX_LISTED = 5
 
 _READ_ERRORS = (RuntimeError, OSError, ValueError)
+
+# Other names accepted for gridgeo's column names when the file lacks the
+# column itself: Shapefile (DBF) field names stop at 10 characters, and county
+# companies' tables often carry Chinese headers. Latin names match ignoring
+# case. A file holding two aliases of one column is refused (say which one
+# with `columns`).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "adcode": ("行政区划代码", "区划代码", "行政代码"),
+    "substation_id": ("sub_id", "substation", "subst_id", "变电站编号", "变电站代码", "变电站id"),
+    "station_id": ("stat_id", "抢修站编号", "站点编号", "驻点编号"),
+    "point_id": ("pt_id", "缴费点编号", "网点编号"),
+    "village_code": ("vill_code", "village_co", "村编码", "村代码", "行政村代码", "村编号"),
+    "village": ("vill_name", "村名", "村名称", "村庄名称", "行政村"),
+    "town_code": ("town_cd", "乡镇编码", "乡镇代码"),
+    "town": ("town_name", "乡镇", "乡镇名称", "乡镇名"),
+    "lon": ("lng", "longitude", "经度"),
+    "lat": ("latitude", "纬度"),
+}
+
+# Key of ``gdf.attrs`` holding the columns renamed on reading: {gridgeo's name: the file's}.
+SOURCE_COLUMNS_ATTR = "source_columns"
+
+# Longitude/latitude ranges: coordinates outside them are never lon/lat.
+_LON_LIMIT = 180.0
+_LAT_LIMIT = 90.0
+# Examples of metric CRSs near Nanfeng, named when a file is not in lon/lat.
+_CRS_EXAMPLES = "EPSG:4548 (CGCS2000 3-degree Gauss-Kruger CM 117E) or EPSG:32650 (UTM 50N)"
+# GDAL's own note when it accepts an unclosed ring; gridgeo reports it itself.
+_UNCLOSED_RING_WARNING = "Non closed ring detected"
 
 
 # --------------------------------------------------------------------------- #
@@ -78,6 +113,33 @@ def _rows(index: Iterable[Any], lines: np.ndarray | None = None) -> str:
     return text
 
 
+def _option(option_names: Mapping[str, str] | None, name: str, example: str) -> str:
+    """How the user sets option ``name``: a CLI flag if the caller says so, else ``name=...``.
+
+    ``option_names`` maps parameter names to the caller's spelling (e.g.
+    ``{"crs": "--substations-crs"}``); ``example`` is the value shown.
+    """
+    if option_names and name in option_names:
+        return f"{option_names[name]} {example}".rstrip()
+    return f"`{name}` (e.g. {name}={example!r})"
+
+
+def _columns_fix(missing: Sequence[str], option_names: Mapping[str, str] | None) -> str:
+    """How to map the file's own column names, e.g. ``--columns substations:sub_no=...``."""
+    pairs = ",".join(f"{c}=<name>" for c in missing)
+    if option_names and "columns" in option_names:
+        return f"{option_names['columns']}{pairs}"
+    mapping = ", ".join(f"{c!r}: '<name>'" for c in missing)
+    return f"`columns` (e.g. columns={{{mapping}}})"
+
+
+def _columns_given(ours: str, theirs: str, option_names: Mapping[str, str] | None) -> str:
+    """One pair of the ``columns`` mapping as the user wrote it."""
+    if option_names and "columns" in option_names:
+        return f"{option_names['columns']}{ours}={theirs}"
+    return f"`columns` {{{ours!r}: {theirs!r}}}"
+
+
 def _check_path(path: str | Path, suffixes: Sequence[str], what: str) -> Path:
     path = Path(path)
     if not path.exists():
@@ -94,16 +156,81 @@ def _check_path(path: str | Path, suffixes: Sequence[str], what: str) -> Path:
 
 
 def _check_columns(
-    df: pd.DataFrame, required: Iterable[str], path: Path, *, hint: str = ""
+    df: pd.DataFrame,
+    required: Iterable[str],
+    path: Path,
+    *,
+    hint: str = "",
+    mappable: bool = False,
+    option_names: Mapping[str, str] | None = None,
 ) -> None:
     missing = [c for c in dict.fromkeys(required) if c not in df.columns]
     if missing:
         present = [str(c) for c in df.columns if c != getattr(df, "_geometry_column_name", None)]
+        fix = "Rename the column(s) in the file"
+        if mappable:
+            fix += f" or name the file's column(s) with {_columns_fix(missing, option_names)}"
+        known = [f"{c}: {'/'.join(COLUMN_ALIASES[c])}" for c in missing if c in COLUMN_ALIASES]
+        note = f" (other names accepted: {'; '.join(known)})" if mappable and known else ""
+        label = "缺少列 / " if mappable else ""
         msg = (
-            f"{str(path)!r} lacks column(s) {missing!r}; columns present: {present!r}. "
-            f"Rename the column(s) in the file{hint}."
+            f"{label}{str(path)!r} lacks column(s) {missing!r}; columns present: {present!r}. "
+            f"{fix}{hint}{note}."
         )
         raise MissingColumnError(msg)
+
+
+def _apply_columns(
+    df: pd.DataFrame,
+    needed: Iterable[str],
+    columns: Mapping[str, str] | None,
+    path: Path,
+    option_names: Mapping[str, str] | None,
+) -> pd.DataFrame:
+    """Rename the file's columns to gridgeo's names: ``columns`` first, then the aliases.
+
+    ``columns`` maps gridgeo's name to the file's (``{"substation_id": "编号"}``);
+    a needed column the file lacks is then looked up in :data:`COLUMN_ALIASES`.
+    """
+    geometry = getattr(df, "_geometry_column_name", None)
+    names = [str(c) for c in df.columns if c != geometry]
+    mapping = dict(columns or {})
+    rename: dict[str, str] = {}
+    for ours, theirs in mapping.items():
+        given = _columns_given(ours, theirs, option_names)
+        if theirs not in names:
+            msg = (
+                f"列名不存在 / {str(path)!r} has no column {theirs!r} named by {given}; columns "
+                f"present: {names!r}. Give the name exactly as in the file."
+            )
+            raise MissingColumnError(msg)
+        if ours in names and ours != theirs:
+            msg = (
+                f"列名重复 / {str(path)!r} has a column `{ours}` and {given} names another one "
+                f"for it: leave `{ours}` out of the mapping or rename one of the two columns in "
+                "the file."
+            )
+            raise InputError(msg)
+        rename[theirs] = ours
+    taken = set(rename) | set(rename.values())
+    for ours in dict.fromkeys(needed):
+        if ours in names or ours in mapping:
+            continue
+        candidates = {ours.lower(), *(a.lower() for a in COLUMN_ALIASES.get(ours, ()))}
+        found = [c for c in names if c.lower() in candidates and c not in taken]
+        if len(found) > 1:
+            msg = (
+                f"列名不明确 / {str(path)!r} has no column `{ours}` but several columns that "
+                f"may be it {found!r}: say which one with {_columns_fix([ours], option_names)}."
+            )
+            raise MissingColumnError(msg)
+        if found:
+            rename[found[0]] = ours
+            taken.update((found[0], ours))
+            logger.info("%s: column %r read as %r", path, found[0], ours)
+    out = df.rename(columns=rename) if rename else df  # df is a frame just read
+    out.attrs[SOURCE_COLUMNS_ATTR] = {ours: theirs for theirs, ours in rename.items()}
+    return out
 
 
 def _check_ids(
@@ -154,9 +281,12 @@ def list_layers(path: str | Path) -> list[str]:
     NotFoundError
         If the file does not exist.
     CorruptFileError
-        If the file cannot be opened as a vector data source.
+        If the file cannot be opened as a vector data source, or a Shapefile
+        lacks its ``.shx``.
     """
     path = _check_path(path, LAYER_SUFFIXES, "Layer file")
+    if path.suffix.lower() == ".shp":
+        _check_shapefile_parts(path, needs_columns=False)
     try:
         layers = pyogrio.list_layers(path)
     except _READ_ERRORS as exc:
@@ -178,14 +308,22 @@ def read_layer(
     geometry_types: Sequence[str] | None = None,
     repair: bool = False,
     crs: Any = None,
+    columns: Mapping[str, str] | None = None,
+    option_names: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read and validate a vector layer, returned in WGS84 (EPSG:4326).
+
+    Checked at the door: a Shapefile's companion files, the columns (with
+    ``columns`` and the aliases of :data:`COLUMN_ALIASES`), unclosed polygon
+    rings (closed, with a warning, or refused when they cannot be), the CRS,
+    and that every coordinate is a longitude/latitude once converted.
 
     Parameters
     ----------
     path
         GeoPackage (``.gpkg``), GeoJSON (``.geojson``/``.json``), Shapefile
-        (``.shp``) or zipped Shapefile (``.zip``).
+        (``.shp``, with its ``.shx``, ``.dbf`` and ``.prj`` beside it) or
+        zipped Shapefile (``.zip``).
     layer
         Layer name; required when the file holds more than one layer.
     datum
@@ -203,76 +341,269 @@ def read_layer(
         If True, invalid geometries are repaired with ``shapely.make_valid``
         and a warning; by default they are refused.
     crs
-        CRS to assume when the file has none (e.g. a Shapefile without its
-        ``.prj``). Ignored when the file has a CRS. GeoJSON without a ``crs``
-        member is EPSG:4326 by its specification.
+        The CRS of the coordinates when the file does not say it: a file
+        with no CRS (a Shapefile without its ``.prj``), or a GeoJSON without
+        a ``crs`` member, which is lon/lat by its specification but is
+        sometimes exported in metres. A file that declares another CRS is
+        refused rather than overridden.
+    columns
+        Names of the file's columns for gridgeo's, e.g.
+        ``{"substation_id": "编号"}``; needed columns the file lacks are
+        otherwise looked up in :data:`COLUMN_ALIASES` (``sub_id``,
+        ``vill_code``, ``变电站编号``, ...). The columns are renamed.
+    option_names
+        How the caller's users set ``crs`` and ``columns`` (e.g.
+        ``{"crs": "--substations-crs", "columns": "--columns substations:"}``
+        at the command line), used in error messages.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        In EPSG:4326, WGS84 coordinates, index 0..n-1 in file order.
+        In EPSG:4326, WGS84 coordinates, index 0..n-1 in file order; the
+        columns renamed on reading are in ``gdf.attrs["source_columns"]``
+        (gridgeo's name -> the file's).
 
     Raises
     ------
     NotFoundError
         Missing file or unknown layer (the message lists the layers).
     CorruptFileError
-        The file cannot be read.
+        The file cannot be read, or a Shapefile lacks its ``.shx``.
     EmptyDataError
         The layer has no rows.
     MissingColumnError
-        A required or id column is missing.
+        A required or id column is missing (or a Shapefile lacks its ``.dbf``).
     CRSError
-        The layer has no CRS and ``crs`` was not given, or ``datum`` is unknown.
+        The layer has no CRS and ``crs`` was not given, ``crs`` contradicts
+        the file's CRS, ``datum`` is unknown, or coordinates are not
+        longitude/latitude (a file in metres read as lon/lat).
     DuplicateIdError
         The id column repeats values.
     InvalidGeometryError
-        Missing, empty, invalid or wrong-type geometries.
+        Missing, empty, invalid or wrong-type geometries, or polygon rings
+        that cannot be closed.
     """
     datum_name = _crs.normalise_datum(datum)
     layers = list_layers(path)
     path = Path(path)
     if layer is None and len(layers) > 1:
-        msg = f"{str(path)!r} holds {len(layers)} layers {layers!r}: pass `layer` to say which one."
+        how = option_names["layer"] if option_names and "layer" in option_names else "`layer`"
+        msg = f"{str(path)!r} holds {len(layers)} layers {layers!r}: pass {how} to say which one."
         raise InputError(msg)
     if layer is not None and layer not in layers:
         msg = f"{str(path)!r} has no layer {layer!r}; layers there: {layers!r}."
         raise NotFoundError(msg)
+    needed = [*required_columns, *([id_column] if id_column else [])]
+    if path.suffix.lower() == ".shp":
+        _check_shapefile_parts(path, needs_columns=bool(needed or columns))
+    where = f"{str(path)!r}" + (f" layer {layer!r}" if layer is not None else "")
+    gdf, unclosed = _read_frame(path, layer)
+    if len(gdf) == 0:
+        msg = f"{where} holds no features: check that the right file and layer were exported."
+        raise EmptyDataError(msg)
+    gdf = _apply_columns(gdf, needed, columns, path, option_names)
+    renamed = gdf.attrs[SOURCE_COLUMNS_ATTR]
+    _check_columns(gdf, needed, path, mappable=True, option_names=option_names)
+    _report_unclosed(gdf, unclosed, where, id_column)
+    gdf = _set_crs(gdf, crs, path, where, option_names)
+    _check_ids(gdf, id_column, path, lines=None)
+    gdf = _check_geometries(
+        gdf,
+        where,
+        id_column=id_column,
+        geometry_types=geometry_types,
+        repair=repair,
+        option_names=option_names,
+    )
+    if gdf.crs.is_geographic:
+        _check_lonlat(gdf, path, where, id_column, option_names, stage="file")
+    gdf = _crs.ensure_crs(gdf, source=where)
+    if datum_name != "wgs84":
+        gdf = _crs.to_wgs84_geometry(gdf, datum_name)
+        logger.info("%s: converted %d geometries from %s to WGS84", where, len(gdf), datum_name)
+    _check_lonlat(gdf, path, where, id_column, option_names, stage="converted")
+    gdf.attrs[SOURCE_COLUMNS_ATTR] = renamed
+    return gdf
+
+
+def _check_shapefile_parts(path: Path, *, needs_columns: bool) -> None:
+    """A Shapefile is several files: refuse one whose ``.shx`` or needed ``.dbf`` is absent."""
+    stem = path.stem.lower()
+    present = {p.name.lower() for p in path.parent.iterdir() if p.stem.lower() == stem}
+    parts = f"{path.stem}.shx, {path.stem}.dbf and {path.stem}.prj"
+    fix = (
+        f"copy {parts} into the same folder as the .shp (or send the Shapefile zipped with all "
+        "its parts)."
+    )
+    if f"{stem}.shx" not in present:
+        msg = (
+            f"Shapefile 缺少 .shx / {str(path)!r} has no {path.stem}.shx beside it: a Shapefile "
+            f"is several files; {fix}"
+        )
+        raise CorruptFileError(msg)
+    if needs_columns and f"{stem}.dbf" not in present:
+        msg = (
+            f"Shapefile 缺少 .dbf / {str(path)!r} has no {path.stem}.dbf beside it, so it has no "
+            f"columns (a Shapefile keeps its attributes in the .dbf): {fix}"
+        )
+        raise MissingColumnError(msg)
+
+
+def _read_frame(path: Path, layer: str | None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Read a layer; polygon rings that are not closed are closed where possible.
+
+    Returns the frame and a mask of the features whose geometry was unclosed:
+    those with a geometry now were closed, those without could not be.
+    """
+    kwargs: dict[str, Any] = {"layer": layer, "engine": "pyogrio"}
     try:
-        gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", _UNCLOSED_RING_WARNING, RuntimeWarning)
+            try:
+                gdf = gpd.read_file(path, **kwargs)
+                return gdf, np.zeros(len(gdf), dtype=bool)
+            except shapely.errors.GEOSException:
+                pass  # an unclosed ring: read again, closing what can be closed
+            gdf = gpd.read_file(path, on_invalid="fix", **kwargs)
+            wkb = pyogrio.raw.read(path, layer=layer, columns=[])[2]
     except _READ_ERRORS as exc:
         msg = (
             f"{str(path)!r} (layer {layer!r}) cannot be read ({exc}). It may be truncated or "
             "damaged: export it again."
         )
         raise CorruptFileError(msg) from exc
-    where = f"{str(path)!r}" + (f" layer {layer!r}" if layer is not None else "")
-    if len(gdf) == 0:
-        msg = f"{where} holds no features: check that the right file and layer were exported."
-        raise EmptyDataError(msg)
-    _check_columns(gdf, [*required_columns, *([id_column] if id_column else [])], path)
-    if gdf.crs is None:
-        if crs is None:
+    present = np.array([w is not None for w in wkb], dtype=bool)
+    unreadable = shapely.is_missing(shapely.from_wkb(wkb, on_invalid="ignore"))
+    return gdf, present & unreadable
+
+
+def _report_unclosed(
+    gdf: gpd.GeoDataFrame, unclosed: np.ndarray, where: str, id_column: str | None
+) -> None:
+    if not unclosed.any():
+        return
+
+    def rows(mask: np.ndarray) -> str:
+        text = _rows(gdf.index[mask])
+        if id_column is not None:
+            text += f" (`{id_column}` {_listed(gdf[id_column][mask].tolist())})"
+        return text
+
+    geoms = gdf.geometry.to_numpy()
+    # closing adds the first point at the end; a ring of fewer than 3 corners stays unusable
+    too_few = np.char.startswith(
+        shapely.is_valid_reason(geoms).astype(str), "Too few points"
+    ) & ~shapely.is_missing(geoms)
+    lost = unclosed & (shapely.is_missing(geoms) | too_few)
+    if lost.any():
+        msg = (
+            f"多边形未闭合 / {where}: geometry of {rows(lost)} has a polygon ring that is not "
+            "closed and cannot be closed (too few points). Redraw those features (a ring needs "
+            "at least 3 distinct corners and ends where it starts)."
+        )
+        raise InvalidGeometryError(msg)
+    warnings.warn(
+        f"多边形未闭合，已闭合 / {where}: closed the unclosed polygon ring(s) of {rows(unclosed)} "
+        "by joining the last point to the first; check their shape",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def _set_crs(
+    gdf: gpd.GeoDataFrame,
+    crs: Any,
+    path: Path,
+    where: str,
+    option_names: Mapping[str, str] | None,
+) -> gpd.GeoDataFrame:
+    """The file's CRS, or ``crs`` where the file has none (or a GeoJSON's implied lon/lat)."""
+    crs_fix = _option(option_names, "crs", "EPSG:4548")
+    if crs is None:
+        if gdf.crs is None:
             msg = (
                 f"{where} has no CRS (a Shapefile needs its .prj file). gridgeo never guesses "
-                "one: restore the .prj / set the CRS in the file, or pass `crs`, e.g. "
-                "read_layer(path, crs='EPSG:4326', datum='gcj02')."
+                f"one: restore the .prj / set the CRS in the file, or pass {crs_fix} "
+                "(EPSG:4326 for lon/lat)."
             )
             raise CRSError(msg)
-        try:
-            gdf = gdf.set_crs(pyproj.CRS.from_user_input(crs))
-        except pyproj.exceptions.CRSError as exc:
-            msg = f"`crs` {crs!r} is not a CRS pyproj knows: pass e.g. 'EPSG:4326'."
-            raise CRSError(msg) from exc
-    _check_ids(gdf, id_column, path, lines=None)
-    gdf = _check_geometries(
-        gdf, where, id_column=id_column, geometry_types=geometry_types, repair=repair
+        return gdf
+    try:
+        given = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:
+        given_as = (
+            f"{option_names['crs']} {crs}"
+            if option_names and "crs" in option_names
+            else f"`crs` {crs!r}"
+        )
+        msg = f"{given_as} is not a CRS pyproj knows: give e.g. 'EPSG:4326' or 'EPSG:4548'."
+        raise CRSError(msg) from exc
+    geojson_default = (
+        path.suffix.lower() in (".geojson", ".json")
+        and gdf.crs is not None
+        and gdf.crs.equals(pyproj.CRS.from_epsg(4326))
     )
-    gdf = _crs.ensure_crs(gdf, source=where)
-    if datum_name != "wgs84":
-        gdf = _crs.to_wgs84_geometry(gdf, datum_name)
-        logger.info("%s: converted %d geometries from %s to WGS84", where, len(gdf), datum_name)
-    return gdf
+    if gdf.crs is None or geojson_default:
+        return gdf.set_crs(given, allow_override=True)
+    if gdf.crs.equals(given):
+        return gdf
+    msg = (
+        f"{where} says its CRS is {gdf.crs.to_string()!r} but {given.to_string()!r} was "
+        f"given as {_option(option_names, 'crs', str(crs))}: leave that out, or correct the "
+        "CRS stored in the file."
+    )
+    raise CRSError(msg)
+
+
+def _check_lonlat(
+    gdf: gpd.GeoDataFrame,
+    path: Path,
+    where: str,
+    id_column: str | None,
+    option_names: Mapping[str, str] | None,
+    *,
+    stage: str,
+) -> None:
+    """Refuse coordinates outside lon/lat ranges: they are never longitude/latitude."""
+    bounds = shapely.bounds(gdf.geometry.to_numpy())
+    bad = ~np.isfinite(bounds).all(axis=1) | (np.abs(bounds) > [_LON_LIMIT, _LAT_LIMIT] * 2).any(
+        axis=1
+    )
+    if not bad.any():
+        return
+    rows = _rows(gdf.index[bad])
+    if id_column is not None:
+        rows += f" (`{id_column}` {_listed(gdf[id_column][bad].tolist())})"
+    first = shapely.get_coordinates(gdf.geometry.to_numpy()[bad][:1])[0]
+    example = f"x={first[0]:.10g}, y={first[1]:.10g}"
+    crs_fix = _option(option_names, "crs", "EPSG:<code>")
+    if stage == "file":
+        geojson = (
+            " (a GeoJSON without a `crs` member is read as lon/lat)"
+            if path.suffix.lower() in (".geojson", ".json")
+            else ""
+        )
+        msg = (
+            f"坐标不是经纬度 / {where}: coordinates such as {example} in {rows} are outside "
+            f"longitude/latitude ranges (-180..180, -90..90), so they are not lon/lat although "
+            f"the file's CRS is {gdf.crs.to_string()!r}{geojson}. The file is probably in "
+            f"metres: pass {crs_fix} with the file's EPSG code, e.g. {_CRS_EXAMPLES}, or save "
+            "the file with its CRS."
+        )
+    else:
+        msg = (
+            f"坐标系与坐标不符 / {where}: after conversion to WGS84 lon/lat, {rows} are outside "
+            f"longitude/latitude ranges (e.g. {example}): the CRS does not fit the "
+            f"coordinates. Correct the CRS in the file or pass the right one with {crs_fix}."
+        )
+    raise CRSError(msg)
+
+
+def _repair_fix(option_names: Mapping[str, str] | None) -> str:
+    """`` or pass repair=True`` (or the caller's flag); nothing where the caller has none."""
+    if not option_names:
+        return " or pass repair=True"
+    return f" or pass {option_names['repair']}" if "repair" in option_names else ""
 
 
 def _check_geometries(
@@ -282,6 +613,7 @@ def _check_geometries(
     id_column: str | None,
     geometry_types: Sequence[str] | None,
     repair: bool,
+    option_names: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     def rows(mask: np.ndarray) -> str:
         text = _rows(gdf.index[mask])
@@ -314,7 +646,9 @@ def _check_geometries(
         if not repair:
             msg = (
                 f"{where}: invalid geometry in {rows(invalid)}: {_listed(reasons)}. "
-                "Repair them (shapely.make_valid, QGIS 'Fix geometries') or pass repair=True."
+                "Repair them (QGIS 'Fix geometries', shapely.make_valid)"
+                + _repair_fix(option_names)
+                + "."
             )
             raise InvalidGeometryError(msg)
         gdf = gdf.copy()
@@ -452,13 +786,23 @@ def _read_records(
     encoding: str | None,
     sheet: str | int | None,
     hint: str,
+    mappable: bool = False,
+    columns: Mapping[str, str] | None = None,
+    option_names: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Read a CSV/Excel table, drop fully empty rows, check columns and ids.
 
+    With ``mappable``, columns are renamed by ``columns`` and the aliases first.
     Returns the table (index 0..n-1) and the file line of each row.
     """
     path = _check_path(path, TABLE_SUFFIXES, "Table file")
-    dtype = {id_column: str} if id_column else {}
+    # the id column is read as text (leading zeros), under any name it may have
+    id_names = [id_column] if id_column else []
+    if id_column and mappable:
+        id_names += COLUMN_ALIASES.get(id_column, ())
+        if columns and id_column in columns:
+            id_names.append(columns[id_column])
+    dtype: dict[str, Any] = {name: str for name in id_names if name}
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         df = _read_excel(path, sheet, dtype)
     else:
@@ -480,7 +824,9 @@ def _read_records(
         msg = f"{str(path)!r} has a header but no data rows: fill in the table."
         raise EmptyDataError(msg)
     needed = [*required_columns, *([id_column] if id_column else [])]
-    _check_columns(df, needed, path, hint=hint)
+    if mappable:
+        df = _apply_columns(df, needed, columns, path, option_names)
+    _check_columns(df, needed, path, hint=hint, mappable=mappable, option_names=option_names)
     _check_ids(df, id_column, path, lines=lines)
     return df, lines
 
@@ -544,6 +890,8 @@ def read_table(
     points: str = "required",
     area: shapely.Geometry | None = None,
     max_distance_m: float = _crs.DEFAULT_MAX_DISTANCE_M,
+    columns: Mapping[str, str] | None = None,
+    option_names: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a CSV or Excel table with lon/lat columns as WGS84 points.
 
@@ -578,19 +926,32 @@ def read_table(
     points
         ``"required"``: every row must have lon and lat (empty or non-numeric
         values raise :class:`~gridgeo.errors.CoordinateError`);
-        ``"optional"``: such rows are kept with no geometry.
+        ``"optional"``: such rows are kept with no geometry; ``"valid"``:
+        every row must have a usable point (a row whose ``coord_reason`` is
+        not ``"ok"`` -- numbers outside lon/lat ranges or China, swapped
+        lon/lat -- raises :class:`~gridgeo.errors.CoordinateError`).
     area
         Optional polygon in EPSG:4326 WGS84 (e.g. the county): points farther
         than ``max_distance_m`` from it get ``coord_reason="outside_area"``.
         It replaces the China check, so tables outside China can be read.
     max_distance_m
         Tolerance around ``area`` in metres.
+    columns
+        Names of the file's columns for gridgeo's, e.g. ``{"lon": "东经"}``;
+        needed columns (``lon``, ``lat``, id and required columns) the file
+        lacks are otherwise looked up in :data:`COLUMN_ALIASES` (``经度``,
+        ``lng``, ``变电站编号``, ...). The columns are renamed.
+    option_names
+        How the caller's users set ``columns`` (e.g.
+        ``{"columns": "--columns substations:"}``), used in error messages.
 
     Returns
     -------
     geopandas.GeoDataFrame
         EPSG:4326, the table's columns plus ``coord_reason`` and the geometry;
-        index 0..n-1 in file order (fully empty rows dropped with a warning).
+        index 0..n-1 in file order (fully empty rows dropped with a warning);
+        the columns renamed on reading are in ``gdf.attrs["source_columns"]``
+        (gridgeo's name -> the file's).
 
     Raises
     ------
@@ -605,7 +966,8 @@ def read_table(
     DuplicateIdError
         The id column repeats values.
     CoordinateError
-        With ``points="required"``, rows with empty or non-numeric lon/lat.
+        With ``points="required"``, rows with empty or non-numeric lon/lat;
+        with ``points="valid"``, rows without a usable point.
     CRSError
         Unknown ``datum`` or unknown values in ``datum_column``.
     """
@@ -621,10 +983,15 @@ def read_table(
         required_columns=needed,
         encoding=encoding,
         sheet=sheet,
-        hint=(
+        hint=""
+        if option_names
+        else (
             " or pass the names in the file (`lon`, `lat`, `id_column`, ...), "
             "e.g. read_table(path, lon='经度', lat='纬度')"
         ),
+        mappable=True,
+        columns=columns,
+        option_names=option_names,
     )
     path = Path(path)
 
@@ -666,6 +1033,8 @@ def read_table(
     ok = reason == "ok"
 
     not_ok = ~ok
+    if points == "valid" and not_ok.any():
+        raise CoordinateError(_no_point_message(path, lon, lat, reason, df.index, lines))
     if not_ok.any():
         counts = pd.Series(reason[not_ok]).value_counts().to_dict()
         warnings.warn(
@@ -678,7 +1047,36 @@ def read_table(
     geometry[not_ok] = None
     out = df.copy()
     out["coord_reason"] = reason
-    return gpd.GeoDataFrame(out, geometry=geometry, crs="EPSG:4326")
+    result = gpd.GeoDataFrame(out, geometry=geometry, crs="EPSG:4326")
+    result.attrs[SOURCE_COLUMNS_ATTR] = df.attrs.get(SOURCE_COLUMNS_ATTR, {})
+    return result
+
+
+_REASON_FIXES = {
+    "missing": "fill in the empty lon/lat",
+    "not_a_number": "write lon/lat as decimal degrees such as 116.53",
+    "swapped_lonlat": "exchange the lon and lat values",
+    "outside_china": (
+        "numbers outside China or outside lon/lat ranges are not lon/lat degrees "
+        "(metres? degrees-minutes?): convert them to decimal degrees"
+    ),
+    "outside_area": "check the point or its datum",
+}
+
+
+def _no_point_message(
+    path: Path, lon: str, lat: str, reason: np.ndarray, index: pd.Index, lines: np.ndarray
+) -> str:
+    """One line naming the rows without a usable point, by reason, and each fix."""
+    parts = []
+    for kind in dict.fromkeys(reason[reason != "ok"].tolist()):
+        sel = reason == kind
+        parts.append(f"{kind} in {_rows(index[sel], lines[sel])}: {_REASON_FIXES[kind]}")
+    return (
+        f"经纬度不可用 / {str(path)!r}: `{lon}`/`{lat}` give no usable point in "
+        f"{int((reason != 'ok').sum())} "
+        f"of {len(reason)} rows -- {'; '.join(parts)}."
+    )
 
 
 def _row_datums(values: pd.Series, path: Path, column: str, lines: np.ndarray) -> np.ndarray:
