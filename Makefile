@@ -17,9 +17,9 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	touch $@
 
+# the demo makes the sample workspace, then runs `gridgeo run` on it, which writes the map too
 demo: $(BIN)/.installed
-	$(BIN)/gridgeo demo --out $(OUT)
-	$(BIN)/python -m maps $(OUT)/workspace.gpkg --summary $(OUT)/summary.json --suggest-stations 3 --out $(OUT)/county_map.html
+	$(BIN)/gridgeo demo --out $(OUT) --suggest-stations 3
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check gridgeo api maps tests benchmarks

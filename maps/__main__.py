@@ -1,7 +1,8 @@
 """Build the county map of a workspace: ``python -m maps WORKSPACE.gpkg [--out MAP.html]``.
 
 The map is one self-contained HTML file that opens with no internet (for mail or the
-intranet). ``make demo`` runs this on the demo workspace. ``--suggest-stations K`` adds the
+intranet). ``gridgeo run`` (and ``gridgeo demo``) writes it with :func:`build_map`; this
+command draws it again from a workspace alone. ``--suggest-stations K`` adds the
 planner's siting suggestion: the K villages where new repair stations bring the most customers
 within 30-minute repair (:func:`gridgeo.site_facilities`, the villages as candidates, the
 existing repair stations counted first). Errors are one line on stderr and exit status 2, as
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,16 +92,46 @@ def suggest_repair_stations(
     return sites, result
 
 
+def _read_summary(summary: Path | Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    if summary is None or isinstance(summary, Mapping):
+        return summary
+    path = Path(summary)
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = (
+            f"`--summary` {str(path)!r} cannot be read as JSON ({exc.__class__.__name__}); "
+            "pass the summary.json that `gridgeo run` wrote, or leave the option out"
+        )
+        raise gridgeo.InputError(msg) from exc
+    return figures
+
+
 def build_map(
     workspace: Path,
     out: Path,
     *,
-    summary: Path | None = None,
+    summary: Path | Mapping[str, Any] | None = None,
     suggest_stations: int = DEFAULT_SUGGEST_STATIONS,
 ) -> Path:
     """Read a workspace's layers and write its offline county map to ``out``.
 
-    ``suggest_stations`` > 0 draws that many suggested new repair stations (see the module).
+    Parameters
+    ----------
+    workspace
+        The workspace GeoPackage.
+    out
+        The HTML file to write.
+    summary
+        The key figures: ``summary.json`` of a run, or its content
+        (:attr:`gridgeo.run.RunResult.summary`; ``gridgeo run`` passes it).
+    suggest_stations
+        > 0 draws that many suggested new repair stations (see the module).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
     """
     k = _check_suggest_stations(suggest_stations)
     store = gridgeo.GeoPackageStore.open(workspace)
@@ -119,7 +151,7 @@ def build_map(
     isochrones = None
     if "repair_isochrones" in gridgeo.list_layers(workspace):
         isochrones = gridgeo.read_layer(workspace, layer="repair_isochrones")
-    figures = json.loads(summary.read_text(encoding="utf-8")) if summary else None
+    figures = _read_summary(summary)
     m = county_overview_map(
         county=store.read("county"),
         grids=store.read("grids"),
@@ -159,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m maps", description=__doc__.splitlines()[0])
     parser.add_argument("workspace", type=Path, help="workspace GeoPackage")
     parser.add_argument("--out", type=Path, default=None, help="HTML file (default: beside it)")
-    parser.add_argument("--summary", type=Path, default=None, help="summary.json of the demo")
+    parser.add_argument("--summary", type=Path, default=None, help="summary.json of `gridgeo run`")
     parser.add_argument(
         "--suggest-stations",
         type=_count,

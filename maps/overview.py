@@ -2,10 +2,11 @@
 
 :func:`county_overview_map` draws the county, its supply grids (tier 2, one colour per
 substation) with the village grids (tier 3) inside, the substations, repair stations and
-payment points, the 10/20/30-minute repair bands, the customers outside a service promise
-(coverage gaps) and a legend with the key figures, in Chinese with English alongside; the
-planner's siting suggestion (new repair stations from :func:`gridgeo.site_facilities`)
-can be drawn on it as numbered, dashed markers with its before/after reach in the figures.
+payment points, the repair bands (10/20/30 minutes, when given), the customers outside a
+service promise (coverage gaps) and a legend of what is drawn with the key figures, in
+Chinese with English alongside; the planner's siting suggestion (new repair stations from
+:func:`gridgeo.site_facilities`) can be drawn on it as numbered, dashed markers with its
+before/after reach in the figures.
 :func:`save_offline` writes it as ONE self-contained HTML file: no basemap tiles, Leaflet
 inlined from ``maps/static/``, no script or style sheet loaded from the network.
 
@@ -478,13 +479,23 @@ def _add_points(
     ).add_to(group)
 
 
+def _band_colour(band_s: Any) -> str:
+    """The fill colour of a repair band (the widest band's colour for a band not in the
+    settings)."""
+    return BAND_COLOURS.get(float(band_s), BAND_COLOURS[max(BAND_COLOURS)])
+
+
 def _legend_html(
     supply_colours: list[str],
     figure_rows: list[tuple[str, str, str]],
     title: str,
     *,
     suggested: bool = False,
+    bands_s: tuple[float, ...] = (),
+    gaps: tuple[str, ...] = (),
 ) -> str:
+    """The legend and key-figures boxes; the legend lists only what the map draws: the
+    repair bands ``bands_s`` (seconds) and the coverage gaps of the services ``gaps``."""
     swatches = "".join(
         f'<span style="display:inline-block;width:10px;height:12px;background:{c}"></span>'
         for c in supply_colours[:8]
@@ -533,15 +544,33 @@ def _legend_html(
             item(dot(PAYMENT_POINT_COLOUR, 9), "缴费点", "payment point"),
             *(
                 item(
-                    box(f"background:{c};opacity:{0.4 + BAND_FILL_OPACITY}"),
-                    f"抢修{int(b // 60)}分钟可达",
-                    f"repair within {int(b // 60)} min",
+                    box(f"background:{_band_colour(b)};opacity:{0.4 + BAND_FILL_OPACITY}"),
+                    f"抢修{_minutes(b)}分钟可达",
+                    f"repair within {_minutes(b)} min",
                 )
-                for b, c in BAND_COLOURS.items()
+                for b in sorted(bands_s)
             ),
-            item(dot(REPAIR_GAP_COLOUR, 7), "抢修超30分钟的客户", "customer beyond 30-min repair"),
-            item(
-                dot(PAYMENT_GAP_COLOUR, 7), "缴费超10分钟的客户", "customer beyond 10-min payment"
+            *(
+                [
+                    item(
+                        dot(REPAIR_GAP_COLOUR, 7),
+                        "抢修超30分钟的客户",
+                        "customer beyond 30-min repair",
+                    )
+                ]
+                if "repair" in gaps
+                else []
+            ),
+            *(
+                [
+                    item(
+                        dot(PAYMENT_GAP_COLOUR, 7),
+                        "缴费超10分钟的客户",
+                        "customer beyond 10-min payment",
+                    )
+                ]
+                if "payment" in gaps
+                else []
             ),
         ]
     )
@@ -801,15 +830,14 @@ def county_overview_map(
         ).add_to(group)
 
     # repair reach bands: widest first so the nearer bands lie on top
+    drawn_bands: tuple[float, ...] = ()
     if isochrones is not None and len(isochrones):
         bands = isochrones
         if "station_id" in bands.columns and (bands["station_id"] == "all").any():
             bands = bands[bands["station_id"] == "all"]
         bands = bands.sort_values("band_s", ascending=False)
-        band_colour = {
-            b: BAND_COLOURS.get(float(b), BAND_COLOURS[max(BAND_COLOURS)])
-            for b in bands["band_s"].unique()
-        }
+        band_colour = {b: _band_colour(b) for b in bands["band_s"].unique()}
+        drawn_bands = tuple(float(b) for b in band_colour)
         data = bands.assign(colour=bands["band_s"].map(band_colour)).set_geometry(
             bands.geometry.simplify(BAND_SIMPLIFY_DEG, preserve_topology=True)
         )
@@ -962,7 +990,14 @@ def county_overview_map(
         title = html.escape(title)
     title += '<br><span class="gg-en">Grid-based power supply service overview</span>'
     root = cast(Figure, m.get_root())  # a folium.Map's root is its Figure
-    legend = _legend_html(colours, rows, title, suggested=suggested_sites is not None)
+    legend = _legend_html(
+        colours,
+        rows,
+        title,
+        suggested=suggested_sites is not None,
+        bands_s=drawn_bands,
+        gaps=tuple(n_gaps),
+    )
     root.html.add_child(Element(legend))
     return m
 

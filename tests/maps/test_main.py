@@ -159,3 +159,18 @@ def test_bad_option_in_a_subprocess_as_a_user_sees_it(tmp_path):
     )
     assert proc.returncode == 2
     _one_line_error(proc.stderr, "--suggest-stations", "'x'")
+
+
+def test_summary_as_a_mapping_or_a_file_gives_the_same_figures(ws, tmp_path, capsys):
+    figures = {"customers": 12345, "reach": {"repair_share_ok": 0.5, "payment_share_ok": 0.25}}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(figures), encoding="utf-8")
+    from_file = build_map(ws, tmp_path / "a.html", summary=path).read_text(encoding="utf-8")
+    from_dict = build_map(ws, tmp_path / "b.html", summary=figures).read_text(encoding="utf-8")
+    assert from_file == from_dict
+    assert _figure(from_dict, "30分钟抢修到达率") == "50.0%"
+    assert _figure(from_dict, "10分钟缴费可达率") == "25.0%"
+    path.write_text("{not json", encoding="utf-8")
+    assert main([str(ws), "--summary", str(path), "--out", str(tmp_path / "c.html")]) == 2
+    _one_line_error(capsys.readouterr().err, "`--summary`", "summary.json")
+    assert not (tmp_path / "c.html").exists()

@@ -605,3 +605,20 @@ def test_the_same_map_gives_the_same_bytes(layers, tmp_path):
     second = save_offline(two, tmp_path / "b.html").read_bytes()
     assert first == second
     assert re.search(rb"_[0-9a-f]{32}(?![0-9a-f])", first) is None
+
+
+def test_legend_lists_only_the_bands_and_gaps_drawn(layers):
+    full = _legend(county_overview_map(**layers).get_root().render())
+    for text in ("抢修10分钟可达", "抢修20分钟可达", "抢修30分钟可达", "抢修超30分钟的客户"):
+        assert text in full, text
+    # no bands, no access: the legend shows neither
+    bare = {k: v for k, v in layers.items() if k not in ("isochrones", "access")}
+    legend = _legend(county_overview_map(**bare).get_root().render())
+    assert "分钟可达" not in legend
+    assert "抢修超30分钟的客户" not in legend and "缴费超10分钟的客户" not in legend
+    assert "抢修站" in legend and "县界" in legend
+    # only the 10- and 30-minute bands: the 20-minute one is not in the legend
+    two = layers["isochrones"][layers["isochrones"]["band_s"] != 1200.0]
+    legend = _legend(county_overview_map(**{**layers, "isochrones": two}).get_root().render())
+    assert "抢修10分钟可达" in legend and "抢修30分钟可达" in legend
+    assert "抢修20分钟可达" not in legend

@@ -1,0 +1,728 @@
+"""The main job on a workspace: service levels, KPIs, bands, summaries, archive and map.
+
+:func:`run_workspace` is what ``gridgeo run --workspace W --out DIR`` (and ``gridgeo demo``,
+after it has made the sample workspace) runs on any workspace that holds a county, its
+substations, villages, built grids, imported customers, repair stations, payment points and
+roads:
+
+- ``roads``: the road graph of every travel mode, its key figures (into ``summary.json``);
+- ``access``: 30-minute repair and 10-minute payment access per customer
+  (:func:`gridgeo.workspace.compute_access`, on the stored snaps), stored as the
+  ``customer_access`` layer;
+- KPIs per tier (:func:`gridgeo.reach.reach_kpis`), printed;
+- ``isochrones``: the repair bands (:func:`gridgeo.isochrones.isochrones`), stored as the
+  ``repair_isochrones`` layer;
+- the Chinese summary (``reach_summary_zh.md``, :func:`gridgeo.reach.summary_zh`) and the key
+  figures (``summary.json``);
+- ``archive``: the customer archive per grid (``archive/``,
+  :func:`gridgeo.archive.export_archive`);
+- ``map``: the offline county map (``county_map.html``; its builder is passed in, see below).
+
+Re-running. Each costly step records what it was computed from: the versions (and content
+checksums) of the layers it reads, a fingerprint of the roads and the service settings. The
+steps whose results live in the workspace (access, isochrones) record it in the workspace's
+table :data:`MANIFEST_TABLE`, the others in :data:`MANIFEST_FILE` in the output folder. A step
+whose inputs did not change is reused and says so ("复用 / reused: customer access (customers
+v3, ... unchanged)"); after a customer import, a grid edit or new stations the steps that read
+them are computed again. The KPIs, the summary text and ``summary.json`` are cheap and always
+made from the stored access.
+
+The map. gridgeo does not draw maps (it never imports folium or the ``maps`` package), so the
+map builder is passed in as ``write_map`` (:class:`MapWriter`): ``maps.__main__.build_map``
+has that signature, and the ``gridgeo`` command passes it.
+
+Every file is written beside its final name and then moved into place: an interrupted run
+leaves the previous outputs whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import geopandas as gpd
+import pandas as pd
+
+from gridgeo import archive as _archive
+from gridgeo import io as _io
+from gridgeo import network as _network
+from gridgeo import reach as _reach
+from gridgeo import workspace as _workspace
+from gridgeo.errors import GraphError, InputError, NotFoundError
+from gridgeo.isochrones import isochrones as _isochrones
+from gridgeo.settings import DEFAULT_SETTINGS, MODES, ServiceSettings
+from gridgeo.store import GeoPackageStore
+
+__all__ = [
+    "ISOCHRONES_LAYER",
+    "MANIFEST_FILE",
+    "MANIFEST_TABLE",
+    "MapWriter",
+    "RunResult",
+    "run_workspace",
+]
+
+logger = logging.getLogger(__name__)
+
+ISOCHRONES_LAYER = "repair_isochrones"
+MANIFEST_TABLE = "run_manifest"  # in the workspace: the steps whose results are stored there
+MANIFEST_FILE = "run_manifest.json"  # in the output folder: the steps that write files there
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "reach_summary_zh.md"
+ARCHIVE_DIR = "archive"
+MAP_FILE = "county_map.html"
+DEFAULT_SUGGEST_STATIONS = 0
+DEFAULT_AUTHOR = "gridgeo run"
+N_WORST_GRIDS = 5
+# the layers a run reads, in the order a county sets them up
+_VERSIONED_INPUTS = (
+    "county",
+    "villages",
+    "substations",
+    "repair_stations",
+    "payment_points",
+    "grids",
+    "customers",
+)
+_LABELS = {
+    "county": "county",
+    "villages": "villages",
+    "substations": "substations",
+    "repair_stations": "repair stations",
+    "payment_points": "payment points",
+    "grids": "grids",
+    "customers": "customers",
+    "roads": "roads",
+    "customer_access": "customer access",
+    "repair_isochrones": "repair bands",
+    "settings": "service settings",
+    "suggest_stations": "suggested stations",
+    "summary": "key figures",
+}
+_STEP_NAMES = {
+    "roads": "道路网 / road graphs",
+    "access": "客户可达性 / customer access",
+    "isochrones": "抢修到达圈 / repair bands",
+    "archive": "客户档案导出 / archive export",
+    "map": "县域地图 / county map",
+}
+
+
+class MapWriter(Protocol):
+    """Writes the offline county map of a workspace (``maps.__main__.build_map``)."""
+
+    def __call__(
+        self,
+        workspace: Path,
+        out: Path,
+        *,
+        summary: Mapping[str, Any] | None = ...,
+        suggest_stations: int = ...,
+    ) -> Path: ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What :func:`run_workspace` made.
+
+    Attributes
+    ----------
+    workspace
+        The workspace GeoPackage.
+    out_dir
+        The output folder.
+    summary
+        The key figures (as written to ``summary.json``).
+    kpis
+        :func:`gridgeo.reach.reach_kpis` of the stored access.
+    outputs
+        Output name (``summary_json``, ``summary_md``, ``archive``, ``map``) → path.
+    reused, computed
+        The steps reused from an earlier run and those computed by this one.
+    """
+
+    workspace: Path
+    out_dir: Path
+    summary: dict[str, Any]
+    kpis: dict[str, pd.DataFrame]
+    outputs: dict[str, Path]
+    reused: tuple[str, ...]
+    computed: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- what is needed
+
+
+def _missing_message(store: GeoPackageStore, missing: list[str]) -> str:
+    w = str(store.path)
+    fixes = {
+        "roads": f"先导入道路 / import the roads first: gridgeo roads import FILE --workspace {w}",
+        "repair_stations": (
+            "先加入抢修站 / add the repair stations: make the workspace with them, "
+            f"gridgeo workspace init {w} ... --repair-stations FILE"
+        ),
+        "payment_points": (
+            "先加入缴费点 / add the payment points: make the workspace with them, "
+            f"gridgeo workspace init {w} ... --payment-points FILE"
+        ),
+        "grids": (
+            f"先建网格 / build the grids first: gridgeo grids build --workspace {w} "
+            "--workload FILE --author NAME --reason TEXT"
+        ),
+        "customers": (
+            f"先导入客户 / import customers first: gridgeo customers import FILE --workspace {w} "
+            "--author NAME --reason TEXT"
+        ),
+    }
+    what = ", ".join(_LABELS.get(m, m) for m in missing)
+    steps = "; ".join(
+        fixes.get(m, f"make the workspace with its {_LABELS.get(m, m)}: gridgeo workspace init")
+        for m in missing
+    )
+    return f"工作区缺少 / workspace {w!r} has no {what}: {steps}"
+
+
+def _check_workspace(store: GeoPackageStore) -> None:
+    layers = set(store.layers())
+    missing = [name for name in _VERSIONED_INPUTS if name not in layers]
+    if _workspace.ROADS_LAYER not in _io.list_layers(store.path):
+        missing.insert(missing.index("grids") if "grids" in missing else len(missing), "roads")
+    if missing:
+        raise NotFoundError(_missing_message(store, missing))
+
+
+def _check_suggest_stations(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        msg = (
+            f"`--suggest-stations` must be a whole number >= 0 (new repair stations to suggest "
+            f"on the map; 0 for none), got {k!r}"
+        )
+        raise InputError(msg)
+    return k
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+def _layer_state(store: GeoPackageStore, layer: str) -> dict[str, Any]:
+    """The current version of a versioned layer and the start of its content checksum (a
+    workspace made again from other files starts at version 1 too)."""
+    version = store.current_version(layer)
+    versions = store.list_versions(layer)
+    rows = versions[versions["version"] == version]
+    if not len(rows):
+        return {"version": int(version), "checksum": "", "rows": None}
+    row = rows.iloc[0]
+    return {
+        "version": int(version),
+        "checksum": str(row["checksum"])[:16],
+        "rows": int(row["n_rows"]),
+    }
+
+
+def _table_digest(path: Path, table: str) -> str:
+    """A short hash of every row of a plain GeoPackage table (the unversioned ``roads``)."""
+    h = hashlib.sha256()
+    con = sqlite3.connect(path)
+    try:
+        cursor = con.execute(f'SELECT * FROM "{table}" ORDER BY 1')
+        h.update(repr([d[0] for d in cursor.description]).encode())
+        for row in cursor:
+            h.update(repr(row).encode())
+    finally:
+        con.close()
+    return h.hexdigest()[:16]
+
+
+def _settings_record(settings: ServiceSettings) -> dict[str, Any]:
+    return {
+        "repair_limit_s": settings.repair_limit_s,
+        "payment_limit_s": settings.payment_limit_s,
+        "payment_mode": settings.payment_mode,
+        "bands_s": list(settings.bands_s),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples as lists, numpy scalars as numbers)."""
+    return json.loads(json.dumps(value, default=_json_default, sort_keys=True))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    msg = f"cannot write {type(value).__name__} to JSON"
+    raise TypeError(msg)
+
+
+def _describe(inputs: Mapping[str, Any]) -> str:
+    """ "customers v3, roads 3fa2c1d0…" for the reuse line."""
+    parts = []
+    for name, value in inputs.items():
+        label = _LABELS.get(name, name)
+        if isinstance(value, Mapping) and "version" in value:
+            parts.append(f"{label} v{value['version']}")
+        elif name in ("roads", "repair_isochrones"):
+            parts.append(f"{label} {str(value)[:8]}")
+        elif name == "bands_s":
+            parts.append("bands " + "/".join(f"{float(b) / 60:g}" for b in value) + " min")
+        elif name in ("settings", "summary"):
+            parts.append(label)
+        else:
+            parts.append(f"{label} {value}")
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+def _read_table_manifest(store: GeoPackageStore) -> dict[str, Any]:
+    try:
+        con = sqlite3.connect(store.path, timeout=store.timeout_s)
+        try:
+            rows = con.execute(f'SELECT step, record FROM "{MANIFEST_TABLE}"').fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:  # no table yet: nothing recorded
+        return {}
+    out = {}
+    for step, record in rows:
+        try:
+            out[step] = json.loads(record)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _write_table_manifest(store: GeoPackageStore, step: str, record: Mapping[str, Any]) -> None:
+    """Record a step in the workspace (one transaction). A failure is logged: the record is
+    what lets a re-run reuse the step, nothing else depends on it."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        con = sqlite3.connect(store.path, timeout=store.timeout_s)
+        try:
+            with con:
+                con.execute(
+                    f'CREATE TABLE IF NOT EXISTS "{MANIFEST_TABLE}" ("step" TEXT PRIMARY KEY '
+                    'NOT NULL, "record" TEXT NOT NULL, "written_at" TEXT NOT NULL)'
+                )
+                con.execute(
+                    f'INSERT OR REPLACE INTO "{MANIFEST_TABLE}" VALUES (?, ?, ?)',
+                    (step, json.dumps(_plain(record), sort_keys=True), now),
+                )
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        logger.warning("could not record step %s in %s: %s", step, store.path, exc)
+
+
+def _read_file_manifest(out_dir: Path, workspace: Path) -> dict[str, Any]:
+    path = out_dir / MANIFEST_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("workspace") != str(workspace):
+        return {}  # made from another workspace: nothing in it applies
+    steps = data.get("steps")
+    return steps if isinstance(steps, dict) else {}
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write beside ``path``, then move into place: never a half-written file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _write_file_manifest(out_dir: Path, workspace: Path, steps: Mapping[str, Any]) -> None:
+    data = {"workspace": str(workspace), "steps": _plain(dict(steps))}
+    _write_text(out_dir / MANIFEST_FILE, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class _Steps:
+    """Progress lines and the reused / computed bookkeeping of one run."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self._emit = progress
+        self.reused: list[str] = []
+        self.computed: list[str] = []
+
+    def say(self, *lines: str) -> None:
+        for line in lines:
+            if self._emit is None:
+                logger.info("%s", line)
+            else:
+                self._emit(line)
+
+    def start(self, step: str, detail: str = "") -> float:
+        self.say(f"{_STEP_NAMES[step]}: 计算中 / computing{detail} …")
+        return time.perf_counter()
+
+    def done(self, step: str, t0: float, detail: str = "") -> None:
+        self.computed.append(step)
+        self.say(f"{_STEP_NAMES[step]}: 完成 / done in {time.perf_counter() - t0:.1f} s{detail}")
+
+    def reuse(self, step: str, inputs: Mapping[str, Any]) -> None:
+        self.reused.append(step)
+        what = _STEP_NAMES[step].split(" / ", 1)[1]
+        self.say(f"复用 / reused: {what} ({_describe(inputs)} unchanged)")
+
+
+def _same(record: Any, inputs: Mapping[str, Any]) -> bool:
+    return isinstance(record, Mapping) and record.get("inputs") == _plain(inputs)
+
+
+def _road_graphs(store: GeoPackageStore, steps: _Steps) -> dict[str, Any]:
+    roads = _workspace.read_roads(store)
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        t0 = time.perf_counter()
+        try:
+            s = _network.graph_summary(_network.graph_from_roads(roads, mode=mode))
+        except GraphError:
+            steps.say(f"  road graph {mode:<11s} no {mode} roads")
+            out[mode] = None
+            continue
+        out[mode] = s
+        steps.say(
+            f"  road graph {mode:<11s} {s['nodes']:,} nodes, {s['edges']:,} edges, "
+            f"{s['road_km']:,.1f} km, {s['components']} components "
+            f"(largest holds {100 * s['largest_component_share']:.1f}% of nodes), "
+            f"built in {time.perf_counter() - t0:.1f} s"
+        )
+    return out
+
+
+def _store_access(store: GeoPackageStore, layer: gpd.GeoDataFrame, author: str) -> int:
+    reason = "服务可达性计算 / service-level reach"
+    if _workspace.ACCESS_LAYER not in store.layers():
+        return store.add_layer(
+            _workspace.ACCESS_LAYER, layer, key="customer_id", author=author, reason=reason
+        )
+    return store.save(
+        _workspace.ACCESS_LAYER,
+        layer,
+        expected_version=store.current_version(_workspace.ACCESS_LAYER),
+        author=author,
+        reason=reason,
+    )
+
+
+def _service_lines(kpis: Mapping[str, pd.DataFrame], access: pd.DataFrame, mode: str) -> list[str]:
+    c = kpis["county"].iloc[0]
+    lines = [f"service levels (payment by {mode}):"]
+    for service, label, width in (
+        ("repair", "30-min repair reach", 21),
+        ("payment", "10-min payment access", 21),
+    ):
+        lines.append(
+            f"  {label:<{width}s} {100 * c[f'{service}_share_ok']:.1f}% of customers "
+            f"(HV {100 * c[f'{service}_share_ok_hv']:.1f}%, vulnerable "
+            f"{100 * c[f'{service}_share_ok_vulnerable']:.1f}%), median "
+            f"{c[f'{service}_median_eta_s'] / 60:.1f} min, "
+            f"p95 {c[f'{service}_p95_eta_s'] / 60:.1f} min"
+        )
+    reasons = access["reason"].value_counts()
+    lines.append("  reasons               " + ", ".join(f"{r} {n:,}" for r, n in reasons.items()))
+    return lines
+
+
+def _worst_lines(kpis: Mapping[str, pd.DataFrame], grids: pd.DataFrame) -> list[str]:
+    worst = kpis["tier3"].drop(index=_archive.NOT_LOCATED, errors="ignore")
+    worst = worst.assign(
+        both=worst[["repair_share_ok", "payment_share_ok"]].min(axis=1)
+    ).sort_values(["both", "customers"], ascending=[True, False])
+    names = dict(zip(grids["grid_id"], grids["name"], strict=True))
+    lines = [f"  {N_WORST_GRIDS} worst village grids (lowest share within both promises):"]
+    for grid_id, row in worst.head(N_WORST_GRIDS).iterrows():
+        lines.append(
+            f"    {grid_id!s:<12s} {names.get(grid_id, '')!s:<16s} "
+            f"{int(row['customers']):>6,d} customers, repair "
+            f"{100 * row['repair_share_ok']:5.1f}%, payment {100 * row['payment_share_ok']:5.1f}%"
+        )
+    return lines
+
+
+def _swap_dir(tmp: Path, final: Path) -> None:
+    """Put the folder ``tmp`` in place of ``final`` (the old one is removed after)."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.replace(old)
+    tmp.replace(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def run_workspace(
+    workspace: str | Path | GeoPackageStore,
+    out_dir: str | Path,
+    *,
+    suggest_stations: int = DEFAULT_SUGGEST_STATIONS,
+    write_map: MapWriter | None = None,
+    settings: ServiceSettings = DEFAULT_SETTINGS,
+    summary_extra: Mapping[str, Any] | None = None,
+    author: str = DEFAULT_AUTHOR,
+    progress: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run the main job on a workspace (see the module for the steps and re-running).
+
+    Parameters
+    ----------
+    workspace
+        The workspace GeoPackage (a path or an open store).
+    out_dir
+        The output folder (created): ``summary.json``, ``reach_summary_zh.md``, ``archive/``,
+        ``county_map.html`` and :data:`MANIFEST_FILE`.
+    suggest_stations
+        New repair stations the map suggests (0: none); part of what the map depends on.
+    write_map
+        The map builder (``maps.__main__.build_map``); None writes no map.
+    settings
+        The promises, payment mode and isochrone bands (the snapping rules are the engines'
+        defaults).
+    summary_extra
+        More key figures for ``summary.json`` (the demo adds its seed and match rates).
+    author
+        Recorded with the new versions of ``customer_access``.
+    progress
+        Called with each progress line (a start line before each long step, a line with its
+        elapsed time after it); default: logged at INFO.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    NotFoundError
+        If the workspace lacks a layer the run needs; the message names the command to run
+        first (``gridgeo grids build ...``, ``gridgeo customers import ...``).
+    InputError
+        If ``suggest_stations`` is not a whole number >= 0.
+    """
+    started = time.perf_counter()
+    k = _check_suggest_stations(suggest_stations)
+    if not isinstance(settings, ServiceSettings):
+        msg = f"`settings` must be a ServiceSettings, got {type(settings).__name__}"
+        raise InputError(msg)
+    store = workspace if isinstance(workspace, GeoPackageStore) else GeoPackageStore.open(workspace)
+    _check_workspace(store)
+    ws_path = Path(store.path).resolve()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = _Steps(progress)
+
+    # what the outputs are computed from, read before anything is computed: a save landing
+    # during the run shows as a change next time
+    state = {name: _layer_state(store, name) for name in _VERSIONED_INPUTS}
+    roads_fp = _table_digest(store.path, _workspace.ROADS_LAYER)
+    service = _settings_record(settings)
+    table = _read_table_manifest(store)
+    files = _read_file_manifest(out, ws_path)
+
+    # roads: the graph of every mode
+    inputs: dict[str, Any] = {"roads": roads_fp}
+    record: dict[str, Any] = files.get("roads") or {}
+    if _same(record, inputs) and isinstance(record.get("result"), dict):
+        road_graphs = record["result"]
+        steps.reuse("roads", inputs)
+    else:
+        t0 = steps.start("roads")
+        road_graphs = _road_graphs(store, steps)
+        steps.done("roads", t0)
+        files["roads"] = {"inputs": _plain(inputs), "result": _plain(road_graphs)}
+        _write_file_manifest(out, ws_path, files)
+
+    # customer access (stored in the workspace)
+    inputs = {
+        "customers": state["customers"],
+        "repair_stations": state["repair_stations"],
+        "payment_points": state["payment_points"],
+        "roads": roads_fp,
+        "settings": service,
+    }
+    record = table.get("access") or {}
+    layers = store.layers()
+    if (
+        _same(record, inputs)
+        and _workspace.ACCESS_LAYER in layers
+        and record.get("access_version") == store.current_version(_workspace.ACCESS_LAYER)
+    ):
+        steps.reuse("access", inputs)
+    else:
+        n = state["customers"]["rows"]
+        t0 = steps.start("access", "" if n is None else f" for {n:,} customers")
+        customers, access = _workspace.compute_access(
+            store,
+            payment_mode=settings.payment_mode,
+            repair_limit_s=settings.repair_limit_s,
+            payment_limit_s=settings.payment_limit_s,
+        )
+        layer = gpd.GeoDataFrame(access, geometry=customers.geometry, crs=customers.crs)
+        version = _store_access(store, layer, author)
+        steps.done("access", t0, f" (customer_access v{version})")
+        _write_table_manifest(store, "access", {"inputs": inputs, "access_version": version})
+    customers, access = _workspace.read_access(store)
+    access_state = _layer_state(store, _workspace.ACCESS_LAYER)
+
+    # KPIs per tier
+    t0 = time.perf_counter()
+    kpis = _reach.reach_kpis(access, customers)
+    grids = store.read("grids", version=state["grids"]["version"])
+    steps.say(
+        *_service_lines(kpis, access, settings.payment_mode),
+        *_worst_lines(kpis, grids),
+        f"服务水平 / KPIs per tier: done in {time.perf_counter() - t0:.1f} s",
+    )
+
+    # repair bands (stored in the workspace)
+    inputs = {
+        "repair_stations": state["repair_stations"],
+        "roads": roads_fp,
+        "bands_s": list(settings.bands_s),
+    }
+    record = table.get("isochrones") or {}
+    if _same(record, inputs) and ISOCHRONES_LAYER in _io.list_layers(store.path):
+        steps.reuse("isochrones", inputs)
+    else:
+        t0 = steps.start("isochrones")
+        engine = _workspace.read_reach_engine(store, mode="drive")
+        bands = _isochrones(
+            engine, store.read("repair_stations"), bands_s=settings.bands_s, per_station=False
+        )
+        _io.write_layer(bands, store.path, ISOCHRONES_LAYER)
+        steps.done("isochrones", t0, f" ({len(bands)} bands)")
+        _write_table_manifest(store, "isochrones", {"inputs": inputs})
+    isochrones_fp = _table_digest(store.path, ISOCHRONES_LAYER)
+
+    # the Chinese summary and the key figures
+    t0 = time.perf_counter()
+    county = store.read("county", version=state["county"]["version"])
+    villages = store.read("villages", version=state["villages"]["version"])
+    county_name = str(county["name"].iloc[0]) if "name" in county.columns else ""
+    adcode = str(county["adcode"].iloc[0]) if "adcode" in county.columns else ""
+    village_names = (
+        dict(zip(villages["village_code"].astype(str), villages["village"], strict=True))
+        if "village" in villages.columns
+        else None
+    )
+    summary_md = out / SUMMARY_MD
+    _write_text(
+        summary_md,
+        _reach.summary_zh(
+            kpis,
+            title=f"{county_name}供电服务可达性摘要 / service-level summary",
+            repair_limit_s=settings.repair_limit_s,
+            payment_limit_s=settings.payment_limit_s,
+            village_names=village_names,
+        ),
+    )
+    c = kpis["county"].iloc[0]
+    tiers = grids["tier"].value_counts().sort_index()
+    summary: dict[str, Any] = {
+        "county": county_name,
+        "adcode": adcode,
+        "customers": len(customers),
+        "villages": len(villages),
+        "substations": len(store.read("substations", version=state["substations"]["version"])),
+        "repair_stations": len(store.read("repair_stations")),
+        "payment_points": len(store.read("payment_points")),
+        "road_graphs": road_graphs,
+        "grids": {f"tier{t}": int(n) for t, n in tiers.items()},
+        "grids_version": state["grids"]["version"],
+        "reach": {
+            key: c[key]
+            for key in kpis["county"].columns
+            if key.startswith(("repair_", "payment_")) or key == "customers"
+        },
+        **dict(summary_extra or {}),
+    }
+    summary = _plain(summary)
+    summary_text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    summary_path = out / SUMMARY_JSON
+    _write_text(summary_path, summary_text)
+    steps.say(
+        f"摘要 / summary: {summary_md.name}, {summary_path.name} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+
+    # the customer archive per grid
+    archive_dir = out / ARCHIVE_DIR
+    inputs = {"customers": state["customers"], "grids": state["grids"]}
+    if _same(files.get("archive"), inputs) and archive_dir.is_dir():
+        steps.reuse("archive", inputs)
+    else:
+        t0 = steps.start("archive", f" ({len(customers):,} customers)")
+        tmp = out / f".{ARCHIVE_DIR}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        written = _archive.export_archive(customers, grids, tmp)
+        _swap_dir(tmp, archive_dir)
+        steps.done("archive", t0, f": exported {len(written)} archive files")
+        files["archive"] = {"inputs": _plain(inputs)}
+        _write_file_manifest(out, ws_path, files)
+
+    # the offline map
+    outputs = {"summary_json": summary_path, "summary_md": summary_md, "archive": archive_dir}
+    if write_map is None:
+        steps.say("县域地图 / county map: not written (no map builder given)")
+    else:
+        map_path = out / MAP_FILE
+        inputs = {
+            **state,
+            "customer_access": access_state,
+            "roads": roads_fp,
+            "repair_isochrones": isochrones_fp,
+            "suggest_stations": k,
+            "summary": hashlib.sha256(summary_text.encode()).hexdigest()[:16],
+        }
+        if _same(files.get("map"), inputs) and map_path.is_file():
+            steps.reuse("map", inputs)
+        else:
+            detail = f" ({k} suggested stations)" if k else ""
+            t0 = steps.start("map", detail)
+            tmp_map = out / f".{MAP_FILE}.tmp.html"
+            write_map(ws_path, tmp_map, summary=summary, suggest_stations=k)
+            tmp_map.replace(map_path)
+            size_mb = map_path.stat().st_size / 1e6
+            steps.done("map", t0, f" (offline HTML, {size_mb:.1f} MB)")
+            files["map"] = {"inputs": _plain(inputs)}
+            _write_file_manifest(out, ws_path, files)
+        outputs["map"] = map_path
+
+    steps.say(
+        f"outputs ({time.perf_counter() - started:.1f} s):",
+        f"  workspace GeoPackage  {store.path}",
+        f"                        (layers: {', '.join(store.layers())}, roads, {ISOCHRONES_LAYER})",
+        f"  customer archive      {archive_dir}/  (CSV + XLSX per village grid, "
+        "a workbook per supply grid)",
+        f"  reach summary (中文)  {summary_md}",
+        f"  summary               {summary_path}",
+        *([f"  county map (offline)  {outputs['map']}"] if "map" in outputs else []),
+    )
+    return RunResult(
+        workspace=ws_path,
+        out_dir=out,
+        summary=summary,
+        kpis=kpis,
+        outputs=outputs,
+        reused=tuple(steps.reused),
+        computed=tuple(steps.computed),
+    )
