@@ -25,16 +25,26 @@ How the grids are made
    warning that counts them by reason. With ``method="voronoi"`` every
    village goes to the nearest substation in straight line. This is a network
    Voronoi evaluated at village granularity: a village cell goes whole to the
-   substation its village point is nearest to. A substation nearest to no
-   village takes the village it stands in (unless that village holds its own
-   substation). A supply grid is the union of its villages' cells. Pieces of
-   a supply grid that do not touch the piece holding the substation
-   (enclaves) go whole to the neighbouring grid they share the longest
-   boundary with, so every supply grid is contiguous.
-3. **Tier 3.** The village adjacency graph of each supply grid (cells that
-   share a boundary) is cut into ``k`` contiguous regions with the smallest
+   substation its village point is nearest to. Every substation takes the
+   village it stands in, so it lies in its own supply grid; one standing in
+   the village of another substation that keeps it heads no grid (warning).
+   Substations farther than ``max_outside_m`` outside the county are refused.
+   A supply grid is the union of its villages' cells. Pieces of a supply grid
+   that do not touch the piece holding the substation (enclaves) go whole to
+   the neighbouring grid they share the longest boundary with, so every
+   supply grid is contiguous.
+3. **A county in pieces.** Each detached piece of the county is gridded on
+   its own: the villages of a piece with substations go to those
+   substations. A piece without a substation (with or without villages)
+   joins one supply grid whole: the one whose substation reaches it first by
+   road (its villages, or its inner point), else the grid nearest to it in
+   straight line; ``ServiceGrids.pieces`` says which and how. A grid may then
+   have one part in each piece, never two parts in one piece.
+4. **Tier 3.** The village adjacency graph of each supply grid (cells that
+   share a boundary; the parts of a grid in several pieces linked at their
+   nearest cells) is cut into ``k`` contiguous regions with the smallest
    largest deviation from the mean workload (:func:`balance_village_grids`).
-4. **Topology** is checked on every build and every edit preview
+5. **Topology** is checked on every build and every edit preview
    (:func:`validate_grids`): a build that breaks a rule is refused with
    :class:`GridTopologyError`, an edit preview carries its problems.
 
@@ -72,6 +82,7 @@ from scipy.spatial import cKDTree
 
 from gridgeo.crs import metric_crs
 from gridgeo.errors import (
+    CoordinateError,
     CRSError,
     DuplicateIdError,
     EmptyDataError,
@@ -90,6 +101,8 @@ __all__ = [
     "ASSIGN_METHODS",
     "ASSIGN_REASONS",
     "GRID_COLUMNS",
+    "PIECE_COLUMNS",
+    "PIECE_HOW",
     "PROBLEM_KINDS",
     "TIER_COUNTY",
     "TIER_SUPPLY",
@@ -127,6 +140,9 @@ DEFAULT_RESTARTS = 8
 DEFAULT_TOLERANCE_M2 = 1.0
 DEFAULT_MIN_SHARE = 0.5
 DEFAULT_MIN_SHARED_BOUNDARY_M = 1.0
+# A substation may stand this far outside the county boundary (digitising, datum
+# shifts); one farther out is refused rather than made to head a grid.
+DEFAULT_MAX_OUTSIDE_M = 500.0
 DEFAULT_WEIGHTS: Mapping[str, float] = {"customers": 1.0}
 
 VILLAGE_ID = "village_code"
@@ -167,6 +183,21 @@ PROBLEM_KINDS = (
     "outside_county",
     "not_contiguous",
     "shared_substation",
+    "substation_outside",
+)
+# How each piece of the county got its supply grid(s): its own substations, a
+# substation standing in it, the substation that reaches it first by road, or
+# the nearest supply grid in straight line.
+PIECE_HOW = ("own", "substation", "road", "nearest")
+PIECE_COLUMNS = (
+    "piece",
+    "area_km2",
+    "lon",
+    "lat",
+    "n_villages",
+    "substations",
+    "grid_id",
+    "how",
 )
 _VILLAGE_SEP = "，"
 # Local search stops after this many improving moves per restart (a safety
@@ -195,12 +226,21 @@ class ServiceGrids:
         count columns, ``workload`` and the village cell polygon (EPSG:4326).
     county
         The county boundary (one row, EPSG:4326).
+    pieces
+        One row per piece of the county (a county may be in several detached
+        pieces), largest first, columns :data:`PIECE_COLUMNS`: ``piece``
+        (1, 2, ...), ``area_km2``, centroid ``lon``/``lat``, ``n_villages``,
+        the ``substations`` standing in it and the tier-2 ``grid_id`` (s)
+        covering it (joined with "，"), and ``how`` it got them
+        (:data:`PIECE_HOW`). Set by :func:`build_service_grids`; None on grids
+        loaded or edited.
     """
 
     grids: gpd.GeoDataFrame
     village_grid: pd.Series
     cells: gpd.GeoDataFrame
     county: gpd.GeoDataFrame
+    pieces: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -337,13 +377,49 @@ def _polygonal(geom: Any) -> Any:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
+def _county_pieces(county_m: Any, *, min_area_m2: float = 0.0) -> np.ndarray:
+    """The separate polygons of a county (metric CRS), largest first, then west to east."""
+    parts = [g for g in shapely.get_parts(_polygonal(county_m)) if shapely.area(g) > min_area_m2]
+    parts.sort(
+        key=lambda g: (
+            -round(float(shapely.area(g)), 3),
+            round(float(shapely.get_x(shapely.centroid(g))), 3),
+            round(float(shapely.get_y(shapely.centroid(g))), 3),
+        )
+    )
+    return np.array(parts, dtype=object)
+
+
+def _piece_of_areas(geoms_m: np.ndarray, pieces: np.ndarray) -> np.ndarray:
+    """Position of the county piece holding most of each geometry's area (-1: none)."""
+    out = np.full(len(geoms_m), -1, dtype=np.int64)
+    if len(geoms_m) == 0 or len(pieces) == 0:
+        return out
+    gi, pi = shapely.STRtree(pieces).query(geoms_m, predicate="intersects")
+    area = shapely.area(shapely.intersection(geoms_m[gi], pieces[pi]))
+    keep = area > 0
+    gi, pi, area = gi[keep], pi[keep], area[keep]
+    if len(gi) == 0:
+        return out
+    order = np.lexsort((pi, -area, gi))
+    gi, pi = gi[order], pi[order]
+    first = np.r_[True, gi[1:] != gi[:-1]]
+    out[gi[first]] = pi[first]
+    return out
+
+
 def _cells_metric(
     county_m: Any,
     points_m: np.ndarray,
     codes: np.ndarray,
     polygons_m: np.ndarray | None,
-) -> np.ndarray:
-    """Cells of the villages in the metric CRS, tiling ``county_m``."""
+    pieces: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[int, Any]]:
+    """Cells of the villages in the metric CRS, tiling the county pieces that hold villages.
+
+    Returns the cells, the county piece of each cell and the county pieces no
+    village cell lies in (position -> polygon), which the caller gives to a cell.
+    """
     n = len(points_m)
     xy = shapely.get_coordinates(points_m)
     _, first, counts = np.unique(np.round(xy, 3), axis=0, return_index=True, return_counts=True)
@@ -387,56 +463,93 @@ def _cells_metric(
             )
         cells = shapely.union(shapely.difference(cells, taken), polys)
     cells = np.array([_polygonal(c) for c in cells], dtype=object)
-    return _merge_fragments(cells, points_m, codes)
+    return _merge_fragments(cells, points_m, codes, pieces)
 
 
-def _merge_fragments(cells: np.ndarray, points_m: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Give every detached piece of a cell to the neighbour it shares most boundary with.
+def _merge_fragments(
+    cells: np.ndarray, points_m: np.ndarray, codes: np.ndarray, pieces: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[int, Any]]:
+    """Give every detached piece of a cell to a neighbour in the same piece of the county.
 
     A Voronoi cell clipped to a concave county (or a cell left around a village
-    polygon) can fall apart; the piece holding the village point (else the
-    largest) stays, the other pieces join the main piece of the cell they
-    share the longest boundary with (else the nearest one).
+    polygon, or a cell reaching over into another piece of a county in
+    pieces) can fall apart; the part holding the village point (else the
+    largest) stays and is the cell's main part. Another part joins the main
+    part it shares the longest boundary with in the same county piece, else
+    the nearest main part in that piece. Parts in a county piece where no cell
+    has its main part (a piece without villages) are not given to any cell:
+    they come back, as one polygon per piece, for the caller to place.
+
+    Returns the cells, the county piece position of each cell's main part and
+    the county pieces without villages (position -> polygon).
     """
+    n = len(cells)
     parts, owner = shapely.get_parts(cells, return_index=True)
-    if len(parts) == len(cells):
-        empty = [str(codes[i]) for i in np.flatnonzero(shapely.is_empty(cells))]
-        if empty:
-            msg = (
-                f"Village(s) {empty[:10]!r} get no area inside the county (their cell "
-                "is empty): check that their points lie in the county."
-            )
-            raise InputError(msg)
-        return cells
+    keep = shapely.area(parts) > 0
+    parts, owner = parts[keep], owner[keep]
+    present = np.zeros(n, dtype=bool)
+    present[owner] = True
+    if not present.all():
+        empty = [str(codes[i]) for i in np.flatnonzero(~present)]
+        msg = (
+            f"Village(s) {empty[:10]!r} get no area inside the county (their cell "
+            "is empty): check that their points lie in the county."
+        )
+        raise InputError(msg)
     area = shapely.area(parts)
     holds = shapely.intersects(parts, points_m[owner])
-    # main piece per cell: holds the point first, then the largest
+    # main part per cell: holds the point first, then the largest
     order = np.lexsort((-area, ~holds, owner))
     is_main = np.zeros(len(parts), dtype=bool)
-    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
-    is_main[first] = True
-    lost = sorted(set(range(len(cells))) - set(owner[is_main]))
-    if lost:
-        msg = f"Village(s) {[str(codes[i]) for i in lost][:10]!r} get no area inside the county."
-        raise InputError(msg)
+    is_main[order[np.r_[True, owner[order][1:] != owner[order][:-1]]]] = True
     main_idx = np.flatnonzero(is_main)
-    main_of = np.empty(len(cells), dtype=np.int64)
+    main_of = np.empty(n, dtype=np.int64)
     main_of[owner[main_idx]] = main_idx
+    part_piece = _piece_of_areas(parts, pieces)
+    cell_piece = part_piece[main_of]
+    if len(parts) == n:
+        return cells, cell_piece, {}
+    with_cells = set(cell_piece.tolist())
+    main_piece = part_piece[main_idx]
+    main_owner = owner[main_idx]
     tree = shapely.STRtree(parts[main_idx])
-    pieces: dict[int, list[Any]] = {int(i): [parts[main_of[i]]] for i in range(len(cells))}
+    pieces_of: dict[int, list[Any]] = {int(i): [parts[main_of[i]]] for i in range(n)}
+    loose_parts: dict[int, list[Any]] = {}
     for j in np.flatnonzero(~is_main):
+        p = int(part_piece[j])
+        if p >= 0 and p not in with_cells:
+            loose_parts.setdefault(p, []).append(parts[j])
+            continue
+        same = main_owner != owner[j]
+        if p >= 0:
+            same &= main_piece == p
         cand = tree.query(parts[j], predicate="intersects")
-        cand = cand[owner[main_idx[cand]] != owner[j]]
-        if len(cand):
-            shared = shapely.length(shapely.intersection(parts[j], parts[main_idx[cand]]))
-            target = int(owner[main_idx[cand[np.argmax(shared)]]])
-        else:
-            target = int(owner[main_idx[tree.query_nearest(parts[j])[0]]])
-        pieces[target].append(parts[j])
-    return np.array(
-        [shapely.union_all(pieces[i]) if len(pieces[i]) > 1 else pieces[i][0] for i in pieces],
+        cand = cand[same[cand]]
+        shared = shapely.length(shapely.intersection(parts[j], parts[main_idx[cand]]))
+        if len(cand) and shared.max() > 0:
+            target = int(main_owner[cand[np.argmax(shared)]])
+        elif same.any():
+            pool = np.flatnonzero(same)
+            dist = shapely.distance(parts[j], parts[main_idx[pool]])
+            target = int(main_owner[pool[np.argmin(dist)]])
+        else:  # the only cell in its piece: the part stays with it
+            target = int(owner[j])
+        pieces_of[target].append(parts[j])
+    merged = np.array(
+        [
+            shapely.union_all(pieces_of[i]) if len(pieces_of[i]) > 1 else pieces_of[i][0]
+            for i in range(n)
+        ],
         dtype=object,
     )
+    loose = {p: shapely.union_all(v) for p, v in sorted(loose_parts.items())}
+    return merged, cell_piece, loose
+
+
+def _nearest_cell(cells_m: np.ndarray, geom: Any, among: np.ndarray | None = None) -> int:
+    """Position of the cell nearest to ``geom`` (among the given positions; first on a tie)."""
+    pool = np.arange(len(cells_m)) if among is None else np.asarray(among)
+    return int(pool[np.argmin(shapely.distance(cells_m[pool], geom))])
 
 
 def _village_table(villages: Any) -> gpd.GeoDataFrame:
@@ -484,8 +597,10 @@ def village_cells(
     elsewhere the Voronoi cell of its point in the county's metric CRS
     (:func:`gridgeo.crs.metric_crs`), clipped to the county and with the
     other villages' polygons taken out. Detached pieces of a cell go to the
-    neighbouring cell they share the longest boundary with. The cells tile the
-    county: no gaps, no overlaps.
+    neighbouring cell they share the longest boundary with in the same piece
+    of the county (a county may be in several detached pieces). A piece of the
+    county that holds no village goes whole to the nearest cell. The cells
+    tile the county: no gaps, no overlaps.
 
     Parameters
     ----------
@@ -514,7 +629,13 @@ def village_cells(
     villages = _village_table(villages)
     crs = metric_crs(county_geom)
     to_m = _transformer(4326, crs)
-    cells_m = _cells_for(villages, county_geom, village_polygons, to_m)
+    county_m = _project(np.array([county_geom], dtype=object), to_m)[0]
+    cells_m, _, loose = _cells_for(
+        villages, county_m, _county_pieces(county_m), village_polygons, to_m
+    )
+    for geom in loose.values():  # a piece of the county without villages: the nearest cell
+        i = _nearest_cell(cells_m, geom)
+        cells_m[i] = shapely.union(cells_m[i], geom)
     cells = _project(cells_m, _transformer(crs, 4326))
     return gpd.GeoDataFrame(
         {VILLAGE_ID: villages[VILLAGE_ID].to_numpy()},
@@ -526,15 +647,15 @@ def village_cells(
 
 def _cells_for(
     villages: gpd.GeoDataFrame,
-    county_geom: Any,
+    county_m: Any,
+    pieces: np.ndarray,
     village_polygons: Any,
     to_m: pyproj.Transformer,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, dict[int, Any]]:
     geoms = np.asarray(villages.geometry.values, dtype=object)
     points_m = _project(_points_of(geoms), to_m)
-    county_m = _project(np.array([county_geom], dtype=object), to_m)[0]
     polygons_m = _polygons_for(villages, village_polygons, to_m)
-    return _cells_metric(county_m, points_m, villages[VILLAGE_ID].to_numpy(), polygons_m)
+    return _cells_metric(county_m, points_m, villages[VILLAGE_ID].to_numpy(), polygons_m, pieces)
 
 
 def _adjacency_metric(
@@ -752,34 +873,44 @@ def _components(adj: sparse.csr_matrix, members: np.ndarray) -> list[np.ndarray]
 
 
 def _claim_home_villages(group: np.ndarray, home: np.ndarray) -> np.ndarray:
-    """Let a substation nearest to no village take the village its point lies in.
+    """Give every substation the village it stands in, so it lies in its own supply grid.
 
-    Every substation heads a supply grid where it can: one that won no village
-    by travel time (say an industrial-park substation beside a faster-reached
-    one) takes its home village, unless that village is the home of the
-    substation it went to (two substations in one village: the nearer keeps
-    it). Substations are taken in input order.
+    A village that went by travel time to another substation goes to the
+    substation standing in it; where several stand in one village, the one the
+    village went to keeps it, else the first in input order. Substations are
+    taken in input order.
     """
     group = group.copy()
     for g, h in enumerate(home):
-        if h < 0 or (group == g).any() or home[group[h]] == h:
+        if h < 0:
+            continue
+        holder = group[h]
+        if holder == g or (holder >= 0 and home[holder] == h):
             continue
         group[h] = g
     return group
 
 
 def _make_contiguous(
-    group: np.ndarray, adj: sparse.csr_matrix, home: np.ndarray, n_groups: int
+    group: np.ndarray,
+    adj: sparse.csr_matrix,
+    home: np.ndarray,
+    n_groups: int,
+    piece: np.ndarray,
 ) -> tuple[np.ndarray, int]:
     """Move enclaves of each group to the neighbour group they share most boundary with.
 
-    ``home[g]`` is the village whose cell holds substation ``g`` (-1 if none);
-    the component holding it is the group's main piece (else its largest).
-    Every move joins an enclave to an adjacent group, so the total number of
-    pieces falls by at least one per move and the loop ends.
+    A group may have one part in each piece of the county (``piece`` is the
+    county piece of each village); in a piece, the part holding the group's
+    home village ``home[g]`` (-1 if none) is its main part (else its largest),
+    the others are enclaves. Every move joins an enclave to an adjacent group,
+    so the total number of parts falls by at least one per move and the loop
+    ends; an enclave with no neighbouring group (a piece whose cells do not
+    connect) stays as it is. Villages of group -1 are left alone.
     """
     group = group.copy()
     moved = 0
+    stuck: set[int] = set()
     while True:
         enclaves: list[np.ndarray] = []
         for g in range(n_groups):
@@ -789,8 +920,16 @@ def _make_contiguous(
             comps = _components(adj, members)
             if len(comps) == 1:
                 continue
-            main = max(range(len(comps)), key=lambda c: (home[g] in comps[c], len(comps[c])))
-            enclaves.extend(comps[c] for c in range(len(comps)) if c != main)
+            by_piece: dict[int, list[np.ndarray]] = {}
+            for c in comps:
+                by_piece.setdefault(int(piece[c[0]]), []).append(c)
+            for cs in by_piece.values():
+                if len(cs) == 1:
+                    continue
+                main = max(range(len(cs)), key=lambda c: (home[g] in cs[c], len(cs[c])))
+                enclaves.extend(
+                    cs[c] for c in range(len(cs)) if c != main and int(cs[c].min()) not in stuck
+                )
         if not enclaves:
             return group, moved
         comp = min(enclaves, key=lambda c: (len(c), int(c.min())))
@@ -798,13 +937,90 @@ def _make_contiguous(
         others = group[rows.indices]
         inside = np.isin(rows.indices, comp)
         own = group[comp[0]]
-        cand = (~inside) & (others != own)
-        if not cand.any():  # pragma: no cover - an enclave always has a neighbour
-            return group, moved
+        cand = (~inside) & (others != own) & (others >= 0)
+        if not cand.any():
+            stuck.add(int(comp.min()))
+            continue
         shared = pd.Series(rows.data[cand]).groupby(others[cand]).sum()
         target = int(shared.sort_index().idxmax())
         group[comp] = target
         moved += len(comp)
+
+
+def _road_times(
+    engine: ReachEngine, subs_points: np.ndarray, targets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Road time (s) from the nearest substation to each target point, and its position (-1)."""
+    src = engine.snap_points(gpd.GeoSeries(subs_points, crs=4326), "substations")
+    dst = engine.snap_points(gpd.GeoSeries(targets, crs=4326), "pieces")
+    eta, best, _ = best_times(engine, src, dst, reverse=False)
+    return np.asarray(eta, dtype=float), np.asarray(best, dtype=np.int64)
+
+
+def _link_parts(adj: sparse.csr_matrix, cells_m: np.ndarray) -> sparse.csr_matrix:
+    """Link the separate parts of a village graph (a grid in several county pieces).
+
+    Each part is linked to the largest part at its pair of cells nearest to
+    each other, so the balancing sees one connected graph. The links form a
+    star, so a region never needs a link to connect its villages within one
+    piece: every region stays contiguous inside each piece.
+    """
+    n_comp, lab = csgraph.connected_components(adj, directed=False)
+    if n_comp == 1:
+        return adj
+    main = int(np.argmax(np.bincount(lab)))
+    main_cells = np.flatnonzero(lab == main)
+    tree = shapely.STRtree(cells_m[main_cells])
+    rows: list[int] = []
+    cols: list[int] = []
+    for c in range(n_comp):
+        if c == main:
+            continue
+        mine = np.flatnonzero(lab == c)
+        (src, dst), dist = tree.query_nearest(cells_m[mine], return_distance=True)
+        k = int(np.argmin(dist))
+        a, b = int(mine[src[k]]), int(main_cells[dst[k]])
+        rows += [a, b]
+        cols += [b, a]
+    link = sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=adj.shape)
+    return (adj + link).tocsr()
+
+
+def _substation_names(subs: gpd.GeoDataFrame) -> np.ndarray:
+    if "name" in subs.columns:
+        return subs["name"].fillna(subs[SUBSTATION_ID].astype(str)).astype(str).to_numpy()
+    return subs[SUBSTATION_ID].astype(str).to_numpy()
+
+
+def _check_substations_near(
+    subs: gpd.GeoDataFrame, subs_m: np.ndarray, county_m: Any, max_outside_m: float
+) -> None:
+    """Refuse substations farther than ``max_outside_m`` outside the county, with a table."""
+    if not np.isfinite(max_outside_m) or max_outside_m < 0:
+        msg = f"`max_outside_m` is {max_outside_m!r}: give a distance in metres >= 0."
+        raise InputError(msg)
+    dist = shapely.distance(subs_m, county_m)
+    far = np.flatnonzero(dist > max_outside_m)
+    if len(far) == 0:
+        return
+    far = far[np.argsort(-dist[far], kind="stable")]
+    ids = subs[SUBSTATION_ID].astype(str).to_numpy()
+    names = _substation_names(subs)
+    lines = [
+        f"县界外的变电站 / substations outside the county: {len(far)} of {len(subs)} stand "
+        f"more than {max_outside_m:g} m outside the county boundary, far from the villages "
+        "they would serve:",
+        f"  {'substation_id':<16s} {'name':<16s} {'km outside':>10s}",
+    ]
+    lines += [f"  {ids[i]:<16s} {names[i]:<16s} {dist[i] / 1000:>10.1f}" for i in far[:20]]
+    if len(far) > 20:
+        lines.append(f"  ... and {len(far) - 20} more")
+    lines.append(
+        "Fix: correct their coordinates (a file in GCJ-02 or BD-09 needs its datum given "
+        "when it is read, e.g. --datum gcj02 at `gridgeo workspace init`) or drop them from "
+        "the substations file, then build again."
+    )
+    raise CoordinateError("\n".join(lines))
 
 
 # --------------------------------------------------------------------------- #
@@ -1317,6 +1533,7 @@ def build_service_grids(
     village_polygons: gpd.GeoDataFrame | None = None,
     seed: int = 0,
     restarts: int = DEFAULT_RESTARTS,
+    max_outside_m: float = DEFAULT_MAX_OUTSIDE_M,
 ) -> ServiceGrids:
     """Build the three tiers of service grids of a county.
 
@@ -1324,10 +1541,23 @@ def build_service_grids(
     substation (``T2-<substation_id>``): the union of the cells of the villages
     nearest to it (:func:`assign_villages_to_substations`; a network Voronoi
     evaluated per village, so a village is never split), made contiguous by
-    giving enclaves to the neighbouring grid they share most boundary with. A
-    substation nearest to no village takes the village it stands in, unless
-    that village holds the substation it went to; one left with no village
-    heads no grid (warning).
+    giving enclaves to the neighbouring grid they share most boundary with.
+    Every substation takes the village it stands in (the nearest village for
+    one standing just outside the county), so it lies in its own supply grid;
+    where several stand in one village, the one the village went to keeps it
+    (else the first in input order) and the others head no grid: their
+    villages go to its grid (warning). Substations farther than
+    ``max_outside_m`` outside the county are refused.
+
+    A county in several detached pieces is gridded piece by piece: the
+    villages of a piece with substations go to those substations; a piece
+    without a substation joins one supply grid whole, the one whose
+    substation reaches it first by road (``method="network"``: its villages,
+    or its inner point for a piece without villages), else the grid nearest
+    to it in straight line. ``ServiceGrids.pieces`` lists every piece, its
+    grid(s) and how it got them (:data:`PIECE_HOW`). A grid may have one part
+    in each piece, never two parts in one piece.
+
     Tier 3 cuts each supply grid into ``k`` contiguous village grids
     (``T3-<substation_id>-01`` ..., numbered north to south) balanced on
     workload (:func:`balance_village_grids`). The result is checked with
@@ -1374,17 +1604,25 @@ def build_service_grids(
         Random seed of the balancing; the same seed gives the same grids.
     restarts
         Restarts of the balancing per supply grid.
+    max_outside_m
+        How far (m) a substation may stand outside the county boundary (and
+        outside its own supply grid); one farther out is refused.
 
     Returns
     -------
     ServiceGrids
         The grids (columns :data:`GRID_COLUMNS`, EPSG:4326), the tier-3 grid
-        of each village and the village cells with their workload.
+        of each village, the village cells with their workload (a cell may
+        carry a piece of the county without villages) and the county pieces.
 
     Raises
     ------
+    CoordinateError
+        If substations stand farther than ``max_outside_m`` outside the
+        county; the message is a table of their ids, names and distances.
     GridTopologyError
-        If the grids break a topology rule; ``problems`` lists them.
+        If the grids break a topology rule; the message lists the problems
+        with their grids and places (lon, lat), ``problems`` holds them.
     """
     _check_method(method)
     county4326, county_geom = _county_geometry(county)
@@ -1392,55 +1630,101 @@ def build_service_grids(
     subs = _substation_table(substations)
     crs = metric_crs(county_geom)
     to_m = _transformer(4326, crs)
+    to_ll = _transformer(crs, 4326)
     codes = villages[VILLAGE_ID].to_numpy()
+    sub_ids = subs[SUBSTATION_ID].to_numpy()
     table = _workload_table(villages, workload)
-    cells_m = _cells_for(villages, county_geom, village_polygons, to_m)
+    county_m = _project(np.array([county_geom], dtype=object), to_m)[0]
+    pieces = _county_pieces(county_m)
+    cells_m, cell_piece, loose = _cells_for(villages, county_m, pieces, village_polygons, to_m)
     points = _points_of(np.asarray(villages.geometry.values, dtype=object))
+    points_m = _project(points, to_m)
     subs_points = _points_of(np.asarray(subs.geometry.values, dtype=object))
     subs_m = _project(subs_points, to_m)
+    _check_substations_near(subs, subs_m, county_m, max_outside_m)
     needs_roads = method == "network" or "road_km" in (weights or {})
     engine = (
         _road_engine(graph, weight=DEFAULT_WEIGHT, offroad_speed_kph=DEFAULT_OFFROAD_SPEED_KPH)
         if graph is not None and needs_roads
         else None
     )
-    group = _assign(
-        points,
-        _project(points, to_m),
-        subs_points,
-        subs_m,
-        engine=engine,
-        method=method,
-        codes=codes,
-        sub_ids=subs[SUBSTATION_ID].to_numpy(),
-    )
+    home = _substation_homes(subs_m, cells_m)
+    sub_piece = cell_piece[home]
+    # tier 2 in each piece of the county with substations: its villages among its substations
+    group = np.full(len(villages), -1, dtype=np.int64)
+    for p in np.unique(cell_piece):
+        vm = cell_piece == p
+        sm = np.flatnonzero(sub_piece == p)
+        if len(sm) == 0:
+            continue
+        idx = _assign(
+            points[vm],
+            points_m[vm],
+            subs_points[sm],
+            subs_m[sm],
+            engine=engine,
+            method=method,
+            codes=codes[vm],
+            sub_ids=sub_ids[sm],
+        )
+        group[vm] = sm[idx]
     adj = _adjacency_metric(cells_m)
-    home = np.full(len(subs), -1, dtype=np.int64)
-    cell_i, sub_i = shapely.STRtree(subs_m).query(cells_m, predicate="intersects")
-    order = np.lexsort((-cell_i, sub_i))  # on a shared edge the first cell wins
-    home[sub_i[order]] = cell_i[order]
     group = _claim_home_villages(group, home)
-    group, moved = _make_contiguous(group, adj, home, len(subs))
+    # a substation standing in the village another one keeps would head a grid it is not
+    # in: its villages (the ones nearest to that village) go to that substation's grid
+    merged = {}
+    for g in range(len(subs)):
+        holder = int(group[home[g]])
+        if holder != g and (group == g).any():
+            merged[str(sub_ids[g])] = str(sub_ids[holder])
+            group[group == g] = holder
+    if merged:
+        pairs = ", ".join(f"{a} → {b}" for a, b in merged.items())
+        warnings.warn(
+            f"substation(s) {list(merged)!r} stand in the village of another substation and "
+            f"head no supply grid of their own; their villages go to its grid ({pairs}). "
+            "Give village polygons or more villages to separate them",
+            stacklevel=2,
+        )
+    group, moved = _make_contiguous(group, adj, home, len(subs), cell_piece)
     if moved:
         logger.info("%d village(s) of enclaves joined a neighbouring supply grid", moved)
+    # pieces without a substation of their own join a supply grid whole
+    sub_at, _ = _piece_of_points(subs_m, pieces)
+    joins = _join_pieces(
+        pieces,
+        cell_piece,
+        loose,
+        group,
+        cells_m,
+        sub_at,
+        points,
+        subs_points,
+        engine=engine,
+        to_ll=to_ll,
+    )
+    for p, (g, _) in joins.items():
+        if p in loose:
+            i = _nearest_cell(cells_m, loose[p], np.flatnonzero(group == g))
+            cells_m[i] = shapely.union(cells_m[i], loose[p])
+        else:
+            group[cell_piece == p] = g
     table["workload"] = _workload_values(table, weights, cells_m, engine, to_m)
 
-    sub_ids = subs[SUBSTATION_ID].to_numpy()
-    sub_names = (
-        subs["name"].fillna(subs[SUBSTATION_ID].astype(str)).astype(str).to_numpy()
-        if "name" in subs.columns
-        else subs[SUBSTATION_ID].astype(str).to_numpy()
-    )
+    sub_names = _substation_names(subs)
     volts = (
         pd.to_numeric(subs["voltage_kv"], errors="coerce").to_numpy(dtype=float)
         if "voltage_kv" in subs.columns
         else np.full(len(subs), np.nan)
     )
     used = [g for g in range(len(subs)) if (group == g).any()]
-    unused = [str(sub_ids[g]) for g in range(len(subs)) if g not in used]
+    unused = [
+        str(sub_ids[g]) for g in range(len(subs)) if g not in used and str(sub_ids[g]) not in merged
+    ]
     if unused:
         warnings.warn(
-            f"substation(s) {unused!r} are nearest to no village and head no supply grid",
+            f"substation(s) {unused!r} are nearest to no village and head no supply grid "
+            "(each stands in the village of another substation)",
             stacklevel=2,
         )
     wl = table["workload"].to_numpy()
@@ -1463,9 +1747,8 @@ def build_service_grids(
         members = np.flatnonzero(group == g)
         k = ks[sid]
         sub_seed = int(child_seeds[g].generate_state(1)[0])
-        labels = balance_village_grids(
-            adj[members][:, members], wl[members], k, seed=sub_seed, restarts=restarts
-        )
+        sub_adj = _link_parts(adj[members][:, members], cells_m[members])
+        labels = balance_village_grids(sub_adj, wl[members], k, seed=sub_seed, restarts=restarts)
         rank = _region_order(labels, k, centres[members])
         for r in range(k):
             rows.append(
@@ -1481,34 +1764,184 @@ def build_service_grids(
     vg = pd.Series(village_grid, index=villages.index, name="grid_id")
     grids = _assemble(meta, vg, cells)
     county_out = _county_frame(county4326, county_geom)
-    problems = validate_grids(grids, county=county_out)
+    problems = validate_grids(
+        grids, county=county_out, substations=subs, max_outside_m=max_outside_m
+    )
     if problems:
         raise GridTopologyError(_problems_message("The built grids", problems), problems)
-    return ServiceGrids(grids=grids, village_grid=vg, cells=cells, county=county_out)
+    piece_table = _piece_table(pieces, cell_piece, group, joins, sub_at, sub_ids, to_ll)
+    return ServiceGrids(
+        grids=grids, village_grid=vg, cells=cells, county=county_out, pieces=piece_table
+    )
+
+
+def _substation_homes(subs_m: np.ndarray, cells_m: np.ndarray) -> np.ndarray:
+    """The village cell each substation stands in; the nearest cell for one outside every cell.
+
+    On a shared cell edge the first cell wins. A substation outside the
+    cells stands a little outside the county (farther ones are refused before)
+    or in a piece of the county without villages.
+    """
+    home = np.full(len(subs_m), -1, dtype=np.int64)
+    cell_i, sub_i = shapely.STRtree(subs_m).query(cells_m, predicate="intersects")
+    order = np.lexsort((-cell_i, sub_i))  # on a shared edge the first cell wins
+    home[sub_i[order]] = cell_i[order]
+    for g in np.flatnonzero(home < 0):
+        home[g] = _nearest_cell(cells_m, subs_m[g])
+    return home
+
+
+def _piece_of_points(points_m: np.ndarray, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The county piece each point lies in (else the nearest one) and its distance (m)."""
+    if len(points_m) == 0 or len(pieces) == 0:
+        return np.full(len(points_m), -1, dtype=np.int64), np.full(len(points_m), np.inf)
+    dist = shapely.distance(points_m[:, None], pieces[None, :])
+    return np.argmin(dist, axis=1).astype(np.int64), dist.min(axis=1)
+
+
+def _join_pieces(
+    pieces: np.ndarray,
+    cell_piece: np.ndarray,
+    loose: dict[int, Any],
+    group: np.ndarray,
+    cells_m: np.ndarray,
+    sub_at: np.ndarray,
+    points: np.ndarray,
+    subs_points: np.ndarray,
+    *,
+    engine: ReachEngine | None,
+    to_ll: pyproj.Transformer,
+) -> dict[int, tuple[int, str]]:
+    """The supply grid (substation position) each piece without a grid of its own joins, and how.
+
+    A piece with a substation standing in it (and no villages) joins that
+    substation's grid (``"substation"``). Else, with the roads, the substation
+    (among those heading a grid) that reaches one of the piece's villages, or
+    for a piece without villages its inner point, first joins it (``"road"``);
+    without roads or a road time, the supply grid nearest to the piece in
+    straight line (``"nearest"``). Grids are those of the pieces with
+    substations: a joined piece never decides another's grid.
+    """
+    heads = np.unique(group[group >= 0])
+    todo = [
+        p
+        for p in range(len(pieces))
+        if p in loose or ((cell_piece == p).any() and (group[cell_piece == p] < 0).all())
+    ]
+    out: dict[int, tuple[int, str]] = {}
+    targets: list[Any] = []
+    owner: list[int] = []
+    for p in todo:
+        standing = [g for g in np.flatnonzero(sub_at == p) if g in set(heads.tolist())]
+        if standing:
+            out[p] = (int(standing[0]), "substation")
+        elif p in loose:
+            inner = shapely.point_on_surface(loose[p])
+            targets.append(_project(np.array([inner], dtype=object), to_ll)[0])
+            owner.append(p)
+        else:
+            vm = np.flatnonzero(cell_piece == p)
+            targets.extend(points[vm])
+            owner.extend([p] * len(vm))
+    if engine is not None and targets:
+        eta, best = _road_times(engine, subs_points[heads], np.array(targets, dtype=object))
+        eta = np.where(best >= 0, eta, np.inf)
+        own = np.asarray(owner)
+        for p in dict.fromkeys(owner):
+            at = np.flatnonzero(own == p)
+            t = at[np.argmin(eta[at])]
+            if np.isfinite(eta[t]):
+                out[p] = (int(heads[best[t]]), "road")
+    assigned = np.flatnonzero(group >= 0)
+    for p in todo:
+        if p in out:
+            continue
+        dist = shapely.distance(cells_m[assigned], pieces[p])
+        per = pd.Series(dist).groupby(group[assigned]).min()
+        out[p] = (int(per.idxmin()), "nearest")
+    return dict(sorted(out.items()))
+
+
+def _piece_table(
+    pieces: np.ndarray,
+    cell_piece: np.ndarray,
+    group: np.ndarray,
+    joins: dict[int, tuple[int, str]],
+    sub_at: np.ndarray,
+    sub_ids: np.ndarray,
+    to_ll: pyproj.Transformer,
+) -> pd.DataFrame:
+    """One row per county piece: where it is, what stands in it, its supply grid(s) and how."""
+    centres = _project(shapely.centroid(pieces), to_ll) if len(pieces) else np.array([])
+    rows = []
+    for p in range(len(pieces)):
+        in_p = cell_piece == p
+        if p in joins:
+            g, how = joins[p]
+            grid_ids = [f"T2-{sub_ids[g]}"]
+        else:
+            how = "own"
+            grid_ids = sorted({f"T2-{sub_ids[g]}" for g in np.unique(group[in_p]) if g >= 0})
+        rows.append(
+            (
+                p + 1,
+                round(float(shapely.area(pieces[p])) / 1e6, 4),
+                round(float(shapely.get_x(centres[p])), 6),
+                round(float(shapely.get_y(centres[p])), 6),
+                int(in_p.sum()),
+                _VILLAGE_SEP.join(sorted(map(str, sub_ids[sub_at == p]))),
+                _VILLAGE_SEP.join(grid_ids),
+                how,
+            )
+        )
+    return pd.DataFrame(rows, columns=list(PIECE_COLUMNS))
 
 
 # --------------------------------------------------------------------------- #
 # topology checks
 
 
+_PROBLEM_FIX = {
+    "not_contiguous": "a grid in separate parts within one piece of the county",
+    "gap": "part of the county in no grid",
+    "overlap": "two grids of one tier overlap",
+    "outside_county": "a grid reaches outside the county boundary",
+    "substation_outside": "a substation outside its own supply grid",
+}
+_MESSAGE_ROWS = 8
+
+
 def _problems_message(what: str, problems: list[dict[str, Any]]) -> str:
-    head = "; ".join(
-        f"{p['problem']} {p['grid_id']!r}"
-        + (f"/{p['other_id']!r}" if p.get("other_id") is not None else "")
-        for p in problems[:5]
+    """The problems as a short table: kind, grids, where (lon, lat), area and detail."""
+    lines = [f"网格拓扑问题 / {what} break {len(problems)} topology rule(s):"]
+    for p in problems[:_MESSAGE_ROWS]:
+        ids = "-" if p.get("grid_id") is None else str(p["grid_id"])
+        if p.get("other_id") is not None:
+            ids += f" / {p['other_id']}"
+        where = p.get("location")
+        at = f" at {where[0]:.5f},{where[1]:.5f}" if where else ""
+        area = f" ({p['area_m2'] / 1e6:,.3f} km²)" if p.get("area_m2") else ""
+        detail = f": {p['detail']}" if p.get("detail") else ""
+        lines.append(f"  {p['problem']} {ids}{at}{area}{detail}")
+    if len(problems) > _MESSAGE_ROWS:
+        lines.append(f"  ... and {len(problems) - _MESSAGE_ROWS} more")
+    kinds = sorted({p["problem"] for p in problems} & set(_PROBLEM_FIX))
+    why = "; ".join(_PROBLEM_FIX[k] for k in kinds)
+    lines.append(
+        "Fix: check the county boundary and the villages and substations at the places "
+        "listed (a village or substation in the wrong place or datum, a piece of the county "
+        "without villages), then build again" + (f" ({why})." if why else ".")
     )
-    more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
-    return (
-        f"{what} break {len(problems)} topology rule(s): {head}{more}. "
-        "See `.problems` for ids and locations; fix the input or the edit."
-    )
+    return "\n".join(lines)
 
 
 def validate_grids(
     grids: gpd.GeoDataFrame,
     *,
     county: gpd.GeoDataFrame | None = None,
+    substations: gpd.GeoDataFrame | None = None,
     tolerance_m2: float = DEFAULT_TOLERANCE_M2,
+    max_outside_m: float = DEFAULT_MAX_OUTSIDE_M,
 ) -> list[dict[str, Any]]:
     """List every topology problem of a set of tiered grids.
 
@@ -1518,19 +1951,28 @@ def validate_grids(
     its children (``parent_not_union``); the grids of each tier cover the
     county (``gap``) without overlapping each other (``overlap``); nothing
     lies outside the county (``outside_county``); grids of tiers 2 and 3 are
-    one piece (``not_contiguous``); no substation heads two supply grids
-    (``shared_substation``). Areas are measured in the metric CRS and only
-    pieces larger than ``tolerance_m2`` count.
+    contiguous within each piece of the county (``not_contiguous``): where
+    the county itself is in detached pieces a grid may have one part in each
+    piece, never two parts in one piece; no substation heads two supply grids
+    (``shared_substation``); with ``substations``, each supply grid's
+    substation lies in it, or at most ``max_outside_m`` from it
+    (``substation_outside``). Areas are measured in the metric CRS and only
+    parts larger than ``tolerance_m2`` count.
 
     Parameters
     ----------
     grids
         Grids with ``grid_id``, ``tier``, ``parent_id`` (and
-        ``substation_id`` for the substation rule), any CRS.
+        ``substation_id`` for the substation rules), any CRS.
     county
         County boundary; without it the tier-1 grids stand for the county.
+    substations
+        Optional substations with ``substation_id`` and a point, to check
+        that every supply grid holds its own substation.
     tolerance_m2
-        Smallest area (m²) reported as a gap, overlap or stray piece.
+        Smallest area (m²) reported as a gap, overlap or stray part.
+    max_outside_m
+        How far (m) a substation may stand outside its own supply grid.
 
     Returns
     -------
@@ -1621,6 +2063,8 @@ def validate_grids(
         ref = _project(np.array([county_geom], dtype=object), to_m)[0]
     else:
         ref = shapely.union_all(fixed[usable & (tiers == TIER_COUNTY)])
+    # a grid may have one part in each piece of a county in pieces, never two in one piece
+    county_pieces = _county_pieces(ref, min_area_m2=tolerance_m2)
     for t in (TIER_COUNTY, TIER_SUPPLY, TIER_VILLAGE):
         rows = np.flatnonzero(usable & (tiers == t))
         if len(rows) == 0:
@@ -1639,21 +2083,24 @@ def validate_grids(
             piece = _polygonal(piece)
             if shapely.area(piece) > tolerance_m2:
                 add("overlap", ids[x], ids[y], piece=piece)
-        if t > TIER_COUNTY:
+        if t in (TIER_SUPPLY, TIER_VILLAGE):
             for i in rows:
-                parts = [g for g in shapely.get_parts(fixed[i]) if shapely.area(g) > tolerance_m2]
-                if len(parts) > 1:
-                    add(
-                        "not_contiguous",
-                        ids[i],
-                        piece=parts[1],
-                        detail=f"{len(parts)} separate pieces",
-                    )
+                _check_contiguous(ids[i], fixed[i], county_pieces, tolerance_m2, add, loc)
     if county is not None:
         for i in np.flatnonzero(usable):
             out = _polygonal(shapely.difference(fixed[i], ref))
             if shapely.area(out) > tolerance_m2:
                 add("outside_county", ids[i], piece=out)
+    if substations is not None and "substation_id" in grids.columns:
+        _check_substations_in_grids(
+            grids,
+            fixed,
+            usable & (tiers == TIER_SUPPLY),
+            substations,
+            to_m,
+            max_outside_m,
+            problems,
+        )
     if "substation_id" in grids.columns:
         t2 = grids.loc[tiers == TIER_SUPPLY, ["grid_id", "substation_id"]].dropna()
         for sid, rows_ in t2.groupby("substation_id", sort=True):
@@ -1662,6 +2109,87 @@ def validate_grids(
                 add("shared_substation", names[0], names[1], detail=f"substation {sid!r}")
     problems.sort(key=lambda p: (p["problem"], str(p["grid_id"]), str(p["other_id"])))
     return problems
+
+
+def _check_contiguous(
+    gid: Any,
+    geom: Any,
+    county_pieces: np.ndarray,
+    tolerance_m2: float,
+    add: Callable[..., None],
+    loc: Callable[[Any], tuple[float, float] | None],
+) -> None:
+    """A ``not_contiguous`` problem for each part of a grid detached within one county piece.
+
+    The largest part of the grid in a county piece is its main part there;
+    every other part in the same piece is reported at its own location.
+    """
+    parts = np.array(
+        [g for g in shapely.get_parts(geom) if shapely.area(g) > tolerance_m2], dtype=object
+    )
+    if len(parts) < 2:
+        return
+    where = _piece_of_areas(parts, county_pieces)
+    n_pieces = len(county_pieces)
+    for p in np.unique(where):
+        at = np.flatnonzero(where == p)
+        if len(at) < 2:
+            continue
+        at = at[np.argsort(-shapely.area(parts[at]), kind="stable")]
+        main = loc(parts[at[0]])
+        piece_txt = (
+            f"county piece {p + 1} of {n_pieces}" if p >= 0 and n_pieces > 1 else "the county"
+        )
+        for j in at[1:]:
+            add(
+                "not_contiguous",
+                gid,
+                piece=parts[j],
+                detail=(
+                    f"a part detached from the grid's main part in {piece_txt} "
+                    f"(main part at {main[0]:.5f},{main[1]:.5f}; {len(at)} parts there)"
+                    if main
+                    else f"{len(at)} separate parts in {piece_txt}"
+                ),
+            )
+
+
+def _check_substations_in_grids(
+    grids: gpd.GeoDataFrame,
+    fixed: np.ndarray,
+    rows: np.ndarray,
+    substations: Any,
+    to_m: pyproj.Transformer,
+    max_outside_m: float,
+    problems: list[dict[str, Any]],
+) -> None:
+    """A ``substation_outside`` problem for each supply grid standing away from its substation."""
+    subs = _substation_table(substations)
+    pts = _points_of(np.asarray(subs.geometry.values, dtype=object))
+    by_id = dict(zip(subs[SUBSTATION_ID].astype(str), range(len(subs)), strict=True))
+    pts_m = _project(pts, to_m)
+    names = _substation_names(subs)
+    for i in np.flatnonzero(rows):
+        sid = grids["substation_id"].iloc[i]
+        if pd.isna(sid) or str(sid) not in by_id:
+            continue
+        k = by_id[str(sid)]
+        dist = float(shapely.distance(pts_m[k], fixed[i]))
+        if dist > max_outside_m:
+            problems.append(
+                _problem(
+                    "substation_outside",
+                    grids["grid_id"].iloc[i],
+                    location=(
+                        round(float(shapely.get_x(pts[k])), 7),
+                        round(float(shapely.get_y(pts[k])), 7),
+                    ),
+                    detail=(
+                        f"substation {sid} {names[k]} stands {dist / 1000:.2f} km outside its "
+                        "own supply grid, far from its villages"
+                    ),
+                )
+            )
 
 
 def _problem(
@@ -2000,7 +2528,7 @@ def preview_split_grid(
     cells_m = _project(
         np.asarray(service.cells.geometry.values, dtype=object)[members], _transformer(4326, crs)
     )
-    adj = _adjacency_metric(cells_m)
+    adj = _link_parts(_adjacency_metric(cells_m), cells_m)  # a grid may span county pieces
     labels = balance_village_grids(
         adj, service.cells["workload"].to_numpy()[members], k, seed=seed, restarts=restarts
     )
