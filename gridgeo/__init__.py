@@ -124,10 +124,12 @@ from gridgeo.network import (
     nodes_from_graph,
     parse_maxspeed,
     read_graphml,
+    road_class_to_highway,
     roads_for_modes,
     roads_from_graph,
     roads_from_graphs,
     roads_from_osm,
+    standard_roads,
 )
 from gridgeo.plan import (
     DEFAULT_SITE_ID_COLUMN,
@@ -169,6 +171,7 @@ from gridgeo.routing import (
     travel_matrix,
     travel_times,
 )
+from gridgeo.run import RunResult, run_workspace
 from gridgeo.sample import (
     DEFAULT_SEED,
     SAMPLE_DIR,
@@ -293,6 +296,7 @@ __all__ = [
     "NotFoundError",
     "Preview",
     "ReachEngine",
+    "RunResult",
     "SampleCounty",
     "ServiceGrids",
     "ServiceSettings",
@@ -370,13 +374,16 @@ __all__ = [
     "repair_reach",
     "replace_roads",
     "restore_grids",
+    "road_class_to_highway",
     "roads_for_modes",
     "roads_from_graph",
     "roads_from_graphs",
     "roads_from_osm",
+    "run_workspace",
     "save_grids",
     "service_grids_from_layers",
     "site_facilities",
+    "standard_roads",
     "summary_zh",
     "to_wgs84",
     "to_wgs84_geometry",

@@ -37,8 +37,10 @@ The result and every station option carry one of :data:`DISPATCH_REASONS`: ``ok`
 within the limit), ``over_limit`` (reached later), ``too_far_from_road`` (the fault, or for an
 option the station, is farther than ``max_snap_m`` from every road), ``isolated_road_piece`` (the
 fault is on a small road piece no station reaches), ``unreachable`` (on the main network, but
-no way along the directed roads) and, for the result only, ``no_station_available`` (stations
-reach the fault, but none of them is available).
+no way along the directed roads), ``outside_county`` (with ``county``: the fault lies farther
+than ``county_tolerance_m`` outside the county, which the company does not serve; no station is
+dispatched) and, for the result only, ``no_station_available`` (stations reach the fault, but
+none of them is available).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ import pandas as pd
 import shapely
 
 from gridgeo._validate import as_geoseries, check_ids, check_positive
-from gridgeo.crs import check_coordinates, to_wgs84
+from gridgeo.crs import area_geometry, check_coordinates, metric_crs, to_wgs84
 from gridgeo.errors import CoordinateError, DuplicateIdError, InputError, NotFoundError
 from gridgeo.geocode import Gazetteer, geocode_addresses
 from gridgeo.reach import DEFAULT_REPAIR_LIMIT_S
@@ -87,11 +89,15 @@ DISPATCH_REASONS = (
     "too_far_from_road",
     "isolated_road_piece",
     "unreachable",
+    "outside_county",
     "no_station_available",
 )
 FAULT_SOURCES = ("point", "customer", "address")
 DEFAULT_DISPATCH_LIMIT_S = DEFAULT_REPAIR_LIMIT_S
 DEFAULT_CUSTOMER_ID_COLUMN = "customer_id"
+# A fault up to this far outside the county polygon is still the county's (boundary
+# generalisation, a pick on the county line).
+DEFAULT_COUNTY_TOLERANCE_M = 500.0
 
 
 _GEOCODE_REASON_ZH = {
@@ -276,6 +282,8 @@ def dispatch(
     customer_id_column: str = DEFAULT_CUSTOMER_ID_COLUMN,
     labels: StationLabels | None = None,
     unavailable: Iterable[Any] = (),
+    county: Any = None,
+    county_tolerance_m: float = DEFAULT_COUNTY_TOLERANCE_M,
 ) -> DispatchResult:
     """
     The nearest available repair station by driving time to a fault, its ETA and its route.
@@ -311,6 +319,12 @@ def dispatch(
     unavailable
         Ids of stations that may not be chosen (out of service, crews busy); stations with
         ``crews`` = 0 are not available either.
+    county
+        The county polygon (GeoDataFrame, GeoSeries or EPSG:4326 geometry). A fault farther
+        than ``county_tolerance_m`` outside it gets reason ``outside_county`` (result and
+        every option) and no station; without ``county`` it is not checked.
+    county_tolerance_m
+        Metres outside the county polygon that still count as inside.
 
     Returns
     -------
@@ -323,8 +337,8 @@ def dispatch(
     InputError
         If not exactly one of ``point``, ``customer_id``, ``address`` is given, a needed table
         is missing, the address cannot be located (the geocoder's reason, candidates of an
-        ambiguous village name), ``unavailable`` names an unknown station, or ``labels`` were
-        built on another engine or for other stations.
+        ambiguous village name), ``unavailable`` names an unknown station, ``labels`` were
+        built on another engine or for other stations, or ``county_tolerance_m`` is negative.
     CoordinateError
         If ``point`` is not a position in China (e.g. lat and lon exchanged).
     NotFoundError
@@ -360,8 +374,32 @@ def dispatch(
     else:
         fault = _fault_from_address(address, gazetteer)
 
-    flt = engine.snap_points(gpd.GeoSeries([shapely.Point(fault.lon, fault.lat)], crs=CRS), "fault")
     n_st = len(ids)
+    if county is not None and _outside_county(fault, county, county_tolerance_m):
+        logger.info("fault at (%.6f, %.6f): outside the county", *_ll(fault))
+        options = pd.DataFrame(
+            {
+                station_id_column: ids,
+                "name": _column(stations, "name"),
+                "crews": _column(stations, "crews"),
+                "eta_s": np.full(n_st, np.nan),
+                "within_limit": np.zeros(n_st, dtype=bool),
+                "reason": np.full(n_st, "outside_county", dtype=object),
+                "available": available,
+            },
+            index=stations.index,
+        )
+        return DispatchResult(
+            fault=fault,
+            options=options,
+            station_id=None,
+            eta_s=math.nan,
+            within_limit=False,
+            reason="outside_county",
+            route=None,
+            route_km=math.nan,
+        )
+    flt = engine.snap_points(gpd.GeoSeries([shapely.Point(fault.lon, fault.lat)], crs=CRS), "fault")
     if labels is None:
         src = engine.snap_points(stations, "stations")
         eta, choice, pred = times_to_point(engine, src, flt)
@@ -382,16 +420,11 @@ def dispatch(
     )
     reason[(src.seg < 0) & (flt.seg[0] >= 0)] = "too_far_from_road"
 
-    def column(name: str) -> np.ndarray:
-        if name in stations.columns:
-            return stations[name].to_numpy()
-        return np.full(n_st, None, dtype=object)
-
     options = pd.DataFrame(
         {
             station_id_column: ids,
-            "name": column("name"),
-            "crews": column("crews"),
+            "name": _column(stations, "name"),
+            "crews": _column(stations, "crews"),
             "eta_s": np.where(reached, eta, np.nan),
             "within_limit": reached & (eta <= limit_s),
             "reason": reason,
@@ -443,6 +476,26 @@ def dispatch(
         route=route,
         route_km=route_km,
     )
+
+
+def _column(stations: gpd.GeoDataFrame, name: str) -> np.ndarray:
+    if name in stations.columns:
+        return stations[name].to_numpy()
+    return np.full(len(stations), None, dtype=object)
+
+
+def _outside_county(fault: Fault, county: Any, tolerance_m: float) -> bool:
+    """Whether the fault lies farther than ``tolerance_m`` outside the county polygon."""
+    tol = float(tolerance_m) if isinstance(tolerance_m, int | float) else math.nan
+    if not (math.isfinite(tol) and tol >= 0):
+        msg = f"`county_tolerance_m` must be a distance in metres >= 0, got {tolerance_m!r}"
+        raise InputError(msg)
+    area = area_geometry(county)
+    point = shapely.Point(fault.lon, fault.lat)
+    if area.covers(point):
+        return False
+    local = gpd.GeoSeries([area, point], crs=CRS).to_crs(metric_crs(area))
+    return bool(local.iloc[0].distance(local.iloc[1]) > tol)
 
 
 def _availability(

@@ -66,6 +66,7 @@ import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from gridgeo import archive as _archive
@@ -74,22 +75,38 @@ from gridgeo import grids as _grids
 from gridgeo import io as _io
 from gridgeo import network as _network
 from gridgeo import reach as _reach
-from gridgeo.errors import DuplicateIdError, InputError, MissingColumnError, NotFoundError
+from gridgeo.crs import area_geometry, ensure_crs, metric_crs
+from gridgeo.errors import (
+    CoordinateError,
+    DuplicateIdError,
+    InputError,
+    MissingColumnError,
+    NotFoundError,
+)
 from gridgeo.roster import apply_roster
 from gridgeo.store import GeoPackageStore
 
 __all__ = [
     "ACCESS_LAYER",
     "NOT_COMPUTED",
+    "OUTSIDE_COLUMNS",
+    "OUTSIDE_TOLERANCE_M",
+    "POINT_LAYERS",
     "ROADS_LAYER",
     "SNAPS_TABLE",
+    "WORKLOAD_SOURCES",
     "WORKSPACE_KEYS",
     "GridBuild",
+    "OutsideCountyError",
+    "OutsideCountyWarning",
     "access_for_customers",
     "build_grids",
+    "check_inside_county",
     "compute_access",
     "count_grid_customers",
     "create_workspace",
+    "default_workload",
+    "describe_outside",
     "load_service_grids",
     "reach_kpi_function",
     "read_access",
@@ -136,6 +153,187 @@ ACCESS_FLAGS = ("repair_ok", "payment_ok")
 ACCESS_REASONS = ("repair_reason", "payment_reason", "reason")
 REQUIRED_LAYERS = ("county", "villages", "substations")
 ROSTER_COLUMNS_IN_GRIDS = ("manager", "members", "liaison", "phone", "liaison_phone")
+# The layers of points checked against the county at creation (check_inside_county), and the
+# name column shown for each (default ``name``).
+POINT_LAYERS = ("substations", "repair_stations", "payment_points", "towns", "villages")
+_NAME_COLUMNS = {"towns": "town", "villages": "village"}
+# Points up to this far outside the county polygon are kept (boundary generalisation, a point
+# on the county line); farther ones are refused unless allowed.
+OUTSIDE_TOLERANCE_M = 500.0
+OUTSIDE_COLUMNS = (
+    "layer",
+    "id",
+    "name",
+    "distance_m",
+    "edge_lon",
+    "edge_lat",
+    "beyond_tolerance",
+)
+# The county's edges are cut into pieces of at most this many degrees (about 100 m) before
+# they are projected for the distances of check_inside_county.
+_DENSIFY_DEG = 0.001
+# What `build_grids` counted the villages' workload from.
+WORKLOAD_SOURCES = ("given", "customers", "equal")
+
+
+class OutsideCountyError(CoordinateError):
+    """Points of a workspace's layers lie outside the county beyond the tolerance.
+
+    Attributes
+    ----------
+    outside
+        The table of :func:`check_inside_county`: every point outside the county.
+    """
+
+    def __init__(self, msg: str, outside: pd.DataFrame) -> None:
+        super().__init__(msg)
+        self.outside = outside
+
+
+class OutsideCountyWarning(UserWarning):
+    """Points of a workspace's layers lie outside the county, kept (within the tolerance, or
+    allowed)."""
+
+
+def _to_metric(geoms: np.ndarray, transformer: pyproj.Transformer) -> np.ndarray:
+    def project(xy: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return np.asarray(shapely.transform(geoms, project), dtype=object)
+
+
+def check_inside_county(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    county: Any,
+    *,
+    tolerance_m: float = OUTSIDE_TOLERANCE_M,
+) -> pd.DataFrame:
+    """The points of a workspace's layers that lie outside the county, and how far.
+
+    Every point (or village polygon) of the layers :data:`POINT_LAYERS` present in ``layers``
+    is measured against the county polygon in the county's metric CRS
+    (:func:`gridgeo.crs.metric_crs`). Both must already be in WGS84 (convert GCJ-02 / BD-09
+    files on reading): a GCJ-02 file read as WGS84 is 300-600 m off around Nanfeng and shows
+    up here as points just outside the county line.
+
+    Parameters
+    ----------
+    layers
+        ``{name: GeoDataFrame}`` as for :func:`create_workspace`; layers not in
+        :data:`POINT_LAYERS` (the county, say) are not checked.
+    county
+        The county polygon(s): a GeoDataFrame, GeoSeries or shapely geometry in EPSG:4326.
+    tolerance_m
+        Points at most this far outside are marked ``beyond_tolerance`` False.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point outside the county (points on its line are inside), columns
+        :data:`OUTSIDE_COLUMNS`: ``layer``, ``id`` (the layer's key, see
+        :data:`WORKSPACE_KEYS`), ``name``, ``distance_m`` (to the county polygon),
+        ``edge_lon`` / ``edge_lat`` (the nearest point of the county's edge, EPSG:4326) and
+        ``beyond_tolerance``; in the order of :data:`POINT_LAYERS`, farthest first. Points
+        with no geometry are not rows (other checks name them).
+
+    Raises
+    ------
+    InputError
+        If ``tolerance_m`` is negative or not a number.
+    CRSError
+        If a layer or the county has no CRS.
+    """
+    tol = float(tolerance_m)
+    if not np.isfinite(tol) or tol < 0:
+        msg = f"`tolerance_m` must be a distance in metres >= 0, got {tolerance_m!r}."
+        raise InputError(msg)
+    area = area_geometry(county)
+    crs = metric_crs(area)
+    to_m = pyproj.Transformer.from_crs(4326, crs, always_xy=True)
+    to_ll = pyproj.Transformer.from_crs(crs, 4326, always_xy=True)
+    # the edges are straight in lon/lat: keep them so in the metric CRS (a 20 km edge along a
+    # parallel bows about 4 m away from the straight line between its ends there)
+    dense = shapely.segmentize(area, _DENSIFY_DEG)
+    area_m = _to_metric(np.array([dense], dtype=object), to_m)[0]
+    shapely.prepare(area_m)
+    frames = []
+    for name in POINT_LAYERS:
+        if name not in layers:
+            continue
+        gdf = ensure_crs(layers[name], source=f"`{name}`")
+        geoms = np.asarray(gdf.geometry.to_numpy(), dtype=object)
+        has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        dist = np.zeros(len(geoms))
+        dist[has] = shapely.distance(_to_metric(geoms[has], to_m), area_m)
+        out = np.flatnonzero(dist > 0)
+        if len(out) == 0:
+            continue
+        ends = shapely.get_point(shapely.shortest_line(_to_metric(geoms[out], to_m), area_m), 1)
+        edge_x, edge_y = to_ll.transform(shapely.get_x(ends), shapely.get_y(ends))
+        key = WORKSPACE_KEYS[name]
+        ids = gdf[key].to_numpy()[out] if key in gdf.columns else gdf.index.to_numpy()[out]
+        name_col = _NAME_COLUMNS.get(name, "name")
+        names = gdf[name_col].to_numpy()[out] if name_col in gdf.columns else [None] * len(out)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "layer": name,
+                    "id": pd.Series(ids, dtype=object),
+                    "name": pd.Series(names, dtype=object),
+                    "distance_m": dist[out],
+                    "edge_lon": np.asarray(edge_x, dtype=float),
+                    "edge_lat": np.asarray(edge_y, dtype=float),
+                    "beyond_tolerance": dist[out] > tol,
+                }
+            ).sort_values("distance_m", ascending=False, kind="stable")
+        )
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTSIDE_COLUMNS}).astype(
+            {"distance_m": float, "edge_lon": float, "edge_lat": float, "beyond_tolerance": bool}
+        )
+    return pd.concat(frames, ignore_index=True)[list(OUTSIDE_COLUMNS)]
+
+
+def describe_outside(outside: pd.DataFrame, *, max_rows: int = 20) -> list[str]:
+    """The points outside the county as a short text table (Chinese and English header).
+
+    Parameters
+    ----------
+    outside
+        Rows of :func:`check_inside_county`.
+    max_rows
+        At most this many rows are listed; a last line counts the others.
+
+    Returns
+    -------
+    list of str
+        One line per row: layer, id, name, distance in km, nearest county edge lon/lat.
+    """
+    lines = [
+        f"  {'layer 图层':<18s} {'id':<14s} {'name 名称':<18s} {'km':>7s}  "
+        "nearest county edge 最近县界点 lon,lat"
+    ]
+    for row in outside.head(max_rows).itertuples(index=False):
+        name = "" if row.name is None or row.name != row.name else str(row.name)
+        lines.append(
+            f"  {row.layer!s:<18s} {row.id!s:<14s} {name[:18]:<18s} "
+            f"{row.distance_m / 1000:>7.2f}  {row.edge_lon:.5f},{row.edge_lat:.5f}"
+        )
+    if len(outside) > max_rows:
+        lines.append(
+            f"  ... 另有 {len(outside) - max_rows} 个 / and {len(outside) - max_rows} more"
+        )
+    return lines
+
+
+def _outside_ids(outside: pd.DataFrame, max_ids: int = 10) -> str:
+    parts = []
+    for layer, group in outside.groupby("layer", sort=False):
+        ids = [str(i) for i in group["id"].head(max_ids)]
+        more = f" +{len(group) - max_ids}" if len(group) > max_ids else ""
+        parts.append(f"{layer}: {', '.join(ids)}{more}")
+    return "; ".join(parts)
 
 
 def create_workspace(
@@ -146,8 +344,18 @@ def create_workspace(
     author: str,
     reason: str,
     overwrite: bool = False,
+    outside_tolerance_m: float = OUTSIDE_TOLERANCE_M,
+    allow_outside: bool = False,
 ) -> GeoPackageStore:
     """Create a workspace GeoPackage from the data model's layers.
+
+    The points of the layers (substations, repair stations, payment points, township seats,
+    villages) are checked against the county first (:func:`check_inside_county`): points
+    farther outside than ``outside_tolerance_m`` are refused (:class:`OutsideCountyError`,
+    nothing written) unless ``allow_outside``; points kept outside the county are named in
+    one :class:`OutsideCountyWarning`. A village kept outside the county lies in no grid (the
+    grids cover the county), and neither do customers located at its point: move its point
+    inside the county in the villages file.
 
     Parameters
     ----------
@@ -165,10 +373,22 @@ def create_workspace(
         Recorded with version 1.
     overwrite
         Replace an existing file.
+    outside_tolerance_m
+        Points up to this far outside the county polygon (metres) are kept, and named in a
+        warning.
+    allow_outside
+        Keep points farther outside too (named in the warning).
 
     Returns
     -------
     GeoPackageStore
+
+    Raises
+    ------
+    OutsideCountyError
+        If points lie farther than ``outside_tolerance_m`` outside the county and
+        ``allow_outside`` is False; its ``outside`` is the table of
+        :func:`check_inside_county`.
     """
     unknown = sorted(set(layers) - set(WORKSPACE_KEYS))
     if unknown:
@@ -181,6 +401,26 @@ def create_workspace(
     if missing:
         msg = f"`layers` lacks {missing!r}: a workspace needs at least {list(REQUIRED_LAYERS)!r}."
         raise MissingColumnError(msg)
+    outside = check_inside_county(layers, layers["county"], tolerance_m=outside_tolerance_m)
+    beyond = outside[outside["beyond_tolerance"]]
+    if len(beyond) and not allow_outside:
+        msg = "\n".join(
+            [
+                f"{len(beyond)} point(s) lie more than {outside_tolerance_m:g} m outside the "
+                f"county 县界外的点: check each file's datum (GCJ-02 / BD-09 files must be "
+                "converted), cut the files to the county, or keep them with "
+                "`allow_outside=True`",
+                *describe_outside(beyond),
+            ]
+        )
+        raise OutsideCountyError(msg, outside)
+    if len(outside):
+        warnings.warn(
+            f"{len(outside)} point(s) lie outside the county and are kept "
+            f"({len(beyond)} beyond {outside_tolerance_m:g} m): {_outside_ids(outside)}",
+            OutsideCountyWarning,
+            stacklevel=2,
+        )
     by_mode = None if roads is None else _network.roads_for_modes(roads)  # checked before
     store = GeoPackageStore.create(
         path,
@@ -328,11 +568,44 @@ class GridBuild:
 
     service: _grids.ServiceGrids
     graph: nx.MultiDiGraph | None
+    workload_source: str = "given"
+    """Where the villages' workload came from, one of :data:`WORKLOAD_SOURCES`."""
+
+
+def default_workload(store: GeoPackageStore) -> tuple[pd.DataFrame, str]:
+    """The villages' workload of a workspace when none is given.
+
+    The customers already imported, counted per village (:func:`village_workload`), if the
+    workspace has a ``customers`` layer; else every village with equal weight (one
+    ``customers`` each, so a supply grid's workload is its number of villages).
+
+    Returns
+    -------
+    tuple
+        The workload table (``village_code``, ``customers``, ...) and its source,
+        ``"customers"`` or ``"equal"`` (see :data:`WORKLOAD_SOURCES`).
+    """
+    if CUSTOMERS_LAYER in store.layers():
+        customers = store.read(CUSTOMERS_LAYER)
+        if len(customers):
+            return village_workload(customers), "customers"
+    codes = store.read("villages")["village_code"].astype(str).to_numpy()
+    ones = np.ones(len(codes), dtype=int)
+    table = pd.DataFrame(
+        {
+            "village_code": codes,
+            "customers": ones,
+            "hv_customers": 0,
+            "lv_customers": ones,
+            "vulnerable": 0,
+        }
+    )
+    return table, "equal"
 
 
 def build_grids(
     store: GeoPackageStore,
-    workload: pd.DataFrame,
+    workload: pd.DataFrame | None = None,
     *,
     method: str = _grids.DEFAULT_METHOD,
     n_grids: int | Mapping[Any, int] | None = None,
@@ -344,10 +617,47 @@ def build_grids(
 
     The road graph (drive mode) is read from the workspace for
     ``method="network"``. With ``roster``, the people are filled in.
+
+    The villages' workload is, in this order: ``workload`` when given; else the customers
+    already imported, counted per village; else every village with equal weight
+    (:func:`default_workload`). :attr:`GridBuild.workload_source` says which.
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    workload
+        Per-village table (``village_code``, ``customers``, ...; see
+        :func:`gridgeo.grids.build_service_grids`), or None for the default above.
+    method
+        ``"network"``: each village goes to the substation that reaches it first by road;
+        ``"voronoi"``: to the substation nearest in straight line. Either way whole villages
+        are assigned (a Voronoi of the substations evaluated village by village: a village's
+        cell goes to the substation nearest its point), never a plain Voronoi split of the
+        county. ``"network"`` needs the workspace's roads.
+    n_grids, target_workload, seed
+        See :func:`gridgeo.grids.build_service_grids`.
+    roster
+        The people of the grids (:func:`gridgeo.roster.apply_roster`).
+
+    Returns
+    -------
+    GridBuild
     """
+    source = "given"
+    if workload is None:
+        workload, source = default_workload(store)
     county = store.read("county")
     villages = store.read("villages")
     substations = store.read("substations")
+    if method == "network" and ROADS_LAYER not in _io.list_layers(store.path):
+        msg = (
+            f"workspace {store.path.name!r} has no roads 工作区没有道路: grids by road travel "
+            "time (--method network, the default) need them; import the roads (`gridgeo roads "
+            f"import FILE --workspace {store.path}`), or build by straight-line distance to the "
+            "substations with --method voronoi"
+        )
+        raise NotFoundError(msg)
     graph = read_road_graph(store) if method == "network" else None
     service = _grids.build_service_grids(
         county,
@@ -362,12 +672,16 @@ def build_grids(
     )
     if roster is not None:
         service = _with_grids(service, apply_roster(service.grids, roster))
-    return GridBuild(service=service, graph=graph)
+    return GridBuild(service=service, graph=graph, workload_source=source)
 
 
 def _with_grids(service: _grids.ServiceGrids, grids: gpd.GeoDataFrame) -> _grids.ServiceGrids:
     return _grids.ServiceGrids(
-        grids=grids, village_grid=service.village_grid, cells=service.cells, county=service.county
+        grids=grids,
+        village_grid=service.village_grid,
+        cells=service.cells,
+        county=service.county,
+        pieces=service.pieces,
     )
 
 

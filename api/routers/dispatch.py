@@ -56,6 +56,7 @@ def dispatch_fault(
         limit_s=gridgeo.DEFAULT_SETTINGS.repair_limit_s if limit_min is None else limit_min * 60.0,
         labels=station_labels(request, engine, stations),
         unavailable=[s.strip() for s in unavailable.split(",")] if unavailable else (),
+        county=store.read("county"),
         **kw,
     )
     route = None
