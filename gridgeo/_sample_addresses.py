@@ -95,7 +95,9 @@ __all__ = [
     "DEFAULT_VARIANT_WEIGHTS",
     "EXPECTED_STATUSES",
     "HARD_CASE_VARIANTS",
+    "NANFENG_NAMES",
     "VARIANTS",
+    "CountyNames",
     "make_addresses",
     "make_labelled_addresses",
 ]
@@ -107,6 +109,28 @@ CITY = "抚州市"
 COUNTY = "南丰县"
 COUNTY_SEAT_TOWN = "琴城镇"
 VIRTUAL_MARKER = "虚拟"
+
+
+@dataclass(frozen=True)
+class CountyNames:
+    """The names an address of one county is written with.
+
+    Attributes
+    ----------
+    province, city, county
+        Full names (``江西省``, ``抚州市``, ``南丰县``), from :func:`gridgeo.admin.admin_names`
+        for any county.
+    county_seat
+        The township of the county seat (``琴城镇``), whose communities get street addresses.
+    """
+
+    province: str
+    city: str
+    county: str
+    county_seat: str
+
+
+NANFENG_NAMES = CountyNames(PROVINCE, CITY, COUNTY, COUNTY_SEAT_TOWN)
 
 VARIANTS: tuple[str, ...] = (
     "full_chain",
@@ -381,15 +405,15 @@ def _to_fullwidth(text: str) -> str:
 # --------------------------------------------------------------------------- places
 
 
-def _town_bare(town: str) -> str:
-    return town[len(COUNTY) :] if town.startswith(COUNTY) else town
+def _town_bare(town: str, county: str = COUNTY) -> str:
+    return town[len(county) :] if town.startswith(county) else town
 
 
-def _town_with_county(town: str) -> str:
-    if town.startswith(COUNTY):
+def _town_with_county(town: str, county: str = COUNTY) -> str:
+    if town.startswith(county):
         return town
-    stem = COUNTY[:-1]  # 南丰工业园区 -> 南丰县工业园区
-    return COUNTY + (town[len(stem) :] if town.startswith(stem) else town)
+    stem = county[:-1]  # 南丰工业园区 -> 南丰县工业园区
+    return county + (town[len(stem) :] if town.startswith(stem) else town)
 
 
 def _has_suffix(town: str) -> bool:
@@ -449,9 +473,12 @@ class _Places:
     typo_town: np.ndarray
     typo_village: np.ndarray
     typo_note: np.ndarray
+    names: CountyNames
 
 
-def _build_places(towns: Sequence[str], villages: Sequence[str]) -> _Places:
+def _build_places(
+    towns: Sequence[str], villages: Sequence[str], names: CountyNames = NANFENG_NAMES
+) -> _Places:
     real = set(towns) | set(villages)
     n = len(towns)
     obj = lambda: np.empty(n, dtype=object)  # noqa: E731
@@ -470,8 +497,8 @@ def _build_places(towns: Sequence[str], villages: Sequence[str]) -> _Places:
         virtual = VIRTUAL_MARKER in village
         suffix = _has_suffix(town)
         stem, kind = _village_parts(village)
-        town_bare[k] = _town_bare(town)
-        town_county[k] = _town_with_county(town)
+        town_bare[k] = _town_bare(town, names.county)
+        town_county[k] = _town_with_county(town, names.county)
         town_short[k] = town[:-1] if suffix else town_bare[k]
         if town in OLD_TOWN_NAMES:
             town_old[k] = OLD_TOWN_NAMES[town]
@@ -493,7 +520,7 @@ def _build_places(towns: Sequence[str], villages: Sequence[str]) -> _Places:
         e[col["hamlet"]] = kind == "村" and not virtual
         e[col["town_short"]] = suffix
         e[col["old_town_name"]] = suffix
-        e[col["street_address"]] = town == COUNTY_SEAT_TOWN and kind == "社区"
+        e[col["street_address"]] = town == names.county_seat and kind == "社区"
         # typo candidates: in the town stem (keeping 乡/镇) or the village stem
         t_off[k, 0] = len(t_town)
         if suffix:
@@ -527,6 +554,7 @@ def _build_places(towns: Sequence[str], villages: Sequence[str]) -> _Places:
         typo_town=np.asarray(t_town, dtype=object),
         typo_village=np.asarray(t_vill, dtype=object),
         typo_note=np.asarray(t_note, dtype=object),
+        names=names,
     )
 
 
@@ -587,6 +615,8 @@ class _Rows:
         self.house_cn = np.where(house <= 99, h_c, h_a).astype(object) + "号"
         self.house_fw = h_f
         self.places = places
+        self.county = places.names.county
+        self.province_city = places.names.province + places.names.city
 
 
 def _town_maybe_county(r: _Rows, p_county: float) -> np.ndarray:
@@ -595,7 +625,7 @@ def _town_maybe_county(r: _Rows, p_county: float) -> np.ndarray:
 
 def _v_full_chain(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
     vill = np.where(r.u[:, 2] < 0.5, r.committee, r.village).astype(object)
-    addr = PROVINCE + CITY + r.town_county + vill + r.grp + _opt(r.house, r.u[:, 1] < 0.7)
+    addr = r.province_city + r.town_county + vill + r.grp + _opt(r.house, r.u[:, 1] < 0.7)
     return addr, None
 
 
@@ -608,7 +638,7 @@ def _v_town_village(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _v_town_short(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
-    head = _opt(COUNTY, r.u[:, 0] < 0.3)
+    head = _opt(r.county, r.u[:, 0] < 0.3)
     return head + r.town_short + r.village + r.grp + _opt(r.house, r.u[:, 1] < 0.5), None
 
 
@@ -618,7 +648,7 @@ def _v_committee_suffix(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _v_missing_town_county(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
-    return COUNTY + r.village + r.grp + _opt(r.house, r.u[:, 1] < 0.5), None
+    return r.county + r.village + r.grp + _opt(r.house, r.u[:, 1] < 0.5), None
 
 
 def _v_missing_town(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
@@ -660,7 +690,7 @@ def _v_hamlet(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _v_old_town_name(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
-    head = _opt(COUNTY, r.u[:, 0] < 0.6)
+    head = _opt(r.county, r.u[:, 0] < 0.6)
     addr = head + r.town_old + r.village + r.grp + _opt(r.house, r.u[:, 1] < 0.5)
     return addr, "old town name " + r.town_old
 
@@ -675,7 +705,7 @@ def _v_fullwidth(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _v_noisy_punct(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
     parts = [
-        _opt(COUNTY, r.u[:, 0] < 0.4),
+        _opt(r.county, r.u[:, 0] < 0.4),
         r.town,
         r.village,
         r.grp,
@@ -706,7 +736,7 @@ def _v_typo(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
     cnt = cnt[rows, part]
     offset = p.typo_offset[r.code][rows, part]
     pick = offset + np.minimum((r.u[:, 2] * cnt).astype(np.int64), cnt - 1)
-    head = _opt(COUNTY, r.u[:, 0] < 0.4)
+    head = _opt(r.county, r.u[:, 0] < 0.4)
     addr = head + p.typo_town[pick] + p.typo_village[pick] + r.grp
     return addr + _opt(r.house, r.u[:, 1] < 0.5), p.typo_note[pick]
 
@@ -731,7 +761,7 @@ def _v_street_address(r: _Rows) -> tuple[np.ndarray, np.ndarray | None]:
         + "室"
     )
     addr = (
-        _opt(COUNTY, r.u[:, 0] < 0.5)
+        _opt(r.county, r.u[:, 0] < 0.5)
         + _opt(r.town_full, r.u[:, 8] < 0.8)
         + _opt(comm, with_comm)
         + street
@@ -841,6 +871,7 @@ def _render(
     *,
     variant_weights: Mapping[str, float] | None = None,
     variants: Sequence[str] | None = None,
+    names: CountyNames = NANFENG_NAMES,
 ) -> pd.DataFrame:
     """Addresses, variant labels and a ``note`` (typo, generated parts) for ``rows``."""
     _check_columns(rows, _ROW_COLUMNS, "rows")
@@ -861,7 +892,9 @@ def _render(
     keys = pd.MultiIndex.from_arrays([towns, villages])
     code, uniq = pd.factorize(keys, sort=True)
     places = _build_places(
-        [str(t) for t in uniq.get_level_values(0)], [str(v) for v in uniq.get_level_values(1)]
+        [str(t) for t in uniq.get_level_values(0)],
+        [str(v) for v in uniq.get_level_values(1)],
+        names,
     )
 
     # each row draws among the variants allowed for its place, weights renormalised
@@ -908,6 +941,7 @@ def make_addresses(
     *,
     variant_weights: Mapping[str, float] | None = None,
     variants: Sequence[str] | None = None,
+    names: CountyNames | None = None,
 ) -> pd.DataFrame:
     """Write a messy archive address for every row of (township, village, group, house).
 
@@ -926,6 +960,9 @@ def make_addresses(
         that apply to it, with the weights renormalised over those.
     variants
         Allow only these labels of ``VARIANTS`` (default: all).
+    names
+        The province, city, county and county-seat township the addresses are written with
+        (default: 南丰县, ``NANFENG_NAMES``).
 
     Returns
     -------
@@ -942,7 +979,13 @@ def make_addresses(
         variant label or weight is invalid, or some row fits none of the allowed
         variants (``street_address`` alone fits only county-seat communities).
     """
-    out = _render(rows, rng, variant_weights=variant_weights, variants=variants)
+    out = _render(
+        rows,
+        rng,
+        variant_weights=variant_weights,
+        variants=variants,
+        names=NANFENG_NAMES if names is None else names,
+    )
     return out[["address", "address_variant"]]
 
 

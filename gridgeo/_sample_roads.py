@@ -90,6 +90,58 @@ _CITY_AVENUES = (
 )
 
 
+@dataclass(frozen=True)
+class RoadPlan:
+    """What the road generator needs to know of a county beyond its places.
+
+    The defaults are 南丰县: G206 along the 盱江 through 白舍镇, 琴城镇 and 洽湾镇 towards 广昌县
+    and 南城县, the G35 motorway with its interchanges, the industrial park. Other counties
+    get a plan from :func:`generic_plan`: one national road along the main valley through the
+    county seat, no motorway and no park.
+    """
+
+    county_seat: str = COUNTY_SEAT
+    park: str | None = PARK
+    minor_towns: tuple[str, ...] = (FARM, PARK)  # reached by a 县道, not a 省道
+    trunk_name: str = "G206国道"
+    trunk_towns: tuple[str, ...] = ("白舍镇", COUNTY_SEAT, "洽湾镇")
+    trunk_out_lonlat: tuple[tuple[float, float], tuple[float, float]] | None = (
+        GUANGCHANG_LONLAT,
+        NANCHENG_LONLAT,
+    )
+    trunk_out_xy: tuple[tuple[float, float], tuple[float, float]] | None = None
+    motorway: bool = True
+    interchange_towns: tuple[str, ...] = ("白舍镇", COUNTY_SEAT, "洽湾镇", "太和镇")
+    island_note: str = "盱江江心洲: a lane loop on a river island, ferry only"
+    require_island: bool = True
+
+
+NANFENG_PLAN = RoadPlan()
+
+
+def generic_plan(county_seat: str, minor_towns: tuple[str, ...], terrain: Terrain) -> RoadPlan:
+    """The road plan of a county other than Nanfeng: a 国道 along the terrain's valley."""
+    xy = shapely.get_coordinates(terrain.river)
+    a, b = xy[0], xy[-1]
+    ta = (a - xy[min(3, len(xy) - 1)]) / max(np.hypot(*(a - xy[min(3, len(xy) - 1)])), 1.0)
+    tb = (b - xy[max(len(xy) - 4, 0)]) / max(np.hypot(*(b - xy[max(len(xy) - 4, 0)])), 1.0)
+    out_a = a + 5000.0 * ta
+    out_b = b + 5000.0 * tb
+    return RoadPlan(
+        county_seat=county_seat,
+        park=None,
+        minor_towns=minor_towns,
+        trunk_name="国道干线",
+        trunk_towns=(county_seat,),
+        trunk_out_lonlat=None,
+        trunk_out_xy=((float(out_a[0]), float(out_a[1])), (float(out_b[0]), float(out_b[1]))),
+        motorway=False,
+        interchange_towns=(),
+        island_note="江心洲: a lane loop on a river island, ferry only",
+        require_island=False,
+    )
+
+
 def short_town_name(town: str) -> str:
     name = town.removeprefix(COUNTY_NAME).removeprefix("南丰")
     return name[:-1] if name[-1] in "镇乡" else name
@@ -245,6 +297,87 @@ def make_terrain(
     peak = float(base.elevation([float(jx)], [float(jy)])[0])
     massif = (float(jx), float(jy), JUNFENG_M - peak, 4500.0)
     return Terrain(river, maxy, miny, np.array([*bumps, *basins, massif]), waves)
+
+
+def make_generic_terrain(
+    county_m: shapely.Geometry,
+    seats: dict[str, tuple[float, float]],
+    county_seat: str,
+    rng: Any,
+) -> Terrain:
+    """A synthetic terrain for any county: a valley along the county's long axis.
+
+    The main river runs through the county seat along the long axis of the county's largest
+    piece (its minimum rotated rectangle), from boundary to boundary; hills rise at random
+    places away from the seat (more of them in larger counties), and every township seat sits
+    in a basin. Everything here is generated; no real relief is used.
+    """
+    pieces = sorted(shapely.get_parts(county_m), key=lambda g: -g.area)
+    main = pieces[0]
+    rect = shapely.get_coordinates(shapely.minimum_rotated_rectangle(main))[:4]
+    e1, e2 = rect[1] - rect[0], rect[2] - rect[1]
+    axis = e1 if np.hypot(*e1) >= np.hypot(*e2) else e2
+    length = float(np.hypot(*axis))
+    axis = axis / max(length, 1.0)
+    if axis[1] < 0:  # run the river from south to north
+        axis = -axis
+    seat = np.array(seats[county_seat])
+    a = seat - axis * (length + 10000.0)
+    b = seat + axis * (length + 10000.0)
+    hit = shapely.get_coordinates(shapely.LineString([a, b]).intersection(main.boundary))
+    if len(hit) >= 2:
+        s = (hit - seat) @ axis
+        south = hit[s < 0][np.argmax(s[s < 0])] if (s < 0).any() else seat - axis * 1000.0
+        north = hit[s > 0][np.argmin(s[s > 0])] if (s > 0).any() else seat + axis * 1000.0
+    else:
+        south, north = seat - axis * 1000.0, seat + axis * 1000.0
+    nrm = np.array([-axis[1], axis[0]])
+    xy = np.array(
+        [
+            south,
+            (2 * south + seat) / 3 + nrm * rng.uniform(-2000.0, 2000.0),
+            seat,
+            (2 * north + seat) / 3 + nrm * rng.uniform(-2000.0, 2000.0),
+            north,
+        ]
+    )
+    xy = _chaikin(xy, 3)
+    xy = _wiggle(xy, 350.0, 3500.0, float(rng.uniform(0, 2 * np.pi)))
+    river = shapely.LineString(xy)
+    _, miny, _, maxy = county_m.bounds
+    n_waves = 12
+    wavelength = rng.uniform(2000.0, 9000.0, n_waves)
+    angle = rng.uniform(0, np.pi, n_waves)
+    waves = np.column_stack(
+        [
+            2 * np.pi / wavelength * np.cos(angle),
+            2 * np.pi / wavelength * np.sin(angle),
+            rng.uniform(0, 2 * np.pi, n_waves),
+            rng.uniform(25.0, 60.0, n_waves),
+        ]
+    )
+    n_hills = int(np.clip(county_m.area / 250e6, 3, 10))
+    minx, miny_, maxx, maxy_ = county_m.bounds
+    cand = np.column_stack(
+        [rng.uniform(minx, maxx, 400 * n_hills), rng.uniform(miny_, maxy_, 400 * n_hills)]
+    )
+    cand = cand[shapely.contains_xy(county_m, cand[:, 0], cand[:, 1])]
+    d_river = shapely.distance(river, shapely.points(cand))
+    # hills stand away from the valley: the 40 % of places farthest from the river
+    cand = cand[d_river >= np.quantile(d_river, 0.6)]
+    bumps = []
+    for p in cand[: 4 * n_hills : 4]:
+        bumps.append(
+            (float(p[0]), float(p[1]), float(rng.uniform(300, 700)), float(rng.uniform(4e3, 8e3)))
+        )
+    base = Terrain(river, maxy, miny, np.array(bumps).reshape(-1, 4), waves)
+    basins = []
+    for name, (sx, sy) in seats.items():
+        if name == county_seat:
+            continue
+        e = float(base.elevation([sx], [sy])[0])
+        basins.append((sx, sy, -0.55 * max(e - 140.0, 0.0), 2500.0))
+    return Terrain(river, maxy, miny, np.array(bumps + basins).reshape(-1, 4), waves)
 
 
 # ----------------------------------------------------------------------------- raster routing
@@ -541,8 +674,11 @@ def build_network(
     rng: Any,
     lane_rng: Any,
     road_detail: float,
+    plan: RoadPlan = NANFENG_PLAN,
 ) -> Network:
     roads = _Roads()
+    cs = plan.county_seat
+    t_first, t_last = plan.trunk_towns[0], plan.trunk_towns[-1]
     cr = _CellRoads()
     seat_xy = {t.town: np.array([t.x, t.y]) for t in towns.itertuples()}
     seat_cell = {k: raster.cell(*v) for k, v in seat_xy.items()}
@@ -553,47 +689,53 @@ def build_network(
     cr.forced.update(int(c) for c in vil_cell)
 
     # G206: south boundary - 白舍 - 琴城 - 洽湾 - north boundary, drawn to the river.
-    gx, gy = frame.to_m(*GUANGCHANG_LONLAT)
-    nx_, ny_ = frame.to_m(*NANCHENG_LONLAT)
-    s_end = _boundary_end(county_m, seat_xy["白舍镇"], np.array([gx, gy]))
-    n_end = _boundary_end(county_m, seat_xy["洽湾镇"], np.array([nx_, ny_]))
+    if plan.trunk_out_lonlat is not None:
+        s_out = np.array(frame.to_m(*plan.trunk_out_lonlat[0]), dtype=float)
+        n_out = np.array(frame.to_m(*plan.trunk_out_lonlat[1]), dtype=float)
+    elif plan.trunk_out_xy is not None:
+        s_out = np.array(plan.trunk_out_xy[0], dtype=float)
+        n_out = np.array(plan.trunk_out_xy[1], dtype=float)
+    else:
+        msg = "internal: a road plan needs `trunk_out_lonlat` or `trunk_out_xy`"
+        raise InputError(msg)
+    s_end = _boundary_end(county_m, seat_xy[t_first], s_out)
+    n_end = _boundary_end(county_m, seat_xy[t_last], n_out)
     s_cell, n_cell = raster.cell(*s_end), raster.cell(*n_end)
     d_river = shapely.distance(terrain.river, shapely.points(raster.xy))
     near_river = 0.55 + 0.45 * (1.0 - np.exp(-d_river / 1500.0))
     w_river = raster.weights(extra=(near_river[raster.src] + near_river[raster.dst]) / 2.0)
-    legs = [s_cell, seat_cell["白舍镇"], seat_cell[COUNTY_SEAT], seat_cell["洽湾镇"], n_cell]
+    legs = [s_cell, *(seat_cell[t] for t in plan.trunk_towns), n_cell]
     g206: list[int] = []
     for a, b in itertools.pairwise(legs):
         piece = raster.paths([a], [[b]], w_river)[0]
         g206 += piece if not g206 else piece[1:]
-    cr.add(g206, 0, "G206国道")
+    cr.add(g206, 0, plan.trunk_name)
     raster.mark(g206)
     cr.forced.update((s_cell, n_cell))
 
     # G35 motorway: its own corridor, kept off G206 and around the county seat.
-    g206_xy = raster.xy[np.array(g206)]
-    d206 = cKDTree(g206_xy).query(raster.xy)[0]
-    d_seat = np.hypot(*(raster.xy - seat_xy[COUNTY_SEAT]).T)
-    pen = 1.0 + 3.0 * (d206 < 1500.0) + 4.0 * (d_seat < 2500.0)
-    w_mw = raster.length * (1.0 + 6.0 * raster.slope + raster.mean_elev / 2000.0)
-    w_mw = w_mw * (pen[raster.src] + pen[raster.dst]) / 2.0
-    s_far = s_end + np.array([-2500.0, 1500.0])
-    n_far = n_end + np.array([2500.0, 0.0])
-    s2 = _boundary_end(county_m, seat_xy["白舍镇"], s_far + 3.0 * (s_far - seat_xy["白舍镇"]))
-    n2 = _boundary_end(county_m, seat_xy["洽湾镇"], n_far + 3.0 * (n_far - seat_xy["洽湾镇"]))
-    mw_cells = raster.paths([raster.cell(*s2)], [[raster.cell(*n2)]], w_mw)[0]
+    if plan.motorway:
+        g206_xy = raster.xy[np.array(g206)]
+        d206 = cKDTree(g206_xy).query(raster.xy)[0]
+        d_seat = np.hypot(*(raster.xy - seat_xy[cs]).T)
+        pen = 1.0 + 3.0 * (d206 < 1500.0) + 4.0 * (d_seat < 2500.0)
+        w_mw = raster.length * (1.0 + 6.0 * raster.slope + raster.mean_elev / 2000.0)
+        w_mw = w_mw * (pen[raster.src] + pen[raster.dst]) / 2.0
+        s_far = s_end + np.array([-2500.0, 1500.0])
+        n_far = n_end + np.array([2500.0, 0.0])
+        s2 = _boundary_end(county_m, seat_xy[t_first], s_far + 3.0 * (s_far - seat_xy[t_first]))
+        n2 = _boundary_end(county_m, seat_xy[t_last], n_far + 3.0 * (n_far - seat_xy[t_last]))
+        mw_cells = raster.paths([raster.cell(*s2)], [[raster.cell(*n2)]], w_mw)[0]
 
     # 省道 from the county seat to the township seats; 县道 to the farm and the park.
     order = sorted(
-        (t for t in seat_xy if t != COUNTY_SEAT),
-        key=lambda t: -np.hypot(*(seat_xy[t] - seat_xy[COUNTY_SEAT])),
+        (t for t in seat_xy if t != cs),
+        key=lambda t: -np.hypot(*(seat_xy[t] - seat_xy[cs])),
     )
-    paths = raster.paths(
-        [seat_cell[COUNTY_SEAT]], [[seat_cell[t] for t in order]], raster.weights()
-    )
-    s_no = iter(_S_ROAD_NUMBERS)
+    paths = raster.paths([seat_cell[cs]], [[seat_cell[t] for t in order]], raster.weights())
+    s_no = itertools.chain(_S_ROAD_NUMBERS, itertools.count(401))
     for t, path in zip(order, paths, strict=True):
-        if t in (FARM, PARK):
+        if t in plan.minor_towns:
             cr.add(path, 2, f"{short_town_name(t)}公路")
         else:
             cr.add(path, 1, f"S{next(s_no)}省道")
@@ -614,7 +756,7 @@ def build_network(
     pairs = [
         (a, b)
         for a, b in pairs
-        if PARK not in (names[a], names[b]) and np.hypot(*(pts[a] - pts[b])) < 22000.0
+        if plan.park not in (names[a], names[b]) and np.hypot(*(pts[a] - pts[b])) < 22000.0
     ]
     by_src: dict[int, list[int]] = defaultdict(list)
     for a, b in pairs:
@@ -663,14 +805,16 @@ def build_network(
 
     # Motorway interchanges attach to the nearest major road cell; force it to be a node.
     # Drop the raster staircase first, then round the corners into long curves.
-    mw_raw = shapely.simplify(shapely.LineString(raster.xy[np.array(mw_cells)]), 250.0)
-    mw_xy = _chaikin(shapely.get_coordinates(mw_raw), 5)
-    mw_xy = np.vstack([s2, mw_xy[1:-1], n2])
-    mw_line = shapely.simplify(shapely.LineString(mw_xy), 15.0)
     major_cells = cr.cells()
     major_tree = cKDTree(raster.xy[major_cells])
     interchanges: list[tuple[float, str]] = []
-    for town in ("白舍镇", COUNTY_SEAT, "洽湾镇", "太和镇"):
+    mw_line = shapely.LineString()
+    if plan.motorway:
+        mw_raw = shapely.simplify(shapely.LineString(raster.xy[np.array(mw_cells)]), 250.0)
+        mw_xy = _chaikin(shapely.get_coordinates(mw_raw), 5)
+        mw_xy = np.vstack([s2, mw_xy[1:-1], n2])
+        mw_line = shapely.simplify(shapely.LineString(mw_xy), 15.0)
+    for town in plan.interchange_towns:
         s = mw_line.project(shapely.Point(*seat_xy[town]))
         if s < 1500.0 or s > mw_line.length - 1500.0:
             continue
@@ -694,8 +838,8 @@ def build_network(
     city_xy = city["xy"]
     for c in major_cells:
         cx, cy = raster.xy[c]
-        rx = (cx - seat_xy[COUNTY_SEAT][0]) / CITY_RADII_M[0]
-        ry = (cy - seat_xy[COUNTY_SEAT][1]) / CITY_RADII_M[1]
+        rx = (cx - seat_xy[cs][0]) / CITY_RADII_M[0]
+        ry = (cy - seat_xy[cs][1]) / CITY_RADII_M[1]
         if rx * rx + ry * ry < 1.0 and (raster.row[c] + raster.col[c]) % 4 == 0:
             cr.forced.add(int(c))
 
@@ -744,17 +888,19 @@ def build_network(
     # Boundary ends of G206 (5 m inside the county).
     for end, cell in ((s_end, s_cell), (n_end, n_cell)):
         e = roads.add_nodes(end)
-        roads.add_edges([node_of(cell)], e, highway="trunk", road_class="国道", name="G206国道")
+        roads.add_edges(
+            [node_of(cell)], e, highway="trunk", road_class="国道", name=plan.trunk_name
+        )
 
     # G35 carriageways: northbound on the right, southbound on the left, shared end nodes.
-    mw_ends = _add_motorway(roads, mw_line, links, node_of, rng)
+    mw_ends = _add_motorway(roads, mw_line, links, node_of, rng) if plan.motorway else []
 
     # County-seat streets.
-    city_ids, n_oneway = _add_city(roads, city, seat_xy[COUNTY_SEAT])
-    seat_node = node_of(seat_cell[COUNTY_SEAT])
+    city_ids, n_oneway = _add_city(roads, city, seat_xy[cs])
+    seat_node = node_of(seat_cell[cs])
     city_tree = cKDTree(city_xy)
     entries = [seat_node] + [
-        cell_node[c] for c in sorted(cr.forced) if c in cell_node and c != seat_cell[COUNTY_SEAT]
+        cell_node[c] for c in sorted(cr.forced) if c in cell_node and c != seat_cell[cs]
     ]
     node_xy = roads.node_xy
     for nid in entries:
@@ -763,22 +909,28 @@ def build_network(
             roads.add_edges([nid], [city_ids[j]], highway="tertiary", road_class="城区道路")
 
     # Industrial park streets.
-    park_ids = _add_park(roads, seat_xy[PARK], rng)
-    park_node = node_of(seat_cell[PARK])
-    pxy = roads.node_xy[park_ids]
-    jp = int(np.argmin(np.hypot(*(pxy - roads.node_xy[park_node]).T)))
-    roads.add_edges(
-        [park_node], [park_ids[jp]], highway="tertiary", road_class="城区道路", name="工业园大道"
-    )
+    park_ids = np.empty(0, dtype=np.int64)
+    if plan.park is not None:
+        park_ids = _add_park(roads, seat_xy[plan.park], rng)
+        park_node = node_of(seat_cell[plan.park])
+        pxy = roads.node_xy[park_ids]
+        jp = int(np.argmin(np.hypot(*(pxy - roads.node_xy[park_node]).T)))
+        roads.add_edges(
+            [park_node],
+            [park_ids[jp]],
+            highway="tertiary",
+            road_class="城区道路",
+            name="工业园大道",
+        )
 
     # Village nodes: 社区 sit on city nodes, the park community on the park centre.
     vnode = np.full(len(villages), -1, dtype=np.int64)
     kind = villages["kind"].to_numpy()
     vxy = villages[["x", "y"]].to_numpy()
     for iv in range(len(villages)):  # 187 villages
-        if kind[iv] == "社区" and villages["town"].iat[iv] == COUNTY_SEAT:
+        if kind[iv] == "社区" and villages["town"].iat[iv] == cs:
             vnode[iv] = city_ids[int(city_tree.query(vxy[iv])[1])]
-        elif villages["town"].iat[iv] == PARK:
+        elif villages["town"].iat[iv] == plan.park:
             vnode[iv] = park_ids[0]
     free = np.flatnonzero(vnode < 0)
     vnode[free] = roads.add_nodes(vxy[free])
@@ -799,7 +951,7 @@ def build_network(
     # Village lanes (scaled by road_detail) and tracks into the hills.
     lane_village = _add_lanes(roads, villages, vnode, county_m, lane_rng, road_detail)
     orchards = _add_tracks(roads, villages, lane_village, county_m, terrain, rng)
-    isolated = _add_isolated(roads, county_m, terrain, raster, frame, rng)
+    isolated = _add_isolated(roads, county_m, terrain, raster, frame, rng, plan)
     return Network(
         roads=roads,
         cell_node=cell_node,
@@ -1122,6 +1274,7 @@ def _add_isolated(
     raster: Raster,
     frame: Frame,
     rng: Any,
+    plan: RoadPlan = NANFENG_PLAN,
 ) -> list[dict[str, Any]]:
     """Tiny road pieces joined to nothing: three hill hamlets and a river-island lane."""
     lines = shapely.STRtree(roads.lines_m())
@@ -1178,6 +1331,8 @@ def _add_isolated(
         if d > best_d and county_m.buffer(-500).contains(q):
             best, best_d = q, d
     if best is None:
+        if not plan.require_island:
+            return pieces
         msg = "internal: no place on the river for the island road piece"
         raise InputError(msg)
     p = np.array([best.x, best.y])
@@ -1195,7 +1350,7 @@ def _add_isolated(
             "n_edges": 3,
             "lon": float(lon),
             "lat": float(lat),
-            "note": "盱江江心洲: a lane loop on a river island, ferry only",
+            "note": plan.island_note,
         }
     )
     return pieces

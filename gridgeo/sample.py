@@ -17,14 +17,23 @@ number of customers leaves the roads unchanged and ``road_detail`` changes only 
 The terrain and the road network are built by the private module
 ``gridgeo._sample_roads`` (graph-first: every road line ends exactly on its nodes).
 
+Any other county of a boundary file (by default the 100 Jiangxi counties of
+``sample_data/jiangxi``) is generated the same way from its real boundary (all pieces), its
+real township and village names and the OSM substations inside it, with generated township
+seats, codes, terrain, roads and the rest (``generate_county(adcode=...)``, CLI
+``gridgeo sample generate --county ADCODE``); :func:`write_company_files` writes it as a
+county company has its files (Amap GCJ-02 boundary and points, OSM WGS84 substations).
+
 Regenerate the shipped sample with ``python -m gridgeo.sample`` (``--help`` for options).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
+import re
 import shutil
 import sys
 import time
@@ -41,7 +50,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gridgeo._names import GIVEN_CHARS, SURNAMES
-from gridgeo._sample_addresses import make_addresses
+from gridgeo._sample_addresses import CountyNames, make_addresses
 from gridgeo._sample_roads import (
     COORD_DECIMALS,
     COUNTY_NAME,
@@ -56,24 +65,31 @@ from gridgeo._sample_roads import (
     Terrain,
     build_network,
     city_grid,
+    generic_plan,
+    make_generic_terrain,
     make_terrain,
     road_stats,
     roads_gdf,
     short_town_name,
 )
-from gridgeo.crs import metric_crs, to_wgs84_geometry, wgs84_to_gcj02
-from gridgeo.errors import CorruptFileError, InputError, NotFoundError
+from gridgeo.admin import admin_names
+from gridgeo.crs import DATUMS, metric_crs, to_wgs84_geometry, wgs84_to_gcj02
+from gridgeo.errors import CorruptFileError, InputError, MissingColumnError, NotFoundError
 
 __all__ = [
+    "COMPANY_FILES",
     "DEFAULT_N_CUSTOMERS",
     "DEFAULT_ROAD_DETAIL",
     "DEFAULT_SEED",
     "SAMPLE_DIR",
     "SOURCE_FILES",
+    "CountyChoice",
     "SampleCounty",
+    "find_sample_county",
     "generate_county",
     "load_sample",
     "refresh_sources",
+    "write_company_files",
     "write_sample",
 ]
 
@@ -145,6 +161,8 @@ _SURNAMES = SURNAMES
 _GIVEN = GIVEN_CHARS
 _SHOPS = ("超市", "便利店", "饭店", "五金店", "农资店", "药店", "理发店", "副食店")
 _FIRMS = ("桔都", "丰源", "琴城", "盱江", "金桔", "旭日", "恒达", "鑫源", "华丰", "赣丰")
+# Firm names of other counties: the same number of words, none tied to Nanfeng.
+_FIRMS_GENERIC = ("恒丰", "丰源", "兴旺", "长青", "金源", "旭日", "恒达", "鑫源", "华丰", "宏发")
 _FIRM_TRADES = ("食品", "果业", "建材", "电子", "新材料", "机械", "纺织", "包装")
 
 
@@ -384,6 +402,11 @@ def _pick_spaced(
     cand: np.ndarray, score: np.ndarray, n: int, spacing: float, taken: np.ndarray
 ) -> np.ndarray:
     """Greedily pick n candidates by ascending score, at least ``spacing`` apart."""
+    if n == 0:
+        return np.empty((0, 2))
+    if len(cand) < n:
+        msg = f"internal: {len(cand)} candidate places for {n} villages; use another seed"
+        raise InputError(msg)
     order = np.argsort(score, kind="stable")
     chosen: list[np.ndarray] = []
     while True:
@@ -421,8 +444,9 @@ def _make_villages(
     county_m: shapely.Geometry,
     terrain: Terrain,
     rng: Any,
+    county_seat: str = COUNTY_SEAT,
 ) -> pd.DataFrame:
-    """Place the 187 villages in their township's territory, preferring low ground."""
+    """Place the villages in their township's territory, preferring low ground."""
     inset = county_m.buffer(-600.0)
     rows = []
     for t, terr in zip(towns.itertuples(), territories, strict=True):
@@ -431,14 +455,14 @@ def _make_villages(
         seat = np.array([t.x, t.y])
         short = short_town_name(t.town)
         match = [v for v in names if v in (short + "村", short + "社区")]
-        if t.town == COUNTY_SEAT:
+        if t.town == county_seat:
             seat_names: list[str] = []
         elif match:
             seat_names = match
         else:
             seat_names = [names[0]]
         pos: dict[str, np.ndarray] = {}
-        if t.town == COUNTY_SEAT:
+        if t.town == county_seat:
             comm = [v for v in names if v.endswith("社区")]
             d = np.hypot(*(city_nodes - seat).T)
             cand = city_nodes[d < 1400.0]
@@ -456,13 +480,20 @@ def _make_villages(
                 p = seat + rng.uniform(300, 600) * np.array([np.cos(ang), np.sin(ang)]) * (1 + k)
                 if inset.contains(shapely.Point(*p)):
                     break
+            else:
+                if not county_m.contains(shapely.Point(*p)):
+                    p = seat.copy()
             pos[v] = p
         rest = [v for v in names if v not in pos]
         if rest:
             area = terr.intersection(inset)
+            if area.area < 1e6:  # a sliver of a territory: use all of it
+                area = terr
             cand = _sample_in(area, 60 * len(rest) + 200, rng)
-            far = 2200.0 if t.town == COUNTY_SEAT else 1000.0
-            cand = cand[np.hypot(*(cand - seat).T) > far]
+            far = 2200.0 if t.town == county_seat else 1000.0
+            away = np.hypot(*(cand - seat).T) > far
+            if away.sum() >= 2 * len(rest):
+                cand = cand[away]
             # Prefer the floors of side valleys over ridges, and mildly the lower country.
             elev = terrain.elevation(cand[:, 0], cand[:, 1])
             score = elev - 0.7 * terrain.trend(cand[:, 0], cand[:, 1])
@@ -530,6 +561,7 @@ def _make_substations(
     county_m: shapely.Geometry,
     terrain: Terrain,
     rng: Any,
+    skip: tuple[str | None, ...] = (COUNTY_SEAT, PARK),
 ) -> pd.DataFrame:
     rows = []
     seats = towns[["x", "y"]].to_numpy()
@@ -537,7 +569,9 @@ def _make_substations(
     for k, (_, r) in enumerate(subs.iterrows()):
         poly = frame.geom_to_m(r.geometry)
         c = poly.centroid
-        kv, vsrc = _osm_voltage_kv(r.get("voltage"), poly.area)
+        area = r.get("area_m2")
+        area = float(area) if isinstance(area, (int, float)) and np.isfinite(area) else poly.area
+        kv, vsrc = _osm_voltage_kv(r.get("voltage"), area)
         town = towns["town"].iat[int(np.argmin(np.hypot(*(seats - [c.x, c.y]).T)))]
         name = r.get("name")
         if not isinstance(name, str) or not name:
@@ -553,9 +587,9 @@ def _make_substations(
                 "osm_index": k,
             }
         )
-    have = np.array([[r["x"], r["y"]] for r in rows])
+    have = np.array([[r["x"], r["y"]] for r in rows]).reshape(-1, 2)
     for t in towns.itertuples():
-        if t.town in (COUNTY_SEAT, PARK):
+        if t.town in skip:
             continue
         seat = np.array([t.x, t.y])
         if len(have) and np.min(np.hypot(*(have - seat).T)) < 4000.0:
@@ -563,6 +597,8 @@ def _make_substations(
         ang = rng.uniform(0, 2 * np.pi) + np.linspace(0, 2 * np.pi, 12, endpoint=False)
         cand = seat + rng.uniform(500, 900) * np.column_stack([np.cos(ang), np.sin(ang)])
         cand = cand[shapely.contains_xy(inset, cand[:, 0], cand[:, 1])]
+        if len(cand) == 0:
+            continue
         p = cand[np.argmin(terrain.elevation(cand[:, 0], cand[:, 1]))]
         rows.append(
             {
@@ -581,7 +617,8 @@ def _make_substations(
     for nm in sorted(set(names)):
         dup = np.flatnonzero(names == nm)
         for i, j in enumerate(dup[1:]):
-            names[j] = nm.replace("变电站", f"{'二三四五'[i]}号变电站")
+            no = "二三四五六七八九十"[i] if i < 9 else str(i + 2)
+            names[j] = nm.replace("变电站", f"{no}号变电站")
     df["name"] = names
     df.insert(0, "substation_id", [f"SUB{i + 1:02d}" for i in range(len(df))])
     return df.drop(columns="osm_index")
@@ -598,10 +635,12 @@ _REPAIR = (
 )
 
 
-def _make_repair_stations(towns: pd.DataFrame, nodes_xy: np.ndarray, rng: Any) -> pd.DataFrame:
+def _make_repair_stations(
+    towns: pd.DataFrame, nodes_xy: np.ndarray, rng: Any, plan: tuple = _REPAIR
+) -> pd.DataFrame:
     seat = {t.town: np.array([t.x, t.y]) for t in towns.itertuples()}
     rows = []
-    for k, (town, name, crews) in enumerate(_REPAIR):
+    for k, (town, name, crews) in enumerate(plan):
         p = _near(seat[town], nodes_xy, rng)
         rows.append(
             {
@@ -616,13 +655,33 @@ def _make_repair_stations(towns: pd.DataFrame, nodes_xy: np.ndarray, rng: Any) -
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class _Local:
+    """The names a generated county's stations, points and customers are written with."""
+
+    adcode: str = COUNTY_ADCODE
+    county: str = COUNTY_NAME
+    county_short: str = "南丰"
+    province_short: str = "江西"
+    county_seat: str = COUNTY_SEAT
+    park: str | None = PARK
+    farms: tuple[str, ...] = (FARM,)
+    hall_street: str = "桔都路"
+    repair: tuple = _REPAIR
+    hall_skip: int = 2  # the first repair stations that get no service hall of their own
+
+
+_NANFENG = _Local()
+
+
 def _make_payment_points(
-    towns: pd.DataFrame, villages: pd.DataFrame, net: Network, rng: Any
+    towns: pd.DataFrame, villages: pd.DataFrame, net: Network, rng: Any, loc: _Local = _NANFENG
 ) -> pd.DataFrame:
     nodes_xy = net.roads.node_xy
     seat = {t.town: np.array([t.x, t.y]) for t in towns.itertuples()}
     rows: list[tuple[str, str, str, np.ndarray]] = []
-    qc = seat[COUNTY_SEAT]
+    qc = seat[loc.county_seat]
+    cty, csh, seat_short = loc.county, loc.county_short, short_town_name(loc.county_seat)
     city = nodes_xy[net.city_node_ids]
     d_city = np.hypot(*(city - qc).T)
     central = city[np.argsort(d_city, kind="stable")[: max(10, len(city) // 3)]]
@@ -630,34 +689,39 @@ def _make_payment_points(
     def city_spot() -> np.ndarray:
         return _near(central[int(rng.integers(len(central)))], nodes_xy, rng, off=(8.0, 25.0))
 
-    rows.append(("service_hall", "营业厅", "国网南丰县供电公司营业厅", _near(qc, nodes_xy, rng)))
-    rows.append(("service_hall", "营业厅", "琴城供电营业厅（桔都路）", city_spot()))
-    for town, name, _ in _REPAIR[2:]:
+    rows.append(("service_hall", "营业厅", f"国网{cty}供电公司营业厅", _near(qc, nodes_xy, rng)))
+    rows.append(
+        ("service_hall", "营业厅", f"{seat_short}供电营业厅（{loc.hall_street}）", city_spot())
+    )
+    for town, name, _ in loc.repair[loc.hall_skip :]:
         rows.append(("service_hall", "营业厅", f"{name}营业厅", _near(seat[town], nodes_xy, rng)))
+    rural_bank = f"{loc.province_short}{csh}农村商业银行"
     for bank in (
-        "中国农业银行南丰支行",
-        "中国工商银行南丰支行",
-        "中国建设银行南丰支行",
-        "中国银行南丰支行",
-        "中国邮政储蓄银行南丰县支行",
-        "江西南丰农村商业银行营业部",
+        f"中国农业银行{csh}支行",
+        f"中国工商银行{csh}支行",
+        f"中国建设银行{csh}支行",
+        f"中国银行{csh}支行",
+        f"中国邮政储蓄银行{cty}支行",
+        f"{rural_bank}营业部",
     ):
         rows.append(("bank", "银行", bank, city_spot()))
     for k in range(4):
-        rows.append(("self_service", "自助缴费终端", f"琴城自助缴费终端{k + 1}号", city_spot()))
+        rows.append(
+            ("self_service", "自助缴费终端", f"{seat_short}自助缴费终端{k + 1}号", city_spot())
+        )
     for t in towns.itertuples():
-        if t.town in (COUNTY_SEAT, PARK):
+        if t.town in (loc.county_seat, loc.park):
             continue
         short = short_town_name(t.town)
         rows.append(
-            ("bank", "银行", f"江西南丰农村商业银行{short}支行", _near(seat[t.town], nodes_xy, rng))
+            ("bank", "银行", f"{rural_bank}{short}支行", _near(seat[t.town], nodes_xy, rng))
         )
         if t.kind == "镇":
             rows.append(
                 (
                     "bank",
                     "银行",
-                    f"中国邮政储蓄银行南丰{short}营业所",
+                    f"中国邮政储蓄银行{csh}{short}营业所",
                     _near(seat[t.town], nodes_xy, rng),
                 )
             )
@@ -671,7 +735,7 @@ def _make_payment_points(
             )
     vxy = villages[["x", "y"]].to_numpy()
     agent = rng.random(len(villages)) < np.where(villages["kind"].to_numpy() == "社区", 0.5, 0.45)
-    agent &= villages["town"].to_numpy() != PARK
+    agent &= villages["town"].to_numpy() != loc.park
     sur = rng.choice(np.array(_SURNAMES, dtype=object), len(villages))
     for i in np.flatnonzero(agent):
         v = villages["village"].iat[i]
@@ -730,6 +794,8 @@ def _make_customers(
     rng: Any,
     addr_rng: Any,
     gps_rng: Any,
+    loc: _Local = _NANFENG,
+    names: CountyNames | None = None,
 ) -> pd.DataFrame:
     nv = len(villages)
     town = villages["town"].to_numpy()
@@ -739,9 +805,13 @@ def _make_customers(
     vxy = villages[["x", "y"]].to_numpy()
     ptype = np.full(nv, 2)
     ptype[seat] = 1
-    ptype[(kind == "社区") & (town == COUNTY_SEAT)] = 0
-    ptype[town == FARM] = 3
-    ptype[town == PARK] = 4
+    if loc is _NANFENG:
+        ptype[(kind == "社区") & (town == COUNTY_SEAT)] = 0
+    else:  # every 街道 is urban
+        urban = np.array([t.endswith("街道") or t == loc.county_seat for t in town], dtype=bool)
+        ptype[(kind == "社区") & urban] = 0
+    ptype[np.isin(town, loc.farms)] = 3
+    ptype[town == loc.park] = 4
     base = np.array([7.0, 3.0, 1.0, 1.5, 0.0])[ptype]
     weight = base * rng.lognormal(0.0, 0.35, nv) * np.exp(-(elev - 120.0) / 500.0)
     k = _lane_k(villages, road_detail)
@@ -751,12 +821,12 @@ def _make_customers(
     # Hamlets by the isolated road pieces, assigned to the nearest village for their address.
     iso_xy = np.array([frame.to_m(p["lon"], p["lat"]) for p in net.isolated]).reshape(-1, 2)
     n_iso = np.array([6 if p["kind"] == "hill_hamlet" else 4 for p in net.isolated], dtype=int)
-    iso_v = cKDTree(vxy[villages["kind"].to_numpy() != "虚拟"]).query(iso_xy)[1]
-    iso_v = np.flatnonzero(villages["kind"].to_numpy() != "虚拟")[iso_v]
-    n_park = round(PARK_SHARE * n)
+    real_v = np.flatnonzero(villages["kind"].to_numpy() != "虚拟")
+    iso_v = real_v[cKDTree(vxy[real_v]).query(iso_xy)[1]] if len(iso_xy) else n_iso
+    n_park = round(PARK_SHARE * n) if loc.park is not None else 0
     n_rest = n - int(n_iso.sum()) - n_park
     counts = rng.multinomial(n_rest, weight / weight.sum())
-    park_v = int(np.flatnonzero(town == PARK)[0])
+    park_v = int(np.flatnonzero(town == loc.park)[0]) if n_park else 0
     vid = np.concatenate(
         [np.repeat(np.arange(nv), counts), np.full(n_park, park_v), np.repeat(iso_v, n_iso)]
     )
@@ -796,11 +866,12 @@ def _make_customers(
     xy[out] = anchor[out] + dist[:, None] * np.column_stack([np.cos(ang), np.sin(ang)])
     # The industrial park: spread over its grid.
     park = source == 1
-    pxy = net.roads.node_xy[net.park_node_ids]
-    centre = pxy[0]
-    j = rng.integers(0, len(pxy), int(park.sum()))
-    anchor[park] = centre
-    xy[park] = pxy[j] + rng.uniform(-100, 100, (int(park.sum()), 2))
+    if loc.park is not None:
+        pxy = net.roads.node_xy[net.park_node_ids]
+        centre = pxy[0]
+        j = rng.integers(0, len(pxy), int(park.sum()))
+        anchor[park] = centre
+        xy[park] = pxy[j] + rng.uniform(-100, 100, (int(park.sum()), 2))
     anchor[iso] = iso_xy[source[iso] - 2]
     xy[iso] = anchor[iso] + rng.standard_normal((int(iso.sum()), 2)) * 70.0
     xy = _inside(county_m, anchor, xy)
@@ -818,7 +889,7 @@ def _make_customers(
     hill = np.clip((elev[vid] - 120.0) / 400.0, 0.0, 1.0)
     vulnerable = (cat == 0) & (rng.random(n) < VULNERABLE_P * (0.7 + 0.6 * hill))
 
-    names = _customer_names(villages["village"].to_numpy()[vid], cat, usage, rng)
+    names_ = _customer_names(villages["village"].to_numpy()[vid], cat, usage, rng, loc.county)
     rows = pd.DataFrame(
         {
             "town": town[vid],
@@ -828,7 +899,7 @@ def _make_customers(
             "house_no": house_no,
         }
     )
-    addr = make_addresses(rows, addr_rng)
+    addr = make_addresses(rows, addr_rng, names=names)
 
     lon, lat = frame.to_ll(xy[:, 0], xy[:, 1])
     has = gps_rng.random(n) < GPS_SHARE
@@ -849,13 +920,13 @@ def _make_customers(
     gps_error = np.where(swapped, "swapped_lonlat", np.where(far, "far_off", ""))
 
     serial = np.arange(1, n + 1).astype(str)
-    ids = np.char.add(COUNTY_ADCODE, np.char.zfill(serial, 7))
+    ids = np.char.add(loc.adcode, np.char.zfill(serial, 7))
     cats = np.array(CATEGORIES, dtype=object)
     cats_zh = np.array(CATEGORIES_ZH, dtype=object)
     df = pd.DataFrame(
         {
             "customer_id": ids.astype(object),
-            "name": names,
+            "name": names_,
             "address": addr["address"].to_numpy(dtype=object),
             "category": cats[cat],
             "category_zh": cats_zh[cat],
@@ -876,7 +947,7 @@ def _make_customers(
 
 
 def _customer_names(
-    village: np.ndarray, cat: np.ndarray, usage: np.ndarray, rng: Any
+    village: np.ndarray, cat: np.ndarray, usage: np.ndarray, rng: Any, county: str = COUNTY_NAME
 ) -> np.ndarray:
     n = len(cat)
     obj = lambda seq: np.array(seq, dtype=object)  # noqa: E731
@@ -886,9 +957,10 @@ def _customer_names(
     person = sur + g1 + g2
     stem = np.array([v.removesuffix("社区").removesuffix("村") for v in village], dtype=object)
     shop = stem + sur + "记" + obj(_SHOPS)[rng.integers(0, len(_SHOPS), n)]
+    firms = _FIRMS if county == COUNTY_NAME else _FIRMS_GENERIC
     firm = (
-        "南丰县"
-        + obj(_FIRMS)[rng.integers(0, len(_FIRMS), n)]
+        county
+        + obj(firms)[rng.integers(0, len(firms), n)]
         + obj(_FIRM_TRADES)[rng.integers(0, len(_FIRM_TRADES), n)]
         + "有限公司"
     )
@@ -929,8 +1001,29 @@ def generate_county(
     n_customers: int = DEFAULT_N_CUSTOMERS,
     road_detail: float = DEFAULT_ROAD_DETAIL,
     source_dir: str | Path | None = None,
+    adcode: str | int | None = None,
+    boundary: str | Path | None = None,
+    boundary_datum: str = "gcj02",
 ) -> SampleCounty:
-    """Generate the Nanfeng sample county from its real parts and a seed.
+    """Generate a sample county from its real parts and a seed: Nanfeng by default, or any
+    county of a boundary file.
+
+    Nanfeng (no ``adcode``, or 361023 with the default boundary file) is built from
+    ``sample_data/nanfeng/source`` with its real township seats and codes, the 盱江 valley,
+    G206/G35 and the industrial park. Any other county is built from its real boundary (every
+    piece of at least ``MIN_PIECE_KM2`` km² gets a township seat, villages and roads), its real
+    township and village names from ``sample_data/jiangxi/jiangxi_towns_villages.csv``
+    (generated names, labelled, for a county not in it), the real OSM substations inside it
+    (``sample_data/jiangxi/osm_substations_jiangxi_points.gpkg``) plus generated 35 kV ones
+    near township seats that have none, and generated seats, village positions, codes,
+    terrain (one main valley through the county seat), roads, stations, payment points and
+    customers whose addresses carry the county's real province, city and county names
+    (:func:`gridgeo.admin.admin_names`). The county seat is the 街道 with the most 社区 in the
+    names table, else the 镇 with the most 社区 (the first in table order on a tie).
+    Township codes follow the statistics rules (adcode + 001-099 街道, 100-199 镇 with the
+    seat first, 200-399 乡, 400+ other units); village codes append 001.. for 社区 and
+    201.. for 村 (as in Nanfeng). Everything generated is labelled (``meta``
+    ``generated``, ``generated`` / ``source`` / ``*_source`` columns).
 
     Parameters
     ----------
@@ -944,7 +1037,14 @@ def generate_county(
         Scales the village lanes: 1.0 gives ~10^4 road nodes, 150 gives ~10^6. Roads other
         than the lanes do not change with it.
     source_dir
-        Folder with the real inputs (default ``sample_data/nanfeng/source``).
+        Folder with the real inputs of Nanfeng (default ``sample_data/nanfeng/source``).
+    adcode
+        The county: 6-digit adcode or name in ``boundary`` (default: Nanfeng).
+    boundary
+        The county boundary file with columns ``name`` and ``adcode`` (default: the Jiangxi
+        counties, ``sample_data/jiangxi/amap_jiangxi_counties_gcj02.gpkg``).
+    boundary_datum
+        Datum of ``boundary``: ``gcj02`` (Amap, default), ``wgs84`` or ``bd09``.
 
     Returns
     -------
@@ -962,6 +1062,21 @@ def generate_county(
         If a source file cannot be read.
     """
     _check_params(seed, n_customers, road_detail)
+    if adcode is not None or boundary is not None:
+        choice = find_sample_county(
+            COUNTY_ADCODE if adcode is None else adcode,
+            boundary=boundary,
+            boundary_datum=boundary_datum,
+        )
+        if not (choice.adcode == COUNTY_ADCODE and boundary is None):
+            return _generate_other(
+                choice,
+                seed=seed,
+                n_customers=n_customers,
+                road_detail=road_detail,
+                towns_villages=DEFAULT_TOWNS_VILLAGES,
+                substations=DEFAULT_SUBSTATIONS,
+            )
     t0 = time.perf_counter()
     src = _read_sources(Path(source_dir) if source_dir is not None else SAMPLE_DIR / "source")
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(9)]
@@ -1108,6 +1223,505 @@ def generate_county(
     )
 
 
+# ----------------------------------------------------------------------------- any county
+
+JIANGXI_DIR = SAMPLE_DIR.parent / "jiangxi"
+DEFAULT_BOUNDARY = JIANGXI_DIR / "amap_jiangxi_counties_gcj02.gpkg"
+DEFAULT_TOWNS_VILLAGES = JIANGXI_DIR / "jiangxi_towns_villages.csv"
+DEFAULT_SUBSTATIONS = JIANGXI_DIR / "osm_substations_jiangxi_points.gpkg"
+MIN_PIECE_KM2 = 20.0  # boundary pieces at least this large get a township, villages and roads
+_CN_DIGITS = "一二三四五六七八九十"
+
+
+@dataclass(frozen=True)
+class CountyChoice:
+    """A county picked from a boundary file: its adcode, name and geometry as in the file."""
+
+    adcode: str
+    name: str
+    geometry: shapely.Geometry
+    boundary_file: Path
+    datum: str
+
+
+def _read_boundary_file(path: Path) -> gpd.GeoDataFrame:
+    if not path.is_file():
+        msg = (
+            f"边界文件不存在 / boundary file {str(path)!r} not found: pass an existing file "
+            "with `--boundary FILE`"
+        )
+        raise NotFoundError(msg)
+    try:
+        gdf = gpd.read_file(path, engine="pyogrio")
+    except (OSError, ValueError, pyogrio.errors.DataSourceError) as exc:
+        msg = f"边界文件无法读取 / cannot read the boundary file {str(path)!r}: {exc}"
+        raise CorruptFileError(msg) from exc
+    for col in ("adcode", "name"):
+        if col not in gdf.columns:
+            msg = (
+                f"边界文件缺少列 / boundary file {str(path)!r} has no column {col!r}: give a "
+                "file with columns `name` and `adcode` (like Amap's county boundaries)"
+            )
+            raise MissingColumnError(msg)
+    return gdf
+
+
+def find_sample_county(
+    county: str | int,
+    *,
+    boundary: str | Path | None = None,
+    boundary_datum: str = "gcj02",
+) -> CountyChoice:
+    """The county ``county`` (6-digit adcode or name, e.g. ``361022`` or ``黎川县``/``黎川``).
+
+    Parameters
+    ----------
+    county
+        Adcode or name as in the boundary file's ``adcode`` / ``name`` columns.
+    boundary
+        The boundary file (default: the 100 Jiangxi counties of
+        ``sample_data/jiangxi/amap_jiangxi_counties_gcj02.gpkg``, GCJ-02).
+    boundary_datum
+        Datum of the boundary file's coordinates: ``gcj02`` (Amap, the default), ``wgs84`` or
+        ``bd09``.
+
+    Raises
+    ------
+    NotFoundError
+        If the file or the county is not found (the message suggests close names).
+    InputError
+        If the datum is unknown or a name matches several counties.
+    """
+    datum = str(boundary_datum).strip().lower()
+    if datum not in DATUMS:
+        msg = (
+            f"未知坐标系 / unknown `--boundary-datum` {boundary_datum!r}: use one of "
+            f"{', '.join(DATUMS)}"
+        )
+        raise InputError(msg)
+    path = Path(boundary) if boundary is not None else DEFAULT_BOUNDARY
+    gdf = _read_boundary_file(path)
+    codes = gdf["adcode"].astype(str).str.strip()
+    names = gdf["name"].astype(str).str.strip()
+    text = str(county).strip()
+    if text.isdigit():
+        hit = np.flatnonzero((codes == text).to_numpy())
+    else:
+        short = names.str.replace(r"(县|区|市|自治县)$", "", regex=True)
+        hit = np.flatnonzero(((names == text) | (short == text)).to_numpy())
+    if len(hit) == 0:
+        pool = list(codes) if text.isdigit() else list(names)
+        close = difflib.get_close_matches(text, pool, n=3, cutoff=0.3)
+        if text.isdigit():
+            close = [f"{c} {names.iat[int(np.flatnonzero(codes == c)[0])]}" for c in close]
+        else:
+            close = [f"{c} {codes.iat[int(np.flatnonzero(names == c)[0])]}" for c in close]
+        hint = f"; 相近 / close: {', '.join(close)}" if close else ""
+        msg = (
+            f"边界文件中没有该县 / no county {text!r} in {str(path)!r}{hint}: give a name or "
+            "6-digit adcode from the file's `name`/`adcode` columns (e.g. 黎川县 or 361022), "
+            "or another file with `--boundary`"
+        )
+        raise NotFoundError(msg)
+    if len(np.unique(codes.iloc[hit])) > 1:
+        listed = ", ".join(f"{codes.iat[i]} {names.iat[i]}" for i in hit)
+        msg = f"多个县同名 / several counties are called {text!r} ({listed}): pass the adcode"
+        raise InputError(msg)
+    geom = shapely.union_all(gdf.geometry.iloc[hit].to_numpy())
+    if geom is None or geom.is_empty:
+        msg = f"县界为空 / the boundary of {text!r} in {str(path)!r} is empty"
+        raise CorruptFileError(msg)
+    adcode = codes.iat[hit[0]]
+    if not re.fullmatch(r"\d{6}", adcode):
+        msg = (
+            f"县代码无效 / the `adcode` of {text!r} in {str(path)!r} is {adcode!r}: give the "
+            "county's 6-digit adcode in the boundary file's `adcode` column"
+        )
+        raise InputError(msg)
+    return CountyChoice(adcode, names.iat[hit[0]], geom, path, datum)
+
+
+def _generic_kind(town: str) -> str:
+    if town.endswith("街道"):
+        return "街道"
+    return _town_kind(town)
+
+
+def _cn_number(k: int) -> str:
+    if k <= 10:
+        return _CN_DIGITS[k - 1]
+    if k < 20:
+        return "十" + _CN_DIGITS[k - 11]
+    return _CN_DIGITS[k // 10 - 1] + "十" + (_CN_DIGITS[k % 10 - 1] if k % 10 else "")
+
+
+def _county_names_table(adcode: str, area_km2: float, path: Path) -> tuple[pd.DataFrame, str]:
+    """The county's rows of the towns/villages table, or generated names (clearly labelled)."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    rows = table[table["county_adcode"] == adcode]
+    if not rows.empty:
+        # the table repeats a few names within one township (黎川县 厚村乡 厚村): keep one
+        rows = rows[["town", "village"]].drop_duplicates(ignore_index=True)
+        return rows, "real"
+    n_towns = int(np.clip(round(area_km2 / 120.0), 4, 20))
+    out = []
+    for k in range(1, n_towns + 1):
+        town = f"生成{_cn_number(k)}{'镇' if k <= n_towns // 2 else '乡'}"
+        out.append((town, ""))
+        for j in range(1, 11):
+            out.append((town, f"{town[:-1]}{_cn_number(j)}村"))
+    return pd.DataFrame(out, columns=["town", "village"]), "generated"
+
+
+def _county_seat(gaz: pd.DataFrame, towns: list[str], kinds: dict[str, str]) -> str:
+    """The county seat: the 街道 (else the 镇) with the most 社区, the first in table order on
+    a tie (日峰镇 in 黎川县, 12 社区); the first township if there is neither."""
+    n_comm = gaz[gaz["village"].str.endswith("社区")].groupby("town").size()
+    for kind in ("街道", "镇"):
+        pool = [t for t in towns if kinds[t] == kind]
+        if pool:
+            return max(pool, key=lambda t: (int(n_comm.get(t, 0)), -pool.index(t)))
+    return towns[0]
+
+
+def _generic_town_codes(adcode: str, towns: list[str], seat: str) -> dict[str, str]:
+    """9-digit codes by the statistics rules: 街道 001-099, 镇 100-199, 乡 200-399, others 400+.
+
+    The county seat comes first in its class (琴城镇 is 361023100 in Nanfeng).
+    """
+    start = {"街道": 1, "镇": 100, "乡": 200}
+    counters: dict[str, int] = {}
+    out = {}
+    for town in sorted(towns, key=lambda t: (t != seat, towns.index(t))):
+        kind = _generic_kind(town)
+        key = kind if kind in start else "other"
+        n = counters.get(key, 0)
+        counters[key] = n + 1
+        out[town] = f"{adcode}{start.get(key, 400) + n:03d}"
+    return out
+
+
+def _piece_point(piece: shapely.Geometry, rng: Any, *, n: int = 400) -> np.ndarray:
+    """A point well inside ``piece``: the deepest of ``n`` random points."""
+    pts = _sample_in(piece, n, rng)
+    depth = shapely.distance(piece.boundary, shapely.points(pts))
+    return pts[int(np.argmax(np.minimum(depth, 8000.0) + rng.uniform(0, 500.0, len(pts))))]
+
+
+def _place_generic_towns(
+    towns: list[str], seat: str, county_m: shapely.Geometry, rng: Any
+) -> tuple[dict[str, tuple[float, float]], list[shapely.Geometry]]:
+    """Generated township seats: the county seat deep in the largest piece, one seat in every
+    other piece of at least ``MIN_PIECE_KM2``, the rest spread out (deterministic from rng)."""
+    pieces = sorted(shapely.get_parts(county_m), key=lambda g: -g.area)
+    big = [p for p in pieces if p.area >= MIN_PIECE_KM2 * 1e6] or pieces[:1]
+    xy: dict[str, np.ndarray] = {seat: _piece_point(big[0], rng)}
+    others = [t for t in towns if t != seat]
+    streets = [t for t in others if t.endswith("街道")]
+    rural = [t for t in others if not t.endswith("街道")]
+    inset_main = big[0].buffer(-1500.0)
+    if inset_main.area < 0.2 * big[0].area:
+        inset_main = big[0]
+    for t in streets:  # other 街道: around the county seat
+        for _ in range(200):
+            ang = rng.uniform(0, 2 * np.pi)
+            p = xy[seat] + rng.uniform(2500.0, 5000.0) * np.array([np.cos(ang), np.sin(ang)])
+            if inset_main.contains(shapely.Point(*p)):
+                break
+        else:
+            p = _piece_point(big[0], rng)
+        xy[t] = p
+    for piece in big[1:]:  # one township in every other sizeable piece
+        if not rural:
+            break
+        xy[rural.pop()] = _piece_point(piece, rng)
+    if rural:
+        area = shapely.union_all([p.buffer(-1500.0) for p in big])
+        if area.is_empty or area.area < 0.2 * sum(p.area for p in big):
+            area = shapely.union_all(big)
+        cand = _sample_in(area, 80 * len(rural) + 400, rng)
+        spacing = 0.9 * np.sqrt(sum(p.area for p in big) / len(towns))
+        taken = np.array(list(xy.values()))
+        picked = _pick_spaced(cand, rng.random(len(cand)), len(rural), spacing, taken)
+        for t, p in zip(rural, picked, strict=True):
+            xy[t] = p
+    seats = {t: (float(xy[t][0]), float(xy[t][1])) for t in towns}
+    return seats, big
+
+
+def _generic_territories(
+    towns: pd.DataFrame, pieces: list[shapely.Geometry]
+) -> list[shapely.Geometry]:
+    """Voronoi cells of the seats within each piece, clipped to that piece."""
+    pts = shapely.points(towns["x"].to_numpy(), towns["y"].to_numpy())
+    parts: list[list[shapely.Geometry]] = [[] for _ in range(len(towns))]
+    for piece in pieces:
+        inside = np.flatnonzero(shapely.contains(piece, pts))
+        if len(inside) == 1:
+            parts[inside[0]].append(piece)
+        elif len(inside) > 1:
+            cells = shapely.voronoi_polygons(
+                shapely.MultiPoint(list(pts[inside])), extend_to=piece.buffer(20000), ordered=True
+            )
+            for i, c in zip(inside, shapely.get_parts(cells), strict=True):
+                parts[i].append(shapely.intersection(c, piece))
+    return [shapely.union_all(p) if p else shapely.Point(0, 0).buffer(0) for p in parts]
+
+
+def _generic_repair(towns: pd.DataFrame, county: str, seat: str) -> tuple:
+    """The county's command centre at the seat and a 供电所 at every 镇 (乡 if there is no 镇)."""
+    rows: list[tuple[str, str, int]] = [(seat, f"{county}供电公司抢修指挥中心", 4)]
+    kinds = dict(zip(towns["town"], towns["kind"], strict=True))
+    pick = [t for t in towns["town"] if t != seat and kinds[t] == "镇"]
+    if not pick:
+        pick = [t for t in towns["town"] if t != seat and kinds[t] in ("乡", "街道")]
+    for k, t in enumerate(pick):
+        rows.append((t, f"{short_town_name(t)}供电所", 2 if k < 3 else 1))
+    return tuple(rows)
+
+
+def _generate_other(
+    choice: CountyChoice,
+    *,
+    seed: int,
+    n_customers: int,
+    road_detail: float,
+    towns_villages: Path,
+    substations: Path,
+) -> SampleCounty:
+    """Generate a sample of any county from its boundary, names and OSM substations."""
+    t0 = time.perf_counter()
+    adcode = choice.adcode
+    try:
+        admin = admin_names(adcode)
+        province, city_name, county_name = admin.province, admin.city, admin.county
+        province_short = admin.province_short
+        county_short = admin.county_short
+    except (InputError, NotFoundError):
+        province, city_name, county_name = "", "", choice.name
+        province_short, county_short = "", choice.name[:-1]
+    county_wgs = to_wgs84_geometry(
+        gpd.GeoSeries([choice.geometry], crs="EPSG:4326"), choice.datum
+    ).union_all()
+    county_wgs = shapely.make_valid(shapely.set_precision(county_wgs, 10.0**-COORD_DECIMALS))
+    streams = [
+        np.random.default_rng(s) for s in np.random.SeedSequence([int(seed), int(adcode)]).spawn(10)
+    ]
+    r_terrain, r_vill, r_roads, r_lanes, r_st, r_cust, r_addr, r_gps, r_city, r_seat = streams
+    crs = metric_crs(gpd.GeoSeries([county_wgs], crs="EPSG:4326"))
+    frame = Frame(crs)
+    county_m = shapely.make_valid(frame.geom_to_m(county_wgs))
+    area_km2 = abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(county_wgs)[0]) / 1e6
+
+    gaz, names_source = _county_names_table(adcode, area_km2, towns_villages)
+    town_list = list(dict.fromkeys(gaz["town"]))
+    kinds = {t: _generic_kind(t) for t in town_list}
+    seat = _county_seat(gaz, town_list, kinds)
+    codes = _generic_town_codes(adcode, town_list, seat)
+    seats, pieces = _place_generic_towns(town_list, seat, county_m, r_seat)
+    towns = pd.DataFrame(
+        {
+            "town_code": [codes[t] for t in town_list],
+            "town": town_list,
+            "kind": [kinds[t] for t in town_list],
+            "code_source": "generated",
+            "coords_source": "generated",
+            "name_source": names_source,
+            "x": [seats[t][0] for t in town_list],
+            "y": [seats[t][1] for t in town_list],
+        }
+    ).sort_values("town_code", ignore_index=True)
+    terrain = make_generic_terrain(county_m, seats, seat, r_terrain)
+    raster = Raster(county_m, terrain)
+    territories = _generic_territories(towns, pieces)
+    city = city_grid(np.array(seats[seat]), county_m, r_city)
+    villages = _make_villages(
+        gaz, towns, territories, city["xy"], county_m, terrain, r_vill, county_seat=seat
+    )
+    villages["lanes"] = ~((villages["kind"] == "社区") & (villages["town"] == seat))
+    t_places = time.perf_counter()
+    minor = tuple(t for t in town_list if kinds[t] not in ("街道", "镇", "乡"))
+    plan = generic_plan(seat, minor, terrain)
+    net = build_network(
+        towns=towns,
+        villages=villages,
+        city=city,
+        frame=frame,
+        county_m=county_m,
+        raster=raster,
+        terrain=terrain,
+        rng=r_roads,
+        lane_rng=r_lanes,
+        road_detail=road_detail,
+        plan=plan,
+    )
+    roads = roads_gdf(net.roads, frame)
+    t_roads = time.perf_counter()
+
+    try:
+        osm = gpd.read_file(substations, engine="pyogrio")
+    except (OSError, ValueError, pyogrio.errors.DataSourceError) as exc:
+        msg = f"变电站文件无法读取 / cannot read the substations file {str(substations)!r}: {exc}"
+        raise CorruptFileError(msg) from exc
+    pts = shapely.get_coordinates(osm.geometry.representative_point())
+    osm = osm[shapely.contains_xy(county_wgs, pts[:, 0], pts[:, 1])].reset_index(drop=True)
+    osm = osm.assign(geometry=osm.geometry.representative_point())
+    loc = _Local(
+        adcode=adcode,
+        county=county_name,
+        county_short=county_short,
+        province_short=province_short,
+        county_seat=seat,
+        park=None,
+        farms=tuple(t for t in minor if t.endswith("场")),
+        hall_street="城区",
+        repair=_generic_repair(towns, county_name, seat),
+        hall_skip=1,
+    )
+    nodes_xy = net.roads.node_xy
+    main_xy = nodes_xy[np.concatenate([net.major_node_ids, net.city_node_ids])]
+    subs = _make_substations(osm, towns, frame, county_m, terrain, r_st, skip=(seat,))
+    repair = _make_repair_stations(towns, main_xy, r_st, plan=loc.repair)
+    pay = _make_payment_points(towns, villages, net, r_st, loc)
+    customers = _make_customers(
+        n_customers,
+        villages,
+        net,
+        county_m,
+        frame,
+        road_detail,
+        r_cust,
+        r_addr,
+        r_gps,
+        loc=loc,
+        names=CountyNames(province, city_name, county_name, seat),
+    )
+    t_cust = time.perf_counter()
+    gpkg = f"{adcode}.gpkg"
+    county = gpd.GeoDataFrame(
+        {"adcode": [adcode], "name": [choice.name], "area_km2": [round(area_km2, 2)]},
+        geometry=[county_wgs],
+        crs="EPSG:4326",
+    )
+    towns_g = _points_gdf(
+        towns, frame, ["town_code", "town", "kind", "coords_source", "code_source", "name_source"]
+    )
+    vil_g = _points_gdf(
+        villages.assign(
+            generated=True,
+            name_source=names_source,
+            road_node=net.village_node.astype(np.int64),
+        ),
+        frame,
+        [
+            "village_code",
+            "village",
+            "town_code",
+            "town",
+            "kind",
+            "is_seat",
+            "elevation_m",
+            "generated",
+            "name_source",
+            "road_node",
+        ],
+    )
+    subs_g = _points_gdf(
+        subs, frame, ["substation_id", "name", "voltage_kv", "source", "voltage_source"]
+    )
+    repair = repair.assign(generated=True)
+    pay = pay.assign(generated=True)
+    rep_g = _points_gdf(repair, frame, ["station_id", "name", "crews", "town", "generated"])
+    pay_g = _points_gdf(pay, frame, ["point_id", "name", "kind", "kind_zh", "generated"])
+    cust_g = gpd.GeoDataFrame(
+        customers,
+        geometry=shapely.points(customers["true_lon"].to_numpy(), customers["true_lat"].to_numpy()),
+        crs="EPSG:4326",
+    )
+    stats = road_stats(roads)
+    piece_km2 = sorted((round(g.area / 1e6, 1) for g in shapely.get_parts(county_m)), reverse=True)
+    meta = {
+        "generator": "gridgeo.sample",
+        "generator_version": GENERATOR_VERSION,
+        "adcode": adcode,
+        "name": choice.name,
+        "province": province,
+        "city": city_name,
+        "gpkg": gpkg,
+        "seed": int(seed),
+        "n_customers": int(n_customers),
+        "road_detail": float(road_detail),
+        "metric_crs": crs.to_string(),
+        "county_area_km2": float(county["area_km2"].iat[0]),
+        "county_seat": seat,
+        "county_seat_rule": "the 街道 (else 镇) with the most 社区 in the names table",
+        "boundary": {
+            "file": choice.boundary_file.name,
+            "datum": choice.datum,
+            "pieces_km2": piece_km2,
+            "pieces_with_villages_min_km2": MIN_PIECE_KM2,
+        },
+        "sources": {
+            "boundary": f"{choice.boundary_file.name} ({choice.datum}, converted to WGS84)",
+            "names": (
+                f"{Path(towns_villages).name} (real township and village names)"
+                if names_source == "real"
+                else "generated names (生成…镇/乡, …村): the county is not in the names table"
+            ),
+            "substations": f"{Path(substations).name} (OSM, WGS84; © OpenStreetMap contributors)",
+        },
+        "generated": [
+            "township seats and village positions (deterministic from the seed)",
+            "township codes (9 digits from the adcode) and village codes (12 digits)",
+            "terrain, roads, repair stations, payment points and customers",
+            "substations with source 'generated' (where OSM has none near a township seat)",
+        ],
+        "counts": {
+            "towns": len(towns_g),
+            "villages": len(vil_g),
+            "substations": len(subs_g),
+            "substations_osm": int((subs_g["source"] == "OSM").sum()),
+            "repair_stations": len(rep_g),
+            "payment_points": len(pay_g),
+            "customers": len(cust_g),
+            "customers_with_gps": int((customers["gps_datum"] == "gcj02").sum()),
+            "customers_vulnerable": int(customers["vulnerable"].sum()),
+            "customers_hv": int((customers["voltage_class"] == "HV").sum()),
+            "customers_by_category": {
+                c: int((customers["category"] == c).sum()) for c in CATEGORIES
+            },
+            "gps_errors": {
+                e: int((customers["gps_error"] == e).sum()) for e in ("swapped_lonlat", "far_off")
+            },
+        },
+        "roads": stats,
+        "isolated_road_pieces": net.isolated,
+        "motorway_end_nodes": net.motorway_ends,
+        "oneway_city_edges": net.n_oneway_city_edges,
+    }
+    logger.info(
+        "generated %s: places %.2f s, roads %.2f s, customers %.2f s (%d nodes, %d customers)",
+        adcode,
+        t_places - t0,
+        t_roads - t_places,
+        t_cust - t_roads,
+        stats["nodes"],
+        n_customers,
+    )
+    return SampleCounty(
+        county=county,
+        towns=towns_g,
+        villages=vil_g,
+        substations=subs_g,
+        repair_stations=rep_g,
+        payment_points=pay_g,
+        roads=roads,
+        customers=cust_g,
+        seed=int(seed),
+        meta=meta,
+    )
+
+
 # ----------------------------------------------------------------------------- files
 
 _ARCHIVE_COLUMNS = [
@@ -1136,7 +1750,8 @@ _TRUTH_COLUMNS = [
 def write_sample(sample: SampleCounty, out_dir: str | Path) -> dict[str, Path]:
     """Write a sample county to ``out_dir``; the same sample gives byte-identical files.
 
-    Writes ``nanfeng.gpkg`` (layers ``county``, ``towns``, ``villages``, ``substations``,
+    Writes ``nanfeng.gpkg`` (``<adcode>.gpkg`` for other counties, named in ``meta.json``;
+    layers ``county``, ``towns``, ``villages``, ``substations``,
     ``repair_stations``, ``payment_points``, ``roads``) with a fixed GeoPackage timestamp,
     ``customers.csv`` (the archive as a company exports it), ``customers_truth.csv`` (true
     WGS84 positions, village codes, address variants and GPS errors) and ``meta.json``.
@@ -1157,7 +1772,7 @@ def write_sample(sample: SampleCounty, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
-        "gpkg": out / OUTPUT_GPKG,
+        "gpkg": out / str(sample.meta.get("gpkg", OUTPUT_GPKG)),
         "customers": out / OUTPUT_CUSTOMERS,
         "truth": out / OUTPUT_TRUTH,
         "meta": out / OUTPUT_META,
@@ -1191,6 +1806,132 @@ def write_sample(sample: SampleCounty, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+COMPANY_FILES = {
+    "boundary": "boundary_gcj02.geojson",
+    "substations": "substations_wgs84.gpkg",
+    "villages": "villages.csv",
+    "towns": "towns.csv",
+    "repair_stations": "repair_stations_gcj02.csv",
+    "payment_points": "payment_points_gcj02.csv",
+    "roads": "roads.gpkg",
+    "customers": "customers.csv",
+    "readme": "README.txt",
+}
+
+_COMPANY_README = """\
+{name}（{adcode}）样例：县供电公司手头的文件 / sample: the files as a county company has them
+=====================================================================================
+
+生成器 / generator: gridgeo.sample (seed {seed}); try them with `gridgeo workspace init`.
+
+文件与坐标系 / files and their datum:
+
+  boundary_gcj02.geojson     县界 county boundary          GCJ-02 (火星坐标, like Amap/高德)
+  substations_wgs84.gpkg     变电站 substations             WGS84 (EPSG:4326, like OSM)
+  villages.csv               行政村/社区 villages           lon/lat in GCJ-02 (column coord_datum)
+  towns.csv                  乡镇驻地 township seats        lon/lat in GCJ-02 (column coord_datum)
+  repair_stations_gcj02.csv  抢修站 repair stations         lon/lat in GCJ-02 (column coord_datum)
+  payment_points_gcj02.csv   缴费点 payment points          lon/lat in GCJ-02 (column coord_datum)
+  roads.gpkg                 道路 roads (layer roads)       WGS84 (EPSG:4326)
+  customers.csv              客户档案 customer archive      addresses; phone GPS gps_lon/gps_lat
+                                                            in GCJ-02 where gps_datum = gcj02
+
+Points picked on Amap are GCJ-02: pass `--datum gcj02` (or the file's coord_datum column)
+when loading the CSV files; the GeoPackages are WGS84.
+
+真实与生成 / real and generated: only the county boundary (Amap), the township and village
+names ({names_source})
+and the substations with source = OSM (© OpenStreetMap contributors, ODbL 1.0) are real.
+Everything else is GENERATED: township seat and village positions, township and village
+codes, roads, repair stations, payment points, substations with source = generated, and all
+customers (names, addresses, GPS). 除县界、名称和 OSM 变电站外，
+其余均为生成数据。
+"""
+
+
+def _gcj_columns(gdf: gpd.GeoDataFrame) -> pd.DataFrame:
+    lon, lat = wgs84_to_gcj02(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy())
+    out = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    out["lon"] = np.round(np.asarray(lon, dtype=float), COORD_DECIMALS)
+    out["lat"] = np.round(np.asarray(lat, dtype=float), COORD_DECIMALS)
+    out["coord_datum"] = "gcj02"
+    return out
+
+
+def write_company_files(sample: SampleCounty, out_dir: str | Path) -> dict[str, Path]:
+    """Write a sample county as a county company has its files, to try ``workspace init``.
+
+    The county boundary as GeoJSON in GCJ-02 (like Amap), the substations as a WGS84
+    GeoPackage (like OSM), villages, township seats, repair stations and payment points as
+    CSV files with ``lon``/``lat`` in GCJ-02 (as picked on Amap; a ``coord_datum`` column
+    says so), the roads as a WGS84 GeoPackage, the customer archive, and a ``README.txt``
+    giving each file's datum and what is real or generated. The same sample gives
+    byte-identical files.
+
+    Parameters
+    ----------
+    sample
+        A county from :func:`generate_county`.
+    out_dir
+        The folder; created if missing. Existing files of these names are replaced.
+
+    Returns
+    -------
+    dict
+        Paths by key of ``COMPANY_FILES``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {key: out / name for key, name in COMPANY_FILES.items()}
+    county = sample.county
+    gcj = shapely.transform(
+        county.geometry.iat[0],
+        lambda c: np.round(np.column_stack(wgs84_to_gcj02(c[:, 0], c[:, 1])), COORD_DECIMALS),
+    )
+    boundary = gpd.GeoDataFrame(
+        county.drop(columns=county.geometry.name), geometry=[gcj], crs="EPSG:4326"
+    )
+    _write_geojson(
+        boundary,
+        paths["boundary"],
+        name="boundary_gcj02",
+        note=f"{county['name'].iat[0]} boundary, GCJ-02 (Amap), not WGS84",
+    )
+    csv = {"index": False, "lineterminator": "\n", "encoding": "utf-8"}
+    _gcj_columns(sample.villages.drop(columns=["road_node"], errors="ignore")).to_csv(
+        paths["villages"], **csv
+    )
+    _gcj_columns(sample.towns).to_csv(paths["towns"], **csv)
+    _gcj_columns(sample.repair_stations).to_csv(paths["repair_stations"], **csv)
+    _gcj_columns(sample.payment_points).to_csv(paths["payment_points"], **csv)
+    sample.customers[_ARCHIVE_COLUMNS].to_csv(
+        paths["customers"], float_format=f"%.{GPS_DECIMALS}f", **csv
+    )
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": GPKG_DATE})
+    try:
+        for key, layer in (("substations", "substations"), ("roads", "roads")):
+            paths[key].unlink(missing_ok=True)
+            pyogrio.write_dataframe(getattr(sample, layer), paths[key], layer=layer, driver="GPKG")
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+    meta = sample.meta
+    generated_names = str(meta.get("sources", {}).get("names", "")).startswith("generated")
+    names_source = (
+        "GENERATED: the county is not in the names table"
+        if generated_names
+        else "jiangxi_towns_villages.csv, from jionlp, Apache-2.0"
+    )
+    text = _COMPANY_README.format(
+        name=county["name"].iat[0],
+        adcode=county["adcode"].iat[0],
+        seed=sample.seed,
+        names_source=names_source,
+    )
+    paths["readme"].write_text(text, encoding="utf-8")
+    return paths
+
+
 def load_sample(path: str | Path = SAMPLE_DIR) -> SampleCounty:
     """Read a written sample county back (the shipped one by default).
 
@@ -1212,8 +1953,19 @@ def load_sample(path: str | Path = SAMPLE_DIR) -> SampleCounty:
         If a file cannot be read.
     """
     folder = Path(path)
+    gpkg_name = OUTPUT_GPKG
+    if (folder / OUTPUT_META).is_file():
+        try:
+            gpkg_name = str(
+                json.loads((folder / OUTPUT_META).read_text(encoding="utf-8")).get(
+                    "gpkg", OUTPUT_GPKG
+                )
+            )
+        except (OSError, ValueError, AttributeError) as exc:
+            msg = f"cannot read the sample in {str(folder)!r}: {exc}"
+            raise CorruptFileError(msg) from exc
     files = [
-        folder / OUTPUT_GPKG,
+        folder / gpkg_name,
         folder / OUTPUT_CUSTOMERS,
         folder / OUTPUT_TRUTH,
         folder / OUTPUT_META,
