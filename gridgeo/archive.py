@@ -13,9 +13,10 @@ back out as the per-grid archive:
   duplicating anybody and reports what changed;
 - :func:`customers_per_grid` counts the customers of every grid: THE count of
   "a grid's customers" that every output (CLI, summary, archive, API, map) shows.
-  A customer belongs to the grid that contains its located position (the grid id
-  columns ``grid_t1``/``grid_t2``/``grid_t3`` set when customers are assigned,
-  :func:`grid_of_customers`); customers with no position or outside every grid are
+  A customer belongs to the grid that contains its located position, or for a position
+  just outside every grid (at most 500 m) the grid of its village or the nearest grid (the
+  grid id columns ``grid_t1``/``grid_t2``/``grid_t3`` set when customers are assigned,
+  :func:`grid_of_customers`); customers with no position or farther outside every grid are
   :data:`NOT_LOCATED` (未定位), a row of their own, and part of the county total;
 - :func:`archive_summary` counts customers per grid by category, HV/LV,
   vulnerable households and not-located customers;
@@ -104,7 +105,7 @@ _TRUE = {"true", "1", "yes", "y", "是", "t"}
 # The grid id column of each tier, set from the customer's located position
 # (gridgeo.grids.assign_to_grids) when customers are located or grids are saved.
 GRID_ID_COLUMNS: Mapping[int, str] = {1: "grid_t1", 2: "grid_t2", 3: "grid_t3"}
-# The group of the customers in no grid (no position, or a position outside every grid).
+# The group of the customers in no grid (no position, or a position > 500 m outside every grid).
 NOT_LOCATED = "未定位"
 GRID_COUNT_COLUMNS = ("customers", "hv_customers", "lv_customers", "vulnerable")
 
@@ -171,7 +172,7 @@ def locate_customers(
     table = _normalise_input(customers)
     located = _geocode.geocode_customers(table, gazetteer, county_area=county_area)
     if grids is not None:
-        assigned = _grids.assign_to_grids(located.geometry, grids)
+        assigned = _grids.assign_to_grids(located, grids)
     else:
         assigned = pd.DataFrame(
             {
@@ -353,9 +354,13 @@ def grid_of_customers(
     that contains its located position, which is what the grid id columns ``grid_t1``,
     ``grid_t2`` and ``grid_t3`` hold (:func:`gridgeo.grids.assign_to_grids` sets them when
     customers are located, and :func:`gridgeo.workspace.save_grids` recomputes them when the
-    grids change). A customer with no position, or with a position outside every grid, has
-    no grid id: it is :data:`NOT_LOCATED` (未定位), a group of its own that still counts in
-    the county total.
+    grids change). A position outside every grid but at most
+    :data:`gridgeo.grids.NEAR_BOUNDARY_M` (500 m) from them (a village point just outside the
+    county line) belongs to the grid that lists the customer's village when the customer is
+    placed at its village's point, else to the grid nearest to it (``grid_reason``
+    ``near_boundary``). A customer with no position, or with a position farther outside every
+    grid, has no grid id: it is :data:`NOT_LOCATED` (未定位), a group of its own that still
+    counts in the county total.
 
     Parameters
     ----------

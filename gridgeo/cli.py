@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -45,53 +44,66 @@ def _fmt_int(n: int) -> str:
 # --- gridgeo demo ---------------------------------------------------------------------------
 
 
+def _sample_files_missing(sample_dir: Path) -> list[str]:
+    from gridgeo import sample
+
+    names = (sample.OUTPUT_GPKG, sample.OUTPUT_CUSTOMERS, sample.OUTPUT_TRUTH, sample.OUTPUT_META)
+    return [name for name in names if not (sample_dir / name).is_file()]
+
+
+def _map_writer() -> Any:
+    """The map builder of the ``maps`` package (installed with gridgeo). The library never
+    imports it (gridgeo.run takes it as ``write_map``): the command passes it."""
+    from maps.__main__ import build_map
+
+    return build_map
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Run everything the project can do so far on the bundled sample county."""
-    import geopandas as gpd
+    """Make the sample county's workspace as a county company would (workspace, grids with a
+    roster, customer import), then run the main job on it (:func:`gridgeo.run.run_workspace`)."""
+    from gridgeo import archive, io, roster, sample, workspace
+    from gridgeo.run import run_workspace
 
-    from gridgeo import archive, io, network, reach, roster, sample, workspace
-    from gridgeo.isochrones import isochrones
-
-    started = time.perf_counter()
+    if args.suggest_stations < 0:  # checked before the long set-up, not after it
+        msg = f"--suggest-stations must be 0 or more (0: none), got {args.suggest_stations}"
+        raise _user_error(msg)
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     sample_dir = Path(args.sample) if args.sample else sample.SAMPLE_DIR
+    missing = _sample_files_missing(sample_dir)
+    if missing:
+        msg = (
+            f"样例目录不完整 / sample folder {str(sample_dir.resolve())!r} lacks "
+            f"{', '.join(missing)}: pass --sample a folder laid out as sample_data/nanfeng "
+            "(nanfeng.gpkg, customers.csv, customers_truth.csv, meta.json), e.g. one written by "
+            "`gridgeo sample generate --out DIR`, or leave out --sample for the bundled county"
+        )
+        raise _user_error(msg)
+    out_dir.mkdir(parents=True, exist_ok=True)
     county = sample.load_sample(sample_dir)
-    customers_file = sample_dir / "customers.csv"  # the archive as a company exports it
+    customers_file = sample_dir / sample.OUTPUT_CUSTOMERS  # the archive as a company exports it
     records = io.read_records(customers_file, id_column="customer_id").drop(columns="file_line")
-    n_customers = len(records)
+    name = str(county.county["name"].iloc[0])
     _print(
-        f"南丰县 sample county (seed {county.seed}) / Nanfeng sample county",
+        f"{name}样例县 / sample county (seed {county.seed}, {sample_dir})",
         f"  county area        {float(county.county['area_km2'].iloc[0]):,.1f} km²",
         f"  townships          {len(county.towns)}",
         f"  villages           {len(county.villages)}",
-        f"  customers          {_fmt_int(n_customers)} in {customers_file.name}",
+        f"  customers          {_fmt_int(len(records))} in {customers_file.name}",
         f"  substations        {len(county.substations)}",
         f"  repair stations    {len(county.repair_stations)}",
         f"  payment points     {len(county.payment_points)}",
     )
 
-    graphs = {}
-    for mode in ("drive", "two_wheeler", "walk"):
-        t0 = time.perf_counter()
-        graphs[mode] = network.graph_from_roads(county.roads, mode=mode)
-        s = network.graph_summary(graphs[mode])
-        _print(
-            f"  road graph {mode:<11s} {_fmt_int(s['nodes'])} nodes, {_fmt_int(s['edges'])} edges, "
-            f"{s['road_km']:,.1f} km, {s['components']} components "
-            f"(largest holds {100 * s['largest_component_share']:.1f}% of nodes), "
-            f"built in {time.perf_counter() - t0:.1f} s"
-        )
-
     # the workspace: versioned layers of the data model plus the roads
     workspace_path = out_dir / "workspace.gpkg"
-    layers = {name: getattr(county, name) for name in workspace.WORKSPACE_KEYS if name != "grids"}
+    layers = {key: getattr(county, key) for key in workspace.WORKSPACE_KEYS if key != "grids"}
     store = workspace.create_workspace(
         workspace_path,
         layers,
         roads=county.roads,  # stored with every mode's roads (a layer by mode)
         author="gridgeo demo",
-        reason="南丰县样例工作区 / sample county workspace",
+        reason=f"{name}样例工作区 / sample county workspace",
         overwrite=True,
     )
 
@@ -135,113 +147,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{r.value} {r.customers:,} ({r.share_pct:.2f}%)" for r in rows.itertuples()
         )
         _print(f"  {what:<16s} {detail}")
-    customers = store.read(archive.CUSTOMER_LAYER)
 
-    # service levels: 30-minute repair reach (station -> customer, drive) and 10-minute
-    # payment access (customer -> point, two-wheeler)
-    t0 = time.perf_counter()
-    repair_engine = reach.ReachEngine.from_roads(county.roads, mode="drive")
-    payment_engine = reach.ReachEngine.from_roads(county.roads, mode=reach.DEFAULT_PAYMENT_MODE)
-    access = reach.customer_access(
-        repair_engine, payment_engine, customers, county.repair_stations, county.payment_points
-    )
-    kpis = reach.reach_kpis(access, customers)
-    c = kpis["county"].iloc[0]
-    _print(
-        f"service levels (computed in {time.perf_counter() - t0:.1f} s, "
-        f"payment by {reach.DEFAULT_PAYMENT_MODE}):",
-        f"  30-min repair reach   {100 * c['repair_share_ok']:.1f}% of customers "
-        f"(HV {100 * c['repair_share_ok_hv']:.1f}%, vulnerable "
-        f"{100 * c['repair_share_ok_vulnerable']:.1f}%), median "
-        f"{c['repair_median_eta_s'] / 60:.1f} min, p95 {c['repair_p95_eta_s'] / 60:.1f} min",
-        f"  10-min payment access {100 * c['payment_share_ok']:.1f}% of customers "
-        f"(HV {100 * c['payment_share_ok_hv']:.1f}%, vulnerable "
-        f"{100 * c['payment_share_ok_vulnerable']:.1f}%), median "
-        f"{c['payment_median_eta_s'] / 60:.1f} min, p95 {c['payment_p95_eta_s'] / 60:.1f} min",
-    )
-    reasons = access["reason"].value_counts()
-    _print("  reasons               " + ", ".join(f"{r} {n:,}" for r, n in reasons.items()))
-    worst = kpis["tier3"].drop(index=archive.NOT_LOCATED, errors="ignore")
-    worst = worst.assign(
-        both=worst[["repair_share_ok", "payment_share_ok"]].min(axis=1)
-    ).sort_values(["both", "customers"], ascending=[True, False])
-    names = dict(zip(grids["grid_id"], grids["name"], strict=True))
-    _print("  five worst village grids (lowest share within both promises):")
-    for grid_id, row in worst.head(5).iterrows():
-        _print(
-            f"    {grid_id:<12s} {names.get(grid_id, ''):<16s} {int(row['customers']):>6,d} "
-            f"customers, repair {100 * row['repair_share_ok']:5.1f}%, "
-            f"payment {100 * row['payment_share_ok']:5.1f}%"
-        )
-    access_layer = gpd.GeoDataFrame(access, geometry=customers.geometry, crs=customers.crs)
-    store.add_layer(
-        "customer_access",
-        access_layer,
-        key="customer_id",
+    # the main job, as `gridgeo run` runs it on any workspace
+    run_workspace(
+        store,
+        out_dir,
+        suggest_stations=args.suggest_stations,
+        write_map=_map_writer(),
+        summary_extra={"seed": county.seed, "match_rates": rates.to_dict(orient="records")},
         author="gridgeo demo",
-        reason="服务可达性计算 / service-level reach",
-    )
-    bands = isochrones(repair_engine, county.repair_stations, per_station=False)
-    io.write_layer(bands, workspace_path, "repair_isochrones")
-    summary_md = out_dir / "reach_summary_zh.md"
-    summary_md.write_text(
-        reach.summary_zh(
-            kpis,
-            title="南丰县供电服务可达性摘要 / Nanfeng service-level summary",
-            village_names=dict(
-                zip(county.villages["village_code"], county.villages["village"], strict=True)
-            ),
-        ),
-        encoding="utf-8",
-    )
-
-    t0 = time.perf_counter()
-    archive_dir = out_dir / "archive"
-    files = archive.export_archive(customers, grids, archive_dir)
-    _print(f"  exported {len(files)} archive files in {time.perf_counter() - t0:.1f} s")
-
-    summary = {
-        "county": "南丰县",
-        "adcode": "361023",
-        "seed": county.seed,
-        "customers": n_customers,
-        "villages": len(county.villages),
-        "substations": len(county.substations),
-        "repair_stations": len(county.repair_stations),
-        "payment_points": len(county.payment_points),
-        "road_graphs": {mode: network.graph_summary(g) for mode, g in graphs.items()},
-        "grids": {f"tier{t}": int(n) for t, n in tiers.items()},
-        "grids_version": version,
-        "match_rates": rates.to_dict(orient="records"),
-        "reach": {
-            key: c[key]
-            for key in kpis["county"].columns
-            if key.startswith(("repair_", "payment_")) or key == "customers"
-        },
-    }
-    summary_path = out_dir / "summary.json"
-    summary_path.write_text(
-        json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default)
-        + "\n",
-        encoding="utf-8",
-    )
-    _print(
-        f"outputs ({time.perf_counter() - started:.1f} s):",
-        f"  workspace GeoPackage  {workspace_path}",
-        f"                        (layers: {', '.join(store.layers())}, roads, repair_isochrones)",
-        f"  customer archive      {archive_dir}/  (CSV + XLSX per village grid, "
-        "a workbook per supply grid)",
-        f"  reach summary (中文)  {summary_md}",
-        f"  summary               {summary_path}",
+        progress=_print,
     )
     return 0
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    msg = f"cannot serialise {type(value).__name__} to JSON"
-    raise TypeError(msg)
+# --- gridgeo run ----------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    """The main job on a workspace (:func:`gridgeo.run.run_workspace`)."""
+    from gridgeo.run import run_workspace
+
+    run_workspace(
+        _open_store(args.workspace),
+        Path(args.out),
+        suggest_stations=args.suggest_stations,
+        write_map=_map_writer(),
+        progress=_print,
+    )
+    return 0
 
 
 # --- gridgeo roads import -------------------------------------------------------------------
@@ -250,13 +184,25 @@ def _json_default(value: Any) -> Any:
 _OSM_SUFFIXES = (".pbf", ".osm", ".gz", ".bz2")
 
 
-def _roads_from_file(path: str, *, layer: str | None, boundary: Any) -> Any:
-    """The roads layer by mode of an OSM extract (clipped to ``boundary``) or a roads layer."""
+def _roads_from_file(
+    path: str, *, layer: str | None, boundary: Any, datum: str = "wgs84", flag: str = "--datum"
+) -> Any:
+    """The roads layer by mode of an OSM extract (clipped to ``boundary``) or a roads layer.
+
+    A roads layer may be in any CRS and, with ``datum``, in GCJ-02/BD-09 coordinates; its road
+    classes are OSM ``highway`` values or Chinese classes (see ``network.standard_roads``).
+    """
     from gridgeo import io, network
 
     if path.lower().endswith(_OSM_SUFFIXES):
+        if datum != "wgs84":
+            msg = (
+                f"OSM 数据总是 WGS84 / OSM data is always WGS84: {flag} {datum} applies to a "
+                f"roads layer, not to the OSM extract {path!r}; leave out {flag}"
+            )
+            raise _user_error(msg)
         return network.roads_from_osm(path, boundary=boundary)
-    return network.roads_for_modes(io.read_layer(path, layer=layer))
+    return network.roads_for_modes(io.read_layer(path, layer=layer, datum=datum))
 
 
 def _print_roads(label: str, roads: Any, elapsed_s: float) -> None:
@@ -299,7 +245,7 @@ def _cmd_roads_import(args: argparse.Namespace) -> int:
     elif store is not None and osm:
         boundary = store.read("county")  # a workspace's roads are its county's
     t0 = time.perf_counter()
-    roads = _roads_from_file(args.file, layer=args.layer, boundary=boundary)
+    roads = _roads_from_file(args.file, layer=args.layer, boundary=boundary, datum=args.datum)
     _print_roads(args.file, roads, time.perf_counter() - t0)
     if args.out:
         out = Path(args.out)
@@ -317,16 +263,87 @@ def _cmd_roads_import(args: argparse.Namespace) -> int:
 # --- gridgeo convert ------------------------------------------------------------------------
 
 
+_CONVERT_OUTPUTS = (".gpkg", ".geojson", ".json", ".csv")
+
+
 def _cmd_convert(args: argparse.Namespace) -> int:
+    """Convert a vector file or a CSV/XLSX with lon/lat to WGS84 (GeoPackage, GeoJSON or CSV)."""
+    import numpy as np
+    import shapely
+
     from gridgeo import io
 
-    gdf = io.read_layer(args.src, layer=args.layer, datum=args.datum)
-    out = Path(args.dst)
+    src, out = Path(args.src), Path(args.dst)
+    if out.suffix.lower() not in _CONVERT_OUTPUTS:
+        msg = (
+            f"输出文件类型不支持 / output {str(out)!r} must end in one of "
+            f"{', '.join(_CONVERT_OUTPUTS)} (GeoPackage, GeoJSON, or CSV with lon/lat)"
+        )
+        raise _user_error(msg)
+    table = src.suffix.lower() in io.TABLE_SUFFIXES
+    if table:
+        if args.layer or args.crs:
+            msg = (
+                f"--layer/--crs 只用于矢量文件 / describe vector files: {args.src!r} is a table "
+                "with lon/lat degrees; say their datum with --datum"
+            )
+            raise _user_error(msg)
+        columns = _parse_columns(args.columns, None).get("", {})
+        lon, lat = columns.pop("lon", "lon"), columns.pop("lat", "lat")
+        gdf = io.read_table(
+            src,
+            lon=lon,
+            lat=lat,
+            datum=args.datum,
+            points="valid",
+            columns=columns,
+            option_names={"columns": "--columns "},
+        )
+        renamed = gdf.attrs.get(io.SOURCE_COLUMNS_ATTR, {})
+        gdf = gdf.drop(columns=["coord_reason"])
+        # the lon/lat columns now hold the converted WGS84 numbers, like the points, and
+        # every column keeps the name it has in the file (经度 stays 经度)
+        gdf[lon] = gdf.geometry.x
+        gdf[lat] = gdf.geometry.y
+        gdf = gdf.rename(columns=renamed)
+        lon, lat = renamed.get(lon, lon), renamed.get(lat, lat)
+    else:
+        if args.columns:
+            msg = "--columns 只用于 CSV/XLSX 表 / names a table's lon/lat columns; leave it out"
+            raise _user_error(msg)
+        gdf = io.read_layer(
+            src,
+            layer=args.layer,
+            datum=args.datum,
+            crs=args.crs,
+            option_names={"crs": "--crs", "layer": "--layer"},
+        )
+        lon, lat = "lon", "lat"
+    kind = out.suffix.lower()
+    if kind == ".csv":
+        geoms = gdf.geometry.to_numpy()
+        if not (shapely.get_type_id(geoms) == shapely.GeometryType.POINT).all():
+            msg = (
+                "CSV 输出只用于点 / CSV output holds points (lon, lat): "
+                f"{args.src!r} has lines or polygons; write .gpkg or .geojson"
+            )
+            raise _user_error(msg)
+        frame = gdf.drop(columns=gdf.geometry.name)
+        frame[lon] = np.asarray(shapely.get_x(geoms), dtype=float)
+        frame[lat] = np.asarray(shapely.get_y(geoms), dtype=float)
     tmp = out.with_name(f"{out.stem}.tmp{out.suffix}")
     tmp.unlink(missing_ok=True)
-    io.write_layer(gdf, tmp, args.out_layer or args.layer or Path(args.src).stem)
+    if kind == ".csv":
+        frame.to_csv(tmp, index=False, encoding="utf-8-sig")
+    elif kind == ".gpkg":
+        io.write_layer(gdf, tmp, args.out_layer or args.layer or src.stem)
+    else:
+        gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=out.stem)
     tmp.replace(out)
-    _print(f"{len(gdf)} features converted from {args.datum} to WGS84 (EPSG:4326): {out}")
+    _print(
+        f"{len(gdf)} 个要素已转换 / features converted from {args.datum} to WGS84 "
+        f"(EPSG:4326): {out}"
+    )
     return 0
 
 
@@ -340,11 +357,24 @@ def _open_store(path: str) -> Any:
 
 
 def _read_workload(args: argparse.Namespace) -> Any:
+    """The --workload file, or None: the build then counts the imported customers per village,
+    else weighs every village the same (see `gridgeo.workspace.build_grids`)."""
     from gridgeo import io
 
+    if args.workload is None:
+        return None
     return io.read_records(
         args.workload, id_column="village_code", required_columns=("customers",)
     ).drop(columns="file_line")
+
+
+def _kv_cell(value: Any) -> str:
+    """A voltage in kV for a table cell; ``?`` where unknown (missing, not a number)."""
+    try:
+        kv = float(value)
+    except (TypeError, ValueError):
+        return "?"
+    return f"{kv:.0f}" if kv == kv else "?"
 
 
 def _print_supply_grids(grids: Any, counts: Any = None) -> None:
@@ -366,13 +396,15 @@ def _print_supply_grids(grids: Any, counts: Any = None) -> None:
     )
     for row in tier2.itertuples(index=False):
         _print(
-            f"  {row.grid_id:<12s} {row.name:<16s} {float(row.voltage_kv):>5.0f} "
+            f"  {row.grid_id:<12s} {row.name:<16s} {_kv_cell(row.voltage_kv):>5s} "
             f"{int(row.n_villages):>8d} {int(row.customers):>9,d} {int(row.hv_customers):>4d} "
             f"{int(n3.get(row.grid_id, 0)):>6d} {float(row.imbalance_pct):>8.1f}% "
             f"{float(row.area_km2):>7.1f}"
         )
+    if tier2["voltage_kv"].map(_kv_cell).eq("?").any():
+        _print("  (kV ? = 电压未知 / voltage unknown: no voltage_kv in the substations file)")
     if counts is None:
-        _print("  (customers of the workload file: the workspace has no customer archive yet)")
+        _print("  (customers of the workload above: the workspace has no customer archive yet)")
         return
     lost = counts[2].loc[NOT_LOCATED]
     total = int(counts[2]["customers"].sum())
@@ -381,6 +413,18 @@ def _print_supply_grids(grids: Any, counts: Any = None) -> None:
         f"{int(lost['hv_customers']):>4d}   (no position, or outside every grid)",
         f"  {'全县 county total':<29s} {'':>5s} {'':>8s} {total:>9,d}",
     )
+
+
+_WORKLOAD_SOURCE_TEXT = {
+    "given": "workload 工作量: customers per village from {file} / 按工作量文件",
+    "customers": (
+        "workload 工作量: the imported customers counted per village / 按已导入客户逐村计数"
+    ),
+    "equal": (
+        "workload 工作量: no --workload and no customers imported yet, every village weighs the "
+        "same / 未给工作量文件且尚未导入客户，各村权重相同 (the customers column counts villages)"
+    ),
+}
 
 
 def _cmd_grids_build(args: argparse.Namespace) -> int:
@@ -397,6 +441,7 @@ def _cmd_grids_build(args: argparse.Namespace) -> int:
         target_workload=args.target_workload,
         seed=args.seed,
     )
+    _print(_WORKLOAD_SOURCE_TEXT[build.workload_source].format(file=args.workload))
     grids = build.service.grids
     if args.roster:  # grid ids are known only after the build: check the roster against them
         roster = roster_mod.read_roster(args.roster, grids["grid_id"])
@@ -405,16 +450,65 @@ def _cmd_grids_build(args: argparse.Namespace) -> int:
     _print(f"grids saved as version {version} of {args.workspace}:")
     has_customers = "customers" in store.layers()
     _print_supply_grids(grids, workspace.count_grid_customers(store) if has_customers else None)
+    _print_county_pieces(build.service.pieces)
     return 0
+
+
+_PIECE_HOW_TEXT = {
+    "own": "自有变电站 / its own substations",
+    "substation": "片内变电站 / the substation standing in it",
+    "road": "道路最近 / first reached by road",
+    "nearest": "直线最近 / nearest grid in straight line",
+}
+
+
+def _print_county_pieces(pieces: Any) -> None:
+    """The pieces of a county in several pieces and the supply grid(s) of each."""
+    if pieces is None or len(pieces) < 2:
+        return
+    _print(
+        f"县域分为 {len(pieces)} 块 / the county is in {len(pieces)} pieces:",
+        f"  {'piece':>5s} {'km²':>9s} {'lon,lat':>21s} {'villages':>8s}  supply grid(s), how",
+    )
+    for row in pieces.itertuples(index=False):
+        _print(
+            f"  {int(row.piece):>5d} {float(row.area_km2):>9.3f} "
+            f"{float(row.lon):>10.5f},{float(row.lat):<10.5f} {int(row.n_villages):>8d}  "
+            f"{row.grid_id}, {_PIECE_HOW_TEXT.get(row.how, row.how)}"
+        )
+
+
+def _print_kept_outside(store: Any) -> None:
+    """Name the stations and villages of the workspace that lie outside its county (kept at
+    `workspace init` with --allow-outside or within the tolerance): not a topology problem, but
+    a substation outside the county still heads a supply grid inside it."""
+    from gridgeo import workspace
+
+    present = set(store.layers())
+    layers = {name: store.read(name) for name in workspace.POINT_LAYERS if name in present}
+    outside = workspace.check_inside_county(layers, store.read("county"))
+    if len(outside):
+        _print(
+            f"note 注意: {len(outside)} 个点在县界外 / point(s) outside the county "
+            "(kept at workspace init):",
+            *workspace.describe_outside(outside, max_rows=10),
+        )
 
 
 def _cmd_grids_validate(args: argparse.Namespace) -> int:
     from gridgeo import grids as grids_mod
 
     store = _open_store(args.workspace)
+    if "grids" not in store.layers():
+        msg = (
+            f"{args.workspace} has no grids yet 先建网格 / build the grids first: "
+            f"gridgeo grids build --workspace {args.workspace} --author NAME --reason TEXT"
+        )
+        raise _user_error(msg)
     grids = store.read("grids", version=args.version)
     problems = grids_mod.validate_grids(grids, county=store.read("county"))
     version = args.version or store.current_version("grids")
+    _print_kept_outside(store)
     if not problems:
         _print(f"grids version {version}: {len(grids)} grids, no topology problems")
         return 0
@@ -424,7 +518,8 @@ def _cmd_grids_validate(args: argparse.Namespace) -> int:
         at = f" at {where[0]:.5f},{where[1]:.5f}" if where else ""
         other = f" / {p['other_id']}" if p.get("other_id") is not None else ""
         area = f" ({p['area_m2']:,.1f} m²)" if p.get("area_m2") else ""
-        _print(f"  {p['problem']}: {p.get('grid_id')}{other}{area}{at}")
+        detail = f": {p['detail']}" if p.get("detail") else ""
+        _print(f"  {p['problem']}: {p.get('grid_id')}{other}{area}{at}{detail}")
     return 1
 
 
@@ -447,7 +542,14 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
         villages = _split_ids(args.villages)
         preview = grids_mod.preview_move_villages(service, villages, args.to, kpis=kpis)
     elif args.edit == "redraw":
-        drawn = io.read_layer(args.polygon, layer=args.layer, datum=args.datum)
+        drawn = io.read_layer(
+            args.polygon,
+            layer=args.layer,
+            datum=args.datum,
+            crs=args.crs,
+            geometry_types=("Polygon", "MultiPolygon"),
+            option_names={"crs": "--crs", "layer": "--layer"},
+        )
         preview = grids_mod.preview_redraw_boundary(service, drawn.union_all(), args.to, kpis=kpis)
     elif args.edit == "split":
         preview = grids_mod.preview_split_grid(
@@ -579,6 +681,20 @@ def _cmd_customers_import(args: argparse.Namespace) -> int:
             _print(f"  {r.what:<16s} {r.value:<24s} {r.customers:>9,d} {r.share_pct:>6.2f}%")
     if grids is None:
         _print("  (no grids in the workspace yet: run `gridgeo grids build`, then import again)")
+    elif rates is not None and "villages" in store.layers():
+        outside = workspace.check_inside_county({"villages": store.read("villages")}, county)
+        if len(outside):
+            reasons = rates[rates["what"] == "grid_reason"].set_index("value")["customers"]
+            near = int(reasons.get("near_boundary", 0))
+            lost = int(reasons.get("outside_grids", 0))
+            _print(
+                f"  {len(outside)} 个村在县界外：{near} 个客户按就近规则归入网格，{lost} 个客户仍在"
+                f"所有网格外 / {len(outside)} village(s) outside the county: {near} customer(s) "
+                f"put in a grid by the near-boundary rule (near_boundary, within "
+                f"{workspace.OUTSIDE_TOLERANCE_M:g} m), {lost} still outside every grid "
+                "(outside_grids); fix 解决: check the village coordinates and their datum in "
+                "the villages file (Amap: `gridgeo workspace init --villages-datum gcj02`)"
+            )
     return 0
 
 
@@ -604,35 +720,211 @@ _WORKSPACE_INPUTS = {
 }
 
 
-def _read_input_layer(path: str, name: str, datum: str) -> Any:
+def _parse_columns(
+    specs: Sequence[str] | None, layers: Sequence[str] | None
+) -> dict[str, dict[str, str]]:
+    """``--columns LAYER:OURS=THEIRS,...`` (or ``OURS=THEIRS,...`` when ``layers`` is None).
+
+    Returns ``{layer: {our name: the file's name}}`` (layer ``""`` without layers).
+    """
+    out: dict[str, dict[str, str]] = {}
+    example = "substations:substation_id=编号,name=名称" if layers else "lon=经度,lat=纬度"
+    for spec in specs or ():
+        layer, pairs = "", spec
+        if layers is not None:
+            layer, sep, pairs = spec.partition(":")
+            layer = layer.strip().replace("-", "_")
+            if not sep or layer not in layers:
+                msg = (
+                    f"--columns {spec!r}: 应以图层名开头 / must start with a layer name, one of "
+                    f"{', '.join(layers)}, e.g. --columns {example}"
+                )
+                raise _user_error(msg)
+        for pair in pairs.replace("，", ",").split(","):
+            ours, sep, theirs = (p.strip() for p in pair.partition("="))
+            if not (sep and ours and theirs):
+                msg = (
+                    f"--columns {spec!r}: {pair!r} 不是 列名=文件列名 / is not NAME=COLUMN "
+                    f"(gridgeo's name = the file's name), e.g. --columns {example}"
+                )
+                raise _user_error(msg)
+            out.setdefault(layer, {})[ours] = theirs
+    return out
+
+
+def _read_input_layer(
+    path: str,
+    name: str,
+    datum: str,
+    *,
+    crs: str | None = None,
+    default_crs: str | None = None,
+    columns: dict[str, str] | None = None,
+) -> Any:
+    """One input file of `workspace init`: a vector layer or a CSV/XLSX with lon/lat.
+
+    Error messages name this file's own flags (``--substations-crs``, ``--columns
+    substations:...``); a table's points must all be usable lon/lat. ``crs`` (the file's
+    own flag) is the file's CRS; ``default_crs`` (--crs) only serves a vector file that is
+    refused without it (no CRS, or coordinates that are not lon/lat), so a lon/lat GeoJSON
+    read beside files in metres stays lon/lat.
+    """
     from gridgeo import io, workspace
+    from gridgeo.errors import CRSError
 
     key = workspace.WORKSPACE_KEYS[name]
     required = _WORKSPACE_INPUTS[name]
-    if Path(path).suffix.lower() in (".csv", ".txt", ".xlsx", ".xlsm"):
-        return io.read_table(path, datum=datum, id_column=key, required_columns=required[1:]).drop(
-            columns=["coord_reason"]
+    flag = name.replace("_", "-")
+    option_names = {"crs": f"--{flag}-crs", "columns": f"--columns {name}:"}
+    if Path(path).suffix.lower() in io.TABLE_SUFFIXES:
+        if crs is not None:
+            msg = (
+                f"--{flag}-crs / --crs 只用于矢量文件 / apply to vector files: the table {path!r} "
+                f"has lon/lat degrees; say their datum with --{flag}-datum"
+            )
+            raise _user_error(msg)
+        return io.read_table(
+            path,
+            datum=datum,
+            id_column=key,
+            required_columns=required[1:],
+            points="valid",
+            columns=columns,
+            option_names=option_names,
+        ).drop(columns=["coord_reason"])
+
+    def read(crs: str | None) -> Any:
+        return io.read_layer(
+            path,
+            datum=datum,
+            id_column=key,
+            required_columns=required,
+            crs=crs,
+            columns=columns,
+            option_names=option_names,
         )
-    return io.read_layer(path, datum=datum, id_column=key, required_columns=required)
+
+    if crs is None and default_crs is not None:
+        option_names["crs"] = "--crs"
+        try:
+            return read(None)
+        except CRSError:
+            return read(default_crs)
+    return read(crs)
+
+
+def _check_new_workspace(args: argparse.Namespace, layers: dict[str, Any]) -> None:
+    """Refuse an existing workspace file (unless --overwrite) and points outside the county
+    (unless --allow-outside); report the points kept outside."""
+    from gridgeo import workspace
+    from gridgeo.grids import NEAR_BOUNDARY_M
+
+    if Path(args.out).exists() and not args.overwrite:
+        msg = (
+            f"{args.out} already exists 工作区文件已存在: choose another file name, or replace it "
+            "with --overwrite (its grids, customers and history are lost)"
+        )
+        raise _user_error(msg)
+    tol = args.outside_tolerance_m
+    if not tol >= 0:
+        msg = f"--outside-tolerance-m must be a distance in metres >= 0, got {tol!r}"
+        raise _user_error(msg)
+    outside = workspace.check_inside_county(layers, layers["county"], tolerance_m=tol)
+    beyond = outside[outside["beyond_tolerance"]]
+    near = outside[~outside["beyond_tolerance"]]
+    if len(beyond) and not args.allow_outside:
+        flags = ", ".join(
+            f"--{name.replace('_', '-')}-datum" if hasattr(args, f"{name}_datum") else "--datum"
+            for name in dict.fromkeys(beyond["layer"])
+        )
+        msg = "\n".join(
+            [
+                f"{len(beyond)} 个点在县界外超过 {tol:g} 米 / {len(beyond)} point(s) more than "
+                f"{tol:g} m outside the county:",
+                *workspace.describe_outside(beyond),
+                f"fix 解决: check the file's datum with {flags} (Amap/WeChat: gcj02, Baidu: "
+                "bd09), cut the file to the county, or keep them with --allow-outside",
+            ]
+        )
+        raise _user_error(msg)
+    if len(beyond):
+        _print(
+            f"县界外的点（已保留）/ points kept outside the county (--allow-outside): "
+            f"{len(beyond)} more than {tol:g} m outside",
+            *workspace.describe_outside(beyond),
+        )
+    if len(near):
+        ids = "; ".join(
+            f"{layer}: {', '.join(map(str, group['id']))}"
+            for layer, group in near.groupby("layer", sort=False)
+        )
+        _print(
+            f"县界外 {tol:g} 米以内的点（已保留）/ {len(near)} point(s) within {tol:g} m outside "
+            f"the county, kept: {ids}"
+        )
+    villages = outside[outside["layer"] == "villages"]
+    close = villages["distance_m"] <= NEAR_BOUNDARY_M
+    if close.any():
+        _print(
+            f"  {int(close.sum())} 个村在县界外 {NEAR_BOUNDARY_M:g} 米以内，其客户归入就近网格 / "
+            f"{int(close.sum())} village(s) within {NEAR_BOUNDARY_M:g} m outside the county: "
+            "customers located at their points go to the grid listing the village, or the "
+            "nearest (grid reason near_boundary)"
+        )
+    if (~close).any():
+        far = int((~close).sum())
+        _print(
+            f"  {far} 个村在县界外 {NEAR_BOUNDARY_M:g} 米以上，"
+            "按地址定位到这些村的客户不在任何网格内"
+            f" / {far} village(s) more than {NEAR_BOUNDARY_M:g} m "
+            "outside the county: customers located at their points fall in no grid "
+            "(outside_grids); move these villages' points inside the county in the villages "
+            "file and run workspace init again"
+        )
 
 
 def _cmd_workspace_init(args: argparse.Namespace) -> int:
     from gridgeo import workspace
 
     layers = {}
+    columns = _parse_columns(args.columns, list(_WORKSPACE_INPUTS))
+    for name in columns:
+        if not getattr(args, name):
+            msg = f"--columns {name}:... 但未给该文件 / but no --{name.replace('_', '-')} file"
+            raise _user_error(msg)
     for name in _WORKSPACE_INPUTS:
         path = getattr(args, name)
         if path:
-            datum = args.county_datum if name == "county" else args.datum
-            layers[name] = _read_input_layer(path, name, datum)
+            # per-file datum and CRS; the point files default to --datum, vector files to --crs
+            datum = getattr(args, f"{name}_datum") or args.datum
+            crs = getattr(args, f"{name}_crs")
+            layers[name] = _read_input_layer(
+                path, name, datum, crs=crs, default_crs=args.crs, columns=columns.get(name)
+            )
+    _check_new_workspace(args, layers)  # before the roads: they take the longest to read
     roads = None
     if args.roads:
         t0 = time.perf_counter()
-        roads = _roads_from_file(args.roads, layer=args.roads_layer, boundary=layers["county"])
+        roads = _roads_from_file(
+            args.roads,
+            layer=args.roads_layer,
+            boundary=layers["county"],
+            datum=args.roads_datum,
+            flag="--roads-datum",
+        )
         _print_roads("roads", roads, time.perf_counter() - t0)
-    store = workspace.create_workspace(
-        args.out, layers, roads=roads, author=args.author, reason=args.reason
-    )
+    with warnings.catch_warnings():  # reported above, as a table
+        warnings.simplefilter("ignore", workspace.OutsideCountyWarning)
+        store = workspace.create_workspace(
+            args.out,
+            layers,
+            roads=roads,
+            author=args.author,
+            reason=args.reason,
+            overwrite=args.overwrite,
+            outside_tolerance_m=args.outside_tolerance_m,
+            allow_outside=True,  # refused above unless --allow-outside
+        )
     _print(f"workspace {store.path} created:")
     _print(*(f"  {name:<16s} {len(gdf):>6,d} rows" for name, gdf in layers.items()))
     return 0
@@ -677,9 +969,17 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         limit_s=limit_s,
         labels=labels,
         unavailable=_split_ids(args.unavailable),
+        county=store.read("county"),
         **kw,
     )
     fault = result.fault
+    if result.reason == "outside_county":
+        msg = (
+            f"故障点在县界外 / the fault at {fault.lon:.6f},{fault.lat:.6f} (WGS84) is outside the "
+            "county, no station dispatched: check the point and its datum (--datum gcj02 for "
+            "Amap/WeChat picks, bd09 for Baidu)"
+        )
+        raise _user_error(msg)
     promise = "holds 承诺达成" if result.within_limit else "FAILS 超出承诺"
     if result.station_id is None:
         best = f"no station dispatched 无可派抢修站 ({result.reason})"
@@ -829,11 +1129,25 @@ def _cmd_sample_generate(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     county = sample.generate_county(
-        seed=args.seed, n_customers=args.customers, road_detail=args.road_detail
+        seed=args.seed,
+        n_customers=args.customers,
+        road_detail=args.road_detail,
+        adcode=args.county,
+        boundary=args.boundary,
+        boundary_datum=args.boundary_datum,
     )
     paths = sample.write_sample(county, Path(args.out))
-    _print(f"sample county generated in {time.perf_counter() - t0:.1f} s (seed {args.seed}):")
-    _print(*(f"  {name:<16s} {path}" for name, path in paths.items()))
+    name = county.meta.get("name", "南丰县")
+    adcode = county.meta.get("adcode", "361023")
+    _print(
+        f"样例县已生成 / sample county generated: {name} {adcode}, "
+        f"{time.perf_counter() - t0:.1f} s (seed {args.seed}):"
+    )
+    _print(*(f"  {key:<16s} {path}" for key, path in paths.items()))
+    if args.company_files:
+        files = sample.write_company_files(county, Path(args.out) / "company_files")
+        _print("县公司文件 / files as a county company has them (see README.txt):")
+        _print(*(f"  {key:<16s} {path}" for key, path in files.items()))
     return 0
 
 
@@ -860,15 +1174,48 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from gridgeo import sample
+    from gridgeo.workspace import OUTSIDE_TOLERANCE_M
 
     parser = _Parser(prog="gridgeo", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    demo = sub.add_parser("demo", help="run everything on the bundled sample county")
-    demo.add_argument("--out", default=str(DEFAULT_DEMO_OUT), help="output folder")
-    demo.add_argument("--sample", default=None, help="sample folder (default: bundled Nanfeng)")
+    demo = sub.add_parser(
+        "demo",
+        help="建样例工作区并运行主任务 / make the sample county's workspace, then `gridgeo run` it",
+    )
+    demo.add_argument(
+        "--out", default=str(DEFAULT_DEMO_OUT), help="输出目录 / output folder (workspace too)"
+    )
+    demo.add_argument(
+        "--sample",
+        default=None,
+        help="样例目录 / sample folder laid out as sample_data/nanfeng (default: bundled Nanfeng)",
+    )
+    demo.add_argument(
+        "--suggest-stations",
+        type=int,
+        default=0,
+        metavar="K",
+        help="地图上建议新增K处抢修站 / draw K suggested new repair stations on the map (0: none)",
+    )
     demo.set_defaults(func=_cmd_demo)
+
+    run_help = (
+        "主任务 / the main job on a workspace: customer access, KPIs per tier, repair bands, "
+        "Chinese summary, archive export, offline map (reuses what did not change)"
+    )
+    run = sub.add_parser("run", help=run_help, description=run_help)
+    run.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    run.add_argument("--out", required=True, help="输出目录 / output folder")
+    run.add_argument(
+        "--suggest-stations",
+        type=int,
+        default=0,
+        metavar="K",
+        help="地图上建议新增K处抢修站 / draw K suggested new repair stations on the map (0: none)",
+    )
+    run.set_defaults(func=_cmd_run)
 
     roads = sub.add_parser("roads", help="road networks")
     roads_sub = roads.add_subparsers(dest="roads_command", required=True, parser_class=_Parser)
@@ -877,8 +1224,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="import the roads of every mode from an OSM extract (.osm.pbf, .osm, .osm.gz) or "
         "a roads layer",
     )
-    imp.add_argument("file", help="OSM extract, or a roads layer (GeoPackage, GeoJSON, ...)")
+    imp.add_argument(
+        "file",
+        help="OSM extract, or a roads layer (GeoPackage, Shapefile, GeoJSON; any CRS) with an "
+        "OSM `highway` column or a Chinese road class column (road_class/道路等级: 国道, 省道, "
+        "县道, 乡道, 村道, ... or G/S/X/Y/C/Z route numbers)",
+    )
     imp.add_argument("--layer", default=None, help="layer of a roads file")
+    imp.add_argument(
+        "--datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of a roads layer's coordinates (Amap/Tencent: gcj02, Baidu: bd09)",
+    )
     imp.add_argument(
         "--boundary",
         help="clip the OSM extract to this polygon file (GeoPackage, GeoJSON, ...); "
@@ -899,12 +1257,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.set_defaults(func=_cmd_roads_import)
 
-    conv = sub.add_parser("convert", help="convert a vector file from GCJ-02/BD-09 to WGS84")
-    conv.add_argument("src")
-    conv.add_argument("dst", help="output GeoPackage")
-    conv.add_argument("--datum", required=True, choices=("wgs84", "gcj02", "bd09"))
-    conv.add_argument("--layer", default=None)
-    conv.add_argument("--out-layer", default=None)
+    conv = sub.add_parser(
+        "convert",
+        help="convert a vector file or a CSV/XLSX with lon/lat from GCJ-02/BD-09 to WGS84",
+    )
+    conv.add_argument(
+        "src", help="GeoPackage, GeoJSON, Shapefile, or CSV/XLSX with lon/lat (经度/纬度) columns"
+    )
+    conv.add_argument(
+        "dst",
+        help="output: .gpkg, .geojson, or .csv (the table with its lon/lat columns converted)",
+    )
+    conv.add_argument(
+        "--datum",
+        required=True,
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of the input coordinates (Amap/Tencent: gcj02, Baidu: bd09)",
+    )
+    conv.add_argument("--layer", default=None, help="layer of a vector file")
+    conv.add_argument("--out-layer", default=None, help="layer name in the output GeoPackage")
+    conv.add_argument(
+        "--crs",
+        default=None,
+        metavar="EPSG:CODE",
+        help="CRS of a vector file that does not state one (a Shapefile without .prj, a "
+        "GeoJSON in metres without a `crs` member), e.g. EPSG:4548",
+    )
+    conv.add_argument(
+        "--columns",
+        action="append",
+        metavar="lon=COLUMN,lat=COLUMN",
+        help="a table's lon/lat column names when they are not lon/lat, lng, 经度/纬度, "
+        "e.g. --columns lon=东经,lat=北纬",
+    )
     conv.set_defaults(func=_cmd_convert)
 
     grids = sub.add_parser("grids", help="three-tier service grids in a workspace")
@@ -913,10 +1298,20 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--workspace", required=True, help="workspace GeoPackage")
     build.add_argument(
         "--workload",
-        required=True,
-        help="CSV/XLSX with village_code, customers (and hv_customers, vulnerable)",
+        default=None,
+        help="CSV/XLSX with village_code, customers (and hv_customers, vulnerable); without "
+        "it the customers already imported are counted per village, and without those every "
+        "village weighs the same",
     )
-    build.add_argument("--method", default="network", choices=("network", "voronoi"))
+    build.add_argument(
+        "--method",
+        default="network",
+        choices=("network", "voronoi"),
+        help="network: each village goes to the substation that reaches it first by road "
+        "(needs the workspace's roads); voronoi: to the substation nearest in straight line, "
+        "no roads needed. Either way whole villages are assigned (a Voronoi of the substations "
+        "evaluated village by village), not a plain Voronoi split of the county",
+    )
     size = build.add_mutually_exclusive_group()
     size.add_argument("--target-workload", type=float, help="customers per tier-3 grid")
     size.add_argument("--grids-per-substation", type=_positive_int, help="tier-3 grids each")
@@ -948,6 +1343,13 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--polygon", required=True, help="polygon file (GeoJSON, GeoPackage, ...)")
     rd.add_argument("--layer", default=None)
     rd.add_argument("--datum", default="wgs84", choices=("wgs84", "gcj02", "bd09"))
+    rd.add_argument(
+        "--crs",
+        default=None,
+        metavar="EPSG:CODE",
+        help="CRS of a polygon file that does not state one (a Shapefile without .prj, a "
+        "GeoJSON in metres without a `crs` member), e.g. EPSG:4548",
+    )
     rd.add_argument("--to", required=True, help="tier-3 grid id")
     sp = edit_parser("split", "split a tier-3 grid into balanced parts")
     sp.add_argument("--grid", required=True)
@@ -1012,10 +1414,81 @@ def build_parser() -> argparse.ArgumentParser:
         "--datum",
         default="wgs84",
         choices=("wgs84", "gcj02", "bd09"),
-        help="datum of the point files",
+        help="datum of the point files (towns, villages, substations, repair stations, payment "
+        "points); --<file>-datum overrides it for one file",
     )
-    init.add_argument("--roads", help="OSM extract (clipped to the county) or a roads layer")
+    per_file = init.add_argument_group(
+        "per-file datum, CRS and columns 逐个文件的坐标系与列名",
+        "OSM substations are WGS84 while Amap picks are GCJ-02: give each file its own datum, "
+        "e.g. --substations-datum wgs84 --repair-stations-datum gcj02",
+    )
+    for name in _WORKSPACE_INPUTS:
+        if name == "county":  # --county-datum above
+            continue
+        flag = name.replace("_", "-")
+        per_file.add_argument(
+            f"--{flag}-datum",
+            dest=f"{name}_datum",
+            default=None,
+            choices=("wgs84", "gcj02", "bd09"),
+            help=f"datum of the --{flag} file (default: --datum)",
+        )
+    per_file.add_argument(
+        "--crs",
+        default=None,
+        metavar="EPSG:CODE",
+        help="CRS of the vector files that need one: a Shapefile without .prj, a GeoJSON in "
+        "metres without a `crs` member (files in lon/lat keep it), e.g. EPSG:4548; "
+        "--<file>-crs gives one file's CRS (--county-crs, --substations-crs, ...)",
+    )
+    for name in _WORKSPACE_INPUTS:
+        flag = name.replace("_", "-")
+        per_file.add_argument(
+            f"--{flag}-crs",
+            dest=f"{name}_crs",
+            default=None,
+            metavar="EPSG:CODE",
+            help=argparse.SUPPRESS,
+        )
+    per_file.add_argument(
+        "--columns",
+        action="append",
+        metavar="FILE:NAME=COLUMN,...",
+        help="the file's own column names, e.g. --columns substations:substation_id=编号 "
+        "--columns villages:village_code=CODE,village=NAME (repeatable; FILE is one of county, "
+        "towns, villages, substations, repair_stations, payment_points). Accepted without it: "
+        "sub_id/变电站编号 (substation_id), stat_id (station_id), pt_id (point_id), "
+        "vill_code/村编码 (village_code), vill_name/村名 (village), town_code/乡镇编码, "
+        "town_name/乡镇 (town), 经度/纬度 or lng/lat in tables",
+    )
+    init.add_argument(
+        "--roads",
+        help="OSM extract (clipped to the county) or a roads layer (any CRS; OSM `highway` or "
+        "Chinese road classes 国道/省道/县道/乡道/村道, G/S/X/Y/C/Z)",
+    )
     init.add_argument("--roads-layer", default=None)
+    init.add_argument(
+        "--roads-datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of a roads layer's coordinates (Amap/Tencent: gcj02, Baidu: bd09)",
+    )
+    init.add_argument(
+        "--outside-tolerance-m",
+        type=float,
+        default=OUTSIDE_TOLERANCE_M,
+        metavar="M",
+        help="points up to M metres outside the county are kept and listed; farther ones are "
+        f"refused (default {OUTSIDE_TOLERANCE_M:g})",
+    )
+    init.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="keep points farther outside the county too, listed in a table",
+    )
+    init.add_argument(
+        "--overwrite", action="store_true", help="replace the workspace file if it exists"
+    )
     init.add_argument("--author", required=True)
     init.add_argument("--reason", required=True)
     init.set_defaults(func=_cmd_workspace_init)
@@ -1070,16 +1543,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)
-    gen = smp_sub.add_parser("generate", help="generate a sample county (deterministic)")
-    gen.add_argument("--seed", type=int, default=sample.DEFAULT_SEED)
-    gen.add_argument("--customers", type=_positive_int, default=30_000)
+    gen = smp_sub.add_parser(
+        "generate",
+        help="生成样例县 / generate a sample county (deterministic)",
+        description=(
+            "生成样例县（确定性）/ generate a sample county (deterministic): 南丰县 by default, "
+            "or any county of the boundary file with --county"
+        ),
+    )
+    gen.add_argument(
+        "--county",
+        default=None,
+        help=(
+            "县的行政区划代码或名称 / the county's adcode or name, e.g. 361022 or 黎川县 "
+            "(default: 南丰县 361023)"
+        ),
+    )
+    gen.add_argument(
+        "--boundary",
+        default=None,
+        help=(
+            "县界文件（含 name、adcode 列）/ county boundary file with columns name, adcode "
+            "(default: the Jiangxi counties in sample_data/jiangxi)"
+        ),
+    )
+    gen.add_argument(
+        "--boundary-datum",
+        default="gcj02",
+        choices=("gcj02", "wgs84", "bd09"),
+        help="县界坐标系 / datum of the boundary file (default gcj02, like Amap)",
+    )
+    gen.add_argument(
+        "--company-files",
+        action="store_true",
+        help=(
+            "另写县公司格式的文件到 OUT/company_files / also write the files as a county "
+            "company has them to OUT/company_files (for trying `workspace init`)"
+        ),
+    )
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=sample.DEFAULT_SEED,
+        help="随机种子 / seed: the same seed gives byte-identical files",
+    )
+    gen.add_argument(
+        "--customers",
+        type=_positive_int,
+        default=30_000,
+        help="客户数 / number of customers (default 30000)",
+    )
     gen.add_argument(
         "--road-detail",
         type=float,
         default=sample.DEFAULT_ROAD_DETAIL,
-        help="village lane density (150 gives about 10^6 road nodes)",
+        help="村内道路密度 / village lane density (150 gives about 10^6 road nodes)",
     )
-    gen.add_argument("--out", required=True, help="output folder")
+    gen.add_argument("--out", required=True, help="输出文件夹 / output folder")
     gen.set_defaults(func=_cmd_sample_generate)
     return parser
 

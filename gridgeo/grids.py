@@ -2659,10 +2659,36 @@ def preview_reassign_substation(
 # --------------------------------------------------------------------------- #
 # customers into grids
 
-ASSIGN_REASONS = ("ok", "not_geocoded", "outside_grids")
+ASSIGN_REASONS = ("ok", "near_boundary", "not_geocoded", "outside_grids")
+# A located position outside every grid but at most this far from the nearest one (a village
+# point picked a little outside the county line) is put into a grid (``near_boundary``); the
+# same distance as gridgeo.workspace.OUTSIDE_TOLERANCE_M, the points a workspace keeps.
+NEAR_BOUNDARY_M = 500.0
+# The grids' edges are cut into pieces of at most this many degrees (about 100 m) before they
+# are projected for the near-boundary distances, as for gridgeo.workspace.check_inside_county.
+_NEAR_DENSIFY_DEG = 0.001
 
 
-def assign_to_grids(points: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
+def _near_grids(
+    geoms: np.ndarray, t3: gpd.GeoDataFrame, near_boundary_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For points outside every tier-3 grid: the positions (in ``t3``) of the points at most
+    ``near_boundary_m`` metres from a grid, and of their nearest grid (ties: the first)."""
+    to_m = _transformer(4326, metric_crs(t3))
+    grids_m = _project(shapely.segmentize(t3.geometry.to_numpy(), _NEAR_DENSIFY_DEG), to_m)
+    hit_point, hit_grid = shapely.STRtree(grids_m).query_nearest(
+        _project(geoms, to_m), max_distance=near_boundary_m, all_matches=True
+    )
+    order = np.lexsort((hit_grid, hit_point))
+    hit_point, hit_grid = hit_point[order], hit_grid[order]
+    keep = np.ones(len(hit_point), dtype=bool)
+    keep[1:] = hit_point[1:] != hit_point[:-1]
+    return hit_point[keep], hit_grid[keep]
+
+
+def assign_to_grids(
+    points: Any, grids: gpd.GeoDataFrame, *, near_boundary_m: float = NEAR_BOUNDARY_M
+) -> pd.DataFrame:
     """The grid of every point for each tier, in one vectorised pass.
 
     Each point is looked up among the tier-3 grids with one STRtree query
@@ -2670,13 +2696,30 @@ def assign_to_grids(points: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
     the three ids of a point always nest. A point on the shared boundary of
     two grids goes to the one whose ``grid_id`` sorts first (deterministic).
 
+    A point outside every grid but at most ``near_boundary_m`` metres from the
+    county (the union of the tier-3 grids, measured in its metric CRS) is put
+    into the grid it is nearest to, with reason ``near_boundary``: a village
+    point picked on a map a little outside the county line keeps its
+    customers. When ``points`` is a customers frame and such a customer is
+    placed at its village's point (``location_source`` ``"village"``) whose
+    ``village_code`` a tier-3 grid lists in ``villages``, it goes to that grid
+    instead (the two normally agree; the village list wins). Points farther
+    out are ``outside_grids``.
+
     Parameters
     ----------
     points
         GeoSeries or GeoDataFrame of points (any CRS, reprojected to 4326);
-        missing or empty geometries are allowed (``not_geocoded``).
+        missing or empty geometries are allowed (``not_geocoded``). A
+        GeoDataFrame with ``location_source`` and ``village_code`` (the
+        customers layer) lets the village rule above apply.
     grids
-        The grids, all tiers (columns ``grid_id``, ``tier``, ``parent_id``).
+        The grids, all tiers (columns ``grid_id``, ``tier``, ``parent_id``;
+        ``villages`` for the village rule).
+    near_boundary_m
+        How far outside the grids a point is still put into one, in metres
+        (default :data:`NEAR_BOUNDARY_M`, the workspace's tolerance for points
+        outside the county); 0 turns the rule off.
 
     Returns
     -------
@@ -2684,10 +2727,18 @@ def assign_to_grids(points: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
         On the points' index: ``grid_t1``, ``grid_t2``, ``grid_t3`` (None
         where not assigned) and ``grid_reason`` (:data:`ASSIGN_REASONS`).
     """
-    if isinstance(points, gpd.GeoDataFrame):
-        points = points.geometry
+    frame = points if isinstance(points, gpd.GeoDataFrame) else None
+    if frame is not None:
+        points = frame.geometry
     if not isinstance(points, gpd.GeoSeries):
         msg = f"`points` must be a GeoSeries or GeoDataFrame, got {type(points).__name__}."
+        raise InputError(msg)
+    try:
+        tol = float(near_boundary_m)
+    except (TypeError, ValueError):
+        tol = float("nan")
+    if not np.isfinite(tol) or tol < 0:
+        msg = f"`near_boundary_m` must be a distance in metres >= 0, got {near_boundary_m!r}."
         raise InputError(msg)
     points = _to_4326(points, "points")
     grids = _to_4326(_check_frame(grids, "grids", ["grid_id", "tier", "parent_id"]), "grids")
@@ -2709,6 +2760,27 @@ def assign_to_grids(points: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
     keep[1:] = hit_point[1:] != hit_point[:-1]
     first[hit_point[keep]] = hit_grid[keep]
 
+    # outside every grid but near the county: the nearest grid, or the village's grid
+    near = np.zeros(len(geoms), dtype=bool)
+    outside = np.flatnonzero((first < 0) & ~missing)
+    if len(outside) and tol > 0:
+        near_point, near_grid = _near_grids(geoms[outside], t3, tol)
+        near[outside[near_point]] = True
+        first[outside[near_point]] = near_grid
+        columns = {"location_source", "village_code"}
+        if frame is not None and columns <= set(frame.columns) and "villages" in t3.columns:
+            listed: dict[str, int] = {}
+            for k, codes in enumerate(t3["villages"].fillna("").astype(str)):
+                for code in codes.split(_VILLAGE_SEP):
+                    if code:
+                        listed.setdefault(code, k)  # t3 sorted: the first grid_id wins
+            at = np.flatnonzero(near)
+            at = at[frame["location_source"].to_numpy(dtype=object)[at] == "village"]
+            pos_of = pd.Series(frame["village_code"].to_numpy(dtype=object)[at]).astype(str)
+            pos_of = pos_of.map(listed)
+            has = pos_of.notna().to_numpy()
+            first[at[has]] = pos_of.to_numpy()[has].astype(np.int64)
+
     # ids per tier-3 position, then index them with each point's position
     ids3 = t3["grid_id"].to_numpy(dtype=object)
     ids2 = np.array([parent.get(g) for g in ids3], dtype=object)
@@ -2719,7 +2791,11 @@ def assign_to_grids(points: Any, grids: gpd.GeoDataFrame) -> pd.DataFrame:
     grid_t3 = np.where(found, ids3[pos], none)
     grid_t2 = np.where(found, ids2[pos], none)
     grid_t1 = np.where(found, ids1[pos], none)
-    reason = np.where(missing, "not_geocoded", np.where(found, "ok", "outside_grids"))
+    reason = np.where(
+        missing,
+        "not_geocoded",
+        np.where(near, "near_boundary", np.where(found, "ok", "outside_grids")),
+    )
     return pd.DataFrame(
         {"grid_t1": grid_t1, "grid_t2": grid_t2, "grid_t3": grid_t3, "grid_reason": reason},
         index=points.index,

@@ -827,7 +827,7 @@ def _customers_in(
         return None
     version = store.current_version(CUSTOMERS_LAYER)  # first: a save in between is a conflict
     customers = store.read(CUSTOMERS_LAYER)
-    assigned = _grids.assign_to_grids(customers.geometry, grids)
+    assigned = _grids.assign_to_grids(customers, grids)
     same = all(
         customers[c].astype(object).where(customers[c].notna(), None).tolist()
         == assigned[c].astype(object).where(assigned[c].notna(), None).tolist()
@@ -842,12 +842,15 @@ def _customers_in(
 
 
 def _customer_cells(
-    points: gpd.GeoSeries, cells: gpd.GeoDataFrame, village_grid: pd.Series
+    points: gpd.GeoSeries | gpd.GeoDataFrame, cells: gpd.GeoDataFrame, village_grid: pd.Series
 ) -> np.ndarray:
-    """The village cell that contains each customer's position (its row position in
-    ``cells``, -1 for none): the rule of :func:`gridgeo.grids.assign_to_grids` (which sets
-    the customers' grid ids) applied to the cells the grids are made of. A point on the border
-    of cells of two grids goes to the grid whose id sorts first, as there."""
+    """The village cell that holds each customer (its row position in ``cells``, -1 for
+    none): the rule of :func:`gridgeo.grids.assign_to_grids` (which sets the customers' grid
+    ids) applied to the cells the grids are made of. A point on the border of cells of two
+    grids goes to the grid whose id sorts first, as there; a point just outside every cell
+    (``near_boundary``) goes to its village's cell or the nearest one, as there."""
+    frame = points if isinstance(points, gpd.GeoDataFrame) else None
+    points = points.geometry if frame is not None else points
     if points.crs is not None and cells.crs is not None and not points.crs.equals(cells.crs):
         points = points.to_crs(cells.crs)
     geoms = points.to_numpy()
@@ -861,6 +864,24 @@ def _customer_cells(
     first[1:] = hit_point[1:] != hit_point[:-1]
     out = np.full(len(geoms), -1, dtype=np.int64)
     out[hit_point[first]] = hit_cell[first]
+    rest = np.flatnonzero((out < 0) & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if len(rest):
+        # each cell as a tier-3 "grid" whose id sorts by (grid, cell): the same tie rule
+        ids = [f"{g}\x00{i:09d}" for i, g in enumerate(village_grid.astype(str))]
+        as_grids = gpd.GeoDataFrame(
+            {
+                "grid_id": ids,
+                "tier": _grids.TIER_VILLAGE,
+                "parent_id": None,
+                "villages": cells["village_code"].astype(str).to_numpy(),
+            },
+            geometry=cells.geometry.to_numpy(),
+            crs=cells.crs,
+        )
+        subset = frame.iloc[rest] if frame is not None else points.iloc[rest]
+        got = _grids.assign_to_grids(subset, as_grids)["grid_t3"].to_numpy(dtype=object)
+        has = pd.notna(got)
+        out[rest[has]] = [int(str(g).rsplit("\x00", 1)[1]) for g in got[has]]
     return out
 
 
@@ -897,7 +918,7 @@ def load_service_grids(store: GeoPackageStore) -> tuple[_grids.ServiceGrids, int
     service = _grids.service_grids_from_layers(grids, cells, county)
     if CUSTOMERS_LAYER in store.layers():
         customers = store.read(CUSTOMERS_LAYER)
-        cell = _customer_cells(customers.geometry, service.cells, service.village_grid)
+        cell = _customer_cells(customers, service.cells, service.village_grid)
         codes = service.cells["village_code"].astype(str).to_numpy(dtype=object)
         in_cells = customers.assign(grid_t3=np.where(cell >= 0, codes[np.maximum(cell, 0)], None))
         table = _archive.customers_per_grid(in_cells, tier=3).reindex(codes, fill_value=0)
@@ -951,7 +972,7 @@ def reach_kpi_function(
     if missing:
         msg = f"`access` lacks {missing!r}: pass the customers' access (see `read_access`)."
         raise MissingColumnError(msg)
-    points = customers.geometry
+    points = customers
     repair_ok = _flags(access, "repair_ok")
     payment_ok = _flags(access, "payment_ok")
     seen: dict[str, Any] = {}
@@ -1108,7 +1129,7 @@ def count_grid_customers(
         # always by the polygons just read (30 ms for 30,000 customers): the stored grid ids
         # would give the same, but a save may land between the two reads, and a count must
         # belong to one version of the grids
-        assigned = _grids.assign_to_grids(customers.geometry, grids)
+        assigned = _grids.assign_to_grids(customers, grids)
         customers = customers.assign(**{c: assigned[c].to_numpy() for c in assigned})
     else:
         columns = [*_archive.GRID_ID_COLUMNS.values(), "voltage_class", "vulnerable"]

@@ -63,7 +63,9 @@ def test_assign_to_grids_matches_a_brute_force_loop():
     rng = np.random.default_rng(3)
     xy = rng.uniform([116.495, 27.195], [116.525, 27.215], size=(500, 2))
     points = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs="EPSG:4326")
-    out = assign_to_grids(points, grids)
+    # the containment rule alone (near_boundary_m=0); the near-boundary rule has its own
+    # brute force in tests/test_near_boundary.py
+    out = assign_to_grids(points, grids, near_boundary_m=0)
     t3 = grids[grids["tier"] == 3].sort_values("grid_id")
     expected = []
     for p in points:  # independent: plain shapely predicates, one point at a time

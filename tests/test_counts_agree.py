@@ -80,6 +80,24 @@ def expected(ws: Path, grids: gpd.GeoDataFrame) -> dict[str, dict[str, int]]:
         hit = shapely.intersects(polygon, points) & ~placed  # a missing point hits nothing
         grid3[hit] = grid_id
         placed |= hit
+    # just outside every grid (at most 500 m, in a UTM CRS chosen by geopandas): the grid
+    # listing the customer's village when it is placed at its village's point, else the
+    # nearest grid (the first id on a tie)
+    listed = {
+        code: grid_id
+        for grid_id, codes in zip(t3["grid_id"], t3["villages"].fillna(""), strict=True)
+        for code in str(codes).split("，")
+        if code
+    }
+    utm = customers.estimate_utm_crs()
+    t3_m = t3.to_crs(utm).geometry.to_numpy()
+    points_m = customers.geometry.to_crs(utm).to_numpy()
+    for i in np.flatnonzero(~placed & ~shapely.is_missing(points) & ~shapely.is_empty(points)):
+        dist = shapely.distance(t3_m, points_m[i])
+        if dist.min() <= 500.0:
+            grid3[i] = t3["grid_id"].to_numpy()[int(np.argmin(dist))]
+            if customers.loc[i, "location_source"] == "village":
+                grid3[i] = listed.get(str(customers.loc[i, "village_code"]), grid3[i])
     parent = dict(zip(grids["grid_id"], grids["parent_id"], strict=True))
     grid2 = [parent[g] if g is not None else None for g in grid3]
     grid1 = [parent[g] if g is not None else None for g in grid2]

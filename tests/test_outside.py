@@ -342,7 +342,9 @@ def test_cli_init_refuses_with_a_table_and_keeps_with_allow_outside(tmp_path, cl
     assert set(_table_rows(kept.stdout)) == {"SX", "PB"}
     within = next(line for line in kept.stdout.splitlines() if "within 500 m" in line)
     assert "2 point(s)" in within and "RN" in within and "VX" in within
-    assert "1 village(s) outside the county" in kept.stdout and "outside_grids" in kept.stdout
+    # VX lies within 500 m: its customers go to a grid by the near-boundary rule
+    assert "1 village(s) within 500 m outside the county" in kept.stdout
+    assert "near_boundary" in kept.stdout and "outside_grids" not in kept.stdout
     store = GeoPackageStore.open(out)
     assert sorted(store.read("substations")["substation_id"]) == ["S1", "S2", "SX"]
     assert sorted(store.read("villages")["village_code"])[-1] == "VX"
