@@ -28,7 +28,7 @@ back out as the per-grid archive:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -555,7 +555,11 @@ def _export_frame(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def export_archive(
-    customers: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, out_dir: str | Path
+    customers: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    out_dir: str | Path,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Write the archive: CSV + XLSX per tier-3 grid, a workbook per tier-2 grid.
 
@@ -564,6 +568,9 @@ def export_archive(
     per tier-3 grid) and one sheet per tier-3 grid. A grid's customers are those of
     :func:`grid_of_customers`; customers in no grid (:data:`NOT_LOCATED`) go to
     ``未定位客户_not_located.csv``. Returns the paths written.
+
+    ``progress``, if given, is called after each grid's files as ``progress(done, total)``
+    with the grids done and the grids to write (tier 3, then tier 2).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -575,6 +582,15 @@ def export_archive(
     t3 = grid_of_customers(customers, tier=3).to_numpy(dtype=object)[order]
     t2 = grid_of_customers(customers, tier=2).to_numpy(dtype=object)[order]
     located3, located2 = t3 != NOT_LOCATED, t2 != NOT_LOCATED
+    total = len(set(t3[located3])) + len(set(t2[located2]))
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     for grid_id, rows in frame[located3].groupby(t3[located3], sort=True):
         stem = _safe(f"{grid_id}_{names.get(grid_id, '')}")
         csv_path = out / f"{stem}.csv"
@@ -582,6 +598,7 @@ def export_archive(
         xlsx_path = out / f"{stem}.xlsx"
         _write_xlsx(xlsx_path, {"客户档案": rows})
         written += [csv_path, xlsx_path]
+        step()
     lost = frame[~located3]
     if len(lost):
         path = out / "未定位客户_not_located.csv"
@@ -601,6 +618,7 @@ def export_archive(
             sheets[str(child)[-31:]] = rows[rows["村级网格 village grid"] == child]
         _write_xlsx(path, sheets)
         written.append(path)
+        step()
     return written
 
 

@@ -757,6 +757,7 @@ def _assign(
     dst = engine.snap_points(gpd.GeoSeries(points, crs=4326), "villages")
     if not src.usable.all():
         warnings.warn(
+            "变电站离道路过远，村庄无法经道路到达 / "
             f"substation(s) {list(map(str, sub_ids[~src.usable][:10]))!r} are farther than "
             f"{engine.max_snap_m:g} m from every road; no village reaches them by road",
             stacklevel=3,
@@ -1681,6 +1682,7 @@ def build_service_grids(
     if merged:
         pairs = ", ".join(f"{a} → {b}" for a, b in merged.items())
         warnings.warn(
+            "变电站与另一变电站同在一村，不单独成供电网格 / "
             f"substation(s) {list(merged)!r} stand in the village of another substation and "
             f"head no supply grid of their own; their villages go to its grid ({pairs}). "
             "Give village polygons or more villages to separate them",

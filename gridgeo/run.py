@@ -377,6 +377,19 @@ class _Steps:
         self.computed.append(step)
         self.say(f"{_STEP_NAMES[step]}: 完成 / done in {time.perf_counter() - t0:.1f} s{detail}")
 
+    def ticker(self, step: str, t0: float, every_s: float = 3.0) -> Callable[[int, int], None]:
+        """A ``progress(done, total)`` callback that says how far a long step is, at most
+        once every ``every_s`` seconds."""
+        last = [t0]
+
+        def tick(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= every_s and done < total:
+                last[0] = now
+                self.say(f"  {_STEP_NAMES[step]}: {done}/{total} … {now - t0:.0f} s")
+
+        return tick
+
     def reuse(self, step: str, inputs: Mapping[str, Any]) -> None:
         self.reused.append(step)
         what = _STEP_NAMES[step].split(" / ", 1)[1]
@@ -673,7 +686,9 @@ def run_workspace(
         tmp = out / f".{ARCHIVE_DIR}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
-        written = _archive.export_archive(customers, grids, tmp)
+        written = _archive.export_archive(
+            customers, grids, tmp, progress=steps.ticker("archive", t0)
+        )
         _swap_dir(tmp, archive_dir)
         steps.done("archive", t0, f": exported {len(written)} archive files")
         files["archive"] = {"inputs": _plain(inputs)}

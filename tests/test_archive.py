@@ -213,7 +213,12 @@ def test_archive_summary_and_export_by_hand(tmp_path):
     assert summary.loc["未定位", "customers"] == 1
     assert summary["customers"].sum() == 4  # the county total: 3 in grids + 1 not located
     grids = tiny_grids().assign(name=["县", "供电网格", "网格2", "网格1"])
-    files = archive.export_archive(customers, grids, tmp_path / "out")
+    calls: list[tuple[int, int]] = []
+    files = archive.export_archive(
+        customers, grids, tmp_path / "out", progress=lambda d, t: calls.append((d, t))
+    )
+    # by hand: village grids T3-A-01 and T3-A-02, then supply grid T2-A: three grids, in turn
+    assert calls == [(1, 3), (2, 3), (3, 3)]
     names = sorted(p.name for p in files)
     assert "T3-A-01_网格1.csv" in names and "T3-A-01_网格1.xlsx" in names
     assert "T2-A_供电网格_workbook.xlsx" in names and "未定位客户_not_located.csv" in names
