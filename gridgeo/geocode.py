@@ -5,12 +5,21 @@ matched against the county gazetteer (its townships and villages with their poin
 The work has three steps.
 
 1. **Parsing** (:func:`parse_addresses`). Each address is normalised -- NFKC (full-width
-   digits, letters and punctuation to half-width), bracketed notes dropped, spaces and
+   digits, letters and punctuation to half-width); traditional characters to simplified
+   with OpenCC's ``t2s`` converter (南豐縣 -> 南丰县; only strings holding a character
+   the converter changes are converted, and gazetteer names it would change, such as
+   乾村 -> 干村, are put back); phone numbers (mobile ``1[3-9]`` + 9 digits, with
+   ``+86`` or not; landlines with their area code), 18-digit ID numbers, their labels
+   (电话, 手机, 联系电话, 身份证 ...) and personal names (after 联系人, 户主, 户名,
+   姓名, or standing alone beside a phone or ID number: 2-4 characters, a common
+   surname first, no place suffix last) removed wherever they stand and kept in
+   ``phone_in_address`` and ``removed``; bracketed notes dropped, spaces and
    punctuation removed, Chinese numerals before 组/号/巷/栋/单元/室 turned into digits
    (``十二组`` -> ``12组``), ``第5组``, ``5村小组``, ``5村民小组`` and ``5队`` written ``5组`` --
    and split by suffix rules into province (省), city (市), county (县/区/市), township
    (乡/镇/街道/垦殖场/园区 ...), village (村, 村委会, 村民委员会, 社区, 居委会, ...),
-   group (组), house number (号) and the rest (hamlet, street, notes).
+   group (组), house number (号: ``12``, ``12A``, ``12-3``, ``18弄3``), building
+   (栋/幢/座/号楼), unit (单元), room (室/房) and the rest (hamlet, street, notes).
 2. **Matching** (:func:`geocode_addresses`) against a :class:`Gazetteer`. The county's
    own province/city/county prefix is stripped (full or short forms, each optional).
    The names are then read from the gazetteer itself before any suffix rule: a
@@ -29,7 +38,23 @@ The work has three steps.
    toneless pinyin (homophones such as 芹城镇 for 琴城镇, from ``pypinyin``); the
    fuzzy search is restricted to the township's villages when the township is known.
    A township-like name that is not in the county, or another county, city or
-   province, is reported ``other_county``.
+   province, is reported ``other_county``. 县城, 城关, 城区 and 城内 right after the
+   county's prefix or at the start (``南丰县城建设路25号``, ``南丰县县城``,
+   ``县城解放路``, ``南丰县城关镇``) stand for the township of the county seat
+   (``Gazetteer(county_seat=...)``, by default the township whose name holds 城关,
+   else the one with the most communities), unless a township or village of the
+   gazetteer is written there (a real 城关镇, 城上村).
+
+   **No silent guesses.** Where two units fit equally, the answer is ``ambiguous``
+   with every candidate, never the first in the table: a name in several townships
+   written without a township; a typo as close to two villages; a street whose
+   community is in several townships; a name the gazetteer lists twice in one
+   township; a stem shared by two units of one township (``太和镇太和``: 太和村 and
+   太和社区), except that a group number decides for the 村 (numbered 村民小组 exist
+   only in a 村: ``太和镇太和12组`` -> 太和村). A village of another township is never
+   taken for a look-alike of the written township (``莱溪乡杨梅村``: 杨梅村 is in 琴城镇,
+   莱溪乡 has 杨梅坑村): the answer is the township, ``village_in_other_town``, with
+   both in ``candidates``.
 3. **Coordinates** (:func:`geocode_customers`). Coordinates given with a customer (phone
    GPS, Amap/Baidu picks) are converted from their datum to WGS84 and take precedence
    over the address point; they are flagged when they lie farther than ``conflict_m``
@@ -38,12 +63,13 @@ The work has three steps.
    outside the county.
 
 Speed comes from deduplication: normalisation runs once per distinct address string
-(one pass of compiled patterns each), matching once per distinct address head -- the
-part before the group and house numbers, of which an archive has far fewer than rows
-(about 50,000 for 10^6 generated addresses) -- and the results are mapped back to the
-rows with numpy indexing; coordinates are converted and checked with vectorised numpy
-and shapely calls. 10^6 customers take about 7 s on 2 cores
-(``benchmarks/bench_geocode.py``).
+(one pass of compiled patterns each; the OpenCC conversion and the search for phone
+numbers and names only where one regex search finds a hint of them), matching once
+per distinct address head -- the part before the group and house numbers, of which an
+archive has far fewer than rows (about 50,000 for 10^6 generated addresses) -- and
+the results are mapped back to the rows with numpy indexing; coordinates are
+converted and checked with vectorised numpy and shapely calls. 10^6 customers take
+about 8 s on 2 cores, the addresses alone about 4 s (``benchmarks/bench_geocode.py``).
 
 Why not ``cpca`` or ``jionlp``. Both were tried on the labelled set of
 ``gridgeo._sample_addresses`` (3,000 rows). ``cpca`` 0.5.5 (250 kB plus
@@ -58,6 +84,14 @@ which is where the work is, so neither is used. ``pypinyin`` (4 MB, no dependenc
 is used for homophone typos; without it the matcher falls back to characters only,
 with a warning.
 
+Why OpenCC (``opencc`` 1.4.x, the project's official Python binding). It is the
+maintained reference converter (releases in 2025-2026), Apache-2.0, with prebuilt
+wheels for CPython 3.11 on Linux x86-64 (2.4 MB, no dependencies), and converts by
+phrases as well as characters (about 1.5 µs per address). ``opencc-python-
+reimplemented`` (pure Python, last release 2023) and ``hanziconv`` (2016) are not
+maintained; ``zhconv`` (last release 2021) is a MediaWiki-table converter. Without
+``opencc`` installed, traditional characters are left as they are, with a warning.
+
 Reasons (``REASONS``) of :func:`geocode_addresses`:
 
 ``ok``
@@ -70,19 +104,22 @@ Reasons (``REASONS``) of :func:`geocode_addresses`:
     county when no township is written), not even as a typo.
 ``village_in_other_town``
     The village exists, but only in another township than the one written; the
-    township is kept, the village is listed in ``candidates``, never guessed.
+    township is kept, the village is listed in ``candidates`` (with the written
+    township's look-alike village, if it has one), never guessed.
 ``ambiguous``
     A village name that exists in several townships, written without a township;
     ``candidates`` lists them (``黄家村(太源乡)|黄家村(洽湾镇)``). Also for a typo that
-    fits two villages equally well, and for a name the gazetteer lists twice in the
-    same township (the township is kept).
+    fits two villages equally well, a street whose community is in several
+    townships, a name the gazetteer lists twice in the same township and a stem
+    shared by two units of the township without a group number (the township is
+    kept in these two).
 ``county_only``
     The county is written but no township or village could be read.
 ``other_county``
     Another province, city or county is written, or a township that is not in this
     county.
 ``no_admin_name``
-    No place name could be read (不详, 同上, a phone number, ...).
+    No place name could be read (不详, 同上, only a phone number, ...).
 ``empty_address``
     The address is missing or blank.
 ``low_confidence``
@@ -92,6 +129,7 @@ Reasons (``REASONS``) of :func:`geocode_addresses`:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -203,7 +241,10 @@ _CN_NUM_RE = rf"第?([零〇一二两三四五六七八九十百千]+)(?={_UNIT_
 _CN_NUM_HINT = "[零〇一二两三四五六七八九十百千]"
 _GROUP_WORD_RE = r"第(?=\d)|(?<=\d)(?:村民小组|村小组|小组|生产队|队)"
 # head (no digit), then a group number right after it, then the first house number
-_PARTS_RE = r"^(?P<head>\D*)(?:(?P<group>\d+)组)?(?:.*?(?P<house>\d+[A-Za-z]?)号)?"
+_PARTS_RE = (
+    r"^(?P<head>\D*)(?:(?P<group>\d+)组)?"
+    r"(?:.*?(?<![\d-])(?P<house>\d+(?:[-弄]\d+)?[A-Za-z]?)号(?![楼房]))?"
+)
 
 _NOT_NAME = r"\d省市县区乡镇村"
 _VILLAGE_PART = (
@@ -238,6 +279,19 @@ _COMMITTEE_SUFFIXES = (
 _TOWN_SUFFIXES = ("乡", "镇")
 _STREET_ENDINGS = ("大道", "路", "街", "巷")
 _VIRTUAL_MARKER = "虚拟"
+# how addresses write the county seat, longest first (see Gazetteer county_seat)
+_SEAT_WORDS = (
+    "县城关镇",
+    "县城关",
+    "县城区",
+    "县城内",
+    "县城",
+    "城关镇",
+    "城关乡",
+    "城关",
+    "城区",
+    "城内",
+)
 _PLACEHOLDER_BASE = 0xE000  # Unicode private use area: never in a cleaned address
 
 
@@ -288,6 +342,141 @@ _CN_HINT = re.compile(_CN_NUM_HINT)
 _CN_NUM = re.compile(_CN_NUM_RE)
 _GROUP_WORD = re.compile(_GROUP_WORD_RE)
 _PARTS = re.compile(_PARTS_RE)
+_BUILDING = re.compile(r"(\d+[A-Za-z]?)(?:号楼|栋|幢|座)")
+_UNIT = re.compile(r"(\d+)单元")
+_ROOM = re.compile(r"(\d+)(?:室|号房|房)")
+_BUILDING_CHARS = "楼栋幢座单元室房"
+
+# --------------------------------------------------------------------------- #
+# personal data inside addresses (removed before parsing, kept aside)
+
+_ID_NO = r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+_MOBILE = r"(?:\+?86-?)?1[3-9]\d{9}"
+_LANDLINE = r"0\d{2,3}-?[2-9]\d{6,7}"
+_NUMBER_RE = re.compile(
+    rf"(?<![\dA-Za-z])(?:(?P<id>{_ID_NO})|(?P<phone>{_MOBILE}|{_LANDLINE}))(?![\dA-Za-z])"
+)
+_PHONE_LABELS = "联系电话|联系方式|电话号码|手机号码|手机号|固定电话|座机|电话|手机|tel|TEL|Tel"
+_NAME_LABELS = "联系人|户主|户名|用户名|姓名"
+_ID_LABELS = "身份证号码|身份证号|身份证"
+_MARK = "\x00"  # stands where a number was removed; a separator, dropped by _CLEAN
+_SEP = rf"\s,;:/|、，；：{_MARK}"
+_LABEL_RE = re.compile(
+    rf"(?:(?:{_ID_LABELS}|{_PHONE_LABELS})[:：]?\s*(?={_MARK}))"
+    rf"|(?:(?:{_NAME_LABELS})[:：]?\s*(?P<name>[{_CJK}]{{2,4}}(?=[{_SEP}\d]|$)|[{_CJK}]{{2}})?)"
+)
+_LABEL_WORDS_RE = re.compile(f"{_PHONE_LABELS}|{_NAME_LABELS}|{_ID_LABELS}")
+_SEVEN_DIGITS = re.compile(r"\d{7}")
+# Common surnames (the first character of an unlabelled name beside a phone number).
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余"
+    "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史"
+    "陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤饶揭危聂艾章兰游甘温涂邬傅官"
+)
+# A segment ending in one of these is a place or a number word, never a name.
+_PLACE_END = frozenset("省市县区乡镇村组号路街巷弄栋幢室楼队场园道社里")
+_SEGMENT_RE = re.compile(rf"[^{_SEP}]+")
+_CJK_WORD = re.compile(rf"[{_CJK}]+")
+
+
+def _strip_personal(text: str) -> tuple[str, list[str], list[str]]:
+    """Phone and ID numbers, their labels and personal names removed from one address.
+
+    Returns the text (with separators where something was removed), the phone numbers
+    and every removed piece, in order. A name is removed when a label (联系人, 户主,
+    姓名 ...) stands before it, or when it stands alone (between separators, 2-4
+    characters, a common surname first, no place suffix last) right beside a removed
+    phone or ID number. A labelled name runs to the next separator or digit; glued
+    to the address it is taken as two characters (the rest of a longer name then
+    stays in front of the county name, which absorbs it).
+    """
+    phones: list[str] = []
+    removed: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        removed.append(m.group(0))
+        if m.group("phone") is not None:
+            phones.append(m.group(0))
+        return _MARK
+
+    text = _NUMBER_RE.sub(number, text)
+
+    def label(m: re.Match[str]) -> str:
+        removed.append(m.group(0).strip())
+        return _MARK if m.group("name") else " "
+
+    text = _LABEL_RE.sub(label, text)
+    if _MARK not in text:
+        return text, phones, removed
+    out: list[str] = []
+    last = 0
+    for seg in _SEGMENT_RE.finditer(text):
+        a, b = seg.span()
+        word = seg.group(0)
+        before = text[:a].rstrip()
+        after = text[b:].lstrip()
+        if (
+            2 <= len(word) <= 4
+            and word[0] in _SURNAMES
+            and word[-1] not in _PLACE_END
+            and _CJK_WORD.fullmatch(word) is not None
+            and (before.endswith(_MARK) or after.startswith(_MARK))
+        ):
+            out.append(text[last:a])
+            out.append(_MARK)
+            removed.append(word)
+            last = b
+    out.append(text[last:])
+    return "".join(out), phones, removed
+
+
+# --------------------------------------------------------------------------- #
+# traditional characters
+
+
+@functools.cache
+def _t2s() -> tuple[Any, re.Pattern[str] | None, re.Pattern[str]]:
+    """The OpenCC ``t2s`` converter, a pattern of the characters it changes, and a
+    pattern of those and of the first characters of labels and building words.
+
+    One search of the last pattern (a character class) tells the strings that need
+    no conversion, label or building parsing -- nearly all of them. The first two
+    are None without OpenCC (a warning says so).
+    """
+    firsts = {w[0] for w in f"{_PHONE_LABELS}|{_NAME_LABELS}|{_ID_LABELS}".split("|")}
+    others = "".join(sorted(firsts)) + _BUILDING_CHARS
+    try:
+        import opencc
+    except ImportError:  # pragma: no cover - exercised only without opencc
+        warnings.warn(
+            "opencc is not installed: traditional characters (南豐縣) are not converted; "
+            "`pip install opencc`",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None, None, re.compile(f"[{others}]")
+    converter = opencc.OpenCC("t2s")
+    # the characters that change on their own: a string holding none of them is
+    # left alone (one regex search instead of a conversion per string)
+    # (compatibility ideographs are gone after NFKC)
+    changed = "".join(chr(c) for c in range(0x3400, 0xA000) if converter.convert(chr(c)) != chr(c))
+    return converter, re.compile(f"[{changed}]"), re.compile(f"[{changed}{others}]")
+
+
+def _simplify(text: str, restore: tuple[tuple[str, str], ...]) -> str:
+    """Traditional characters to simplified (OpenCC ``t2s``) where there are any.
+
+    ``restore`` holds ``(converted, name)`` pairs of gazetteer names that the
+    conversion would change (乾村 -> 干村, 瑤村 -> 瑶村): they are put back.
+    """
+    converter, pattern, _ = _t2s()
+    if pattern is None or pattern.search(text) is None:
+        return text
+    text = converter.convert(text)
+    for converted, name in restore:
+        if converted in text:
+            text = text.replace(converted, name)
+    return text
 
 
 def _clean(text: str) -> str:
@@ -295,15 +484,46 @@ def _clean(text: str) -> str:
     return _CLEAN.sub("", unicodedata.normalize("NFKC", text))
 
 
-def _prepare_one(
-    text: str, with_rest: bool, protect: tuple[tuple[str, str], ...] = ()
-) -> tuple[str, str, float, str | None, str]:
-    """Normalised text, head, group number, house number and rest of one address.
+_PREPARED = (
+    "normalized",
+    "head",
+    "group_no",
+    "house_no",
+    "tail_rest",
+    "building_no",
+    "unit_no",
+    "room_no",
+    "phone_in_address",
+    "removed",
+)
 
-    ``protect`` holds ``(name, placeholder)`` pairs: gazetteer names that the number
-    rules would cut (九号村, 二六七队社区) are replaced by a placeholder character first.
+
+def _prepare_one(
+    text: str,
+    with_rest: bool,
+    protect: tuple[tuple[str, str], ...] = (),
+    restore: tuple[tuple[str, str], ...] = (),
+    hint: re.Pattern[str] | None = None,
+) -> tuple[Any, ...]:
+    """The normalised text and parts of one address (the fields of ``_PREPARED``).
+
+    NFKC (full-width forms to half-width), traditional characters to simplified,
+    phone and ID numbers, labels and names removed and kept aside, then spaces,
+    punctuation and bracketed notes dropped and the numbers read. ``protect`` holds
+    ``(name, placeholder)`` pairs: gazetteer names that the number rules would cut
+    (九号村, 二六七队社区) are replaced by a placeholder character first; ``restore``
+    see :func:`_simplify`; ``hint`` is the last pattern of :func:`_t2s`.
     """
-    norm = _CLEAN.sub("", unicodedata.normalize("NFKC", text))
+    norm = unicodedata.normalize("NFKC", text)
+    hinted = (hint or _t2s()[2]).search(norm) is not None
+    if hinted:
+        norm = _simplify(norm, restore)
+    phones = removed = None
+    if (hinted and _LABEL_WORDS_RE.search(norm)) or _SEVEN_DIGITS.search(norm):
+        norm, found, taken = _strip_personal(norm)
+        phones = "|".join(found) if found else None
+        removed = "|".join(taken) if taken else None
+    norm = _CLEAN.sub("", norm)
     for name, placeholder in protect:
         if name in norm:
             norm = norm.replace(name, placeholder)
@@ -320,27 +540,44 @@ def _prepare_one(
         tail = norm[len(head) :]
         for a, b in reversed(cut):
             tail = tail[: a - len(head)] + tail[b - len(head) :]
+    building = unit = room = None
+    if hinted:
+        after = norm[len(head) :]
+        found_b = _BUILDING.search(after)
+        found_u = _UNIT.search(after)
+        found_r = _ROOM.search(after)
+        building = found_b.group(1).upper() if found_b else None
+        unit = found_u.group(1) if found_u else None
+        room = found_r.group(1) if found_r else None
     return (
         norm,
         head,
         float(group) if group is not None else math.nan,
         house.upper() if house is not None else None,
         tail,
+        building,
+        unit,
+        room,
+        phones,
+        removed,
     )
 
 
 def _prepare(
-    values: np.ndarray, *, with_rest: bool = False, protect: tuple[tuple[str, str], ...] = ()
+    values: np.ndarray,
+    *,
+    with_rest: bool = False,
+    protect: tuple[tuple[str, str], ...] = (),
+    restore: tuple[tuple[str, str], ...] = (),
 ) -> pd.DataFrame:
     """Normalise distinct address strings and cut off their group and house numbers.
 
     One pass of compiled patterns per distinct string: pandas' string methods on object
     arrays loop in Python as well, and ten of them cost twice as much as one pass.
     """
-    rows = [_prepare_one(v, with_rest, protect) for v in values]
-    out = pd.DataFrame(
-        rows, columns=["normalized", "head", "group_no", "house_no", "tail_rest"], dtype=object
-    )
+    hint = _t2s()[2]
+    rows = [_prepare_one(v, with_rest, protect, restore, hint) for v in values]
+    out = pd.DataFrame(rows, columns=list(_PREPARED), dtype=object)
     out["group_no"] = pd.array(out["group_no"].to_numpy(dtype=float), dtype="Int64")
     return out
 
@@ -380,11 +617,16 @@ def parse_addresses(addresses: pd.Series) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        On the index of ``addresses``: ``normalized`` (NFKC, no spaces, punctuation or
-        bracketed notes, Chinese numerals of groups and house numbers as digits),
-        ``province``, ``city``, ``county``, ``town``, ``village`` (as written, e.g.
-        ``三溪村委会``), ``group_no`` (nullable int), ``house_no`` (str, e.g. ``12A``)
-        and ``rest`` (hamlet, street, building...); None where absent.
+        On the index of ``addresses``: ``normalized`` (NFKC, simplified characters,
+        no phone/ID numbers or names, no spaces, punctuation or bracketed notes,
+        Chinese numerals of groups and house numbers as digits), ``province``,
+        ``city``, ``county``, ``town``, ``village`` (as written, e.g. ``三溪村委会``),
+        ``group_no`` (nullable int), ``house_no`` (str: ``12``, ``12A``, ``12-3``,
+        ``18弄3``), ``building_no``, ``unit_no``, ``room_no`` (str: ``5栋2单元301室``
+        -> ``5``, ``2``, ``301``), ``rest`` (hamlet, street, building...),
+        ``phone_in_address`` (the phone numbers found in the address, ``|``-joined)
+        and ``removed`` (everything taken out: numbers, labels, names); None where
+        absent.
 
     Raises
     ------
@@ -406,7 +648,12 @@ def parse_addresses(addresses: pd.Series) -> pd.DataFrame:
             "village": admin["village"],
             "group_no": split["group_no"],
             "house_no": split["house_no"],
+            "building_no": split["building_no"],
+            "unit_no": split["unit_no"],
+            "room_no": split["room_no"],
             "rest": rest.where(rest != "", None).astype(object),
+            "phone_in_address": split["phone_in_address"],
+            "removed": split["removed"],
         }
     )
     return result.iloc[codes].set_axis(addresses.index)
@@ -503,6 +750,7 @@ class _Match:
     reason: str = "ok"
     candidates: str | None = None
     town_confidence: float | None = None  # of the township alone, when read on its own
+    stem_tie: bool = False  # two units share the stem: a group number may decide
 
 
 _NONE = _Match("none", 0.0, reason="no_admin_name")
@@ -539,6 +787,13 @@ class Gazetteer:
         Optional county polygon (shapely geometry in EPSG:4326, or a GeoDataFrame /
         GeoSeries with a CRS) used by :func:`geocode_customers` to flag GPS points
         outside the county.
+    county_seat
+        The township of the county seat (``琴城镇`` for 南丰县), which addresses write
+        as 县城, 城关, 城区 or 城内 (``南丰县城建设路25号``, ``县城解放路``,
+        ``南丰县城关镇``). Default: the township whose name holds 城关, else the one with
+        the most communities (…社区, at least one, no tie); with none of these the
+        county has no known seat and such addresses stay at the county level. Pass
+        ``""`` for no seat.
 
     Raises
     ------
@@ -548,7 +803,8 @@ class Gazetteer:
         If ``villages`` has no rows.
     InputError
         If a name is empty, a village's township is not in ``towns``, an old name
-        points to an unknown township, or ``county`` is empty.
+        points to an unknown township, ``county`` is empty or ``county_seat`` is not
+        one of ``towns``.
     """
 
     def __init__(
@@ -561,6 +817,7 @@ class Gazetteer:
         province: str | None = None,
         old_names: Mapping[str, str] | None = None,
         county_area: Any = None,
+        county_seat: str | None = None,
     ) -> None:
         for frame, what, required in (
             (towns, "towns", ("town",)),
@@ -619,6 +876,9 @@ class Gazetteer:
         self.village_lon, self.village_lat = _points(villages, "villages")
 
         self._build_indexes(old_names or {})
+        self._seat = self._find_seat(county_seat)
+        # the seat's township name, or None (then 县城/城关 stay at the county level)
+        self.county_seat = None if self._seat is None else self.town_names[self._seat]
 
     # ------------------------------------------------------------------ building
 
@@ -736,7 +996,8 @@ class Gazetteer:
         self._village_pinyin: list[tuple[str, ...]] = []
         self.by_name: dict[str, list[int]] = {}
         self.in_town: list[dict[str, int]] = [{} for _ in range(n_towns)]
-        self.stem_in_town: list[dict[str, int]] = [{} for _ in range(n_towns)]
+        # stem -> the units of the township with that stem (太和村 and 太和社区: 太和)
+        self.stem_in_town: list[dict[str, list[int]]] = [{} for _ in range(n_towns)]
         self.streets: dict[str, list[int]] = {}
         self.real_villages: list[list[int]] = [[] for _ in range(n_towns)]
         units_per_town = np.bincount(self.village_town, minlength=n_towns)
@@ -772,7 +1033,7 @@ class Gazetteer:
                 self._same_name.setdefault((t, name), [self.in_town[t][name]]).append(j)
             self.in_town[t].setdefault(name, j)
             if len(stem) >= 2:
-                self.stem_in_town[t].setdefault(stem, j)
+                self.stem_in_town[t].setdefault(stem, []).append(j)
             if kind == "社区" and stem.endswith(_STREET_ENDINGS) and len(stem) >= 3:
                 self.streets.setdefault(stem, []).append(j)
         self.stem_in_town = [
@@ -823,6 +1084,72 @@ class Gazetteer:
         self._town_alias_lengths = sorted({len(k) for k in self.town_alias}, reverse=True)
         # longest first: 二六七队社区 before a shorter protected name inside it
         self._protect = tuple(sorted(protect.items(), key=lambda kv: -len(kv[0])))
+
+    def _find_seat(self, given: str | None) -> int | None:
+        """The township of the county seat (see ``county_seat``), and how to read it."""
+        converter, _, _ = _t2s()
+        names = set(self.town_names) | set(self.village_names)
+        restore: dict[str, str] = {}
+        if converter is not None:
+            for name in names:
+                converted = converter.convert(name)
+                if converted != name and converted not in names:
+                    restore[converted] = name
+        # gazetteer names OpenCC would change (乾村 -> 干村) are put back after it
+        self._restore = tuple(sorted(restore.items(), key=lambda kv: -len(kv[0])))
+        if given is not None:
+            if given == "":
+                return None
+            if given not in self.town_names:
+                msg = (
+                    f"`county_seat` is {given!r}, which is not a township in `towns` "
+                    f"({self.town_names!r}); give the seat's township as written there"
+                )
+                raise InputError(msg)
+            return self.town_names.index(given)
+        chengguan = [i for i, name in enumerate(self.town_names) if "城关" in name]
+        if len(chengguan) == 1:
+            return chengguan[0]
+        communities = np.bincount(
+            [
+                int(self.village_town[j])
+                for t in self.real_villages
+                for j in t
+                if self._village_kind[j] == "社区"
+            ],
+            minlength=len(self.town_names),
+        )
+        best = int(communities.max()) if len(communities) else 0
+        if best >= 1 and int((communities == best).sum()) == 1:
+            return int(np.argmax(communities))
+        logger.info(
+            "no county seat found for %s: 县城/城关 addresses stay at the county", self.county
+        )
+        return None
+
+    def _seat_head(self, head: str) -> str | None:
+        """``head`` with 县城/城关/城区/城内 after the county prefix written as the seat.
+
+        The word must start the head or follow a prefix that names the county; it is
+        read so only where no township or village of the gazetteer starts there (a
+        real 城关镇, a 城上村); a bare 城 only right after the full county name
+        (``南丰县城建设路``).
+        """
+        assert self.county_seat is not None
+        seat = self.county_seat
+        for prefix, had_county, _ in self._own_starts:
+            if not head.startswith(prefix) or (prefix and not had_county):
+                continue  # 抚州市城区 is the city's, not the county's
+            rest = head[len(prefix) :]
+            word = next((w for w in _SEAT_WORDS if rest.startswith(w)), None)
+            if word is None and rest.startswith("城") and prefix.endswith(self.county):
+                word = "城"
+            if word is None:
+                continue
+            if self._read_town(rest) is not None or self._name_at(rest, self._forms):
+                return None
+            return prefix + seat + rest[len(word) :]
+        return None
 
     def __repr__(self) -> str:
         return (
@@ -901,7 +1228,7 @@ class Gazetteer:
             return True
         return self._pinyin is not None and self._pinyin_of(stem) == self._county_pinyin
 
-    def _match_head(self, head: str) -> _Match:
+    def _match_head(self, head: str, grouped: bool = False) -> _Match:
         """Match one distinct normalised address head (text before the numbers).
 
         The names are read from the gazetteer first, right after any form of the
@@ -912,6 +1239,8 @@ class Gazetteer:
         """
         if not head:
             return _NONE
+        if self._seat is not None and "城" in head:
+            head = self._seat_head(head) or head
         starts = [s for s in self._own_starts if head.startswith(s[0])]
         for prefix, _, _ in starts:
             known = self._read_names(head[len(prefix) :])
@@ -923,7 +1252,7 @@ class Gazetteer:
                 t, conf_t, after = town
                 v = _VILLAGE_RE.match(after)
                 assert v is not None  # every group is optional
-                return self._in_town(t, conf_t, v.group("village"), v.group("rest") or "")
+                return self._in_town(t, conf_t, v.group("village"), v.group("rest") or "", grouped)
         # the longest own prefix whose bare stem does not run on into a longer name
         # (南昌 of 南昌县 read from a gazetteer of 南昌市)
         n, had_county = next(
@@ -940,7 +1269,7 @@ class Gazetteer:
             return _Match("none", 0.0, reason="other_county")
         if county is not None:  # our own county written in another form
             had_county = True
-        result = self._match_parts(town_tok, vill_tok, rest)
+        result = self._match_parts(town_tok, vill_tok, rest, grouped)
         if result.level == "none" and result.reason == "no_admin_name" and had_county:
             return _Match("county", 0.5, reason="county_only")
         if result.level == "county" and result.reason == "unknown_village" and not had_county:
@@ -1016,7 +1345,9 @@ class Gazetteer:
             return _Match("town", conf_t, t, reason="ambiguous", candidates=self._cands(same))
         return _Match("village", conf_t * _CONF_EXACT, t, j, town_confidence=conf_t)
 
-    def _match_parts(self, town_tok: str | None, vill_tok: str | None, rest: str) -> _Match:
+    def _match_parts(
+        self, town_tok: str | None, vill_tok: str | None, rest: str, grouped: bool = False
+    ) -> _Match:
         if town_tok is not None:
             found = self.town_alias.get(town_tok)
             if found is None:
@@ -1026,16 +1357,18 @@ class Gazetteer:
                         found = (self.town_alias[alias][0], _CONF_TOWN_EMBEDDED)
                         break
             if found is not None:
-                return self._in_town(found[0], found[1], vill_tok, rest)
-            return self._unknown_town(town_tok, vill_tok, rest)
+                return self._in_town(found[0], found[1], vill_tok, rest, grouped)
+            return self._unknown_town(town_tok, vill_tok, rest, grouped)
         if vill_tok is not None:
-            return self._village_alone(vill_tok, rest)
-        return self._rest_alone(rest)
+            return self._village_alone(vill_tok, rest, grouped)
+        return self._rest_alone(rest, grouped)
 
-    def _in_town(self, t: int, conf_t: float, vill_tok: str | None, rest: str) -> _Match:
+    def _in_town(
+        self, t: int, conf_t: float, vill_tok: str | None, rest: str, grouped: bool = False
+    ) -> _Match:
         """The township is known: find the village among its villages."""
         if vill_tok is None:
-            return self._town_rest(t, conf_t, rest)
+            return self._town_rest(t, conf_t, rest, grouped)
         name = _canonical_village(vill_tok)
         j = self.in_town[t].get(name)
         if j is not None:
@@ -1044,9 +1377,15 @@ class Gazetteer:
         near, score, second = self._best_village(vill_tok, self.real_villages[t])
         if near and score >= _FUZZY_MIN_IN_TOWN:
             if len(near) == 1 and score - second >= _FUZZY_MARGIN:
+                if elsewhere:  # 杨梅村 of 琴城镇 written after 莱溪乡: or its 杨梅坑村?
+                    return _Match(
+                        "town",
+                        conf_t,
+                        t,
+                        reason="village_in_other_town",
+                        candidates=self._cands([*elsewhere, near[0]]),
+                    )
                 conf = min(_CONF_FUZZY_MAX, 0.45 + 0.45 * score) * conf_t
-                if elsewhere:  # 杨梅村 of 琴城镇 written after 莱溪乡: its 杨梅坑村, less sure
-                    conf = min(conf, _CONF_FUZZY_ALONE_MAX)
                 return _Match("village", conf, t, near[0], town_confidence=conf_t)
             if not elsewhere:
                 close = self._close_villages(vill_tok, self.real_villages[t], score)
@@ -1060,7 +1399,7 @@ class Gazetteer:
             return _Match("village", conf_t * _CONF_SINGLE_UNIT, t, single)
         return _Match("town", conf_t, t, reason="unknown_village")
 
-    def _town_rest(self, t: int, conf_t: float, rest: str) -> _Match:
+    def _town_rest(self, t: int, conf_t: float, rest: str, grouped: bool = False) -> _Match:
         """The township is known and no …村/…社区 token follows: street, stem, or none."""
         if rest:
             for street in self._town_street_prefixes[t]:
@@ -1069,16 +1408,32 @@ class Gazetteer:
                     if len(js) == 1:
                         conf = conf_t * _CONF_STREET
                         return _Match("village", conf, t, js[0], town_confidence=conf_t)
-            for stem, j in self.stem_in_town[t].items():  # longest first
-                if rest.startswith(stem):
-                    conf = conf_t * _CONF_VILLAGE_STEM
-                    return _Match("village", conf, t, j, town_confidence=conf_t)
+            for stem, js in self.stem_in_town[t].items():  # longest first
+                if not rest.startswith(stem):
+                    continue
+                if len(js) > 1:
+                    # 太和 for 太和村 and 太和社区: only a 村 has numbered 村民小组
+                    cun = [j for j in js if self._village_kind[j] == "村"]
+                    if not (grouped and len(cun) == 1):
+                        return _Match(
+                            "town",
+                            conf_t,
+                            t,
+                            reason="ambiguous",
+                            candidates=self._cands(js),
+                            stem_tie=len(cun) == 1,
+                        )
+                    js = cun
+                conf = conf_t * _CONF_VILLAGE_STEM
+                return _Match("village", conf, t, js[0], town_confidence=conf_t)
         single = self.single_unit.get(t)
         if single is not None:
             return _Match("village", conf_t * _CONF_SINGLE_UNIT, t, single)
         return _Match("town", conf_t, t, reason="no_village_name")
 
-    def _unknown_town(self, town_tok: str, vill_tok: str | None, rest: str) -> _Match:
+    def _unknown_town(
+        self, town_tok: str, vill_tok: str | None, rest: str, grouped: bool = False
+    ) -> _Match:
         """A township-like token that is no form of our townships: typo or elsewhere."""
         bare = town_tok
         for suffix in ("街道办事处", "街道", "乡", "镇"):
@@ -1101,10 +1456,10 @@ class Gazetteer:
         best_score, best_town = scores[0] if scores else (0.0, -1)
         second = scores[1][0] if len(scores) > 1 else 0.0
         if best_score >= _HOMOPHONE_SCORE and best_score - second >= _FUZZY_MARGIN:
-            return self._in_town(best_town, _CONF_TOWN_HOMOPHONE, vill_tok, rest)
+            return self._in_town(best_town, _CONF_TOWN_HOMOPHONE, vill_tok, rest, grouped)
         return _Match("none", 0.0, reason="other_county")
 
-    def _village_alone(self, vill_tok: str, rest: str) -> _Match:
+    def _village_alone(self, vill_tok: str, rest: str, grouped: bool = False) -> _Match:
         """No township token: the village names it, or a short township leads it."""
         name = _canonical_village(vill_tok)
         js = self.by_name.get(name)
@@ -1117,7 +1472,7 @@ class Gazetteer:
         for alias in self._town_prefixes:
             if vill_tok.startswith(alias) and len(vill_tok) > len(alias) + 1:
                 t, conf_t = self.town_alias[alias]
-                return self._in_town(t, conf_t, vill_tok[len(alias) :], rest)
+                return self._in_town(t, conf_t, vill_tok[len(alias) :], rest, grouped)
         pool = [j for js_ in self.real_villages for j in js_]
         best, score, second = self._best_village(vill_tok, pool)
         if best and score >= _FUZZY_MIN_ALONE and score - second >= _FUZZY_MARGIN:
@@ -1129,7 +1484,7 @@ class Gazetteer:
             return _Match("county", 0.5, reason="ambiguous", candidates=self._cands(close))
         return _Match("county", 0.3, reason="unknown_village")
 
-    def _rest_alone(self, rest: str) -> _Match:
+    def _rest_alone(self, rest: str, grouped: bool = False) -> _Match:
         """Neither township nor village token: a short township, a street, or nothing."""
         if not rest:
             return _NONE
@@ -1139,8 +1494,10 @@ class Gazetteer:
                 sub = _ADMIN_RE.match(rest[len(alias) :])
                 assert sub is not None
                 if sub.group("village") is not None:
-                    return self._in_town(t, conf_t, sub.group("village"), sub.group("rest") or "")
-                return self._town_rest(t, conf_t, rest[len(alias) :])
+                    return self._in_town(
+                        t, conf_t, sub.group("village"), sub.group("rest") or "", grouped
+                    )
+                return self._town_rest(t, conf_t, rest[len(alias) :], grouped)
         for street in self._street_prefixes:
             if rest.startswith(street):
                 js = self.streets[street]
@@ -1201,7 +1558,11 @@ def geocode_addresses(
         point; NaN otherwise), ``point_level`` (``"village"``, ``"town"`` or None),
         ``reason`` (one of ``REASONS``, see the module docstring), ``candidates``
         (``name(township)`` joined by ``|`` for ``ambiguous`` and
-        ``village_in_other_town``), ``group_no`` and ``house_no``.
+        ``village_in_other_town``), and as in :func:`parse_addresses`:
+        ``group_no``, ``house_no``, ``building_no``, ``unit_no``, ``room_no``,
+        ``phone_in_address`` and ``removed`` (phone/ID numbers, labels and names
+        taken out of the address before matching; an address that held nothing
+        else is ``no_admin_name``, not ``empty_address``).
 
     Raises
     ------
@@ -1213,9 +1574,19 @@ def geocode_addresses(
     gaz = _check_gazetteer(gazetteer)
     min_confidence = _check_fraction(min_confidence, "min_confidence")
     codes, uniques = _distinct(addresses)
-    split = _prepare(uniques, protect=gaz._protect)
+    split = _prepare(uniques, protect=gaz._protect, restore=gaz._restore)
     head_codes, heads = pd.factorize(split["head"].to_numpy(dtype=object))
     matches = [gaz._match_head(str(h)) for h in heads]
+    # a stem shared by a 村 and a 社区 of one township followed by a group number is
+    # the 村 (see ``ambiguous``): those heads are matched again, knowing the group
+    tie = np.array([m.stem_tie for m in matches], dtype=bool)
+    if tie.any():
+        redo = tie[head_codes] & split["group_no"].notna().to_numpy(dtype=bool)
+        if redo.any():
+            again, inverse = np.unique(head_codes[redo], return_inverse=True)
+            head_codes = head_codes.copy()
+            head_codes[redo] = len(matches) + inverse
+            matches += [gaz._match_head(str(heads[k]), True) for k in again]
     logger.debug(
         "geocoded %d addresses: %d distinct strings, %d distinct heads",
         len(addresses),
@@ -1223,11 +1594,14 @@ def geocode_addresses(
         len(heads),
     )
     per_head = _match_table(matches, gaz, min_confidence)
-    empty = (split["normalized"] == "").to_numpy(dtype=bool)
+    empty = ((split["normalized"] == "") & split["removed"].isna()).to_numpy(dtype=bool)
     per_unique = per_head.iloc[head_codes].reset_index(drop=True)
     per_unique.loc[empty, "reason"] = "empty_address"
-    per_unique["group_no"] = split["group_no"].array
-    per_unique["house_no"] = split["house_no"].to_numpy()
+    for column in _PREPARED[2:]:
+        if column != "tail_rest":
+            per_unique[column] = (
+                split[column].array if column == "group_no" else split[column].to_numpy()
+            )
     return per_unique.iloc[codes].set_axis(addresses.index)
 
 
