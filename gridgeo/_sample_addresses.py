@@ -77,6 +77,18 @@ The labelled set (:func:`make_labelled_addresses`) adds hard cases, labelled wit
 (``ambiguous_village``), short village names that are part of longer ones
 (``nested_village_name``, e.g. 前村 in 林前村), places in the neighbouring
 counties (``other_county``, ``NEIGHBOUR_TOWNS``) and garbage (``garbage``).
+
+:func:`marketing_addresses` rewrites the archive addresses of some customers the way a
+marketing-system export holds them (``MARKETING_VARIANTS``, with their own random stream):
+traditional characters (``TRADITIONAL_CHARS``, a fixed table checked against OpenCC in the
+tests), a phone or ID number in front, between township and village or at the end (with 电话,
+联系人 or 户主 and a name), 县城 / 城关镇 / 城区 for the county-seat township, house numbers as
+12-3号, 18弄3号, 5栋2单元301室, and the rows the no-silent-guess rules are about (a stem shared by
+a 村 and a 社区 of one township: ambiguous; a look-alike village of another township:
+township-level; a misspelt name two townships hold: ambiguous). Each row is labelled with what
+its written address lets a reader tell (``village``, ``town`` or ``ambiguous``); an archive
+typo that is the same typo of two villages of its township (建路社区 for 建设路社区 and
+新建路社区) is labelled ambiguous.
 """
 
 from __future__ import annotations
@@ -95,11 +107,17 @@ __all__ = [
     "DEFAULT_VARIANT_WEIGHTS",
     "EXPECTED_STATUSES",
     "HARD_CASE_VARIANTS",
+    "MARKETING_VARIANTS",
     "NANFENG_NAMES",
+    "TRADITIONAL_CHARS",
     "VARIANTS",
     "CountyNames",
     "make_addresses",
+    "make_id_numbers",
     "make_labelled_addresses",
+    "make_phones",
+    "marketing_addresses",
+    "to_traditional",
 ]
 
 logger = logging.getLogger(__name__)
@@ -1234,3 +1252,406 @@ def make_labelled_addresses(
     for column in ("expected_town_code", "expected_town", "expected_village", "note"):
         out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
+
+
+# --------------------------------------------------------------------------- marketing export
+
+# Simplified -> traditional for the characters of the Nanfeng names and address words plus
+# the 110 most frequent convertible characters of the Jiangxi township and village names
+# (sample_data/jiangxi). Taken from OpenCC s2t, keeping only characters whose traditional form
+# converts back (t2s) and leaving out those that stay simplified in names (余, 范, 涂 as
+# surnames; 里, 峰, 岩, 冲, 斗, 台 in place names). Enough to write a clerk's traditional
+# address; the geocoder reads traditional text with a real converter.
+_TRADITIONAL_FROM = (
+    "业东丰举乡云仓会关军区单县号后员园国场坛垦头宝尧岗岭庄庙张户抚晒杨栋桥浆湾满瑶电"
+    "红组罗联苍莱设话谦贤贯边进连邮邹镇长门阳际陆陈黄龙马双横万莲兴华凤枫处滩乐团坝楼"
+    "树车芦农营冈铁胜兰经垅鹅宁银开温盘义观吴苏济滨荣风厂广窑锦乌枧邓临钟术饶产谢刘叶"
+    "礼赣狮铜剑坞孙泽汤严历贡峡铺鸡灵浒种脑蓝蒋鱼钤阁丽矿涌赛垄许扬鹤垱对鹭顿韩炉顺钱"
+    "渔郑聂鲁馆荆窝晓"
+)
+_TRADITIONAL_TO = (
+    "業東豐舉鄉雲倉會關軍區單縣號後員園國場壇墾頭寶堯崗嶺莊廟張戶撫曬楊棟橋漿灣滿瑤電"
+    "紅組羅聯蒼萊設話謙賢貫邊進連郵鄒鎮長門陽際陸陳黃龍馬雙橫萬蓮興華鳳楓處灘樂團壩樓"
+    "樹車蘆農營岡鐵勝蘭經壠鵝寧銀開溫盤義觀吳蘇濟濱榮風廠廣窯錦烏梘鄧臨鍾術饒產謝劉葉"
+    "禮贛獅銅劍塢孫澤湯嚴歷貢峽鋪雞靈滸種腦藍蔣魚鈐閣麗礦湧賽壟許揚鶴壋對鷺頓韓爐順錢"
+    "漁鄭聶魯館荊窩曉"
+)
+TRADITIONAL_CHARS: dict[str, str] = dict(zip(_TRADITIONAL_FROM, _TRADITIONAL_TO, strict=True))
+_TO_TRADITIONAL = str.maketrans(TRADITIONAL_CHARS)
+
+MARKETING_VARIANTS: tuple[str, ...] = (
+    "archive",  # the archive address as it is
+    "traditional",  # the whole address in traditional characters (pt 3 of issue 11)
+    "phone_in_address",  # a phone (or ID) number, maybe with a label and a name (pt 4)
+    "county_seat",  # 县城 / 城关 / 城区 for the county-seat township (pt 5)
+    "house_number",  # 12-3号, 18弄3号, 5栋2单元301室 (pt 7)
+    "shared_stem",  # 太和镇太和: the stem of a 村 and a 社区 of one township (pt 6)
+    "other_town_village",  # a township and a look-alike village of another township (pt 6)
+    "ambiguous_typo",  # a close misspelling of a name two townships hold, no township (pt 6)
+)
+# Shares among the rows each variant fits (traditional and phones of every row, county_seat of
+# the county-seat township's customers, ...); the rest keep the archive address.
+MARKETING_SHARES: dict[str, float] = {
+    "traditional": 0.03,
+    "phone_in_address": 0.05,
+    "county_seat": 0.30,
+    "house_number": 0.06,
+    "shared_stem": 0.10,
+    "other_town_village": 0.10,
+    "ambiguous_typo": 0.15,
+}
+# Area codes of the Jiangxi cities (by the first four adcode digits).
+AREA_CODES: dict[str, str] = {
+    "3601": "0791",
+    "3602": "0798",
+    "3603": "0799",
+    "3604": "0792",
+    "3605": "0790",
+    "3606": "0701",
+    "3607": "0797",
+    "3608": "0796",
+    "3609": "0795",
+    "3610": "0794",
+    "3611": "0793",
+}
+PHONE_KINDS: tuple[str, ...] = ("mobile", "landline", "missing", "malformed")
+_PHONE_KIND_P = np.array([0.70, 0.13, 0.14, 0.03])
+_MOBILE_HEADS = ("13", "15", "17", "18", "19")
+# County-seat streets for town-level addresses (generated; never a community's namesake).
+SEAT_STREETS: tuple[str, ...] = ("建设路", "人民路", "新华路", "环城路", "府前路", "中山路")
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+_ID_CHECK = "10X98765432"
+_HOUSE_RE = r"\d+号$"
+
+
+def to_traditional(text: str) -> str:
+    """Write ``text`` in traditional characters as far as ``TRADITIONAL_CHARS`` knows them."""
+    return text.translate(_TO_TRADITIONAL)
+
+
+def _digits(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    d = rng.integers(0, 10, size=(n, k)).astype(str)
+    return np.array(["".join(row) for row in d], dtype=object)
+
+
+def make_phones(
+    n: int, rng: np.random.Generator, *, area_code: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Phone numbers as a marketing system holds them, with their kind.
+
+    Mobiles (``13907941234``), landlines (``0794-1234567``, ``07941234567`` or
+    ``0794 1234567``), missing (empty) and malformed ones (a digit short or long, a landline
+    without enough digits), in the shares of ``_PHONE_KIND_P``.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The phone texts and their kinds (one of ``PHONE_KINDS``).
+    """
+    kind = rng.choice(len(PHONE_KINDS), size=n, p=_PHONE_KIND_P)
+    u = rng.random(n)
+    mobile = _pick(_MOBILE_HEADS, u) + _digits(rng, n, 9)
+    local = _digits(rng, n, 7)
+    sep = _pick(("-", "", " "), (u * 7) % 1.0)
+    landline = area_code + sep + local
+    short = np.array([m[:-1] for m in mobile], dtype=object)
+    long_ = mobile + _digits(rng, n, 1)
+    bad_land = np.array([f"{area_code}-{x[:5]}" for x in local], dtype=object)
+    malformed = np.where(u < 0.4, short, np.where(u < 0.7, long_, bad_land))
+    phone = np.choose(kind, [mobile, landline, np.full(n, "", dtype=object), malformed])
+    return phone.astype(object), np.asarray(PHONE_KINDS, dtype=object)[kind]
+
+
+def make_id_numbers(n: int, rng: np.random.Generator, *, adcode: str) -> np.ndarray:
+    """Resident ID numbers (18 characters, valid check digit) issued in county ``adcode``."""
+    days = rng.integers(0, 365 * 60, size=n)
+    birth = (np.datetime64("1945-01-01") + days.astype("timedelta64[D]")).astype(str)
+    serial = rng.integers(0, 1000, size=n)
+    body = [f"{adcode}{b.replace('-', '')}{s:03d}" for b, s in zip(birth, serial, strict=True)]
+    return np.array(
+        [x + _ID_CHECK[int(np.dot(_ID_WEIGHTS, [int(c) for c in x])) % 11] for x in body],
+        dtype=object,
+    )
+
+
+def _phone_in(
+    address: str, town: str, phone: str, contact: str, u: float, v: float
+) -> tuple[str, str]:
+    """Put ``phone`` (and maybe a label and ``contact``) in front, middle or at the end."""
+    at = address.find(town) if town else -1
+    middle_ok = at >= 0 and at + len(town) < len(address)
+    forms: tuple[str, ...]
+    if u < 0.45 or (u < 0.7 and not middle_ok):
+        forms = (
+            f"{phone}{address}",
+            f"{contact} {phone} {address}",
+            f"电话{phone} {address}",
+            f"联系人：{contact} {phone} {address}",
+        )
+        return forms[min(int(v * len(forms)), len(forms) - 1)], "front"
+    if u < 0.7:
+        cut = at + len(town)
+        forms = (
+            f"{address[:cut]}{phone}{address[cut:]}",
+            f"{address[:cut]} 电话{phone} {address[cut:]}",
+        )
+        return forms[min(int(v * len(forms)), len(forms) - 1)], "middle"
+    forms = (
+        f"{address} {phone}",
+        f"{address} 电话：{phone}",
+        f"{address}（联系人{contact} {phone}）",
+        f"{address}，户主{contact}，{phone}",
+    )
+    return forms[min(int(v * len(forms)), len(forms) - 1)], "end"
+
+
+def _house_form(rng_u: np.ndarray) -> str:
+    """One of the house-number forms 12-3号, 18弄3号, 5栋2单元301室 from three uniforms."""
+    a = 1 + int(rng_u[1] * 60)
+    b = 1 + int(rng_u[2] * 9)
+    form = int(rng_u[0] * 4)
+    if form == 0:
+        return f"{a}-{b}号"
+    if form == 1:
+        return f"{a}弄{b}号"
+    room = f"{1 + int(rng_u[2] * 6)}0{1 + int(rng_u[1] * 4) % 4}"
+    building = f"{1 + a % 12}栋{1 + b % 3}单元{room}室"
+    return building if form == 2 else f"{a}号{building}"
+
+
+def _seat_aliases(names: CountyNames, towns: Sequence[str]) -> tuple[str, ...]:
+    """Ways to write the county seat without its name: 南丰县城, 县城, 城关镇, 城区."""
+    county = names.county
+    out = []
+    if county.endswith("县"):
+        out += [county + "城", "县城"]
+    other = set(towns) - {names.county_seat}
+    out += [a for a in (county + "城关镇", "城关镇", county + "城区", "城区") if a not in other]
+    return tuple(a for a in out if a not in other and a.removeprefix(county) not in other)
+
+
+def _look_alikes(villages: pd.DataFrame) -> dict[int, int]:
+    """For village rows, a village of another township whose name looks like theirs.
+
+    The other village's stem is the start of this one's (杨梅村 elsewhere for 莱溪乡 杨梅坑村,
+    as in issue 11), its name is unique in the county and absent from this township.
+    """
+    stems = [_village_parts(v)[0] for v in villages["village"]]
+    kinds = [_village_parts(v)[1] for v in villages["village"]]
+    towns = villages["town"].to_numpy()
+    names_in = villages.groupby("town")["village"].agg(set).to_dict()
+    count = villages["village"].value_counts()
+    out: dict[int, int] = {}
+    for i, (si, ki) in enumerate(zip(stems, kinds, strict=True)):
+        if ki != "村" or len(si) < 2:
+            continue
+        for j, (sj, kj) in enumerate(zip(stems, kinds, strict=True)):
+            vj = villages["village"].iat[j]
+            if (
+                towns[i] != towns[j]
+                and kj == "村"
+                and sj != si
+                and len(sj) >= 2
+                and si.startswith(sj)
+                and vj not in names_in[towns[i]]
+                and count[vj] == 1
+            ):
+                out[i] = j
+                break
+    return out
+
+
+def _typo_clashes(villages: pd.DataFrame, real: set[str]) -> dict[tuple[str, str], list[str]]:
+    """Per (township, village), its typo names that are the same typo of another village there.
+
+    Such a typo matches two villages equally (建路社区 drops one character of 建设路社区 and
+    of 新建路社区), so its address is ambiguous, not the village the clerk meant.
+    """
+    out: dict[tuple[str, str], list[str]] = {}
+    for t, group in villages.groupby("town", sort=False):
+        made: dict[str, set[str]] = {}
+        for v in group["village"]:
+            stem, kind = _village_parts(v)
+            for cand in _name_typos(v, stem, kind, real):
+                made.setdefault(cand, set()).add(v)
+        for cand, sources in made.items():
+            if len(sources) > 1:
+                for v in sorted(sources):
+                    out.setdefault((str(t), v), []).append(cand)
+    return out
+
+
+def marketing_addresses(
+    customers: pd.DataFrame,
+    villages: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    names: CountyNames,
+    adcode: str,
+    shares: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Rewrite archive addresses the way a marketing-system export holds them.
+
+    Parameters
+    ----------
+    customers
+        ``address``, ``address_variant`` (of ``VARIANTS``), ``village_code``, ``phone`` and
+        ``contact`` (a person's name) per customer.
+    villages
+        ``village_code``, ``village``, ``town``, ``town_code`` of the county.
+    rng
+        The export's own random stream (the archive's draws are not touched).
+    names
+        The county's names and county-seat township.
+    adcode
+        The county's code (ID numbers are issued there).
+    shares
+        Share of each of ``MARKETING_VARIANTS`` among the rows it fits (default
+        ``MARKETING_SHARES``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        On the index of ``customers``: ``address``, ``export_variant``, ``expected_status``
+        (``village``: the customer's village can be told; ``town``: only the township;
+        ``ambiguous``: two or more villages fit) and ``note``.
+    """
+    p = dict(MARKETING_SHARES if shares is None else shares)
+    n = len(customers)
+    vil = villages.set_index("village_code")
+    code = customers["village_code"].to_numpy(dtype=object)
+    village = vil["village"].reindex(code).to_numpy(dtype=object)
+    town = vil["town"].reindex(code).to_numpy(dtype=object)
+    base = customers["address"].to_numpy(dtype=object)
+    archive_variant = customers["address_variant"].to_numpy(dtype=object)
+    town_names = list(dict.fromkeys(villages["town"]))
+    dup = villages["village"].value_counts()
+    dup_names = set(dup.index[dup > 1])
+    real = set(town_names) | set(villages["village"])
+
+    # what the archive address lets a reader tell
+    expected = np.full(n, "village", dtype=object)
+    expected[archive_variant == "town_only"] = "town"
+    no_town = np.isin(archive_variant, ["missing_town", "missing_town_county"])
+    expected[no_town & np.isin(village, list(dup_names))] = "ambiguous"
+    # a typo one step from two villages of its township (建路社区: 建设路社区, 新建路社区)
+    clash = _typo_clashes(villages, real)
+    for i in np.flatnonzero(archive_variant == "typo"):
+        names_ = clash.get((town[i], village[i]), ())
+        if str(village[i]) not in base[i] and any(name in base[i] for name in names_):
+            expected[i] = "ambiguous"
+
+    # eligibility per variant
+    has_house = pd.Series(base).str.contains(_HOUSE_RE, regex=True).to_numpy()
+    seat = town == names.county_seat
+    stem_kind = [_village_parts(str(v)) for v in village]
+    town_stems: dict[str, dict[str, set[str]]] = {}
+    for t, v in zip(villages["town"], villages["village"], strict=True):
+        s, k = _village_parts(v)
+        town_stems.setdefault(t, {}).setdefault(s, set()).add(k)
+    shared = np.array(
+        [
+            k in ("村", "社区") and town_stems.get(t, {}).get(s, set()) >= {"村", "社区"}
+            for t, (s, k) in zip(town, stem_kind, strict=True)
+        ],
+        dtype=bool,
+    )
+    look = _look_alikes(villages.reset_index(drop=True))
+    vpos = {c: i for i, c in enumerate(villages["village_code"])}
+    look_of = np.array([look.get(vpos.get(c, -1), -1) for c in code], dtype=np.int64)
+    typos = {name: _name_typos(name, *_village_parts(name), real) for name in sorted(dup_names)}
+    has_typo = np.array([bool(typos.get(v)) for v in village], dtype=bool)
+    virtual = np.array([VIRTUAL_MARKER in str(v) for v in village], dtype=bool)
+    eligible = {
+        "traditional": expected != "",
+        "phone_in_address": expected != "",
+        "county_seat": seat & ~virtual,
+        "house_number": has_house & (expected == "village"),
+        "shared_stem": shared,
+        "other_town_village": look_of >= 0,
+        "ambiguous_typo": has_typo,
+    }
+    # one variant per row: the first whose draw falls under its share (rare ones first)
+    u = rng.random((n, len(MARKETING_VARIANTS) + 6))
+    variant = np.full(n, "archive", dtype=object)
+    order = (
+        "shared_stem",
+        "other_town_village",
+        "ambiguous_typo",
+        "county_seat",
+        "phone_in_address",
+        "traditional",
+        "house_number",
+    )
+    for j, label in enumerate(order):
+        take = (variant == "archive") & eligible[label] & (u[:, j] < p.get(label, 0.0))
+        variant[take] = label
+
+    address = base.copy()
+    note = np.full(n, "", dtype=object)
+    r = u[:, len(order) :]
+    county = names.county
+    aliases = _seat_aliases(names, town_names)
+    streets = [s for s in SEAT_STREETS if not any(s in v for v in villages["village"])]
+    phones = customers["phone"].to_numpy(dtype=object)
+    contacts = customers["contact"].to_numpy(dtype=object)
+    ids = make_id_numbers(n, rng, adcode=adcode)
+    fresh_mobile = _pick(_MOBILE_HEADS, rng.random(n)) + _digits(rng, n, 9)
+    for i in np.flatnonzero(variant != "archive"):
+        name = variant[i]
+        a, b, c, d = r[i, 0], r[i, 1], r[i, 2], r[i, 3]
+        group = f"{1 + int(c * 9)}组"
+        if name == "traditional":
+            address[i] = to_traditional(base[i])
+        elif name == "phone_in_address":
+            mobile = len(phones[i]) == 11 and phones[i].startswith("1")
+            own = phones[i] if mobile else fresh_mobile[i]
+            if d < 0.1:  # an ID number in front, as in issue 11
+                address[i] = ids[i] + base[i] if b < 0.5 else f"身份证{ids[i]} {base[i]}"
+                note[i] = "id front"
+            else:
+                tb = _town_bare(str(town[i]), county)
+                address[i], where = _phone_in(base[i], tb, own, contacts[i], a, b)
+                note[i] = f"phone {where}"
+        elif name == "county_seat":
+            alias = aliases[min(int(a * len(aliases)), len(aliases) - 1)]
+            s, k = stem_kind[i]
+            namesake = k == "社区" and s.endswith(STREET_ENDINGS)
+            if namesake and b < 0.7:
+                address[i] = alias + s + _house_form(r[i, 1:4])
+                expected[i] = "village"
+                note[i] = f"{alias} street of community"
+            elif b < 0.75 or not streets:
+                address[i] = alias + str(village[i]) + group + f"{1 + int(d * 80)}号"
+                expected[i] = "village"
+                note[i] = f"{alias} village"
+            else:
+                street = streets[min(int(d * len(streets)), len(streets) - 1)]
+                address[i] = alias + street + _house_form(r[i, 1:4])
+                expected[i] = "town"
+                note[i] = f"{alias} generated street {street}"
+        elif name == "house_number":
+            head = pd.Series([base[i]]).str.replace(_HOUSE_RE, "", regex=True).iat[0]
+            address[i] = head + _house_form(r[i, 0:3])
+        elif name == "shared_stem":
+            s, _ = stem_kind[i]
+            head = county if a < 0.5 else ""
+            address[i] = head + str(town[i]) + s + (f"{1 + int(d * 80)}号" if b < 0.5 else "")
+            expected[i] = "ambiguous"
+            note[i] = f"{s}村 | {s}社区 in {town[i]}"
+        elif name == "other_town_village":
+            other = villages.iloc[look_of[i]]
+            head = county if a < 0.6 else ""
+            address[i] = head + str(town[i]) + str(other["village"]) + group
+            expected[i] = "town"
+            note[i] = f"{other['village']} is in {other['town']}"
+        elif name == "ambiguous_typo":
+            cands = typos[str(village[i])]
+            typo = cands[min(int(a * len(cands)), len(cands) - 1)]
+            address[i] = (county if b < 0.6 else "") + typo + group
+            expected[i] = "ambiguous"
+            note[i] = f"typo {village[i]}→{typo}, a name of two townships"
+    return pd.DataFrame(
+        {"address": address, "export_variant": variant, "expected_status": expected, "note": note},
+        index=customers.index,
+    )

@@ -22,7 +22,11 @@ Any other county of a boundary file (by default the 100 Jiangxi counties of
 real township and village names and the OSM substations inside it, with generated township
 seats, codes, terrain, roads and the rest (``generate_county(adcode=...)``, CLI
 ``gridgeo sample generate --county ADCODE``); :func:`write_company_files` writes it as a
-county company has its files (Amap GCJ-02 boundary and points, OSM WGS84 substations).
+county company has its files (Amap GCJ-02 boundary and points, OSM WGS84 substations), and
+:func:`write_marketing_export` writes its customers the way the marketing system (营销系统)
+exports them (Chinese headers under a title row, GBK CSV and a two-sheet XLSX, traditional
+characters, phones inside addresses, 县城 addresses, house numbers such as 5栋2单元301室) with a
+truth file, from a random stream of its own: the sample's files do not change.
 
 Regenerate the shipped sample with ``python -m gridgeo.sample`` (``--help`` for options).
 """
@@ -37,6 +41,7 @@ import re
 import shutil
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +55,14 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gridgeo._names import GIVEN_CHARS, SURNAMES
-from gridgeo._sample_addresses import CountyNames, make_addresses
+from gridgeo._sample_addresses import (
+    AREA_CODES,
+    NANFENG_NAMES,
+    CountyNames,
+    make_addresses,
+    make_phones,
+    marketing_addresses,
+)
 from gridgeo._sample_roads import (
     COORD_DECIMALS,
     COUNTY_NAME,
@@ -81,6 +93,9 @@ __all__ = [
     "DEFAULT_N_CUSTOMERS",
     "DEFAULT_ROAD_DETAIL",
     "DEFAULT_SEED",
+    "MARKETING_COLUMNS",
+    "MARKETING_DIR",
+    "MARKETING_FILES",
     "SAMPLE_DIR",
     "SOURCE_FILES",
     "CountyChoice",
@@ -90,6 +105,7 @@ __all__ = [
     "load_sample",
     "refresh_sources",
     "write_company_files",
+    "write_marketing_export",
     "write_sample",
 ]
 
@@ -1929,6 +1945,264 @@ def write_company_files(sample: SampleCounty, out_dir: str | Path) -> dict[str, 
         names_source=names_source,
     )
     paths["readme"].write_text(text, encoding="utf-8")
+    return paths
+
+
+MARKETING_DIR = "marketing_export"
+MARKETING_FILES = {
+    "csv": "customers_marketing_gbk.csv",
+    "xlsx": "customers_marketing.xlsx",
+    "truth": "customers_marketing_truth.csv",
+}
+MARKETING_STREAM = 11  # the export's own random stream: the archive's draws stay as they are
+MARKETING_EXPORT_DATE = "2025-01-01"
+MARKETING_DATA_SHEET = "客户资料"
+MARKETING_COVER_SHEET = "说明"
+MARKETING_COLUMNS = (
+    "户号",
+    "户名",
+    "用电地址",
+    "联系电话",
+    "用电类别",
+    "电压等级",
+    "经度",
+    "纬度",
+    "坐标系",
+)
+_MARKETING_TRUTH_COLUMNS = [
+    "customer_id",
+    "village_code",
+    "town_code",
+    "address_variant",
+    "export_variant",
+    "expected_status",
+    "phone_kind",
+    "note",
+]
+_ZIP_DATE = (2025, 1, 1, 0, 0, 0)
+
+
+def _marketing_table(sample: SampleCounty, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """The export's rows (Chinese columns), its truth and the county's name."""
+    county_name = str(sample.county["name"].iat[0])
+    adcode = str(sample.county["adcode"].iat[0])
+    if adcode == COUNTY_ADCODE:
+        names = NANFENG_NAMES
+    else:
+        names = CountyNames(
+            str(sample.meta.get("province", "")),
+            str(sample.meta.get("city", "")),
+            county_name,
+            str(sample.meta.get("county_seat", "")),
+        )
+    code = int(adcode) if adcode.isdigit() else zlib.crc32(adcode.encode("utf-8"))
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), code, MARKETING_STREAM]))
+    cust = pd.DataFrame(sample.customers.drop(columns=sample.customers.geometry.name))
+    n = len(cust)
+    area = AREA_CODES.get(adcode[:4], "0791")
+    phone, phone_kind = make_phones(n, rng, area_code=area)
+    person = (
+        np.asarray(_SURNAMES, dtype=object)[rng.integers(0, len(_SURNAMES), n)]
+        + np.asarray(_GIVEN, dtype=object)[rng.integers(0, len(_GIVEN), n)]
+    )
+    residential = (cust["category"] == "residential").to_numpy()
+    contact = np.where(residential, cust["name"].to_numpy(dtype=object), person)
+    villages = pd.DataFrame(sample.villages[["village_code", "village", "town", "town_code"]])
+    written = marketing_addresses(
+        cust.assign(phone=phone, contact=contact),
+        villages,
+        rng,
+        names=names,
+        adcode=adcode if len(adcode) == 6 and adcode.isdigit() else "360000",
+    )
+    hv = (cust["voltage_class"] == "HV").to_numpy()
+    category = cust["category"].to_numpy(dtype=object)
+    use = np.select(
+        [category == "residential", category == "agricultural", (category == "industrial") & hv],
+        ["居民生活用电", "农业生产用电", "大工业用电"],
+        "一般工商业用电",
+    )
+    voltage = np.where(hv, "交流10kV", np.where(residential, "交流220V", "交流380V"))
+    has_gps = (cust["gps_datum"] == "gcj02").to_numpy()
+    table = pd.DataFrame(
+        {
+            "户号": cust["customer_id"].astype(str).to_numpy(),
+            "户名": cust["name"].to_numpy(dtype=object),
+            "用电地址": written["address"].to_numpy(dtype=object),
+            "联系电话": phone,
+            "用电类别": use.astype(object),
+            "电压等级": voltage.astype(object),
+            "经度": cust["gps_lon"].to_numpy(dtype=float),
+            "纬度": cust["gps_lat"].to_numpy(dtype=float),
+            "坐标系": np.where(has_gps, "GCJ-02", "").astype(object),
+        }
+    )
+    town_code = villages.set_index("village_code")["town_code"]
+    truth = pd.DataFrame(
+        {
+            "customer_id": table["户号"],
+            "village_code": cust["village_code"].astype(str).to_numpy(),
+            "town_code": town_code.reindex(cust["village_code"]).astype(str).to_numpy(),
+            "address_variant": cust["address_variant"].to_numpy(dtype=object),
+            "export_variant": written["export_variant"].to_numpy(dtype=object),
+            "expected_status": written["expected_status"].to_numpy(dtype=object),
+            "phone_kind": phone_kind,
+            "note": written["note"].to_numpy(dtype=object),
+        }
+    )
+    return table, truth, county_name
+
+
+def _text_cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if not np.isfinite(value) else f"{value:.{GPS_DECIMALS}f}"
+    return str(value)
+
+
+def _fixed_zip(raw: bytes, path: Path) -> None:
+    """Rewrite an XLSX with fixed entry dates and document times (byte-identical output)."""
+    import io as _io
+    import zipfile
+
+    stamp = f"{MARKETING_EXPORT_DATE}T00:00:00Z"
+    with zipfile.ZipFile(_io.BytesIO(raw)) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = re.sub(
+                    r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                    rf"\g<1>{stamp}\g<3>",
+                    data.decode("utf-8"),
+                )
+                data = text.encode("utf-8")
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, data)
+
+
+def write_marketing_export(
+    sample: SampleCounty, out_dir: str | Path, *, seed: int | None = None
+) -> dict[str, Path]:
+    """Write the customer file the way the marketing system (营销系统) exports it.
+
+    The customers of ``sample`` with Chinese headers (``MARKETING_COLUMNS``: 户号, 户名,
+    用电地址, 联系电话, 用电类别, 电压等级, 经度, 纬度, 坐标系) under a title row
+    (``南丰县供电公司客户资料`` with the county's name) and an export-date line:
+
+    - ``customers_marketing_gbk.csv``: GBK, CRLF line ends, the two title lines padded with
+      commas as Excel saves a merged title;
+    - ``customers_marketing.xlsx``: two sheets, a cover sheet ``说明`` first (title, export
+      date, row count, which sheet holds the data, the datum) and the data on the second sheet
+      ``客户资料`` (title row merged over the columns, export-date row, header, rows; ids and
+      phones as text, coordinates as numbers);
+    - ``customers_marketing_truth.csv`` (UTF-8, for tests): per customer its village and
+      township codes, the archive's address variant, the export variant
+      (``MARKETING_VARIANTS``), what the address lets a reader tell (``expected_status``:
+      ``village``, ``town`` or ``ambiguous``), the kind of its phone and a note.
+
+    The addresses are the archive's, rewritten for some rows by the export's own random
+    stream (``MARKETING_SHARES`` among the rows each fits): about 3 % in traditional
+    characters, about 5 % with a phone number (a tenth of them an ID number) in front, between
+    township and village or at the end, often with a label (电话, 联系人) and a name;
+    county-seat customers written with 县城 / 城关镇 / 城区 instead of the township (a
+    community's namesake street, the village, or a generated street that tells only the
+    township); house numbers as 12-3号, 18弄3号, 5栋2单元301室; and a few rows for the
+    silent-guess rules (a stem shared by a 村 and a 社区 of one township, a look-alike village
+    of another township, a misspelt name two townships hold). The phone column holds mobiles,
+    landlines with the city's area code, empty cells and a few malformed numbers.
+
+    Everything is drawn from its own stream seeded by ``seed`` and the county's adcode, after
+    the sample is generated: the sample's files do not change. The same sample and seed give
+    byte-identical files.
+
+    Parameters
+    ----------
+    sample
+        A county from :func:`generate_county` or :func:`load_sample`.
+    out_dir
+        The folder; created if missing. Existing files of these names are replaced.
+    seed
+        Seed of the export's stream (default: the sample's seed).
+
+    Returns
+    -------
+    dict
+        Paths by key of ``MARKETING_FILES``.
+
+    Raises
+    ------
+    InputError
+        If ``seed`` is not a non-negative integer, or a name cannot be written in GBK.
+    """
+    import csv as _csv
+    import io as _io
+
+    import openpyxl
+    from openpyxl.styles import Alignment, Font
+
+    seed = sample.seed if seed is None else seed
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        msg = f"`seed` must be a non-negative integer, got {seed!r}"
+        raise InputError(msg)
+    table, truth, county_name = _marketing_table(sample, int(seed))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {key: out / name for key, name in MARKETING_FILES.items()}
+    title = f"{county_name}供电公司客户资料"
+    date_line = f"导出日期：{MARKETING_EXPORT_DATE}"
+    width = len(MARKETING_COLUMNS)
+
+    buf = _io.StringIO()
+    writer = _csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([title] + [""] * (width - 1))
+    writer.writerow([date_line] + [""] * (width - 1))
+    writer.writerow(MARKETING_COLUMNS)
+    for row in table.itertuples(index=False, name=None):
+        writer.writerow([_text_cell(v) for v in row])
+    try:
+        data = buf.getvalue().encode("gbk")
+    except UnicodeEncodeError as exc:
+        bad = buf.getvalue()[exc.start : exc.end]
+        msg = f"{bad!r} cannot be written in GBK, the marketing export's encoding"
+        raise InputError(msg) from exc
+    paths["csv"].write_bytes(data)
+
+    book = openpyxl.Workbook()
+    cover = book.active
+    cover.title = MARKETING_COVER_SHEET
+    for line in (
+        [title],
+        ["导出日期", MARKETING_EXPORT_DATE],
+        ["记录数", len(table)],
+        ["数据所在工作表", MARKETING_DATA_SHEET],
+        ["经度/纬度", "GCJ-02（高德），见“坐标系”列"],
+        ["说明", f"样例数据，由 gridgeo.sample 生成（seed {int(seed)}）/ generated sample data"],
+    ):
+        cover.append(line)
+    cover["A1"].font = Font(bold=True, size=14)
+    sheet = book.create_sheet(MARKETING_DATA_SHEET)
+    sheet.append([title])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet["A1"].alignment = Alignment(horizontal="center")
+    sheet.append([date_line])
+    sheet.append(list(MARKETING_COLUMNS))
+    for row in table.itertuples(index=False, name=None):
+        sheet.append(
+            [
+                None if isinstance(v, float) and not np.isfinite(v) else (v if v != "" else None)
+                for v in row
+            ]
+        )
+    for cells in sheet.iter_rows(min_row=4, min_col=1, max_col=1):
+        for cell in cells:
+            cell.number_format = "@"
+    raw = _io.BytesIO()
+    book.save(raw)
+    _fixed_zip(raw.getvalue(), paths["xlsx"])
+
+    truth.to_csv(paths["truth"], index=False, lineterminator="\n", encoding="utf-8")
     return paths
 
 
