@@ -174,6 +174,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         suggest_stations=args.suggest_stations,
         write_map=_map_writer(),
         progress=_print,
+        mask_phones=args.mask_phones,
     )
     return 0
 
@@ -662,6 +663,7 @@ def _cmd_customers_import(args: argparse.Namespace) -> int:
     county = store.read("county")
     grids = store.read("grids") if "grids" in store.layers() else None
     t0 = time.perf_counter()
+    columns = _parse_columns(args.columns, None).get("", {})
     report = archive.import_customers(
         store,
         args.file,
@@ -672,6 +674,16 @@ def _cmd_customers_import(args: argparse.Namespace) -> int:
         county_area=county,
         replace=args.replace,
         encoding=args.encoding,
+        sheet=args.sheet,
+        all_sheets=args.all_sheets,
+        header_row=args.header_row,
+        columns=columns,
+        option_names={
+            "columns": "--columns ",
+            "sheet": "--sheet",
+            "all_sheets": "--all-sheets",
+            "header_row": "--header-row",
+        },
     )
     _print(f"{args.file} imported in {time.perf_counter() - t0:.1f} s", *report.lines())
     rates = report.match_rates
@@ -698,13 +710,45 @@ def _cmd_customers_import(args: argparse.Namespace) -> int:
     return 0
 
 
+_PLACE_LAYERS = ("repair_stations", "payment_points")
+_MASK_HELP = (
+    "档案中的电话脱敏 / mask the phone numbers in the archive (139****1234), for files that "
+    "leave the company"
+)
+
+
 def _cmd_customers_export(args: argparse.Namespace) -> int:
-    from gridgeo import archive
+    """The archive per grid (:func:`gridgeo.archive.export_archive`) with the stored access."""
+    from gridgeo import archive, workspace
 
     store = _open_store(args.workspace)
-    customers = store.read(archive.CUSTOMER_LAYER)
-    files = archive.export_archive(customers, store.read("grids"), args.out)
-    _print(f"{len(files)} archive files written to {args.out}")
+    layers = store.layers()
+    access = None
+    if workspace.ACCESS_LAYER in layers:
+        customers, access = workspace.read_access(store)  # says so when customers are missing
+    elif archive.CUSTOMER_LAYER in layers:
+        customers = store.read(archive.CUSTOMER_LAYER)
+        _print(
+            "服务水平未计算 / service levels not computed yet: the archive's 30分钟抢修 and "
+            f"10分钟缴费 columns say 未计算; run `gridgeo run --workspace {args.workspace} "
+            "--out DIR` first to fill them"
+        )
+    else:
+        customers, access = workspace.read_access(store)  # the message naming the import
+    places = {name: store.read(name) if name in layers else None for name in _PLACE_LAYERS}
+    files = archive.export_archive(
+        customers,
+        store.read("grids"),
+        args.out,
+        access=access,
+        repair_stations=places["repair_stations"],
+        payment_points=places["payment_points"],
+        mask_phones=args.mask_phones,
+    )
+    masked = "，电话已脱敏 / phones masked" if args.mask_phones else ""
+    _print(
+        f"已写出档案文件 {len(files)} 个 / {len(files)} archive files written to {args.out}{masked}"
+    )
     return 0
 
 
@@ -1148,6 +1192,12 @@ def _cmd_sample_generate(args: argparse.Namespace) -> int:
         files = sample.write_company_files(county, Path(args.out) / "company_files")
         _print("县公司文件 / files as a county company has them (see README.txt):")
         _print(*(f"  {key:<16s} {path}" for key, path in files.items()))
+    if args.marketing_export:
+        files = sample.write_marketing_export(
+            county, Path(args.out) / sample.MARKETING_DIR, seed=args.seed
+        )
+        _print("营销系统导出的客户资料 / the customer file as the marketing system exports it:")
+        _print(*(f"  {key:<16s} {path}" for key, path in files.items()))
     return 0
 
 
@@ -1215,6 +1265,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="地图上建议新增K处抢修站 / draw K suggested new repair stations on the map (0: none)",
     )
+    run.add_argument("--mask-phones", dest="mask_phones", action="store_true", help=_MASK_HELP)
     run.set_defaults(func=_cmd_run)
 
     roads = sub.add_parser("roads", help="road networks")
@@ -1382,16 +1433,43 @@ def build_parser() -> argparse.ArgumentParser:
     cust = sub.add_parser("customers", help="the customer archive (客户资料档案)")
     cust_sub = cust.add_subparsers(dest="customers_command", required=True, parser_class=_Parser)
     cimp = cust_sub.add_parser("import", help="geocode a customer file and put it in the grids")
-    cimp.add_argument("file", help="CSV/XLSX with customer_id, address (gps_lon, gps_lat, ...)")
+    cimp.add_argument(
+        "file",
+        help="CSV/XLSX from the marketing system: 户号, 户名, 用电地址, 联系电话, 用电类别, "
+        "电压等级, 经度, 纬度, 坐标系, ... (or customer_id, address, phone, ...; see README "
+        "'Customer files')",
+    )
     cimp.add_argument("--workspace", required=True)
     cimp.add_argument("--replace", action="store_true", help="the file is the complete archive")
     cimp.add_argument("--encoding", default=None, help="text encoding (default: UTF-8 or GBK)")
+    cimp.add_argument(
+        "--columns",
+        action="append",
+        metavar="列名=FIELD,...",
+        help="the file's own column names, e.g. --columns 编号=customer_id,住址=address "
+        "(either order; fields: customer_id, name, address, phone, category, voltage_class, "
+        "vulnerable, gps_lon, gps_lat, gps_datum)",
+    )
+    cimp.add_argument(
+        "--header-row",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="表头所在行 / the header's row number as Excel shows it (default: found)",
+    )
+    cimp.add_argument(
+        "--sheet", default=None, help="工作表 / the sheet to read (default: the one with data)"
+    )
+    cimp.add_argument(
+        "--all-sheets", action="store_true", help="read every sheet with the customer header"
+    )
     cimp.add_argument("--author", required=True)
     cimp.add_argument("--reason", required=True)
     cimp.set_defaults(func=_cmd_customers_import)
     cexp = cust_sub.add_parser("export", help="write the archive per grid (CSV, XLSX)")
     cexp.add_argument("--workspace", required=True)
     cexp.add_argument("--out", required=True)
+    cexp.add_argument("--mask-phones", dest="mask_phones", action="store_true", help=_MASK_HELP)
     cexp.set_defaults(func=_cmd_customers_export)
 
     ws = sub.add_parser("workspace", help="a county workspace (GeoPackage)")
@@ -1579,6 +1657,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=(
             "另写县公司格式的文件到 OUT/company_files / also write the files as a county "
             "company has them to OUT/company_files (for trying `workspace init`)"
+        ),
+    )
+    gen.add_argument(
+        "--marketing-export",
+        action="store_true",
+        help=(
+            "另写营销系统格式的客户资料到 OUT/marketing_export（GBK CSV、两个工作表的 XLSX、"
+            "答案文件）/ also write the customer file as the marketing system exports it "
+            "(GBK CSV, two-sheet XLSX, truth file) to OUT/marketing_export"
         ),
     )
     gen.add_argument(

@@ -16,11 +16,50 @@ refused), the CRS (a GeoJSON in metres is not lon/lat), and that every
 coordinate is a longitude/latitude once converted. Callers with their own
 option names (the CLI's flags) pass ``option_names`` so that messages name
 them.
+
+Customer files (:func:`read_customer_file`, :func:`normalise_customer_values`) come as
+the marketing system (营销系统) and the 95598 hotline export them: a title row or a date
+line above the header, a two-row merged header, the data on another sheet, GBK text,
+Chinese headers. The header is the first row naming ``customer_id`` and ``address``;
+every cell is read as text (ids keep leading zeros; ``3610230000001.0`` is
+``3610230000001``; ``3.61023E+12`` is refused, its digits are lost). The fields and the
+names accepted for them (:data:`CUSTOMER_COLUMN_ALIASES`; Latin names in any case,
+spaces, a leading ``*`` and a trailing bracketed note ignored; ``columns`` names others):
+
+=================  ===========================================================================
+field              names accepted → stored as
+=================  ===========================================================================
+``customer_id``    户号, 用户编号, 客户编号, 用户号, 客户号, 用电户号, customer_no, cust_id,
+                   cust_no, account_no → text (required)
+``name``           户名, 用户名称, 客户名称, 用户名, 客户名, 姓名, cust_name → text
+``address``        用电地址, 地址, 客户地址, 用户地址, 详细地址, 装表地址 → text (required)
+``phone``          手机号码, 联系电话, 手机, 手机号, 移动电话, 电话, 电话号码, 固定电话, 联系方式,
+                   mobile, tel, telephone → ``13907941234`` or ``0794-3221234`` (+86 removed;
+                   several, also of several phone columns, joined by ``/``)
+``category``       用电类别, 用户类别, 客户类别, 用电分类 → residential (居民), commercial (商业,
+                   非居民, 一般工商业), industrial (工业, 大工业), agricultural (农业, 农业排灌)
+``voltage_class``  电压等级, 供电电压, 电压, voltage → HV (高压; 1 kV and above: 10kV, 35kV) or
+                   LV (低压; 220V, 380V, 0.4kV; the default when empty)
+``vulnerable``     重点关怀, 特殊群体, 重点关怀客户, 关怀对象, 困难户 → True unless empty or 否/无/0
+``gps_lon``        经度, lon, lng, longitude → float (full-width ``１１６．５`` read)
+``gps_lat``        纬度, lat, latitude → float
+``gps_datum``      坐标系, 坐标系统, datum, crs → wgs84 (GPS, 北斗), gcj02 (高德, 腾讯), bd09 (百度)
+=================  ===========================================================================
+
+A value that cannot be read is a row problem reported with its file line, not an error:
+a bad phone is stored empty, an unknown category as written, an unknown voltage empty,
+an unreadable coordinate as NaN. An unknown datum on a row with coordinates is an error
+naming the file lines.
 """
 
 from __future__ import annotations
 
+import csv
+import io as io_module
+import itertools
 import logging
+import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -46,7 +85,17 @@ from gridgeo.errors import (
     NotFoundError,
 )
 
-__all__ = ["list_layers", "read_layer", "read_records", "read_table", "write_layer"]
+__all__ = [
+    "CUSTOMER_COLUMN_ALIASES",
+    "list_layers",
+    "normalise_customer_values",
+    "normalise_phone",
+    "read_customer_file",
+    "read_layer",
+    "read_records",
+    "read_table",
+    "write_layer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -1094,3 +1143,766 @@ def _row_datums(values: pd.Series, path: Path, column: str, lines: np.ndarray) -
         )
         raise CRSError(msg)
     return names.to_numpy(dtype=object)
+
+
+# --------------------------------------------------------------------------- #
+# customer files as marketing systems (营销系统) and the 95598 hotline export them
+
+# The fields of a customer file and the names they go by (matched after NFKC, without spaces,
+# a leading ``*`` or a trailing bracketed note such as ``（手机）``; Latin names ignoring case).
+# The first name of each tuple is the usual one. Only ``customer_id`` and ``address`` are
+# required. A file holding two names of one field is refused (say which one with
+# ``columns``), except for ``phone``: the numbers of every phone column are kept.
+CUSTOMER_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "customer_id": (
+        "户号", "用户编号", "客户编号", "用户号", "客户号", "用电户号", "户号编码",
+        "customer_no", "cust_id", "cust_no", "customer_number", "account_no",
+    ),
+    "name": (
+        "户名", "用户名称", "客户名称", "用户名", "客户名", "姓名", "cust_name", "customer_name",
+    ),
+    "address": (
+        "用电地址", "地址", "客户地址", "用户地址", "详细地址", "装表地址", "customer_address",
+    ),
+    "phone": (
+        "手机号码", "联系电话", "手机", "手机号", "移动电话", "电话", "电话号码", "固定电话",
+        "联系方式", "mobile", "phone_no", "tel", "telephone", "contact_phone",
+    ),
+    "category": (
+        "用电类别", "用户类别", "客户类别", "用电分类", "用户分类", "cust_type",
+        "customer_type", "usage_type",
+    ),
+    "voltage_class": ("电压等级", "供电电压", "电压", "voltage", "voltage_level"),
+    "vulnerable": (
+        "重点关怀", "特殊群体", "重点关怀客户", "关怀对象", "困难户", "vulnerable_household",
+    ),
+    "gps_lon": ("经度", "lon", "lng", "longitude", "gps经度"),
+    "gps_lat": ("纬度", "lat", "latitude", "gps纬度"),
+    "gps_datum": ("坐标系", "坐标系统", "datum", "crs"),
+}  # fmt: skip
+CUSTOMER_REQUIRED = ("customer_id", "address")
+# Rows searched for the header when no header row is given (title rows, a date line, ...).
+MAX_HEADER_SEARCH = 30
+# The field whose several columns do not conflict: their values are joined with "/" (in
+# the order of the aliases: 手机号码 before 联系电话).
+_JOINED_FIELDS = ("phone",)
+# What a value of each field may be written as -> the code the archive stores.
+CATEGORY_CODES: dict[str, str] = {
+    **dict.fromkeys(
+        ("residential", "居民", "居民生活", "城镇居民", "乡村居民", "农村居民", "居民照明",
+         "城乡居民", "居民生活用电", "一户一表"),
+        "residential",
+    ),
+    **dict.fromkeys(
+        ("commercial", "商业", "商业用电", "商业经营", "一般工商业", "一般工商业用电", "非居民",
+         "非居民照明", "非居民照明用电", "非工业", "经营"),
+        "commercial",
+    ),
+    **dict.fromkeys(
+        ("industrial", "工业", "大工业", "大工业用电", "普通工业", "普通工业用电", "一般工业",
+         "工业生产", "工业用电"),
+        "industrial",
+    ),
+    **dict.fromkeys(
+        ("agricultural", "农业", "农业生产", "农业排灌", "农排", "农业用电", "农业生产用电",
+         "贫困县农业排灌"),
+        "agricultural",
+    ),
+}  # fmt: skip
+# Datum names beside those of gridgeo.crs.DATUM_ALIASES.
+_DATUM_WORDS = {
+    "gps": "wgs84",
+    "cgcs2000": "wgs84",  # differs from WGS84 by centimetres
+    "北斗": "wgs84",
+    "高德": "gcj02",
+    "腾讯": "gcj02",
+    "火星": "gcj02",
+    "火星坐标": "gcj02",
+    "国测局": "gcj02",
+    "百度": "bd09",
+}
+_NO = {"", "否", "无", "非", "no", "n", "false", "f", "0", "×", "x", "none", "nan"}
+_VOLTAGE_WORDS = {"高压": "HV", "hv": "HV", "低压": "LV", "lv": "LV"}
+_HV_VOLTS = 1000.0  # 1 kV and above is high voltage (高压): 10 kV, 35 kV, ...
+
+
+def _cell_text(value: Any) -> str:
+    """One cell as text: Excel numbers without ``.0`` (ids, phones), None as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value).strip()
+
+
+def _header_key(name: str) -> str:
+    """A header cell as matched: NFKC, no spaces, no ``*``, no trailing bracketed note."""
+    text = unicodedata.normalize("NFKC", str(name)).strip().lstrip("*").strip()
+    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"\([^()]*\)$", "", text) or text
+    return text.lower()
+
+
+_ALIAS_KEYS: dict[str, str] = {
+    _header_key(alias): field
+    for field, aliases in CUSTOMER_COLUMN_ALIASES.items()
+    for alias in (field, *aliases)
+}
+
+
+def _customer_mapping(
+    columns: Mapping[str, str] | None, option_names: Mapping[str, str] | None
+) -> dict[str, str]:
+    """``columns`` as {field: the file's header}; either order of a pair is accepted."""
+    out: dict[str, str] = {}
+    for left, right in (columns or {}).items():
+        if left in CUSTOMER_COLUMN_ALIASES:
+            out[left] = right
+        elif right in CUSTOMER_COLUMN_ALIASES:
+            out[right] = left
+        else:
+            given = _columns_given(left, right, option_names)
+            msg = (
+                f"列名映射无效 / {given}: neither side is a customer field; fields: "
+                f"{', '.join(CUSTOMER_COLUMN_ALIASES)} (e.g. 户号=customer_id)."
+            )
+            raise InputError(msg)
+    return out
+
+
+def _match_header(
+    cells: Sequence[str], mapping: Mapping[str, str]
+) -> tuple[dict[str, list[int]], list[int]]:
+    """Positions of each field in a header row, and the positions of unmapped cells."""
+    given = {_header_key(theirs): field for field, theirs in mapping.items()}
+    found: dict[str, list[int]] = {}
+    unmapped = []
+    for j, cell in enumerate(cells):
+        if not cell:
+            continue
+        key = _header_key(cell)
+        field = given.get(key) or (None if key in given else _ALIAS_KEYS.get(key))
+        if field is None or (field in mapping and key not in given):
+            unmapped.append(j)
+            continue
+        found.setdefault(field, []).append(j)
+    return found, unmapped
+
+
+def _is_header(found: Mapping[str, list[int]]) -> bool:
+    return all(field in found for field in CUSTOMER_REQUIRED)
+
+
+def _read_text_rows(path: Path, encoding: str | None) -> tuple[list[list[str]], list[int]]:
+    """A CSV/TXT as rows of text and the file line each row starts on."""
+    encodings = (encoding,) if encoding else TABLE_ENCODINGS
+    last: Exception | None = None
+    for enc in encodings:
+        try:
+            text = path.read_text(encoding=enc)
+        except UnicodeDecodeError as exc:
+            last = exc
+            continue
+        except LookupError as exc:
+            msg = f"`encoding` {encoding!r} is unknown: pass e.g. 'utf-8' or 'gb18030'."
+            raise InputError(msg) from exc
+        logger.info("read %s with encoding %s", path, enc)
+        break
+    else:
+        msg = (
+            f"{str(path)!r} is not text in encoding(s) {list(encodings)!r} ({last}). Save it as "
+            "'CSV UTF-8' (Excel: 另存为 CSV UTF-8) or pass the right `encoding`."
+        )
+        raise CorruptFileError(msg)
+    delimiter = ","
+    if path.suffix.lower() != ".csv":
+        try:
+            delimiter = csv.Sniffer().sniff(text[:20000], delimiters=",\t;|").delimiter
+        except csv.Error:
+            delimiter = "\t" if "\t" in text.partition("\n")[0] else ","
+    reader = csv.reader(io_module.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for row in reader:
+            rows.append([cell.strip() for cell in row])
+            lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        msg = (
+            f"{str(path)!r} is not a readable CSV table (line {reader.line_num}: {exc}). Save it "
+            "again as 'CSV UTF-8 (comma delimited)'."
+        )
+        raise CorruptFileError(msg) from exc
+    return rows, lines
+
+
+def _read_sheets(path: Path) -> dict[str, list[list[str]]]:
+    """Every sheet of a workbook as rows of text (row i is Excel row i + 1)."""
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/... on damaged files
+        msg = (
+            f"{str(path)!r} cannot be opened as an Excel workbook ({exc!r}). Save it again "
+            "from Excel as .xlsx."
+        )
+        raise CorruptFileError(msg) from exc
+    try:
+        sheets = {}
+        for ws in book.worksheets:
+            ws.reset_dimensions()  # some exporters write a wrong sheet size
+            sheets[str(ws.title)] = [
+                [_cell_text(v) for v in row] for row in ws.iter_rows(min_row=1, values_only=True)
+            ]
+    finally:
+        book.close()
+    return sheets
+
+
+def _find_header(
+    rows: list[list[str]], mapping: Mapping[str, str], header_row: int | None
+) -> tuple[int, list[str]] | None:
+    """The 0-based header row and its cells (two merged header rows joined), or None."""
+    if header_row is not None:
+        if header_row - 1 >= len(rows):
+            return None
+        r = header_row - 1
+        return r, list(rows[r])
+    for r, cells in enumerate(rows[:MAX_HEADER_SEARCH]):
+        found, _ = _match_header(cells, mapping)
+        if not _is_header(found):
+            continue
+        # a second header row under merged cells (户号 spanning two rows, 联系方式 over
+        # 手机/固话): its cells are all field names and it is blank under the required fields
+        if r + 1 < len(rows):
+            below = rows[r + 1]
+            sub, other = _match_header(below, mapping)
+            required_blank = all(
+                not below[j] for f in CUSTOMER_REQUIRED for j in found[f] if j < len(below)
+            )
+            if sub and not other and required_blank:
+                joined = [b or c for b, c in itertools.zip_longest(below, cells, fillvalue="")]
+                return r + 1, joined
+        return r, list(cells)
+    return None
+
+
+def _missing_header_message(
+    path: Path,
+    where: str,
+    rows: list[list[str]],
+    mapping: Mapping[str, str],
+    header_row: int | None,
+    option_names: Mapping[str, str] | None,
+) -> str:
+    """Which fields no header row has, the header the file seems to have, and the fixes."""
+    best: tuple[int, int, list[str]] = (-1, 0, [])
+    candidates = (
+        [(header_row - 1, rows[header_row - 1])]
+        if header_row is not None and header_row - 1 < len(rows)
+        else list(enumerate(rows[:MAX_HEADER_SEARCH]))
+    )
+    for r, cells in candidates:
+        found, _ = _match_header(cells, mapping)
+        score = len(found) * 100 + sum(1 for c in cells if c)
+        if score > best[0]:
+            best = (score, r, cells)
+    _, r, cells = best
+    found, _ = _match_header(cells, mapping)
+    missing = [f for f in CUSTOMER_REQUIRED if f not in found]
+    present = [c for c in cells if c]
+    known = "; ".join(f"{f}: {'/'.join(CUSTOMER_COLUMN_ALIASES[f][:4])}" for f in missing)
+    header_fix = _option(option_names, "header_row", "N")
+    at = f" (row {r + 1})" if present else ""
+    return (
+        f"缺少列 / {str(path)!r}{where} lacks column(s) {missing!r}; columns present{at}: "
+        f"{present!r}. Rename the column(s) in the file, or name the file's column(s) with "
+        f"{_columns_fix(missing, option_names)}, or give the header row with {header_fix} "
+        f"(other names accepted: {known})."
+    )
+
+
+def _sheet_table(
+    path: Path,
+    where: str,
+    rows: list[list[str]],
+    lines: list[int],
+    mapping: Mapping[str, str],
+    header_row: int | None,
+    option_names: Mapping[str, str] | None,
+) -> tuple[pd.DataFrame | None, dict[str, str], list[str], int | None]:
+    """One sheet's customer rows (None if it has no header), source names, ignored, header."""
+    found_header = _find_header(rows, mapping, header_row)
+    if found_header is None:
+        return None, {}, [], None
+    r, cells = found_header
+    found, unmapped = _match_header(cells, mapping)
+    if not _is_header(found):
+        return None, {}, [], r + 1
+    columns: dict[str, list[int]] = {}
+    for field, positions in found.items():
+        if len(positions) > 1 and field not in _JOINED_FIELDS:
+            names = [cells[j] for j in positions]
+            msg = (
+                f"列名不明确 / {str(path)!r}{where}: several columns may be `{field}` "
+                f"{names!r}: say which one with {_columns_fix([field], option_names)}."
+            )
+            raise MissingColumnError(msg)
+        if len(positions) > 1:
+            order = [_header_key(a) for a in (field, *CUSTOMER_COLUMN_ALIASES[field])]
+            positions = sorted(
+                positions,
+                key=lambda j: (
+                    order.index(_header_key(cells[j])) if _header_key(cells[j]) in order else -1
+                ),  # named by `columns`
+            )
+        columns[field] = positions
+    body = rows[r + 1 :]
+    data = {}
+    for field, positions in columns.items():
+        if len(positions) == 1:
+            j = positions[0]
+            data[field] = [row[j] if j < len(row) else "" for row in body]
+        else:  # several phone columns: every number kept, in the order of the aliases
+            data[field] = [
+                "/".join(dict.fromkeys(row[j] for j in positions if j < len(row) and row[j]))
+                for row in body
+            ]
+    frame = pd.DataFrame(data, dtype=object)
+    frame["file_line"] = np.asarray(lines[r + 1 :], dtype=np.int64)
+    source = {field: "/".join(cells[j] for j in ps) for field, ps in columns.items()}
+    ignored = [cells[j] for j in unmapped]
+    return frame, source, ignored, r + 1
+
+
+def read_customer_file(
+    path: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    header_row: int | None = None,
+    sheet: str | int | None = None,
+    all_sheets: bool = False,
+    encoding: str | None = None,
+    option_names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Read a customer file as a marketing system (营销系统) or 95598 exports it.
+
+    The header row is the first row (of the first :data:`MAX_HEADER_SEARCH`) that names
+    ``customer_id`` and ``address`` under one of their names
+    (:data:`CUSTOMER_COLUMN_ALIASES`), so title rows (``南丰县供电公司客户资料``, a date
+    line) above it are skipped; a second header row under merged cells (``联系方式`` over
+    ``手机号码``/``固定电话``) is joined to it. Every cell is read as text: ids keep their
+    leading zeros, an Excel number ``3610230000001.0`` is ``"3610230000001"``.
+
+    Parameters
+    ----------
+    path
+        ``.csv``/``.txt`` (UTF-8 or GB18030/GBK) or ``.xlsx``/``.xlsm``.
+    columns
+        The file's names for the fields, ``{"customer_id": "编号"}`` (``{"编号":
+        "customer_id"}`` is read the same); other fields are found by their aliases.
+    header_row
+        The header's row number as Excel shows it (1-based), instead of searching.
+    sheet
+        The sheet to read (name, or 0-based number). None: the sheet holding the customer
+        table; several such sheets are refused unless ``all_sheets``.
+    all_sheets
+        Read every sheet holding the customer table (sheets without it, such as notes, are
+        skipped and named in ``attrs["skipped_sheets"]``).
+    encoding
+        Text encoding of a CSV; None tries UTF-8 then GB18030.
+    option_names
+        How the caller's users set ``columns``, ``header_row``, ``sheet`` and
+        ``all_sheets`` (e.g. ``{"sheet": "--sheet"}``), used in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per field found (text, ``""`` where empty), ``file_line`` (the row's
+        line in a CSV, its Excel row in a workbook) and ``sheet`` (the sheet name, ``""``
+        for a CSV); index 0..n-1. Fully empty rows are left out. ``attrs`` holds
+        ``source_columns`` ({field: the file's header}), ``ignored_columns``,
+        ``header_row`` ({sheet: 1-based row}) and ``skipped_sheets``.
+
+    Raises
+    ------
+    NotFoundError
+        Missing file or sheet.
+    CorruptFileError
+        Unreadable file or undecodable text.
+    EmptyDataError
+        No data rows (naming the sheet that has them, if another one does).
+    MissingColumnError
+        No header row with the required fields, or two columns for one field.
+    DuplicateIdError
+        ``customer_id`` repeats values.
+    InputError
+        Empty or scientific-notation ids (``3.61023E+12``: the digits are lost), or
+        invalid options.
+    """
+    path = _check_path(path, TABLE_SUFFIXES, "Table file")
+    if header_row is not None and (
+        isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
+    ):
+        msg = f"{_option(option_names, 'header_row', '2')}: the header row must be 1 or more."
+        raise InputError(msg)
+    mapping = _customer_mapping(columns, option_names)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        books = _read_sheets(path)
+        names = list(books)
+        if isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not 0 <= sheet < len(names):
+                msg = f"{str(path)!r} has no sheet number {sheet!r}; sheets there: {names!r}."
+                raise NotFoundError(msg)
+            sheet = names[sheet]
+        if sheet is not None and sheet not in books:
+            msg = f"{str(path)!r} has no sheet {sheet!r}; sheets there: {names!r}."
+            raise NotFoundError(msg)
+        tables = {n: (rows, list(range(1, len(rows) + 1))) for n, rows in books.items()}
+    else:
+        if sheet is not None or all_sheets:
+            msg = (
+                f"{str(path)!r} is a CSV table, which has no sheets: leave out "
+                f"{_option(option_names, 'sheet', '').strip()}."
+            )
+            raise InputError(msg)
+        tables = {"": _read_text_rows(path, encoding)}
+
+    read: dict[str, pd.DataFrame] = {}
+    headers: dict[str, int] = {}
+    sources: dict[str, dict[str, str]] = {}
+    ignored: list[str] = []
+    skipped: list[str] = []
+    no_header: dict[str, str] = {}
+    for name, (rows, lines) in tables.items():
+        where = f" sheet {name!r}" if name else ""
+        given_row = header_row if sheet is None or name == sheet else None
+        frame, src, ign, at = _sheet_table(
+            path, where, rows, lines, mapping, given_row, option_names
+        )
+        if frame is None:
+            if any(any(c for c in row) for row in rows):
+                skipped.append(name)
+                no_header[name] = _missing_header_message(
+                    path, where, rows, mapping, given_row, option_names
+                )
+            continue
+        keep = (frame.drop(columns="file_line") != "").any(axis=1).to_numpy()
+        frame = frame.loc[keep].copy()
+        frame["sheet"] = name
+        read[name] = frame
+        headers[name] = int(at or 0)
+        sources[name] = src
+        ignored += [c for c in ign if c not in ignored]
+    with_data = [n for n, f in read.items() if len(f)]
+
+    if sheet is not None:
+        if sheet not in read:
+            if sheet in no_header:
+                raise MissingColumnError(no_header[sheet])
+            msg = f"{str(path)!r} sheet {sheet!r} is empty" + (
+                f": the customers are on sheet {with_data[0]!r}." if with_data else "."
+            )
+            raise EmptyDataError(msg)
+        if sheet not in with_data:
+            msg = f"{str(path)!r} sheet {sheet!r} has a header but no data rows" + (
+                f": the customers are on sheet {with_data[0]!r}." if with_data else "."
+            )
+            raise EmptyDataError(msg)
+        with_data = [sheet]
+    elif not read:
+        if no_header:
+            raise MissingColumnError(next(iter(no_header.values())))
+        msg = f"{str(path)!r} is empty: it has no header and no rows."
+        raise EmptyDataError(msg)
+    elif not with_data:
+        where = f" (sheet(s) {list(read)!r})" if list(read) != [""] else ""
+        msg = f"{str(path)!r}{where} has a header but no data rows: fill in the table."
+        raise EmptyDataError(msg)
+    elif len(with_data) > 1 and not all_sheets:
+        flag = _option(option_names, "all_sheets", "").strip() if option_names else ""
+        msg = (
+            f"多个工作表 / {str(path)!r}: sheets {with_data!r} all hold customer rows; read "
+            f"them all with {flag or 'all_sheets=True'} or pick one with "
+            f"{_option(option_names, 'sheet', with_data[0])}."
+        )
+        raise InputError(msg)
+    if len(with_data) > 1:
+        fields = {n: sorted(sources[n]) for n in with_data}
+        if len({tuple(v) for v in fields.values()}) > 1:
+            msg = (
+                f"工作表表头不同 / {str(path)!r}: the sheets do not have the same fields "
+                f"{fields!r}; give each sheet the same header or read one with "
+                f"{_option(option_names, 'sheet', with_data[0])}."
+            )
+            raise InputError(msg)
+    source = sources[with_data[0]]
+    frames = [read[n] for n in with_data]
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out = out.reset_index(drop=True)
+    for field in source:
+        out[field] = out[field].fillna("").astype(str)
+    out = _customer_ids(out, path)
+    lines = out["file_line"].to_numpy()
+    _check_ids(out, "customer_id", path, lines=lines)
+    out.attrs = {
+        SOURCE_COLUMNS_ATTR: source,
+        "ignored_columns": ignored,
+        "header_row": headers,
+        "skipped_sheets": skipped,
+    }
+    return out
+
+
+def _customer_ids(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Ids as text: NFKC, no Excel ``.0``; scientific notation (lost digits) refused."""
+    ids = frame["customer_id"].astype(str).str.normalize("NFKC").str.strip()
+    ids = ids.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    sci = ids.str.fullmatch(r"[0-9.]+[eE][+-]?\d+").to_numpy(dtype=bool)
+    if sci.any():
+        msg = (
+            f"户号被Excel改成科学计数法 / {str(path)!r}: `customer_id` is written like "
+            f"{ids[sci].iloc[0]!r} in {_rows(frame.index[sci], frame['file_line'].to_numpy()[sci])}"
+            ": Excel has dropped the digits. In the marketing system's export (or Excel: 设置单元格"
+            "格式 → 文本) keep the 户号 column as text and export the file again."
+        )
+        raise InputError(msg)
+    out = frame.copy()
+    out["customer_id"] = ids
+    return out
+
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_PHONE_SPLIT = re.compile(r"[,，;；/、|]+|\s{2,}")
+
+
+def _phone_parts(value: str) -> tuple[list[str], list[str]]:
+    """The numbers of one phone cell in gridgeo's form, and the parts that are none."""
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = re.sub(r"^(\d{6,})\.0+$", r"\1", text)  # an Excel number read as text
+    good: list[str] = []
+    bad: list[str] = []
+    for part in _PHONE_SPLIT.split(text):
+        part = part.strip()
+        if not part:
+            continue
+        digits = re.sub(r"[\s\-()（）—]", "", part)
+        digits = re.sub(r"^(\+86|0086|86)(?=1[3-9]\d{9}$)", "", digits)
+        digits = re.sub(r"^(\+86|0086)(?=[1-9]\d{8,10}$)", "0", digits)
+        area = 3 if digits[:2] in ("01", "02") else 4
+        if _MOBILE.fullmatch(digits) or re.fullmatch(r"[2-9]\d{6,7}", digits):
+            number = digits
+        elif re.fullmatch(r"0\d{9,11}", digits) and 7 <= len(digits) - area <= 8:
+            number = f"{digits[:area]}-{digits[area:]}"
+        else:
+            bad.append(part)
+            continue
+        if number not in good:
+            good.append(number)
+    return good, bad
+
+
+def normalise_phone(value: str) -> str | None:
+    """A phone number in gridgeo's form, or None if it is not one.
+
+    Mainland mobile numbers as 11 digits (``13907941234``; ``+86``/``0086`` removed),
+    landlines as ``0794-3221234`` (area code and number; 3-digit area codes for 010 and
+    02x) or the local number alone (``3221234``); several numbers in one cell are joined
+    with ``/``; ``""`` stays ``""``.
+    """
+    good, bad = _phone_parts(value)
+    if bad or (not good and str(value).strip()):
+        return None
+    return "/".join(good)
+
+
+def _number(text: str) -> float | None:
+    """A coordinate written as text (full-width digits, a trailing ° allowed), or None."""
+    clean = unicodedata.normalize("NFKC", text).strip().rstrip("°").strip()
+    try:
+        value = float(clean)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _voltage(text: str) -> str | None:
+    """``HV``/``LV`` from 高压/低压, HV/LV or a voltage (10kV, 0.4千伏, 220V); None if unknown."""
+    key = unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "")
+    if key in _VOLTAGE_WORDS:
+        return _VOLTAGE_WORDS[key]
+    found = re.fullmatch(r"(?:交流)?([0-9.]+)(kv|千伏|v|伏)", key)
+    if not found:
+        return None
+    try:
+        volts = float(found.group(1)) * (1000.0 if found.group(2) in ("kv", "千伏") else 1.0)
+    except ValueError:
+        return None
+    return "HV" if volts >= _HV_VOLTS else "LV"
+
+
+def _datum_name(text: str) -> str | None:
+    key = unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "")
+    if key == "":
+        return ""
+    return _crs.DATUM_ALIASES.get(key) or _DATUM_WORDS.get(key)
+
+
+# What each problem says, in Chinese and English.
+_PROBLEMS = {
+    "phone": "电话号码无效，未保存 / not a mainland mobile or landline number, stored empty",
+    "phone_part": (
+        "部分电话号码无效，只保存有效的 / some numbers are not mobile or landline numbers, "
+        "only the valid ones stored"
+    ),
+    "category": "用电类别未知，按原文保存 / unknown category, stored as written",
+    "voltage_class": "电压等级未知 / unknown voltage, stored empty",
+    "gps_lon": "经度不是数字，坐标未用 / longitude is not a number, coordinates not used",
+    "gps_lat": "纬度不是数字，坐标未用 / latitude is not a number, coordinates not used",
+    "gps_pair": "经纬度只有一个，坐标未用 / only one of longitude/latitude, coordinates not used",
+}
+
+
+def normalise_customer_values(
+    table: pd.DataFrame, *, path: str | Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The customer fields in the form the archive stores, and the row problems.
+
+    ``phone`` normalised by :func:`normalise_phone`; ``category`` (用电类别) as
+    ``residential``/``commercial``/``industrial``/``agricultural`` (居民, 非居民照明 and
+    一般工商业 as commercial, 大工业 as industrial, 农业排灌 as agricultural, ...);
+    ``voltage_class`` (电压等级) as ``HV`` (1 kV and above, 高压) or ``LV`` (低压, the
+    default for an empty cell); ``vulnerable`` (重点关怀) True unless empty or a no
+    (否/无/0/false): a 特殊群体 column naming the group (低保户) counts; coordinates read
+    after NFKC (full-width ``１１６．５``); ``gps_datum`` as ``wgs84``/``gcj02``/``bd09``
+    (also GPS, 北斗, 高德, 腾讯, 百度). A value that cannot be read is a row problem, never
+    silently dropped: a bad phone is stored empty, an unknown category as written, an
+    unknown voltage empty, unreadable coordinates as NaN.
+
+    Parameters
+    ----------
+    table
+        The fields of :data:`CUSTOMER_COLUMN_ALIASES` present (others absent or empty),
+        optionally ``file_line`` (used in the problems and messages).
+    path
+        The file, named in error messages.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        Every field of :data:`CUSTOMER_COLUMN_ALIASES` on the table's index, and the
+        problems: ``file_line`` (if the table has it), ``customer_id``, ``field``,
+        ``value``, ``problem`` (Chinese / English), in row order.
+
+    Raises
+    ------
+    CRSError
+        If a row with coordinates names a datum that is not one of the above (all such
+        rows listed by file line).
+    """
+    n = len(table)
+    index = table.index
+    lines = table["file_line"].to_numpy() if "file_line" in table else None
+
+    def text(field: str) -> pd.Series:
+        if field not in table:
+            return pd.Series([""] * n, index=index, dtype=object)
+        return table[field].fillna("").astype(str).str.strip()
+
+    out = pd.DataFrame(index=index)
+    problems: list[pd.DataFrame] = []
+
+    def problem(field: str, mask: np.ndarray, values: pd.Series, kind: str | None = None) -> None:
+        if mask.any():
+            frame = pd.DataFrame(
+                {
+                    "customer_id": out["customer_id"].to_numpy()[mask],
+                    "field": field,
+                    "value": values.to_numpy()[mask],
+                    "problem": _PROBLEMS[kind or field],
+                    "_row": np.flatnonzero(mask),
+                }
+            )
+            if lines is not None:
+                frame.insert(0, "file_line", lines[mask])
+            problems.append(frame)
+
+    out["customer_id"] = text("customer_id").str.normalize("NFKC")
+    out["name"] = text("name")
+    out["address"] = text("address")
+
+    raw_phone = text("phone")
+    parts = {v: _phone_parts(v) for v in pd.unique(raw_phone)}
+    good = raw_phone.map({v: "/".join(g) for v, (g, _) in parts.items()})
+    some_bad = raw_phone.map({v: bool(b) for v, (_, b) in parts.items()}).to_numpy(dtype=bool)
+    kept = (good != "").to_numpy(dtype=bool)
+    problem("phone", some_bad & ~kept, raw_phone)
+    problem("phone", some_bad & kept, raw_phone, "phone_part")
+    out["phone"] = good.astype(str)
+
+    raw_cat = text("category")
+    keys = raw_cat.str.normalize("NFKC").str.replace(r"\s+", "", regex=True).str.lower()
+    code = keys.map(CATEGORY_CODES).astype(object)
+    unknown = (code.isna() & (keys != "")).to_numpy()
+    problem("category", unknown, raw_cat)
+    out["category"] = code.where(code.notna(), raw_cat).astype(str)
+
+    raw_volt = text("voltage_class")
+    volts = {v: _voltage(v) for v in pd.unique(raw_volt) if v}
+    vclass = raw_volt.map(volts).astype(object)
+    problem("voltage_class", (vclass.isna() & (raw_volt != "")).to_numpy(), raw_volt)
+    out["voltage_class"] = np.where(raw_volt == "", "LV", vclass.where(vclass.notna(), ""))
+
+    flag = text("vulnerable").str.normalize("NFKC").str.lower()
+    out["vulnerable"] = ~flag.isin(_NO).to_numpy()
+
+    raw_lon, raw_lat = text("gps_lon"), text("gps_lat")
+    values = {}
+    for field, raw in (("gps_lon", raw_lon), ("gps_lat", raw_lat)):
+        numbers = {v: _number(v) for v in pd.unique(raw) if v}
+        parsed = raw.map(numbers).astype(float)
+        bad = (parsed.isna() & (raw != "")).to_numpy()
+        problem(field, bad, raw)
+        values[field] = parsed.to_numpy(dtype=float)
+    has_x, has_y = np.isfinite(values["gps_lon"]), np.isfinite(values["gps_lat"])
+    readable = np.isfinite(values["gps_lon"]) | np.isfinite(values["gps_lat"])
+    one = ((raw_lon != "") != (raw_lat != "")).to_numpy() & readable
+    problem("gps_lon/gps_lat", one, raw_lon.where(raw_lon != "", raw_lat), "gps_pair")
+    out["gps_lon"] = values["gps_lon"]
+    out["gps_lat"] = values["gps_lat"]
+
+    raw_datum = text("gps_datum")
+    names = {v: _datum_name(v) for v in pd.unique(raw_datum)}
+    datum = raw_datum.map(names).astype(object)
+    bad_datum = (datum.isna() & has_x & has_y).to_numpy()
+    if bad_datum.any():
+        found = list(dict.fromkeys(raw_datum[bad_datum].tolist()))
+        where = _rows(index[bad_datum], None if lines is None else lines[bad_datum])
+        at = f"{str(path)!r}: " if path is not None else ""
+        msg = (
+            f"坐标系未知 / {at}`gps_datum` (坐标系) has unknown value(s) {_listed(found)} in "
+            f"{where}; write wgs84 (GPS, 北斗), gcj02 (高德, 腾讯) or bd09 (百度)."
+        )
+        raise CRSError(msg)
+    out["gps_datum"] = datum.where(datum.notna(), "").astype(str)
+
+    if problems:
+        table_out = pd.concat(problems, ignore_index=True).sort_values("_row", kind="stable")
+        table_out = table_out.drop(columns="_row").reset_index(drop=True)
+    else:
+        columns = ["customer_id", "field", "value", "problem"]
+        table_out = pd.DataFrame(
+            columns=(["file_line", *columns] if lines is not None else columns)
+        )
+    return out, table_out

@@ -107,6 +107,7 @@ _LABELS = {
     "settings": "service settings",
     "suggest_stations": "suggested stations",
     "summary": "key figures",
+    "mask_phones": "phones masked",
 }
 _STEP_NAMES = {
     "roads": "道路网 / road graphs",
@@ -493,6 +494,7 @@ def run_workspace(
     summary_extra: Mapping[str, Any] | None = None,
     author: str = DEFAULT_AUTHOR,
     progress: Callable[[str], None] | None = None,
+    mask_phones: bool = False,
 ) -> RunResult:
     """Run the main job on a workspace (see the module for the steps and re-running).
 
@@ -517,6 +519,9 @@ def run_workspace(
     progress
         Called with each progress line (a start line before each long step, a line with its
         elapsed time after it); default: logged at INFO.
+    mask_phones
+        Mask the phone numbers in the archive (``139****1234``) for files that leave the
+        company (:func:`gridgeo.archive.export_archive`).
 
     Returns
     -------
@@ -678,7 +683,15 @@ def run_workspace(
 
     # the customer archive per grid
     archive_dir = out / ARCHIVE_DIR
-    inputs = {"customers": state["customers"], "grids": state["grids"]}
+    # the service levels per customer and the station / payment point names are in it too
+    inputs = {
+        "customers": state["customers"],
+        "grids": state["grids"],
+        "customer_access": access_state,
+        "repair_stations": state["repair_stations"],
+        "payment_points": state["payment_points"],
+        "mask_phones": bool(mask_phones),
+    }
     if _same(files.get("archive"), inputs) and archive_dir.is_dir():
         steps.reuse("archive", inputs)
     else:
@@ -687,7 +700,14 @@ def run_workspace(
         if tmp.exists():
             shutil.rmtree(tmp)
         written = _archive.export_archive(
-            customers, grids, tmp, progress=steps.ticker("archive", t0)
+            customers,
+            grids,
+            tmp,
+            progress=steps.ticker("archive", t0),
+            access=access,
+            repair_stations=store.read("repair_stations"),
+            payment_points=store.read("payment_points"),
+            mask_phones=bool(mask_phones),
         )
         _swap_dir(tmp, archive_dir)
         steps.done("archive", t0, f": exported {len(written)} archive files")

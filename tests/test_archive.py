@@ -223,23 +223,23 @@ def test_archive_summary_and_export_by_hand(tmp_path):
     assert "T3-A-01_网格1.csv" in names and "T3-A-01_网格1.xlsx" in names
     assert "T2-A_供电网格_workbook.xlsx" in names and "未定位客户_not_located.csv" in names
     one = pd.read_csv(tmp_path / "out" / "T3-A-01_网格1.csv", dtype=str)
-    assert one["户号 customer_id"].tolist() == ["1", "2"]
+    assert one["户号"].tolist() == ["1", "2"]
     book_path = tmp_path / "out" / "T2-A_供电网格_workbook.xlsx"
     book = pd.read_excel(book_path, sheet_name=None)
-    assert set(book) == {"汇总 summary", "T3-A-01", "T3-A-02"}
+    assert set(book) == {"汇总", "网格1", "网格2"}  # the village grids by name
     # every XLSX holds what its CSV holds, cell by cell (missing values empty in both)
     for xlsx in (p for p in files if p.suffix == ".xlsx" and "workbook" not in p.name):
         got = pd.read_excel(xlsx, dtype=str).fillna("")
         want = pd.read_csv(xlsx.with_suffix(".csv"), dtype=str, keep_default_na=False)
         pd.testing.assert_frame_equal(got, want)
-        sheet = pd.read_excel(book_path, sheet_name=xlsx.stem.split("_")[0], dtype=str)
+        sheet = pd.read_excel(book_path, sheet_name=xlsx.stem.split("_")[1], dtype=str)
         pd.testing.assert_frame_equal(sheet.fillna(""), want)
-    summary_sheet = book["汇总 summary"].set_index("grid_id")
-    assert summary_sheet.loc["T3-A-01", "customers"] == 2
-    assert summary_sheet.loc["T2-A", "customers"] == 3  # the supply grid's own row first
+    summary_sheet = book["汇总"].set_index("网格编号")
+    assert summary_sheet.loc["T3-A-01", "客户数"] == 2
+    assert summary_sheet.loc["T2-A", "客户数"] == 3  # the supply grid's own row first
     assert summary_sheet.index[0] == "T2-A"
     lost = pd.read_csv(tmp_path / "out" / "未定位客户_not_located.csv", dtype=str)
-    assert lost["户号 customer_id"].tolist() == ["4"]
+    assert lost["户号"].tolist() == ["4"]
     with pytest.raises(MissingColumnError, match="grid_t3"):
         archive.archive_summary(customers.drop(columns="grid_t3"))
 

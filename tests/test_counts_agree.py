@@ -222,11 +222,11 @@ def test_archive(demo, grids, expected):
     for path in folder.glob("T2-*_workbook.xlsx"):
         grid2 = path.name.split("_")[0]
         book = openpyxl.load_workbook(path, read_only=True)
-        summary = [row for row in book["汇总 summary"].iter_rows(values_only=True)]
+        summary = [row for row in book["汇总"].iter_rows(values_only=True)]
         header = list(summary[0])
         first = dict(zip(header, summary[1], strict=True))
-        assert first["grid_id"] == grid2
-        assert first["customers"] == expected["grids"][grid2]
+        assert first["网格编号"] == grid2
+        assert first["客户数"] == expected["grids"][grid2]
         # the sheets of its village grids hold as many customers
         in_sheets = sum(sum(1 for _ in book[name].iter_rows()) - 1 for name in book.sheetnames[1:])
         book.close()
