@@ -82,8 +82,8 @@ def _openpyxl_write_xlsx(
             )
             most = cells.max() if len(cells) else pd.Series(0, index=frame.columns)
             for i, column in enumerate(frame.columns, start=1):
-                wide = max(archive._header_width(str(column)), int(most.get(column, 0)))
-                width = min(wide, archive._MAX_WIDTH) + 2
+                wide = max(archive.header_width(str(column)), int(most.get(column, 0)))
+                width = min(wide, archive.MAX_COLUMN_WIDTH) + 2
                 sheet.column_dimensions[get_column_letter(i)].width = width
         header = []
         for column in frame.columns:
@@ -115,13 +115,13 @@ def _openpyxl_write_xlsx(
 @contextmanager
 def _openpyxl_export() -> Any:
     """``export_archive`` with the previous version's XLSX writer and widths."""
-    saved = archive._write_xlsx, archive._display_widths
-    archive._write_xlsx = _openpyxl_write_xlsx
-    archive._display_widths = _openpyxl_display_widths
+    saved = archive.write_xlsx, archive.display_widths
+    archive.write_xlsx = _openpyxl_write_xlsx
+    archive.display_widths = _openpyxl_display_widths
     try:
         yield
     finally:
-        archive._write_xlsx, archive._display_widths = saved
+        archive.write_xlsx, archive.display_widths = saved
 
 
 def _xlsx_cells(folder: Path) -> dict[str, Any]:

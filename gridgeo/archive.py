@@ -786,7 +786,7 @@ TIER_ZH = {1: "县公司", 2: "供电网格", 3: "村级网格"}
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _MOBILE = re.compile(r"(?<!\d)(1\d{2})(\d{4})(\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
-_MAX_WIDTH = 50
+MAX_COLUMN_WIDTH = 50
 _DIGIT_PIXELS = 7  # the default font's digit width: pixels per unit of column width
 _XLSX_OPTIONS = {"constant_memory": False, "strings_to_numbers": False, "strings_to_urls": False}
 
@@ -1097,7 +1097,7 @@ def _sheet_names(ids: list[str], names: Mapping[str, str], taken: set[str]) -> d
     return out
 
 
-def _display_widths(frame: pd.DataFrame) -> pd.DataFrame:
+def display_widths(frame: pd.DataFrame) -> pd.DataFrame:
     """Characters per cell as Excel shows them (a CJK character is two wide)."""
     widths = {}
     for column in frame.columns:
@@ -1113,7 +1113,7 @@ def _display_widths(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(widths, index=frame.index, columns=frame.columns).astype(int)
 
 
-def _header_width(text: str) -> int:
+def header_width(text: str) -> int:
     return len(text) + sum(1 for ch in text if ord(ch) > 0x7F)
 
 
@@ -1194,7 +1194,7 @@ def export_archive(
     )
     order = np.argsort(frame["户号"].to_numpy(dtype=str), kind="stable")
     frame = frame.iloc[order].reset_index(drop=True)  # row labels = positions from here on
-    widths = _display_widths(frame)
+    widths = display_widths(frame)
     cells = {column: _cells(frame[column], text=column in TEXT_HEADERS) for column in frame}
     t3 = grid_of_customers(customers, tier=3).to_numpy(dtype=object)[order]
     t2 = grid_of_customers(customers, tier=2).to_numpy(dtype=object)[order]
@@ -1213,7 +1213,7 @@ def export_archive(
         csv_path = out / f"{stem}.csv"
         rows.to_csv(csv_path, index=False, encoding="utf-8-sig")  # Excel opens it as UTF-8
         xlsx_path = out / f"{stem}.xlsx"
-        _write_xlsx(xlsx_path, {XLSX_SHEET: rows}, widths=widths, cells=cells)
+        write_xlsx(xlsx_path, {XLSX_SHEET: rows}, widths=widths, cells=cells)
         written += [csv_path, xlsx_path]
         step()
     lost = frame[~located3]
@@ -1239,7 +1239,7 @@ def export_archive(
         child_ids = rows["村级网格编号"].to_numpy(dtype=object)
         for child in children:
             sheets[titles[str(child)]] = rows[child_ids == child]
-        _write_xlsx(path, sheets, widths=widths, cells=cells)
+        write_xlsx(path, sheets, widths=widths, cells=cells)
         written.append(path)
         step()
     return written
@@ -1279,7 +1279,7 @@ def _cells(values: pd.Series, *, text: bool) -> _Cells:
     return _Cells("string" if strings else "any", array)
 
 
-def _write_xlsx(
+def write_xlsx(
     path: Path,
     sheets: Mapping[str, pd.DataFrame],
     *,
@@ -1290,7 +1290,7 @@ def _write_xlsx(
 
     Missing values are empty cells; :data:`TEXT_HEADERS` columns and every text value are
     string cells (text beginning with ``=`` too: never a formula). Column widths come from
-    ``widths`` (:func:`_display_widths` of a frame the sheets are rows of) or the sheet.
+    ``widths`` (:func:`display_widths` of a frame the sheets are rows of) or the sheet.
     ``cells`` (:func:`_cells` per column of that frame, whose row labels are positions) are
     used for the sheets that are rows of it, so that each value is prepared once however
     many files it goes into.
@@ -1314,12 +1314,12 @@ def _write_xlsx(
                 wide = (
                     widths.loc[frame.index]
                     if widths is not None and set(frame.columns) <= set(widths.columns)
-                    else _display_widths(frame)
+                    else display_widths(frame)
                 )
                 most = wide.max() if len(wide) else pd.Series(0, index=frame.columns)
                 for j, column in enumerate(frame.columns):
-                    width = max(_header_width(str(column)), int(most.get(column, 0)))
-                    pixels = (min(width, _MAX_WIDTH) + 2) * _DIGIT_PIXELS
+                    width = max(header_width(str(column)), int(most.get(column, 0)))
+                    pixels = (min(width, MAX_COLUMN_WIDTH) + 2) * _DIGIT_PIXELS
                     sheet.set_column_pixels(j, j, pixels)
             for j, column in enumerate(frame.columns):
                 sheet.write_string(0, j, str(column), bold)
