@@ -927,6 +927,21 @@ def _check_new_workspace(args: argparse.Namespace, layers: dict[str, Any]) -> No
         )
 
 
+def _set_county_seat(layers: dict[str, Any], seat: str) -> None:
+    """Put ``--county-seat`` on the county layer, once it is known to be a township."""
+    towns = set(layers["villages"]["town"].astype(str)) if "town" in layers["villages"] else set()
+    if "towns" in layers:
+        towns |= set(layers["towns"]["town"].astype(str))
+    seat = seat.strip()
+    if seat not in towns:
+        msg = (
+            f"--county-seat {seat!r} 不是本县的乡镇 / is not a township of the towns or villages "
+            f"file: give one of {', '.join(sorted(towns)[:20])}"
+        )
+        raise _user_error(msg)
+    layers["county"] = layers["county"].assign(county_seat=seat)
+
+
 def _cmd_workspace_init(args: argparse.Namespace) -> int:
     from gridgeo import workspace
 
@@ -945,6 +960,8 @@ def _cmd_workspace_init(args: argparse.Namespace) -> int:
             layers[name] = _read_input_layer(
                 path, name, datum, crs=crs, default_crs=args.crs, columns=columns.get(name)
             )
+    if args.county_seat:
+        _set_county_seat(layers, args.county_seat)
     _check_new_workspace(args, layers)  # before the roads: they take the longest to read
     roads = None
     if args.roads:
@@ -1566,6 +1583,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument(
         "--overwrite", action="store_true", help="replace the workspace file if it exists"
+    )
+    init.add_argument(
+        "--county-seat",
+        default=None,
+        metavar="TOWN",
+        help="县城所在乡镇 / the township that 县城, 城关 and 城区 mean in addresses "
+        "(default: the one named 城关, else the one with the most 社区)",
     )
     init.add_argument("--author", required=True)
     init.add_argument("--reason", required=True)

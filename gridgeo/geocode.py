@@ -890,7 +890,9 @@ class Gazetteer:
         ----------
         sample
             A :class:`gridgeo.sample.SampleCounty` (``towns``, ``villages``,
-            ``county`` layers).
+            ``county`` layers) or a workspace's layers. A ``county_seat`` column of the
+            county layer (``gridgeo workspace init --county-seat``) names the township that
+            县城/城关/城区 mean; without it the default rule of ``county_seat`` applies.
 
         Returns
         -------
@@ -898,6 +900,9 @@ class Gazetteer:
             With the county polygon as ``county_area``.
         """
         county = sample.county
+        seat: str | None = None
+        if "county_seat" in county.columns and pd.notna(county["county_seat"].iloc[0]):
+            seat = str(county["county_seat"].iloc[0]).strip() or None
         meta = getattr(sample, "meta", {}) or {}
         names = None
         if "adcode" in county.columns and pd.notna(county["adcode"].iloc[0]):
@@ -917,6 +922,7 @@ class Gazetteer:
             city=meta.get("city", names.city),
             province=meta.get("province", names.province),
             county_area=county,
+            county_seat=seat,
         )
 
     def _pinyin_of(self, text: str) -> tuple[str, ...]:

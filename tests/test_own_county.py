@@ -182,3 +182,36 @@ def test_county_from_its_own_files(
     tier2 = grids[grids["tier"] == 2].geometry.union_all()
     for piece in shapely.get_parts(county.geometry.iloc[0]):
         assert piece.difference(tier2).area < 1e-3 * piece.area
+
+
+def test_county_seat_given_at_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gridgeo import geocode_addresses, read_gazetteer
+    from gridgeo.store import GeoPackageStore
+
+    monkeypatch.chdir(tmp_path)
+    files = "gen/company_files"
+    assert (
+        run_cli("gridgeo sample generate --county 361022 --customers 300 --company-files --out gen")
+        == 0
+    )
+    init = (
+        f"gridgeo workspace init {{out}} --county {files}/boundary_gcj02.geojson "
+        f"--county-datum gcj02 --substations {files}/substations_wgs84.gpkg "
+        f"--substations-datum wgs84 --towns {files}/towns.csv --villages {files}/villages.csv "
+        "--datum gcj02 --county-seat {seat} --author 测试 --reason 新建"
+    )
+    capsys.readouterr()
+    # a name that is no township of the county: one line naming the flag, nothing written
+    assert run_cli(init.format(out="bad.gpkg", seat="北京镇")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--county-seat" in err[0] and "北京镇" in err[0]
+    assert not (tmp_path / "bad.gpkg").exists()
+    # 华山镇 (not the default 日峰镇, the township with the most 社区) as the county seat:
+    # 县城 in an address now means 华山镇
+    assert run_cli(init.format(out="ws.gpkg", seat="华山镇")) == 0
+    gazetteer = read_gazetteer(GeoPackageStore.open("ws.gpkg"))
+    assert gazetteer.county_seat == "华山镇"
+    got = geocode_addresses(pd.Series(["黎川县县城解放路12号", "县城解放路3号"]), gazetteer)
+    assert list(got["town"]) == ["华山镇", "华山镇"]
