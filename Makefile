@@ -39,6 +39,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_dispatch.py
 	$(BIN)/python benchmarks/bench_isochrones.py
 	$(BIN)/python benchmarks/bench_plan.py
+	$(BIN)/python benchmarks/bench_archive.py
 
 lock: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
