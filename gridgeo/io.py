@@ -189,6 +189,14 @@ def _columns_given(ours: str, theirs: str, option_names: Mapping[str, str] | Non
     return f"`columns` {{{ours!r}: {theirs!r}}}"
 
 
+def _feature_rows(gdf: pd.DataFrame, mask: np.ndarray, id_column: str | None) -> str:
+    """The rows of ``mask`` for a message, with their ids when the layer has an id column."""
+    text = _rows(gdf.index[mask])
+    if id_column is not None:
+        text += f" (`{id_column}` {_listed(gdf[id_column][mask].tolist())})"
+    return text
+
+
 def _check_path(path: str | Path, suffixes: Sequence[str], what: str) -> Path:
     path = Path(path)
     if not path.exists():
@@ -533,10 +541,7 @@ def _report_unclosed(
         return
 
     def rows(mask: np.ndarray) -> str:
-        text = _rows(gdf.index[mask])
-        if id_column is not None:
-            text += f" (`{id_column}` {_listed(gdf[id_column][mask].tolist())})"
-        return text
+        return _feature_rows(gdf, mask, id_column)
 
     geoms = gdf.geometry.to_numpy()
     # closing adds the first point at the end; a ring of fewer than 3 corners stays unusable
@@ -665,10 +670,7 @@ def _check_geometries(
     option_names: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     def rows(mask: np.ndarray) -> str:
-        text = _rows(gdf.index[mask])
-        if id_column is not None:
-            text += f" (`{id_column}` {_listed(gdf[id_column][mask].tolist())})"
-        return text
+        return _feature_rows(gdf, mask, id_column)
 
     geoms = gdf.geometry.to_numpy()
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)

@@ -999,6 +999,33 @@ def _points_gdf(df: pd.DataFrame, frame: Frame, columns: list[str]) -> gpd.GeoDa
     )
 
 
+def _counts(
+    towns: pd.DataFrame,
+    villages: pd.DataFrame,
+    subs: pd.DataFrame,
+    repair: pd.DataFrame,
+    pay: pd.DataFrame,
+    customers: pd.DataFrame,
+) -> dict[str, Any]:
+    """The ``counts`` of a sample's meta (the same keys, in the same order, for every county)."""
+    return {
+        "towns": len(towns),
+        "villages": len(villages),
+        "substations": len(subs),
+        "substations_osm": int((subs["source"] == "OSM").sum()),
+        "repair_stations": len(repair),
+        "payment_points": len(pay),
+        "customers": len(customers),
+        "customers_with_gps": int((customers["gps_datum"] == "gcj02").sum()),
+        "customers_vulnerable": int(customers["vulnerable"].sum()),
+        "customers_hv": int((customers["voltage_class"] == "HV").sum()),
+        "customers_by_category": {c: int((customers["category"] == c).sum()) for c in CATEGORIES},
+        "gps_errors": {
+            e: int((customers["gps_error"] == e).sum()) for e in ("swapped_lonlat", "far_off")
+        },
+    }
+
+
 def _check_params(seed: Any, n_customers: Any, road_detail: Any) -> None:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         msg = f"`seed` must be a non-negative integer, got {seed!r}"
@@ -1194,24 +1221,7 @@ def generate_county(
         "road_detail": float(road_detail),
         "metric_crs": crs.to_string(),
         "county_area_km2": float(county["area_km2"].iat[0]),
-        "counts": {
-            "towns": len(towns_g),
-            "villages": len(vil_g),
-            "substations": len(subs_g),
-            "substations_osm": int((subs_g["source"] == "OSM").sum()),
-            "repair_stations": len(rep_g),
-            "payment_points": len(pay_g),
-            "customers": len(cust_g),
-            "customers_with_gps": int((customers["gps_datum"] == "gcj02").sum()),
-            "customers_vulnerable": int(customers["vulnerable"].sum()),
-            "customers_hv": int((customers["voltage_class"] == "HV").sum()),
-            "customers_by_category": {
-                c: int((customers["category"] == c).sum()) for c in CATEGORIES
-            },
-            "gps_errors": {
-                e: int((customers["gps_error"] == e).sum()) for e in ("swapped_lonlat", "far_off")
-            },
-        },
+        "counts": _counts(towns_g, vil_g, subs_g, rep_g, pay_g, customers),
         "roads": stats,
         "isolated_road_pieces": net.isolated,
         "motorway_end_nodes": net.motorway_ends,
@@ -1692,24 +1702,7 @@ def _generate_other(
             "terrain, roads, repair stations, payment points and customers",
             "substations with source 'generated' (where OSM has none near a township seat)",
         ],
-        "counts": {
-            "towns": len(towns_g),
-            "villages": len(vil_g),
-            "substations": len(subs_g),
-            "substations_osm": int((subs_g["source"] == "OSM").sum()),
-            "repair_stations": len(rep_g),
-            "payment_points": len(pay_g),
-            "customers": len(cust_g),
-            "customers_with_gps": int((customers["gps_datum"] == "gcj02").sum()),
-            "customers_vulnerable": int(customers["vulnerable"].sum()),
-            "customers_hv": int((customers["voltage_class"] == "HV").sum()),
-            "customers_by_category": {
-                c: int((customers["category"] == c).sum()) for c in CATEGORIES
-            },
-            "gps_errors": {
-                e: int((customers["gps_error"] == e).sum()) for e in ("swapped_lonlat", "far_off")
-            },
-        },
+        "counts": _counts(towns_g, vil_g, subs_g, rep_g, pay_g, customers),
         "roads": stats,
         "isolated_road_pieces": net.isolated,
         "motorway_end_nodes": net.motorway_ends,

@@ -14,45 +14,23 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from pyproj import Geod
+from handsquare import GEOD, SQUARE, fwd, geodesic_to_square
 from shapely.geometry import Point, box
 
 from gridgeo import archive, grids, workspace
 from gridgeo.cli import main
 
-GEOD = Geod(ellps="WGS84")
-SQUARE = box(116.0, 27.0, 116.2, 27.2)
-
-
-def _fwd(lon: float, lat: float, azimuth: float, metres: float) -> tuple[float, float]:
-    x, y, _ = GEOD.fwd(lon, lat, azimuth, metres)
-    return float(x), float(y)
-
-
-def _geodesic_to_square(lon: float, lat: float) -> float:
-    """Least geodesic distance (m) from a point to the square's edges, by brute force."""
-    t = np.linspace(0.0, 1.0, 40_001)
-    xs = np.concatenate(
-        [116.0 + 0.2 * t, np.full_like(t, 116.2), 116.2 - 0.2 * t, np.full_like(t, 116.0)]
-    )
-    ys = np.concatenate(
-        [np.full_like(t, 27.0), 27.0 + 0.2 * t, np.full_like(t, 27.2), 27.2 - 0.2 * t]
-    )
-    _, _, dist = GEOD.inv(np.full_like(xs, lon), np.full_like(ys, lat), xs, ys)
-    return float(np.min(dist))
-
-
 # outside the square: 22 m west of the west grid, 101 m east of the east grid, 800 m north
 # of the west grid, 490 / 510 m south of the east grid, 30 m south of the corner the two
 # grids share, and a village point 60 m south of the WEST grid whose village the EAST grid
 # lists
-W22 = _fwd(116.0, 27.08, 270.0, 22.0)
-E101 = _fwd(116.2, 27.08, 90.0, 101.0)
-N800 = _fwd(116.05, 27.2, 0.0, 800.0)
-S490 = _fwd(116.15, 27.0, 180.0, 490.0)
-S510 = _fwd(116.15, 27.0, 180.0, 510.0)
-CORNER30 = _fwd(116.1, 27.0, 180.0, 30.0)
-VILLAGE_S60 = _fwd(116.05, 27.0, 180.0, 60.0)
+W22 = fwd(116.0, 27.08, 270.0, 22.0)
+E101 = fwd(116.2, 27.08, 90.0, 101.0)
+N800 = fwd(116.05, 27.2, 0.0, 800.0)
+S490 = fwd(116.15, 27.0, 180.0, 490.0)
+S510 = fwd(116.15, 27.0, 180.0, 510.0)
+CORNER30 = fwd(116.1, 27.0, 180.0, 30.0)
+VILLAGE_S60 = fwd(116.05, 27.0, 180.0, 60.0)
 
 
 def test_the_points_lie_where_the_tests_say():
@@ -60,7 +38,7 @@ def test_the_points_lie_where_the_tests_say():
         (W22, 22.0), (E101, 101.0), (N800, 800.0), (S490, 490.0), (S510, 510.0),
         (CORNER30, 30.0), (VILLAGE_S60, 60.0),
     ]:  # fmt: skip
-        assert _geodesic_to_square(*point) == pytest.approx(metres, abs=0.05)
+        assert geodesic_to_square(*point) == pytest.approx(metres, abs=0.05)
         assert not SQUARE.contains(Point(point))
 
 

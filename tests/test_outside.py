@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from pyproj import Geod
-from shapely.geometry import LineString, Point, box
+from handsquare import SQUARE, fwd, geodesic_to_square
+from shapely.geometry import LineString, Point
 
 from gridgeo import crs, workspace
 from gridgeo.cli import main
@@ -27,8 +27,6 @@ from gridgeo.dispatch import dispatch
 from gridgeo.store import GeoPackageStore
 from gridgeo.workspace import OutsideCountyError, OutsideCountyWarning
 
-GEOD = Geod(ellps="WGS84")
-SQUARE = box(116.0, 27.0, 116.2, 27.2)
 JIANGXI = Path(__file__).resolve().parents[1] / "sample_data" / "jiangxi"
 NANFENG = Path(__file__).resolve().parents[1] / "sample_data" / "nanfeng"
 
@@ -57,30 +55,12 @@ def cli(capsys):
     return run
 
 
-def _fwd(lon: float, lat: float, azimuth: float, metres: float) -> tuple[float, float]:
-    x, y, _ = GEOD.fwd(lon, lat, azimuth, metres)
-    return float(x), float(y)
-
-
-def _geodesic_to_square(lon: float, lat: float) -> float:
-    """Least geodesic distance (m) from a point to the square's edges, by brute force."""
-    t = np.linspace(0.0, 1.0, 40_001)
-    xs = np.concatenate(
-        [116.0 + 0.2 * t, np.full_like(t, 116.2), 116.2 - 0.2 * t, np.full_like(t, 116.0)]
-    )
-    ys = np.concatenate(
-        [np.full_like(t, 27.0), 27.0 + 0.2 * t, np.full_like(t, 27.2), 27.2 - 0.2 * t]
-    )
-    _, _, dist = GEOD.inv(np.full_like(xs, lon), np.full_like(ys, lat), xs, ys)
-    return float(np.min(dist))
-
-
 # outside points: far east (beyond), 400 m east (within 500 m), 600 m north (beyond at
 # 500 m, within at 650 m), a village 30 m south (within)
 FAR_E = (116.3, 27.1)
-NEAR_E = _fwd(116.2, 27.1, 90.0, 400.0)
-NORTH_600 = _fwd(116.1, 27.2, 0.0, 600.0)
-VILLAGE_S = _fwd(116.1, 27.0, 180.0, 30.0)
+NEAR_E = fwd(116.2, 27.1, 90.0, 400.0)
+NORTH_600 = fwd(116.1, 27.2, 0.0, 600.0)
+VILLAGE_S = fwd(116.1, 27.0, 180.0, 30.0)
 VILLAGE_LONS = (116.03, 116.09, 116.17)
 VILLAGE_LATS = (27.05, 27.15)
 
@@ -198,7 +178,7 @@ def test_check_inside_county_lists_exactly_the_outside_points():
         "payment_points",
         "villages",
     ]
-    expected = [_geodesic_to_square(*p) for p in (FAR_E, NEAR_E, NORTH_600, VILLAGE_S)]
+    expected = [geodesic_to_square(*p) for p in (FAR_E, NEAR_E, NORTH_600, VILLAGE_S)]
     # the brute-force geodesic distances: 10 km east is 0.1 degree at 27.1 N, about 9.91 km
     assert expected[0] == pytest.approx(9913, abs=15)
     assert expected[1:] == pytest.approx([400, 600, 30], abs=0.5)
@@ -310,10 +290,10 @@ def test_dispatch_outside_the_county(tmp_path):
     inside = dispatch(engine, stations, point=(116.12, 27.10), county=county)
     assert inside.reason == "ok" and inside.station_id == "R1"
     # 300 m outside is within the 500 m tolerance: not refused as outside the county
-    near = dispatch(engine, stations, point=_fwd(116.2, 27.1, 90.0, 300.0), county=county)
+    near = dispatch(engine, stations, point=fwd(116.2, 27.1, 90.0, 300.0), county=county)
     assert near.reason != "outside_county"
     far = dispatch(
-        engine, stations, point=_fwd(116.2, 27.1, 90.0, 300.0), county=county,
+        engine, stations, point=fwd(116.2, 27.1, 90.0, 300.0), county=county,
         county_tolerance_m=200,
     )  # fmt: skip
     assert far.reason == "outside_county"
@@ -331,7 +311,7 @@ def test_cli_init_refuses_with_a_table_and_keeps_with_allow_outside(tmp_path, cl
     assert "2 point(s) more than 500 m outside the county" in refused.stderr
     rows = _table_rows(refused.stderr)
     assert set(rows) == {"SX", "PB"}  # exactly the ones beyond 500 m
-    assert rows["SX"] == pytest.approx(_geodesic_to_square(*FAR_E) / 1000, abs=0.011)
+    assert rows["SX"] == pytest.approx(geodesic_to_square(*FAR_E) / 1000, abs=0.011)
     assert rows["PB"] == pytest.approx(0.60, abs=0.011)
     assert "--allow-outside" in refused.stderr and "datum" in refused.stderr
     assert not out.exists()
@@ -366,7 +346,7 @@ def test_cli_init_refuses_with_a_table_and_keeps_with_allow_outside(tmp_path, cl
 def test_cli_init_accepts_a_gcj02_file_inside_only_after_conversion(tmp_path, cli):
     # a substation 100 m inside the east edge: GCJ-02 moves it about 480 m east here, so its
     # GCJ-02 numbers read as WGS84 lie about 380 m outside
-    inside = _fwd(116.2, 27.1, 270.0, 100.0)
+    inside = fwd(116.2, 27.1, 270.0, 100.0)
     layers = _layers(extra=False)
     layers["substations"] = pd.concat(
         [
