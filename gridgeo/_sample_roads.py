@@ -245,6 +245,38 @@ class Terrain:
         return np.maximum(e + noise * (0.15 + 0.85 * hills), 80.0)
 
 
+def _river_and_waves(xy: np.ndarray, rng: Any) -> tuple[shapely.LineString, np.ndarray]:
+    """The river along the smoothed, wiggled course ``xy`` and the terrain's random waves."""
+    xy = _chaikin(xy, 3)
+    xy = _wiggle(xy, 350.0, 3500.0, float(rng.uniform(0, 2 * np.pi)))
+    river = shapely.LineString(xy)
+    n_waves = 12
+    wavelength = rng.uniform(2000.0, 9000.0, n_waves)
+    angle = rng.uniform(0, np.pi, n_waves)
+    waves = np.column_stack(
+        [
+            2 * np.pi / wavelength * np.cos(angle),
+            2 * np.pi / wavelength * np.sin(angle),
+            rng.uniform(0, 2 * np.pi, n_waves),
+            rng.uniform(25.0, 60.0, n_waves),
+        ]
+    )
+    return river, waves
+
+
+def _basins(
+    base: Terrain, seats: dict[str, tuple[float, float]], county_seat: str
+) -> list[tuple[float, float, float, float]]:
+    """Basins at the township seats (not the county seat's), so each sits in its own valley."""
+    basins = []
+    for name, (sx, sy) in seats.items():
+        if name == county_seat:
+            continue
+        e = float(base.elevation([sx], [sy])[0])
+        basins.append((sx, sy, -0.55 * max(e - 140.0, 0.0), 2500.0))
+    return basins
+
+
 def make_terrain(
     frame: Frame, county_m: shapely.Geometry, seats: dict[str, tuple[float, float]], rng: Any
 ) -> Terrain:
@@ -265,33 +297,15 @@ def make_terrain(
     north = exit_point(qiawan, NANCHENG_LONLAT)
     mid = (np.array(baishe) + np.array(qincheng)) / 2.0
     xy = np.array([south, baishe, mid, qincheng, qiawan, north], dtype=float)
-    xy = _chaikin(xy, 3)
-    xy = _wiggle(xy, 350.0, 3500.0, float(rng.uniform(0, 2 * np.pi)))
-    river = shapely.LineString(xy)
+    river, waves = _river_and_waves(xy, rng)
     _, miny, _, maxy = county_m.bounds
-    n_waves = 12
-    wavelength = rng.uniform(2000.0, 9000.0, n_waves)
-    angle = rng.uniform(0, np.pi, n_waves)
-    waves = np.column_stack(
-        [
-            2 * np.pi / wavelength * np.cos(angle),
-            2 * np.pi / wavelength * np.sin(angle),
-            rng.uniform(0, 2 * np.pi, n_waves),
-            rng.uniform(25.0, 60.0, n_waves),
-        ]
-    )
     bumps = []
     for lon, lat, h, sig in EAST_HILLS:
         bx, by = frame.to_m(lon, lat)
         bumps.append((float(bx), float(by), h, sig))
     base = Terrain(river, maxy, miny, np.array(bumps), waves)
     # Basins at the real seats, so that the townships sit in their own valleys.
-    basins = []
-    for name, (sx, sy) in seats.items():
-        if name == COUNTY_SEAT:
-            continue
-        e = float(base.elevation([sx], [sy])[0])
-        basins.append((sx, sy, -0.55 * max(e - 140.0, 0.0), 2500.0))
+    basins = _basins(base, seats, COUNTY_SEAT)
     base = Terrain(river, maxy, miny, np.array(bumps + basins), waves)
     jx, jy = frame.to_m(*JUNFENG_LONLAT)
     peak = float(base.elevation([float(jx)], [float(jy)])[0])
@@ -341,21 +355,8 @@ def make_generic_terrain(
             north,
         ]
     )
-    xy = _chaikin(xy, 3)
-    xy = _wiggle(xy, 350.0, 3500.0, float(rng.uniform(0, 2 * np.pi)))
-    river = shapely.LineString(xy)
+    river, waves = _river_and_waves(xy, rng)
     _, miny, _, maxy = county_m.bounds
-    n_waves = 12
-    wavelength = rng.uniform(2000.0, 9000.0, n_waves)
-    angle = rng.uniform(0, np.pi, n_waves)
-    waves = np.column_stack(
-        [
-            2 * np.pi / wavelength * np.cos(angle),
-            2 * np.pi / wavelength * np.sin(angle),
-            rng.uniform(0, 2 * np.pi, n_waves),
-            rng.uniform(25.0, 60.0, n_waves),
-        ]
-    )
     n_hills = int(np.clip(county_m.area / 250e6, 3, 10))
     minx, miny_, maxx, maxy_ = county_m.bounds
     cand = np.column_stack(
@@ -371,12 +372,7 @@ def make_generic_terrain(
             (float(p[0]), float(p[1]), float(rng.uniform(300, 700)), float(rng.uniform(4e3, 8e3)))
         )
     base = Terrain(river, maxy, miny, np.array(bumps).reshape(-1, 4), waves)
-    basins = []
-    for name, (sx, sy) in seats.items():
-        if name == county_seat:
-            continue
-        e = float(base.elevation([sx], [sy])[0])
-        basins.append((sx, sy, -0.55 * max(e - 140.0, 0.0), 2500.0))
+    basins = _basins(base, seats, county_seat)
     return Terrain(river, maxy, miny, np.array(bumps + basins).reshape(-1, 4), waves)
 
 
