@@ -49,11 +49,13 @@ from gridgeo.io import normalise_customer_values, read_customer_file
 __all__ = [
     "ARCHIVE_INPUT_COLUMNS",
     "CUSTOMER_LAYER",
+    "EXCEL_CSV_SUFFIX",
     "GRID_ID_COLUMNS",
     "NOT_LOCATED",
     "ImportReport",
     "archive_summary",
     "customers_per_grid",
+    "excel_csv_frame",
     "export_archive",
     "grid_of_customers",
     "import_customers",
@@ -717,6 +719,11 @@ NOT_COMPUTED_ZH = "未计算"
 SUMMARY_SHEET = "汇总"
 XLSX_SHEET = "客户档案"
 NOT_LOCATED_FILE = "未定位客户_not_located.csv"
+# Added to a CSV's name for its copy for Excel (export_archive(..., excel_csv=True)):
+# ``T3-SUB02-01_琴城镇网格1_excel.csv`` beside ``T3-SUB02-01_琴城镇网格1.csv``.
+EXCEL_CSV_SUFFIX = "_excel"
+# Text Excel would run as a formula when it opens a CSV; written as ="…" in the copy for Excel.
+_FORMULA_START = ("=", "+", "-", "@")
 # the headers of the archive, in order: Chinese for people, then the English code columns
 ARCHIVE_HEADERS = (
     "户号",
@@ -1127,6 +1134,7 @@ def export_archive(
     repair_stations: pd.DataFrame | None = None,
     payment_points: pd.DataFrame | None = None,
     mask_phones: bool = False,
+    excel_csv: bool = False,
 ) -> list[Path]:
     """Write the archive grid managers use: CSV + XLSX per tier-3 grid, a workbook per tier 2.
 
@@ -1144,8 +1152,10 @@ def export_archive(
     ``location_codes``, station and point ids, reason codes).
 
     Files are named by grid id and grid name (``T3-SUB02-01_琴城...网格1.csv``). CSVs are UTF-8
-    with a BOM (Excel opens them in Chinese); XLSX sheets have a frozen header row, an
-    auto-filter, column widths from their contents, and ids and phones as text cells (a
+    with a BOM (Excel opens them in Chinese), values as they are (ids and phones as plain
+    digits): the files for other systems; with ``excel_csv`` each CSV also gets a copy for
+    Excel (:data:`EXCEL_CSV_SUFFIX`, :func:`excel_csv_frame`). XLSX sheets have a frozen header
+    row, an auto-filter, column widths from their contents, and ids and phones as text cells (a
     13-digit 户号 never turns into 3.61023E+12). Each tier-2 workbook has a 汇总 sheet in
     Chinese (the supply grid's own row, then one row per tier-3 grid: counts by category,
     HV/LV, 重点关怀, located to a village, customers within each promise) and one sheet per
@@ -1174,6 +1184,10 @@ def export_archive(
     mask_phones
         Mask every phone number (``139****1234``), also inside addresses and names: for files
         that leave the company.
+    excel_csv
+        Also write each CSV as ``<name>_excel.csv`` for opening in Excel: ids and phones as
+        ``="3610230000001"``, so that Excel keeps them as text (the plain CSV shows a 13-digit
+        户号 as 3.61023E+12 there and loses its last digits when saved).
 
     Returns
     -------
@@ -1196,6 +1210,7 @@ def export_archive(
     frame = frame.iloc[order].reset_index(drop=True)  # row labels = positions from here on
     widths = display_widths(frame)
     cells = {column: _cells(frame[column], text=column in TEXT_HEADERS) for column in frame}
+    for_excel = excel_csv_frame(frame) if excel_csv else None
     t3 = grid_of_customers(customers, tier=3).to_numpy(dtype=object)[order]
     t2 = grid_of_customers(customers, tier=2).to_numpy(dtype=object)[order]
     located3, located2 = t3 != NOT_LOCATED, t2 != NOT_LOCATED
@@ -1215,12 +1230,16 @@ def export_archive(
         xlsx_path = out / f"{stem}.xlsx"
         write_xlsx(xlsx_path, {XLSX_SHEET: rows}, widths=widths, cells=cells)
         written += [csv_path, xlsx_path]
+        if for_excel is not None:
+            written.append(_write_excel_csv(for_excel.loc[rows.index], csv_path))
         step()
     lost = frame[~located3]
     if len(lost):
         path = out / NOT_LOCATED_FILE
         lost.to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
+        if for_excel is not None:
+            written.append(_write_excel_csv(for_excel.loc[lost.index], path))
     summary3 = _summary_zh(archive_summary(customers, tier=3), _promise_counts(frame, t3), 3, names)
     summary2 = _summary_zh(archive_summary(customers, tier=2), _promise_counts(frame, t2), 2, names)
     for grid2, rows in frame[located2].groupby(t2[located2], sort=True):
@@ -1243,6 +1262,52 @@ def export_archive(
         written.append(path)
         step()
     return written
+
+
+def excel_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The archive rows as the CSV for Excel holds them.
+
+    The values of :data:`TEXT_HEADERS` (户号, phones, grid and station ids) are written as
+    the formula ``="3610230000001"`` (quotes inside doubled), which Excel shows as the text
+    ``3610230000001``, so that a 13-digit 户号 is not turned into 3.61023E+12 and a phone
+    keeps its leading 0; other text beginning with ``=``, ``+``, ``-`` or ``@`` is written
+    the same way, so Excel shows it as written instead of running it. Empty cells stay
+    empty; numbers (coordinates, minutes) stay numbers. Other programs read these files as
+    ``="…"``: the plain CSV is the one for them.
+
+    Parameters
+    ----------
+    frame
+        Archive rows (:data:`ARCHIVE_HEADERS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows and columns, on the same index.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        as_text = column in TEXT_HEADERS
+        if values.dtype.kind in "biuf" and not as_text:
+            continue
+        data = values.astype(object).to_numpy()
+        present = np.flatnonzero(pd.notna(data) & (data != ""))
+        text = [str(v) for v in data[present]]
+        wrap = [as_text or t.startswith(_FORMULA_START) for t in text]
+        cells = data.copy()
+        cells[present] = [
+            '="' + t.replace('"', '""') + '"' if w else t for t, w in zip(text, wrap, strict=True)
+        ]
+        out[column] = cells
+    return out
+
+
+def _write_excel_csv(rows: pd.DataFrame, plain: Path) -> Path:
+    """Write the copy for Excel of the CSV at ``plain`` (:data:`EXCEL_CSV_SUFFIX`)."""
+    path = plain.with_name(f"{plain.stem}{EXCEL_CSV_SUFFIX}{plain.suffix}")
+    rows.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,13 @@ The work has three steps.
    own province/city/county prefix is stripped (full or short forms, each optional).
    The names are then read from the gazetteer itself before any suffix rule: a
    township followed by one of its villages, else a village of the county, else a
-   township, so that names with 市/区/县/镇/乡/村 inside (株市村, 河东新区社区, 江村乡,
-   新村街道, 市中行) are not cut at those characters; names the number rules would cut
-   (九号村, 二六七队社区) are protected from them. What is not read that way goes
+   township, else a community's namesake street (磨市街 of 磨市街社区), so that names with
+   市/区/县/镇/乡/村 inside (株市村, 河东新区社区, 江村乡, 新村街道, 市中行, 磨市街) are not cut at
+   those characters; names the number rules would cut (九号村, 二六七队社区) are protected
+   from them. A misspelt township whose name holds 村 (雄村镇 for 熊村镇) is read as a
+   township, not cut at its 村 into a look-alike village (熊村): the township-typo rule
+   decides (the village when it is written exactly and lies in the township the typo is
+   like, else that township alone). What is not read that way goes
    through the suffix rules: townships are looked up by name, by
    name without 乡/镇, and with the suffix swapped (many 乡 became 镇: an old name
    ``市山乡`` finds ``市山镇``; other old names can be given); villages by name and
@@ -148,6 +152,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from gridgeo import crs as _crs
+from gridgeo._names import SURNAMES as _NAME_POOL_SURNAMES
 from gridgeo.admin import admin_names, find_county
 from gridgeo.errors import EmptyDataError, InputError, MissingColumnError
 
@@ -367,12 +372,13 @@ _LABEL_RE = re.compile(
 )
 _LABEL_WORDS_RE = re.compile(f"{_PHONE_LABELS}|{_NAME_LABELS}|{_ID_LABELS}")
 _SEVEN_DIGITS = re.compile(r"\d{7}")
-# Common surnames (the first character of an unlabelled name beside a phone number).
+# Common surnames (the first character of an unlabelled name beside a phone number), and
+# every surname of gridgeo's Jiangxi name pool (包, ...), so the two lists cannot drift apart.
 _SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余"
     "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史"
-    "陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤饶揭危聂艾章兰游甘温涂邬傅官"
-)
+    "陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤饶揭危聂艾章兰游甘温涂邬傅官包"
+) | frozenset(_NAME_POOL_SURNAMES)
 # A segment ending in one of these is a place or a number word, never a name.
 _PLACE_END = frozenset("省市县区乡镇村组号路街巷弄栋幢室楼队场园道社里")
 _SEGMENT_RE = re.compile(rf"[^{_SEP}]+")
@@ -1259,6 +1265,12 @@ class Gazetteer:
                 v = _VILLAGE_RE.match(after)
                 assert v is not None  # every group is optional
                 return self._in_town(t, conf_t, v.group("village"), v.group("rest") or "", grouped)
+        for prefix, _, _ in starts:
+            # a community's namesake street first (磨市街 of 磨市街社区): the suffix rules
+            # would take its 市 for a city and call the address another county's
+            street = self._read_street(head[len(prefix) :])
+            if street is not None:
+                return street
         # the longest own prefix whose bare stem does not run on into a longer name
         # (南昌 of 南昌县 read from a gazetteer of 南昌市)
         n, had_county = next(
@@ -1271,6 +1283,19 @@ class Gazetteer:
         assert m is not None  # every group is optional
         province, city, county, town_tok, vill_tok, rest = m.group(*_ADMIN_FIELDS)
         rest = rest or ""
+        if (
+            town_tok is None
+            and vill_tok is not None
+            and rest[:1] in ("乡", "镇")
+            and _canonical_village(vill_tok) not in self.by_name
+        ):
+            # 雄村镇上街村: the village rule cuts a township named with 村 (熊村镇) at its
+            # 村 when the township is misspelt; read it as the township it is, so that the
+            # township typo rules decide (_unknown_town), not a look-alike village (熊村)
+            town_tok = vill_tok + rest[0]
+            v = _VILLAGE_RE.match(rest[1:])
+            assert v is not None  # every group is optional
+            vill_tok, rest = v.group("village"), v.group("rest") or ""
         if self._foreign(province, city, county):
             return _Match("none", 0.0, reason="other_county")
         if county is not None:  # our own county written in another form
@@ -1342,6 +1367,22 @@ class Gazetteer:
             if after[:1] and after[0] in _ADMIN_END:
                 continue
             return found[0], found[1], after
+        return None
+
+    def _read_street(self, text: str) -> _Match | None:
+        """A community's namesake street (:data:`_STREET_ENDINGS`) starting ``text``."""
+        for street in self._street_prefixes:  # longest first
+            if not text.startswith(street):
+                continue
+            after = text[len(street) :]
+            if after[:1] and (after[0] in _ADMIN_END or after[0] in _TOWN_END):
+                continue
+            if street.endswith("街") and after.startswith("道"):  # a 街道 township
+                continue
+            js = self.streets[street]
+            if len(js) == 1:
+                return _Match("village", _CONF_STREET_ALONE, int(self.village_town[js[0]]), js[0])
+            return _Match("county", 0.5, reason="ambiguous", candidates=self._cands(js))
         return None
 
     def _village_in_town(self, t: int, conf_t: float, j: int) -> _Match:

@@ -108,6 +108,7 @@ _LABELS = {
     "suggest_stations": "suggested stations",
     "summary": "key figures",
     "mask_phones": "phones masked",
+    "excel_csv": "CSV copies for Excel",
 }
 _STEP_NAMES = {
     "roads": "道路网 / road graphs",
@@ -495,6 +496,7 @@ def run_workspace(
     author: str = DEFAULT_AUTHOR,
     progress: Callable[[str], None] | None = None,
     mask_phones: bool = False,
+    excel_csv: bool = False,
 ) -> RunResult:
     """Run the main job on a workspace (see the module for the steps and re-running).
 
@@ -522,6 +524,9 @@ def run_workspace(
     mask_phones
         Mask the phone numbers in the archive (``139****1234``) for files that leave the
         company (:func:`gridgeo.archive.export_archive`).
+    excel_csv
+        Also write each archive CSV as ``<name>_excel.csv`` for Excel (ids and phones as
+        ``="…"``, :func:`gridgeo.archive.export_archive`).
 
     Returns
     -------
@@ -691,6 +696,8 @@ def run_workspace(
         "repair_stations": state["repair_stations"],
         "payment_points": state["payment_points"],
         "mask_phones": bool(mask_phones),
+        # only when asked for: the archives of earlier runs (without the key) stay reusable
+        **({"excel_csv": True} if excel_csv else {}),
     }
     if _same(files.get("archive"), inputs) and archive_dir.is_dir():
         steps.reuse("archive", inputs)
@@ -708,6 +715,7 @@ def run_workspace(
             repair_stations=store.read("repair_stations"),
             payment_points=store.read("payment_points"),
             mask_phones=bool(mask_phones),
+            excel_csv=bool(excel_csv),
         )
         _swap_dir(tmp, archive_dir)
         steps.done("archive", t0, f": exported {len(written)} archive files")
