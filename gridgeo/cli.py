@@ -61,8 +61,9 @@ def _map_writer() -> Any:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Make the sample county's workspace as a county company would (workspace, grids with a
-    roster, customer import), then run the main job on it (:func:`gridgeo.run.run_workspace`)."""
-    from gridgeo import archive, io, roster, sample, workspace
+    roster, customer import), run the main job on it (:func:`gridgeo.run.run_workspace`), then
+    store a year of generated work orders (:func:`gridgeo._sample_orders.add_sample_orders`)."""
+    from gridgeo import _sample_orders, archive, io, roster, sample, workspace
     from gridgeo.run import run_workspace
 
     if args.suggest_stations < 0:  # checked before the long set-up, not after it
@@ -158,6 +159,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         author="gridgeo demo",
         progress=_print,
     )
+
+    # a year of GENERATED work orders, drawn from the stored service levels (customer_access)
+    _sample_orders.add_sample_orders(store, author="gridgeo demo", progress=_print)
     return 0
 
 
@@ -175,6 +179,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         write_map=_map_writer(),
         progress=_print,
         mask_phones=args.mask_phones,
+        excel_csv=args.excel_csv,
     )
     return 0
 
@@ -715,6 +720,11 @@ _MASK_HELP = (
     "档案中的电话脱敏 / mask the phone numbers in the archive (139****1234), for files that "
     "leave the company"
 )
+_EXCEL_CSV_HELP = (
+    "另写一份用Excel打开的CSV / also write each archive CSV as NAME_excel.csv for Excel: "
+    '户号 and phones as ="3610230000001" so Excel keeps them as text (the plain .csv stays '
+    "for other systems)"
+)
 
 
 def _cmd_customers_export(args: argparse.Namespace) -> int:
@@ -744,8 +754,11 @@ def _cmd_customers_export(args: argparse.Namespace) -> int:
         repair_stations=places["repair_stations"],
         payment_points=places["payment_points"],
         mask_phones=args.mask_phones,
+        excel_csv=args.excel_csv,
     )
     masked = "，电话已脱敏 / phones masked" if args.mask_phones else ""
+    if args.excel_csv:
+        masked += "，含Excel用CSV (*_excel.csv) / with CSV copies for Excel (*_excel.csv)"
     _print(
         f"已写出档案文件 {len(files)} 个 / {len(files)} archive files written to {args.out}{masked}"
     )
@@ -1004,6 +1017,174 @@ def _parse_point(text: str) -> tuple[float, float]:
     return lon, lat
 
 
+# --- gridgeo orders -------------------------------------------------------------------------
+
+# flag dest -> work-order field, for `orders create` and `orders update`
+_ORDER_FLAGS = {
+    "kind": "kind",
+    "source": "source",
+    "customer": "customer_id",
+    "address": "address",
+    "reported_at": "reported_at",
+    "dispatched_at": "dispatched_at",
+    "departed_at": "departed_at",
+    "arrived_at": "arrived_at",
+    "repaired_at": "repaired_at",
+    "closed_at": "closed_at",
+    "called_back_at": "called_back_at",
+    "station": "station_id",
+    "crew": "crew",
+    "member": "member",
+    "fault_kind": "fault_kind",
+    "outage_start": "outage_start",
+    "outage_end": "outage_end",
+    "customers_affected": "customers_affected",
+    "planned": "planned",
+    "result": "result",
+    "satisfaction": "satisfaction",
+    "first_time": "first_time",
+}
+_ORDER_OPTION_NAMES = {
+    "columns": "--columns ",
+    "sheet": "--sheet",
+    "all_sheets": "--all-sheets",
+    "header_row": "--header-row",
+}
+
+
+def _order_fields(args: argparse.Namespace) -> dict[str, Any]:
+    fields = {
+        field: getattr(args, dest)
+        for dest, field in _ORDER_FLAGS.items()
+        if getattr(args, dest, None) is not None
+    }
+    if getattr(args, "point", None):
+        lon, lat = _parse_point(args.point)
+        fields.update({"lon": lon, "lat": lat, "datum": args.datum})
+    return fields
+
+
+def _cmd_orders_import(args: argparse.Namespace) -> int:
+    """Import a 95598 / 供电服务指挥 export; bad rows are listed, nothing stored unless asked."""
+    from gridgeo import orders
+
+    store = _open_store(args.workspace)
+    t0 = time.perf_counter()
+    result = orders.import_orders(
+        store,
+        args.file,
+        author=args.author,
+        reason=args.reason,
+        skip_bad_rows=args.skip_bad_rows,
+        default_datum=args.datum,
+        columns=_parse_columns(args.columns, None).get("", {}),
+        header_row=args.header_row,
+        sheet=args.sheet,
+        all_sheets=args.all_sheets,
+        encoding=args.encoding,
+        option_names=_ORDER_OPTION_NAMES,
+    )
+    _print(f"{args.file} imported in {time.perf_counter() - t0:.1f} s", *result.lines())
+    return 0
+
+
+def _order_line(row: Any) -> str:
+    from gridgeo import orders
+
+    when = row["reported_at"].tz_convert(orders.TIMEZONE).strftime("%Y-%m-%d %H:%M")
+    kind = orders.ORDER_KINDS.get(row["kind"], row["kind"])
+    status = orders.ORDER_STATUSES.get(row["status"], row["status"])
+    return (
+        f"  {row['order_id']!s:<14s} {kind:<6s} {status:<5s} {when}  {row['grid_t3']!s:<10s} "
+        f"{row['station_id']!s:<6s} {row['member']!s:<6s} {row['repeat_of']!s}"
+    )
+
+
+def _cmd_orders_create(args: argparse.Namespace) -> int:
+    from gridgeo import orders
+
+    store = _open_store(args.workspace)
+    fields = {"order_id": args.order_id, **_order_fields(args)}
+    made = orders.create_order(store, fields, author=args.author, reason=args.reason)
+    _print(f"工单已创建 / order {args.order_id} created:", _order_line(made.iloc[0]))
+    return 0
+
+
+def _cmd_orders_update(args: argparse.Namespace) -> int:
+    from gridgeo import orders
+
+    changes = _order_fields(args)
+    if not changes:
+        msg = (
+            "没有要修改的字段 / nothing to change: give at least one field, e.g. "
+            '--arrived-at "2026-11-03 14:20" or --satisfaction 满意'
+        )
+        raise _user_error(msg)
+    store = _open_store(args.workspace)
+    reason = args.reason or f"更新工单 update {', '.join(changes)}"
+    row = orders.update_order(store, args.order_id, changes, author=args.author, reason=reason)
+    _print(f"工单已更新 / order {args.order_id} updated:", _order_line(row.iloc[0]))
+    return 0
+
+
+def _month_bounds(text: str) -> tuple[str, str]:
+    try:
+        start = time.strptime(text, "%Y-%m")
+    except ValueError:
+        msg = f"--month {text!r} is not a month: write it like 2026-11"
+        raise _user_error(msg) from None
+    year, month = start.tm_year + start.tm_mon // 12, start.tm_mon % 12 + 1
+    return f"{start.tm_year}-{start.tm_mon:02d}-01", f"{year}-{month:02d}-01"
+
+
+def _cmd_orders_list(args: argparse.Namespace) -> int:
+    from gridgeo import orders
+
+    store = _open_store(args.workspace)
+    start, end = args.start, args.end
+    if args.month:
+        start, end = _month_bounds(args.month)
+    found = orders.read_orders(
+        store, grid=args.grid, kind=args.kind, status=args.status, start=start, end=end
+    )
+    _print(
+        f"{len(found)} 张工单 / work orders",
+        f"  {'工单编号 order':<14s} {'类型':<6s} {'状态':<5s} {'受理时间 reported':<16s}  "
+        f"{'网格 grid':<10s} {'抢修站':<6s} {'网格员':<6s} 重复 repeat of",
+    )
+    for _, row in found.iterrows():
+        _print(_order_line(row))
+    return 0
+
+
+def _cmd_orders_show(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from gridgeo import orders
+
+    store = _open_store(args.workspace)
+    history = orders.order_history(store, args.order_id)  # NotFoundError if never stored
+    found = orders.read_orders(store)
+    row = found[found["order_id"] == args.order_id]
+    _print(f"工单 order {args.order_id}")
+    if len(row):
+        for column in orders.ORDER_COLUMNS:
+            value = row.iloc[0][column]
+            if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+                value = ""
+            elif hasattr(value, "tz_convert"):
+                value = value.tz_convert(orders.TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+            _print(f"  {column:<20s} {value}")
+    else:
+        _print("  (已删除 / no longer stored)")
+    _print("修改记录 history (version, who, when UTC, why: field old → new)")
+    for r in history.itertuples(index=False):
+        when = r.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        change = "新建 created" if r.field == "created" else f"{r.field}: {r.old!r} → {r.new!r}"
+        _print(f"  v{r.version:<4d} {r.author:<10s} {when}  {r.reason}: {change}")
+    return 0
+
+
 def _cmd_dispatch(args: argparse.Namespace) -> int:
     """The nearest available repair station by travel time for a fault, its ETA and route."""
     from gridgeo import workspace
@@ -1066,7 +1247,32 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         out = Path(args.route_out)
         result.route.to_file(out)
         _print(f"route written to {out}")
+    if args.create_order:
+        _create_dispatched_order(store, result, args)
     return 0
+
+
+def _create_dispatched_order(store: Any, result: Any, args: argparse.Namespace) -> None:
+    """``dispatch --create-order ID``: the order with the recommended station and its ETA."""
+    import pandas as pd
+
+    from gridgeo import orders
+
+    if not args.author:
+        msg = "--create-order needs --author (who dispatches, 调度员)"
+        raise _user_error(msg)
+    reported = args.reported_at or pd.Timestamp.now(tz="UTC").floor("s")
+    fields = orders.order_from_dispatch(
+        result,
+        order_id=args.create_order,
+        reported_at=reported,
+        customer_id=args.customer or "",
+        address=args.address or "",
+    )
+    made = orders.create_order(
+        store, fields, author=args.author, reason=f"派单 dispatch to {result.station_id}"
+    )
+    _print(f"工单已创建 / order {args.create_order} created:", _order_line(made.iloc[0]))
 
 
 # --- gridgeo plan ---------------------------------------------------------------------------
@@ -1182,6 +1388,44 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- gridgeo stars / watch -----------------------------------------------------------------
+
+
+def _cmd_stars(args: argparse.Namespace) -> int:
+    """The week's 服务之星 ranking with every score explained (:func:`gridgeo.stars`)."""
+    from gridgeo import stars
+
+    if args.top < 0:
+        msg = f"--top must be 0 (everybody) or more, got {args.top}"
+        raise _user_error(msg)
+    result = stars.workspace_stars(_open_store(args.workspace), week=args.week)
+    _print(*result.lines(top=args.top))
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    """The watch list (重点巡查) and the monthly fault peaks (:func:`gridgeo.watch`)."""
+    from gridgeo import watch
+
+    result = watch.workspace_watch(_open_store(args.workspace), month=args.month)
+    _print(*result.lines())
+    return 0
+
+
+# --- gridgeo report -------------------------------------------------------------------------
+
+
+def _cmd_report_month(args: argparse.Namespace) -> int:
+    """The monthly evaluation (月度考核, :func:`gridgeo.evaluation.evaluate_workspace`)."""
+    from gridgeo import evaluation
+
+    result = evaluation.evaluate_workspace(_open_store(args.workspace), args.month)
+    files = evaluation.write_evaluation(result, args.out)
+    _print(evaluation.evaluation_summary_text(result).rstrip("\n"))
+    _print("", "已写出 / written:", *(f"  {path}" for path in files.values()))
+    return 0
+
+
 # --- gridgeo sample -------------------------------------------------------------------------
 
 
@@ -1239,6 +1483,136 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"gridgeo: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _add_order_field_flags(parser: argparse.ArgumentParser) -> None:
+    """The work-order fields as flags (times in China time, words or codes)."""
+    times = {
+        "reported_at": "受理时间 reported",
+        "dispatched_at": "派单时间 dispatched",
+        "departed_at": "出发时间 departed",
+        "arrived_at": "到达现场时间 arrived",
+        "repaired_at": "修复时间 repaired",
+        "closed_at": "办结时间 closed",
+        "called_back_at": "回访时间 called back",
+        "outage_start": "停电开始 outage start",
+        "outage_end": "停电结束 outage end",
+    }
+    parser.add_argument("--kind", help="工单类型 kind: 故障报修, 投诉, 咨询, ... (or fault, ...)")
+    parser.add_argument("--source", help="工单来源 source: 95598, 网格员, 网上国网/微信, 现场")
+    parser.add_argument("--customer", help="户号 customer number")
+    parser.add_argument("--address", help="地址 address (geocoded as customers are)")
+    parser.add_argument("--point", help="LON,LAT of the order's location")
+    parser.add_argument(
+        "--datum", default="wgs84", choices=("wgs84", "gcj02", "bd09"), help="datum of --point"
+    )
+    for dest, label in times.items():
+        flag = "--" + dest.replace("_", "-")
+        parser.add_argument(flag, dest=dest, metavar='"YYYY-MM-DD HH:MM"', help=label)
+    parser.add_argument("--station", help="抢修站 station id or name")
+    parser.add_argument("--crew", help="抢修人员 crew")
+    parser.add_argument("--member", help="网格员 grid member")
+    parser.add_argument("--fault-kind", help="故障类型: 高压, 低压, 客户内部")
+    parser.add_argument("--customers-affected", help="停电户数 customers without supply")
+    parser.add_argument("--planned", help="是否计划停电: 是/否")
+    parser.add_argument("--result", help="处理结果 result")
+    parser.add_argument("--satisfaction", help="回访满意度: 满意, 基本满意, 不满意")
+    parser.add_argument("--first-time", help="是否一次办结: 是/否")
+
+
+def _add_orders_parser(sub: Any) -> None:
+    """``gridgeo orders import|create|update|list|show``."""
+    raw = argparse.RawDescriptionHelpFormatter
+    ord_ = sub.add_parser("orders", help="work orders 工单: import, create, update, list, show")
+    ord_sub = ord_.add_subparsers(dest="orders_command", required=True)
+    imp = ord_sub.add_parser(
+        "import",
+        help="导入95598/服务指挥工单 import a work-order export (CSV/XLSX)",
+        description="导入工单：有错误行时不保存任何工单（--skip-bad-rows 只导入正确的行）。 "
+        "Import a 95598 / 供电服务指挥 export: any bad row stores nothing unless "
+        "--skip-bad-rows; the bad rows are listed by file line.",
+        epilog="例 example:\n  gridgeo orders import 工单.xlsx --workspace ws.gpkg --author 张三\n"
+        "  gridgeo orders import 95598.csv --workspace ws.gpkg --author 张三 --skip-bad-rows",
+        formatter_class=raw,
+    )
+    imp.add_argument("file")
+    imp.add_argument("--workspace", required=True)
+    imp.add_argument("--author", required=True, help="who imports (操作人)")
+    imp.add_argument("--reason", default=None, help="why (default: the file's name)")
+    imp.add_argument(
+        "--skip-bad-rows", action="store_true", help="导入正确的行 store the good rows"
+    )
+    imp.add_argument(
+        "--columns",
+        action="append",
+        metavar="THEIRS=FIELD,...",
+        help="the file's own column names, e.g. 单号=order_id",
+    )
+    imp.add_argument("--header-row", type=_positive_int, default=None, help="表头行 header row")
+    imp.add_argument("--sheet", default=None, help="工作表 sheet name")
+    imp.add_argument("--all-sheets", action="store_true", help="read every sheet with orders")
+    imp.add_argument("--encoding", default=None, help="CSV encoding (default UTF-8, then GBK)")
+    imp.add_argument(
+        "--datum",
+        default="wgs84",
+        choices=("wgs84", "gcj02", "bd09"),
+        help="datum of 经度/纬度 on rows without 坐标系",
+    )
+    imp.set_defaults(func=_cmd_orders_import)
+
+    crt = ord_sub.add_parser(
+        "create",
+        help="新建工单 create a work order",
+        epilog="例 example:\n  gridgeo orders create GD2026110301 --workspace ws.gpkg "
+        '--author 张三 --kind 故障报修 --customer 3610230000001 --reported-at "2026-11-03 14:00"',
+        formatter_class=raw,
+    )
+    crt.add_argument("order_id", help="工单编号 order number")
+    crt.add_argument("--workspace", required=True)
+    crt.add_argument("--author", required=True)
+    crt.add_argument("--reason", default=None)
+    _add_order_field_flags(crt)
+    crt.set_defaults(func=_cmd_orders_create)
+
+    upd = ord_sub.add_parser(
+        "update",
+        help="更新工单 update a work order (times, result, callback)",
+        epilog="例 example:\n  gridgeo orders update GD2026110301 --workspace ws.gpkg "
+        '--author 王芳 --arrived-at "2026-11-03 14:20" --satisfaction 满意',
+        formatter_class=raw,
+    )
+    upd.add_argument("order_id", help="工单编号 order number")
+    upd.add_argument("--workspace", required=True)
+    upd.add_argument("--author", required=True)
+    upd.add_argument("--reason", default=None)
+    _add_order_field_flags(upd)
+    upd.set_defaults(func=_cmd_orders_update)
+
+    lst = ord_sub.add_parser(
+        "list",
+        help="列出工单 list work orders",
+        epilog="例 example:\n  gridgeo orders list --workspace ws.gpkg --grid T3-01-02 "
+        "--kind 投诉 --month 2026-11",
+        formatter_class=raw,
+    )
+    lst.add_argument("--workspace", required=True)
+    lst.add_argument("--grid", default=None, help="grid id of any tier 网格")
+    lst.add_argument("--kind", default=None, help="工单类型 kind")
+    lst.add_argument("--status", default=None, help="状态 status (已到达, arrived, ...)")
+    lst.add_argument("--month", default=None, help="受理月份 month reported, e.g. 2026-11")
+    lst.add_argument("--start", default=None, help="reported from (China time)")
+    lst.add_argument("--end", default=None, help="reported before (China time)")
+    lst.set_defaults(func=_cmd_orders_list)
+
+    show = ord_sub.add_parser(
+        "show",
+        help="工单详情及修改记录 one order and its history",
+        epilog="例 example:\n  gridgeo orders show GD2026110301 --workspace ws.gpkg",
+        formatter_class=raw,
+    )
+    show.add_argument("order_id")
+    show.add_argument("--workspace", required=True)
+    show.set_defaults(func=_cmd_orders_show)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gridgeo import sample
     from gridgeo.workspace import OUTSIDE_TOLERANCE_M
@@ -1283,6 +1657,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="地图上建议新增K处抢修站 / draw K suggested new repair stations on the map (0: none)",
     )
     run.add_argument("--mask-phones", dest="mask_phones", action="store_true", help=_MASK_HELP)
+    run.add_argument("--excel-csv", dest="excel_csv", action="store_true", help=_EXCEL_CSV_HELP)
     run.set_defaults(func=_cmd_run)
 
     roads = sub.add_parser("roads", help="road networks")
@@ -1487,6 +1862,7 @@ def build_parser() -> argparse.ArgumentParser:
     cexp.add_argument("--workspace", required=True)
     cexp.add_argument("--out", required=True)
     cexp.add_argument("--mask-phones", dest="mask_phones", action="store_true", help=_MASK_HELP)
+    cexp.add_argument("--excel-csv", dest="excel_csv", action="store_true", help=_EXCEL_CSV_HELP)
     cexp.set_defaults(func=_cmd_customers_export)
 
     ws = sub.add_parser("workspace", help="a county workspace (GeoPackage)")
@@ -1617,7 +1993,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="station ids out of service or busy, not dispatched (不可派抢修站)",
     )
     dsp.add_argument("--route-out", help="write the route as GeoJSON/GeoPackage")
+    dsp.add_argument(
+        "--create-order",
+        metavar="ORDER_ID",
+        default=None,
+        help="新建工单 create a work order with the recommended station and its ETA",
+    )
+    dsp.add_argument("--reported-at", default=None, help="受理时间 of the order (default now)")
+    dsp.add_argument("--author", default=None, help="who dispatches (with --create-order)")
     dsp.set_defaults(func=_cmd_dispatch)
+
+    _add_orders_parser(sub)
 
     pln = sub.add_parser("plan", help="site new repair stations / payment points (选址)")
     pln.add_argument("--workspace", required=True)
@@ -1642,6 +2028,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit-min", type=float, default=None, help="the promise (default 30 repair, 10 payment)"
     )
     pln.set_defaults(func=_cmd_plan)
+
+    stars_help = (
+        "每周服务之星：网格员按工单记录计分排名，逐项说明得分 / the week's service stars: grid "
+        "members ranked by a score from the work orders, each score explained line by line"
+    )
+    stars = sub.add_parser("stars", help=stars_help, description=stars_help)
+    stars.add_argument("--workspace", required=True, help="工作区 / workspace (GeoPackage)")
+    stars.add_argument(
+        "--week",
+        default=None,
+        help="周次 / ISO week, e.g. 2026-W48 (default: the last full week of the orders)",
+    )
+    stars.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        help="列出并说明前 N 名 / list and explain the first N (default 10, 0: everybody)",
+    )
+    stars.set_defaults(func=_cmd_stars)
+
+    watch_help = (
+        "重点巡查：预测可达性弱且故障多或到达慢的网格和村，及各网格的季节故障高峰 / watch "
+        "list: grids and villages with weak predicted reach and many faults or slow arrivals, "
+        "and each grid's seasonal fault peaks"
+    )
+    watch = sub.add_parser("watch", help=watch_help, description=watch_help)
+    watch.add_argument("--workspace", required=True, help="工作区 / workspace (GeoPackage)")
+    watch.add_argument(
+        "--month", default=None, help="月份 / month, e.g. 2026-11 (default: every order)"
+    )
+    watch.set_defaults(func=_cmd_watch)
+
+    rep = sub.add_parser("report", help="报表 / reports from the work orders")
+    rep_sub = rep.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
+    month_help = (
+        "月度考核：各层级指标对照目标和上月（XLSX 与一页摘要）/ the monthly evaluation: each "
+        "tier's figures against their targets and last month (XLSX and a one-page summary)"
+    )
+    rmonth = rep_sub.add_parser("month", help=month_help, description=month_help)
+    rmonth.add_argument("month", help="月份 / month, e.g. 2026-11")
+    rmonth.add_argument("--workspace", required=True, help="工作区 / workspace (GeoPackage)")
+    rmonth.add_argument("--out", required=True, help="输出目录 / output folder")
+    rmonth.set_defaults(func=_cmd_report_month)
 
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)

@@ -486,6 +486,125 @@ class Store(abc.ABC):
         versions = self._write_many(items, author=author, reason=reason)
         return dict(zip(changes, versions, strict=True))
 
+    def row_history(self, layer: str, key_value: Any) -> gpd.GeoDataFrame:
+        """Return every stored state of one row, oldest first, with who wrote it when and why.
+
+        Parameters
+        ----------
+        layer
+            The versioned layer, e.g. ``"work_orders"``.
+        key_value
+            The row's key (e.g. an ``order_id``).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One row per version that wrote the row: the layer's columns, ``version`` (the
+            version that wrote this state), ``superseded_in`` (the version that replaced or
+            removed it; missing while current), and that version's ``author``,
+            ``created_at`` (UTC) and ``reason``. Empty if the key was never stored.
+        """
+        key = self._key(layer)
+        versions = self.list_versions(layer)
+        frames: list[gpd.GeoDataFrame] = []
+        ends: list[Any] = []
+        was_there = False
+        for v in versions["version"].tolist():  # generic: a store may answer in one query
+            rows = self.read(layer, version=int(v))
+            mine = rows[(rows[key] == key_value).to_numpy()]
+            written = len(mine) > 0 and int(mine[_VERSION].iloc[0]) == v
+            if was_there and (written or not len(mine)):
+                ends[-1] = v  # replaced or removed in this version
+            if written:
+                frames.append(mine)
+                ends.append(pd.NA)
+            was_there = len(mine) > 0
+        out = pd.concat(frames, ignore_index=True) if frames else self.read(layer).iloc[:0]
+        out = gpd.GeoDataFrame(out, crs=_SRS_ID)
+        out[_SUPERSEDED] = pd.array(ends, dtype="Int64")
+        return _with_version_info(out, versions)
+
+    def read_rows(
+        self, layer: str, values: Iterable[Any], *, column: str | None = None
+    ) -> gpd.GeoDataFrame:
+        """Return the current rows of ``layer`` whose ``column`` is one of ``values``.
+
+        For edits that touch a few rows of a large layer (one work order, the orders of
+        a few customers) without reading the whole layer.
+
+        Parameters
+        ----------
+        layer
+            The versioned layer.
+        values
+            The values wanted (e.g. keys); no value gives no rows.
+        column
+            The column to match (default: the layer's key column).
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            The matching rows as :meth:`read` returns them (same columns and types),
+            sorted by key.
+        """
+        wanted = set(values)
+        rows = self.read(layer)  # generic: a store may answer in one query
+        name = column or self._key(layer)
+        if name not in rows.columns:
+            msg = f"`column` {name!r} is not a column of layer {layer!r}."
+            raise MissingColumnError(msg)
+        return rows[rows[name].isin(wanted).to_numpy()].reset_index(drop=True)
+
+    def save_rows(
+        self,
+        layer: str,
+        gdf: gpd.GeoDataFrame,
+        *,
+        expected_version: int,
+        author: str,
+        reason: str,
+    ) -> int:
+        """Add or change only the rows of ``gdf`` in ``layer``, as a new version.
+
+        The other rows stay as they are. The version is recorded exactly as :meth:`save`
+        of the resulting whole content would record it (history rows for the added and
+        changed rows, ``n_rows``, ``n_added``, ``n_changed``, ``n_removed`` = 0, the same
+        checksum), in one transaction; rows of ``gdf`` equal to the stored ones count as
+        unchanged. Removing rows needs :meth:`save`.
+
+        Parameters
+        ----------
+        layer
+            The versioned layer.
+        gdf
+            The rows to add or change, with every column of the layer.
+        expected_version
+            The version the edit was based on.
+        author, reason
+            Who saves and why; both required.
+
+        Returns
+        -------
+        int
+            The new version number.
+
+        Raises
+        ------
+        ConflictError
+            If the layer is no longer at ``expected_version``.
+        InputError
+            As :meth:`save`: bad rows store nothing.
+        """
+        key = self._key(layer)
+        data = _check_frame(gdf, layer, key)
+        current = self.read(layer)  # generic: a store may write the rows alone
+        keep = current[~current[key].isin(set(data[key])).to_numpy()]
+        whole = pd.concat([keep, data.drop(columns=[_VERSION], errors="ignore")])
+        whole = gpd.GeoDataFrame(whole, crs=_SRS_ID).reset_index(drop=True)
+        return self.save(
+            layer, whole, expected_version=expected_version, author=author, reason=reason
+        )
+
     def preview(self, layer: str, gdf: gpd.GeoDataFrame) -> pd.DataFrame:
         """Return what saving ``gdf`` would change in ``layer`` (writes nothing).
 
@@ -524,6 +643,16 @@ class Store(abc.ABC):
             reason=reason,
             restored_from=version,
         )
+
+
+def _with_version_info(rows: gpd.GeoDataFrame, versions: pd.DataFrame) -> gpd.GeoDataFrame:
+    """``rows`` (one row's states) with the author, time and reason of the version that
+    wrote each state."""
+    out = rows.copy()
+    info = versions.set_index("version")
+    for column in ("author", "created_at", "reason"):
+        out[column] = info[column].reindex(out[_VERSION].to_numpy()).to_numpy()
+    return out.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -594,6 +723,14 @@ def _decode_column(values: Iterable[Any], kind: str) -> Any:
     if kind == "blob":
         return arr
     return pd.Series(list(arr)).array
+
+
+def _frame_from_rows(rows: list[tuple[Any, ...]], cols: list[tuple[str, str]]) -> gpd.GeoDataFrame:
+    """Rows ``(geom, *cols, version)`` fetched from a layer table as a GeoDataFrame."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (len(cols) + 2)
+    data = {c: _decode_column(v, _kind(t)) for (c, t), v in zip(cols, columns[1:-1], strict=True)}
+    data[_VERSION] = _decode_column(columns[-1], "int")
+    return gpd.GeoDataFrame(data, geometry=geometry_from_gpkg(columns[0]), crs=_SRS_ID)
 
 
 # --------------------------------------------------------------------------- #
@@ -927,8 +1064,119 @@ class GeoPackageStore(Store):
         data[_VERSION] = _decode_column(columns[-1], "int")
         return gpd.GeoDataFrame(data, geometry=geometry_from_gpkg(columns[0]), crs=_SRS_ID)
 
-    def _prepare(self, layer: str, data: gpd.GeoDataFrame, expected_version: int) -> _Prepared:
-        """Check and encode one layer's new content (before any write lock is taken)."""
+    def row_history(self, layer: str, key_value: Any) -> gpd.GeoDataFrame:
+        with self._transaction(write=False) as con:
+            key, hist, cols = self._layer(con, layer)
+            select = ", ".join(_q(c) for c in [_GEOM, *(c for c, _ in cols), _VERSION, _SUPERSEDED])
+            sql = f"SELECT {select} FROM {_q(hist)} WHERE {_q(key)} = ? ORDER BY {_q(_VERSION)}"
+            rows = con.execute(sql, (key_value,)).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * (len(cols) + 3)
+        data = {
+            c: _decode_column(v, _kind(t)) for (c, t), v in zip(cols, columns[1:-2], strict=True)
+        }
+        data[_VERSION] = _decode_column(columns[-2], "int")
+        superseded = pd.array(list(columns[-1]), dtype="Int64")
+        out = gpd.GeoDataFrame(data, geometry=geometry_from_gpkg(columns[0]), crs=_SRS_ID)
+        out[_SUPERSEDED] = superseded
+        return _with_version_info(out, self.list_versions(layer))
+
+    def read_rows(
+        self, layer: str, values: Iterable[Any], *, column: str | None = None
+    ) -> gpd.GeoDataFrame:
+        wanted = list(dict.fromkeys(values))
+        with self._transaction(write=False) as con:
+            key, _, cols = self._layer(con, layer)
+            name = column or key
+            if name not in (key, *(c for c, _ in cols)):
+                msg = f"`column` {name!r} is not a column of layer {layer!r}."
+                raise MissingColumnError(msg)
+            select = ", ".join(_q(c) for c in [_GEOM, *(c for c, _ in cols), _VERSION])
+            # the values go through a temporary table: any number of them, one query
+            con.execute("DROP TABLE IF EXISTS temp._wanted")
+            con.execute("CREATE TEMP TABLE _wanted (v)")
+            con.executemany("INSERT INTO temp._wanted (v) VALUES (?)", ((v,) for v in wanted))
+            sql = (
+                f"SELECT {select} FROM main.{_q(layer)} WHERE {_q(name)} IN "
+                f"(SELECT v FROM temp._wanted) ORDER BY {_q(key)}"
+            )
+            rows = con.execute(sql).fetchall()
+            con.execute("DROP TABLE temp._wanted")
+        return _frame_from_rows(rows, cols)
+
+    def save_rows(
+        self,
+        layer: str,
+        gdf: gpd.GeoDataFrame,
+        *,
+        expected_version: int,
+        author: str,
+        reason: str,
+    ) -> int:
+        author, reason = _check_who_why(author, reason)
+        data = _check_frame(gdf, layer, self._key(layer))
+        # checks and encoding before the write lock, as for save
+        p = self._prepare(layer, data, expected_version, checksum=False)
+        names = [c for c, _ in p.cols]
+        with self._transaction(write=True) as con:
+            current = self._version(con, p.layer)
+            if current != p.expected_version:
+                msg = (
+                    f"layer {p.layer!r} is at version {current}, but this edit was based "
+                    f"on version {p.expected_version} (`expected_version`): someone saved "
+                    f"in between. Reload the rows (store.read_rows({p.layer!r}, ...)), "
+                    f"re-apply your edit, save again with expected_version={current}."
+                )
+                raise ConflictError(msg)
+            new = current + 1
+            old_box = con.execute(
+                "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
+                (p.layer,),
+            ).fetchone()
+            n_added, n_changed = _upsert_rows(
+                con, p.layer, p.hist, p.key, p.cols, p.blobs, p.values, new
+            )
+            # the rows of the whole new content in key order, for the same checksum a
+            # full save of it records
+            select = ", ".join(_q(c) for c in [_GEOM, *names])
+            rows = con.execute(
+                f"SELECT {select} FROM main.{_q(p.layer)} ORDER BY {_q(p.key)}"
+            ).fetchall()
+            columns = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 1)
+            checksum = _checksum(
+                names,
+                [list(c) for c in columns[1:]],
+                list(columns[0]),
+                np.arange(len(rows)),  # already in key order
+            )
+            # the layer's extent grows to hold the new rows (a moved row may leave it
+            # a little larger than needed: gpkg_contents extents are informative)
+            bounds = []
+            for i, pair in enumerate(zip(old_box, p.bounds, strict=True)):
+                known = [v for v in pair if v is not None]
+                bounds.append((min if i < 2 else max)(known) if known else None)
+            now = _now()
+            _update_contents(con, p.layer, p.hist, bounds, now)
+            con.execute(
+                f"INSERT INTO {_q(_VERSIONS)} (layer, version, parent_version, author, "
+                "created_at, reason, n_rows, n_added, n_removed, n_changed, "
+                "restored_from, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (p.layer, new, current or None, author, now, reason, len(rows),
+                 n_added, 0, n_changed, None, checksum),
+            )  # fmt: skip
+        logger.info(
+            "saved %s version %d by %s (%d rows added, %d changed): %s",
+            layer, new, author, n_added, n_changed, reason,
+        )  # fmt: skip
+        return new
+
+    def _prepare(
+        self, layer: str, data: gpd.GeoDataFrame, expected_version: int, *, checksum: bool = True
+    ) -> _Prepared:
+        """Check and encode one layer's new content (before any write lock is taken).
+
+        ``checksum=False`` (rows for :meth:`save_rows`, not a whole content) leaves
+        ``checksum`` empty.
+        """
         if not isinstance(expected_version, (int, np.integer)) or isinstance(
             expected_version, bool
         ):
@@ -958,7 +1206,7 @@ class GeoPackageStore(Store):
         values = [_encode_column(data[c], _kind(t), c, layer) for c, t in cols]
         geoms = data.geometry.to_numpy()
         blobs = geometry_to_gpkg(geoms)
-        checksum = _checksum(names, values, blobs, data[key].to_numpy())
+        digest = _checksum(names, values, blobs, data[key].to_numpy()) if checksum else ""
         box = shapely.bounds(geoms)
         known = ~np.isnan(box[:, 0])  # missing and empty geometries have no bounds
         bounds: list[float | None] = [None] * 4
@@ -972,7 +1220,7 @@ class GeoPackageStore(Store):
             cols=cols,
             values=values,
             blobs=blobs,
-            checksum=checksum,
+            checksum=digest,
             bounds=bounds,
         )
 
@@ -1091,6 +1339,62 @@ def _replace_rows(
     )
     con.execute("DROP TABLE temp._stage")
     return n_added, n_removed, n_new - n_added
+
+
+def _upsert_rows(
+    con: sqlite3.Connection,
+    layer: str,
+    hist: str,
+    key: str,
+    cols: list[tuple[str, str]],
+    blobs: list[bytes | None],
+    values: list[list[Any]],
+    new: int,
+) -> tuple[int, int]:
+    """Add or change the given rows as version ``new``; return (added, changed).
+
+    As :func:`_replace_rows` (staged with the layer's column types, compared with SQL
+    ``IS``), but the layer's other rows are not touched; a given row equal to the stored
+    one is left as it is. Added and changed rows go to the end of the layer table.
+    """
+    names = [c for c, _ in cols]
+    T, H, K, V, S = _q(layer), _q(hist), _q(key), _q(_VERSION), _q(_SUPERSEDED)
+    q_cols = ", ".join(_q(c) for c in [_GEOM, *names])
+    decl = ", ".join(f"{_q(c)} {t}" for c, t in [(_GEOM, "BLOB"), *cols])
+    same = " AND ".join(f"t.{_q(c)} IS s.{_q(c)}" for c in [_GEOM, *names])
+    marks = ", ".join("?" * (len(names) + 2))
+    con.execute("DROP TABLE IF EXISTS temp._stage")
+    con.execute(f"CREATE TEMP TABLE _stage ({decl}, {V} INTEGER, _ord INTEGER)")
+    con.execute(f"CREATE UNIQUE INDEX temp._stage_key ON _stage ({K})")
+    con.executemany(
+        f"INSERT INTO temp._stage ({q_cols}, _ord) VALUES ({marks})",
+        zip(blobs, *values, range(len(blobs)), strict=True),
+    )
+    con.execute(
+        f"DELETE FROM temp._stage AS s WHERE EXISTS "
+        f"(SELECT 1 FROM main.{T} AS t WHERE t.{K} = s.{K} AND {same})"
+    )  # unchanged: nothing to write
+    n_added = int(
+        con.execute(
+            f"SELECT count(*) FROM temp._stage AS s WHERE NOT EXISTS "
+            f"(SELECT 1 FROM main.{T} AS t WHERE t.{K} = s.{K})"
+        ).fetchone()[0]
+    )
+    n_new = int(con.execute("SELECT count(*) FROM temp._stage").fetchone()[0])
+    con.execute(
+        f"UPDATE main.{H} SET {S} = ? WHERE {S} IS NULL AND {K} IN (SELECT {K} FROM temp._stage)",
+        (new,),
+    )
+    con.execute(f"UPDATE temp._stage SET {V} = ?", (new,))
+    con.execute(
+        f"INSERT INTO main.{H} ({q_cols}, {V}) SELECT {q_cols}, {V} FROM temp._stage ORDER BY _ord"
+    )
+    con.execute(f"DELETE FROM main.{T} WHERE {K} IN (SELECT {K} FROM temp._stage)")
+    con.execute(
+        f"INSERT INTO main.{T} ({q_cols}, {V}) SELECT {q_cols}, {V} FROM temp._stage ORDER BY _ord"
+    )
+    con.execute("DROP TABLE temp._stage")
+    return n_added, n_new - n_added
 
 
 def _update_contents(
