@@ -64,7 +64,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     roster, customer import), run the main job on it (:func:`gridgeo.run.run_workspace`), then
     store a year of generated work orders (:func:`gridgeo._sample_orders.add_sample_orders`)."""
     from gridgeo import _sample_orders, archive, io, roster, sample, workspace
-    from gridgeo.run import run_workspace
+    from gridgeo.run import report_records, run_workspace
 
     if args.suggest_stations < 0:  # checked before the long set-up, not after it
         msg = f"--suggest-stations must be 0 or more (0: none), got {args.suggest_stations}"
@@ -162,6 +162,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # a year of GENERATED work orders, drawn from the stored service levels (customer_access)
     _sample_orders.add_sample_orders(store, author="gridgeo demo", progress=_print)
+    # the service from records, as `gridgeo run` reports it on a workspace with work orders
+    report_records(store, out_dir, progress=_print)
     return 0
 
 

@@ -47,7 +47,7 @@ import pandas as pd
 
 from gridgeo.archive import CUSTOMER_LAYER, grid_of_customers, write_xlsx
 from gridgeo.errors import InputError, MissingColumnError, NotFoundError
-from gridgeo.orders import ORDER_LAYER, read_orders
+from gridgeo.orders import ORDER_LAYER, TIMEZONE, read_orders
 from gridgeo.performance import GRID_GROUPINGS, Grouping, parse_period, service_figures_by
 from gridgeo.settings import DEFAULT_SETTINGS, ServiceSettings
 
@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_workspace",
     "evaluation_summary_html",
     "evaluation_summary_text",
+    "last_full_month",
     "monthly_evaluation",
     "write_evaluation",
     "write_evaluation_xlsx",
@@ -172,6 +173,18 @@ def _check_targets(targets: Mapping[str, tuple[str, float]]) -> dict[str, tuple[
 def _previous_month(month: str) -> str:
     _, start = parse_period(month, "month")
     before = start - pd.Timedelta(days=1)
+    return f"{before.year}-{before.month:02d}"
+
+
+def last_full_month(when: pd.Timestamp) -> str:
+    """The last month that has ended by the end of the day of ``when`` (China's time zone):
+    the month of ``when`` if it is the month's last day, else the month before (the rule of
+    :func:`gridgeo.stars.last_full_week` for months). ``when`` without a zone is UTC."""
+    stamp = pd.Timestamp(when)
+    local = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).tz_convert(TIMEZONE)
+    if (local + pd.Timedelta(days=1)).month != local.month:
+        return f"{local.year}-{local.month:02d}"
+    before = local.replace(day=1) - pd.Timedelta(days=1)
     return f"{before.year}-{before.month:02d}"
 
 

@@ -16,7 +16,10 @@ roads:
   figures (``summary.json``);
 - ``archive``: the customer archive per grid (``archive/``,
   :func:`gridgeo.archive.export_archive`);
-- ``map``: the offline county map (``county_map.html``; its builder is passed in, see below).
+- ``map``: the offline county map (``county_map.html``; its builder is passed in, see below);
+- ``records``: when the workspace holds work orders, the service from records
+  (:func:`report_records`): last month's evaluation 月度考核 (XLSX per tier and a one-page
+  summary), last week's 服务之星 and the watch list 重点巡查, in ``service/``.
 
 Re-running. Each costly step records what it was computed from: the versions (and content
 checksums) of the layers it reads, a fingerprint of the roads and the service settings. The
@@ -53,9 +56,13 @@ import geopandas as gpd
 import pandas as pd
 
 from gridgeo import archive as _archive
+from gridgeo import evaluation as _evaluation
 from gridgeo import io as _io
 from gridgeo import network as _network
+from gridgeo import orders as _orders
 from gridgeo import reach as _reach
+from gridgeo import stars as _stars
+from gridgeo import watch as _watch
 from gridgeo import workspace as _workspace
 from gridgeo.errors import GraphError, InputError, NotFoundError
 from gridgeo.isochrones import isochrones as _isochrones
@@ -66,8 +73,11 @@ __all__ = [
     "ISOCHRONES_LAYER",
     "MANIFEST_FILE",
     "MANIFEST_TABLE",
+    "RECORDS_DIR",
     "MapWriter",
+    "RecordsReport",
     "RunResult",
+    "report_records",
     "run_workspace",
 ]
 
@@ -80,6 +90,7 @@ SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "reach_summary_zh.md"
 ARCHIVE_DIR = "archive"
 MAP_FILE = "county_map.html"
+RECORDS_DIR = "service"  # the service-from-records reports in the output folder
 DEFAULT_SUGGEST_STATIONS = 0
 DEFAULT_AUTHOR = "gridgeo run"
 N_WORST_GRIDS = 5
@@ -116,6 +127,7 @@ _STEP_NAMES = {
     "isochrones": "抢修到达圈 / repair bands",
     "archive": "客户档案导出 / archive export",
     "map": "县域地图 / county map",
+    "records": "工单考核 / service from records",
 }
 
 
@@ -750,6 +762,11 @@ def run_workspace(
             _write_file_manifest(out, ws_path, files)
         outputs["map"] = map_path
 
+    records = None
+    if _orders.ORDER_LAYER in store.layers():
+        records = report_records(store, out, settings=settings, progress=progress)
+        outputs.update(records.outputs)
+
     steps.say(
         f"outputs ({time.perf_counter() - started:.1f} s):",
         f"  workspace GeoPackage  {store.path}",
@@ -768,4 +785,127 @@ def run_workspace(
         outputs=outputs,
         reused=tuple(steps.reused),
         computed=tuple(steps.computed),
+    )
+
+
+@dataclass(frozen=True)
+class RecordsReport:
+    """What :func:`report_records` made from the work orders.
+
+    Attributes
+    ----------
+    month, week
+        The month evaluated (``2026-11``) and the week of the 服务之星 (``2026-W48``).
+    evaluation
+        The :class:`gridgeo.evaluation.MonthlyEvaluation` of ``month``.
+    stars
+        The :class:`gridgeo.stars.StarsResult` of ``week``.
+    watch
+        The :class:`gridgeo.watch.WatchResult` of ``month``.
+    outputs
+        ``evaluation_xlsx``, ``evaluation_html``, ``stars``, ``watch`` → the files written.
+    """
+
+    month: str
+    week: str
+    evaluation: Any
+    stars: Any
+    watch: Any
+    outputs: dict[str, Path]
+
+
+def report_records(
+    workspace: str | Path | GeoPackageStore,
+    out_dir: str | Path,
+    *,
+    month: str | None = None,
+    week: str | None = None,
+    settings: ServiceSettings = DEFAULT_SETTINGS,
+    progress: Callable[[str], None] | None = None,
+    now: Any = None,
+) -> RecordsReport:
+    """The service from records: last month's 月度考核, last week's 服务之星, the watch list.
+
+    Written to ``out_dir/service/``: ``月度考核_<month>.xlsx`` and ``.html``
+    (:func:`gridgeo.evaluation.write_evaluation`), ``服务之星_<week>.txt`` and
+    ``重点巡查_<month>.txt``; the headline figures and the star are printed.
+
+    Parameters
+    ----------
+    workspace
+        A workspace with a ``work_orders`` layer (``gridgeo orders import``).
+    out_dir
+        The output folder.
+    month, week
+        Default: the last month and ISO week that have ended both by the clock and in the
+        records (:func:`gridgeo.evaluation.last_full_month` and
+        :func:`gridgeo.stars.last_full_week` of ``now`` and of the latest reported order,
+        the earlier of the two): records that end on Tuesday 1 December are reported on
+        November and on the week that ended on Sunday 29 November.
+    settings
+        The repair promise the on-time figures keep.
+    progress
+        Called with each line printed; default: logged at INFO.
+    now
+        The clock (a time; default the current time), for the default month and week.
+
+    Raises
+    ------
+    NotFoundError
+        If the workspace has no work orders (the message names ``gridgeo orders import``).
+    """
+    store = workspace if isinstance(workspace, GeoPackageStore) else GeoPackageStore.open(workspace)
+    steps = _Steps(progress)
+    t0 = steps.start("records")
+    latest = _orders.read_orders(store)["reported_at"].max()
+    if month is None or week is None:
+        if pd.isna(latest):
+            msg = (
+                f"工单为空 / the work orders of {store.path.name!r} are empty: import them with "
+                f"`gridgeo orders import FILE --workspace {store.path}`"
+            )
+            raise NotFoundError(msg)
+        # the last month and week that have ended, by the clock and in the records
+        now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+        month = month or min(_evaluation.last_full_month(now), _evaluation.last_full_month(latest))
+        week = week or min(_stars.last_full_week(now), _stars.last_full_week(latest))
+    evaluation = _evaluation.evaluate_workspace(store, month, settings=settings)
+    stars = _stars.workspace_stars(store, week=week, settings=settings)
+    watch = _watch.workspace_watch(store, month=month, settings=settings)
+    folder = Path(out_dir) / RECORDS_DIR
+    written = _evaluation.write_evaluation(evaluation, folder)
+    stars_path = folder / f"服务之星_{week}.txt"
+    watch_path = folder / f"重点巡查_{month}.txt"
+    _write_text(stars_path, "\n".join(stars.lines(top=0)) + "\n")
+    _write_text(watch_path, "\n".join(watch.lines(max_rows=10**9)) + "\n")
+    star = stars.star
+    star_line = (
+        "本周无人得分为正 / no positive score: no star"
+        if star is None
+        else f"{star['member']} ({star['grid_name']}), {float(star['score']):g} 分"
+    )
+    text = _evaluation.evaluation_summary_text(evaluation).split("\n\n")
+    # the headline section of the one-page summary: its title line, then one line per figure
+    figures = next((part.splitlines()[1:] for part in text if "headline figures" in part), [])
+    steps.say(
+        f"上月考核 / last month's evaluation {month} (工单 / orders {evaluation.orders:,}):",
+        *figures,
+        f"服务之星 / service star {week}: {star_line}",
+        f"重点巡查 / watch list {month}: {len(watch.watch)} 处 / places",
+    )
+    steps.done("records", t0)
+    steps.say(
+        f"  月度考核 / evaluation  {written['xlsx']}",
+        f"                        {written['html']}",
+        f"  服务之星 / stars       {stars_path}",
+        f"  重点巡查 / watch list  {watch_path}",
+    )
+    outputs = {
+        "evaluation_xlsx": written["xlsx"],
+        "evaluation_html": written["html"],
+        "stars": stars_path,
+        "watch": watch_path,
+    }
+    return RecordsReport(
+        month=month, week=week, evaluation=evaluation, stars=stars, watch=watch, outputs=outputs
     )

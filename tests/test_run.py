@@ -297,3 +297,51 @@ def test_demo_with_an_incomplete_sample_folder_says_what_is_missing(tmp_path):
     # customers.csv is there, so it is not among the missing files
     assert "lacks nanfeng.gpkg, customers_truth.csv, meta.json:" in err_lines[0]
     assert "--sample" in err_lines[0]
+
+
+@pytest.mark.parametrize(
+    ("when", "month"),
+    [
+        ("2026-11-30T15:59:59Z", "2026-11"),  # 23:59:59 on 30 Nov in Beijing: the month is full
+        ("2026-11-30T16:00:00Z", "2026-11"),  # 1 Dec 00:00 in Beijing: November has ended
+        ("2026-11-29T12:00:00Z", "2026-10"),  # 29 Nov: November is not over yet
+        ("2026-01-15T00:00:00Z", "2025-12"),  # across the year
+        ("2026-02-28T18:00:00Z", "2026-02"),  # 1 Mar 02:00 in Beijing -> February has ended
+    ],
+)
+def test_last_full_month_is_read_in_china_time(when, month):
+    from gridgeo.evaluation import last_full_month
+
+    # 2026-11-30T16:00Z is 1 Dec in Beijing, whose month (December) is not over: November
+    assert last_full_month(pd.Timestamp(when)) == month
+
+
+def test_a_workspace_with_work_orders_gets_the_service_reports(first, tmp_path):
+    from gridgeo import _sample_orders
+
+    result, _ = first
+    ws = _copy(result.workspace, tmp_path / "ws")
+    store = GeoPackageStore.open(ws)
+    _sample_orders.add_sample_orders(store, author="t", progress=None)
+    lines: list[str] = []
+    again = run.run_workspace(ws, tmp_path / "out", progress=lines.append)
+    for key in ("evaluation_xlsx", "evaluation_html", "stars", "watch"):
+        assert again.outputs[key].is_file(), key
+    orders = gpd.read_file(ws, layer="work_orders")
+    local = pd.to_datetime(orders["reported_at"], utc=True).dt.tz_convert("Asia/Shanghai")
+    # the sample year ends in late November 2026 (Beijing) and the clock is past it:
+    # November if its last day has records, else October; the week that ended by then
+    last = local.max()
+    month = "2026-11" if last.day == 30 else "2026-10"
+    assert again.outputs["evaluation_xlsx"].name == f"月度考核_{month}.xlsx"
+    sunday = last if last.day_of_week == 6 else last - pd.Timedelta(days=last.day_of_week + 1)
+    week = f"{sunday.isocalendar()[0]}-W{sunday.isocalendar()[1]:02d}"
+    assert again.outputs["stars"].name == f"服务之星_{week}.txt"
+    # the headline count printed is the stored orders reported in that month, Beijing time
+    in_month = (local.dt.year == 2026) & (local.dt.month == int(month[-2:]))
+    assert in_month.sum() > 0
+    head = next(x for x in lines if x.startswith(f"上月考核 / last month's evaluation {month}"))
+    assert f"(工单 / orders {int(in_month.sum()):,})" in head
+    faults = int((in_month & (orders["kind"] == "fault")).sum())
+    assert f"  故障报修工单数: {faults}件" in [x.split("（")[0] for x in lines]
+    assert any(x.startswith(f"服务之星 / service star {week}: ") for x in lines)
