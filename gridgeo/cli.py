@@ -1179,9 +1179,9 @@ def _cmd_orders_show(args: argparse.Namespace) -> int:
             _print(f"  {column:<20s} {value}")
     else:
         _print("  (已删除 / no longer stored)")
-    _print("修改记录 history (version, who, when UTC, why: field old → new)")
+    _print("修改记录 history (version, who, when (北京时间 China time), why: field old → new)")
     for r in history.itertuples(index=False):
-        when = r.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        when = pd.Timestamp(r.created_at).tz_convert(orders.TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
         change = "新建 created" if r.field == "created" else f"{r.field}: {r.old!r} → {r.new!r}"
         _print(f"  v{r.version:<4d} {r.author:<10s} {when}  {r.reason}: {change}")
     return 0
