@@ -18,7 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import gridgeo
-from api.serialise import to_jsonable
+from api.schemas import ErrorBody
+from api.serialise import records, to_jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,17 @@ STATUS_CODES: dict[type[gridgeo.GridGeoError], int] = {
     gridgeo.GridGeoError: 400,
 }
 INTERNAL_ERROR_DETAIL = "internal server error; the error was logged for the administrator"
+ERROR_MEANINGS = {
+    400: "bad input: `detail` names the field and the fix",
+    404: "not found: `detail` says how to list what exists",
+    409: "conflict: already stored, or changed meanwhile",
+    422: "invalid request: `errors` lists the fields",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: its 4xx answers (body :class:`ErrorBody`) for OpenAPI."""
+    return {code: {"model": ErrorBody, "description": ERROR_MEANINGS[code]} for code in codes}
 
 
 def status_for(exc: gridgeo.GridGeoError) -> int:
@@ -59,6 +71,8 @@ async def _gridgeo_error(request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, Any] = {"error": type(exc).__name__, "detail": detail}
     if isinstance(exc, gridgeo.GridTopologyError):
         body["problems"] = to_jsonable(exc.problems)
+    if isinstance(exc, gridgeo.OrderRowsError):  # the row-error table, one dict per row
+        body["errors"] = records(exc.errors)
     return JSONResponse(body, status_code=status_for(exc))
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 import gridgeo
 from api.errors import register_error_handlers
-from api.routers import customers, dispatch, grids, health, kpis, plan
+from api.routers import customers, dispatch, grids, health, kpis, orders, plan, service
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     register_error_handlers(app)
-    for module in (health, grids, customers, kpis, dispatch, plan):
+    for module in (health, grids, customers, kpis, dispatch, plan, orders, service):
         app.include_router(module.router)
     return app

@@ -338,10 +338,8 @@ def _flag(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame:
         return np.zeros(len(frame), dtype=bool)
     values = frame[name]
-    if values.dtype.kind == "b":
-        return values.to_numpy(dtype=bool)
-    if str(values.dtype) == "boolean":
-        return values.fillna(False).to_numpy(dtype=bool)
+    if values.dtype.kind == "b":  # numpy bool, or pandas' nullable boolean (missing: False)
+        return values.to_numpy(dtype=bool, na_value=False)
     text = values.astype("string").str.strip().str.lower()
     return text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)
 

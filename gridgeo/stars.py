@@ -454,7 +454,10 @@ def service_stars(
         & arrived.notna()
         & ((arrived - reported).dt.total_seconds() <= settings.repair_limit_s)
     )
-    first = in_week["first_time"].map(lambda v: v is True or v == 1 or v is np.True_)
+    # True, 1 or numpy's True; missing (None, NaN, pd.NA) and anything else is not first-time
+    first = in_week["first_time"].map(
+        lambda v: v is True or v is np.True_ or (not pd.isna(v) and v == 1)
+    )
     satisfaction = _text(in_week["satisfaction"])
     flags = pd.DataFrame(
         {

@@ -141,6 +141,12 @@ def test_openapi_lists_every_endpoint(client):
         "/dispatch",
         "/plan/sites",
         "/kpis",
+        "/orders",
+        "/orders/{order_id}",
+        "/figures",
+        "/reports/month/{month}",
+        "/stars",
+        "/watch",
     }
 
 
