@@ -18,8 +18,9 @@ Timed, in the same run, best of ``--repeat``:
   outages split by exploding one row per month they touch. Both are checked to give the same
   figures (every shared column, to 1e-9).
 
-The import of 10^5 orders (``gridgeo orders import``) gets its own timing in
-:func:`bench_import` (a marked place, to be filled when the import exists).
+The import of 10^5 orders (``gridgeo orders import``), a re-import that changes nothing and
+single-order updates on 10^5 stored orders are timed in :func:`bench_import`, each against a
+baseline of its own (see there), and recorded under ``"import"``.
 
 Results go to stdout and ``benchmarks/results/bench_orders.json`` with the machine.
 """
@@ -30,18 +31,33 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry import box
 
-from gridgeo.orders import ORDER_KINDS, ORDER_SOURCES, TIMEZONE
+from gridgeo import sample
+from gridgeo.orders import (
+    ORDER_KINDS,
+    ORDER_LAYER,
+    ORDER_SOURCES,
+    TIMEZONE,
+    create_order,
+    import_orders,
+    read_orders,
+    update_order,
+)
 from gridgeo.performance import GRID_GROUPINGS, GROUPINGS, service_figures_by
 from gridgeo.settings import DEFAULT_SETTINGS
+from gridgeo.store import GeoPackageStore
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "bench_orders.json"
@@ -323,11 +339,199 @@ def best_of(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
     return best, result
 
 
+# the import workload (bench_import): 10^5 orders of the sample county's customers
+IMPORT_N = 100_000
+IMPORT_REPEAT = 3
+IMPORT_SEED = 20261206
+N_UPDATES = 5
+
+
+def import_workspace(path: Path) -> tuple[GeoPackageStore, np.ndarray]:
+    """A workspace of the sample county's 30,000 customers and 7 box grids (3 tiers).
+
+    The grids are the county's bounding box, its west and east halves and their quarters,
+    so every customer point falls in one grid of each tier.
+    """
+    county = sample.load_sample()
+    customers = county.customers[["customer_id", "village_code", "geometry"]].copy()
+    customers["location_source"] = "gps"
+    x0, y0, x1, y1 = county.county.total_bounds
+    mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+    rows = [
+        ("T1", 1, None, box(x0, y0, x1, y1), "王总"),
+        ("T2-W", 2, "T1", box(x0, y0, mx, y1), "李工"),
+        ("T2-E", 2, "T1", box(mx, y0, x1, y1), "张工"),
+        ("T3-WS", 3, "T2-W", box(x0, y0, mx, my), "王芳、李明"),
+        ("T3-WN", 3, "T2-W", box(x0, my, mx, y1), "赵一"),
+        ("T3-ES", 3, "T2-E", box(mx, y0, x1, my), "钱二"),
+        ("T3-EN", 3, "T2-E", box(mx, my, x1, y1), "孙三"),
+    ]
+    grids = gpd.GeoDataFrame(
+        {
+            "grid_id": [r[0] for r in rows],
+            "tier": [r[1] for r in rows],
+            "parent_id": [r[2] for r in rows],
+            "name": [r[0] for r in rows],
+            "members": [r[4] for r in rows],
+        },
+        geometry=[r[3] for r in rows],
+        crs="EPSG:4326",
+    )
+    store = GeoPackageStore.create(
+        path, {"customers": customers, "grids": grids}, author="bench", reason="bench workspace"
+    )
+    return store, customers["customer_id"].to_numpy(dtype=object)
+
+
+def order_file(n: int, customer_ids: np.ndarray, seed: int = IMPORT_SEED) -> pd.DataFrame:
+    """``n`` orders as a 95598 export has them (Chinese headers, China time as text).
+
+    Kinds 故障报修 55 %, 咨询 20 %, 投诉 12 %, 服务申请 10 %, 表扬 3 %, customers uniform
+    among ``customer_ids`` (so about one customer in three has a repeat within 30 days),
+    reported uniformly over 2026; faults dispatched 1-10 min and on site 5-60 min later;
+    every order closed, half called back (满意).
+    """
+    rng = np.random.default_rng(seed)
+    kinds = np.array(["故障报修", "咨询", "投诉", "服务申请", "表扬"], dtype=object)
+    kind = kinds[rng.choice(len(kinds), n, p=[0.55, 0.2, 0.12, 0.1, 0.03])]
+    reported = pd.Timestamp("2026-01-01") + pd.to_timedelta(
+        rng.integers(0, 365 * 86400, n), unit="s"
+    )
+    dispatched = reported + pd.to_timedelta(rng.integers(60, 600, n), unit="s")
+    arrived = dispatched + pd.to_timedelta(rng.integers(300, 3600, n), unit="s")
+    closed = arrived + pd.to_timedelta(rng.integers(600, 20000, n), unit="s")
+    fault = kind == "故障报修"
+
+    def text(times: pd.DatetimeIndex, keep: np.ndarray) -> np.ndarray:
+        return np.where(keep, times.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object), "")
+
+    return pd.DataFrame(
+        {
+            "工单编号": np.char.add("WO", np.char.zfill(np.arange(n).astype(str), 7)),
+            "工单类型": kind,
+            "工单来源": rng.choice(np.array(["95598", "网格员", "微信"], dtype=object), n),
+            "户号": customer_ids[rng.integers(0, len(customer_ids), n)],
+            "受理时间": text(reported, np.ones(n, dtype=bool)),
+            "派单时间": text(dispatched, fault),
+            "到达时间": text(arrived, fault),
+            "归档时间": text(closed, np.ones(n, dtype=bool)),
+            "回访满意度": np.where(rng.random(n) < 0.5, "满意", ""),
+        }
+    )
+
+
 def bench_import(result: dict[str, Any]) -> None:
-    """TODO(lead): the import of 10^5 orders (``gridgeo orders import`` / the library call)
-    against a plain ``pandas.read_csv`` + ``to_sql`` baseline, timed here and recorded in
-    ``result["import"]`` once :mod:`gridgeo.orders` has its import."""
-    result["import"] = "not measured yet (the orders import is added by the lead)"
+    """The import of 10^5 orders, a re-import that changes nothing, and single-order edits.
+
+    Workload: :func:`import_workspace` (30,000 customers, 7 grids) and :func:`order_file`
+    (:data:`IMPORT_N` orders, CSV). Timed, best of :data:`IMPORT_REPEAT`, each on a fresh
+    copy of the workspace where it writes:
+
+    - ``import_empty``: :func:`gridgeo.orders.import_orders` into a workspace with no
+      orders (read, check, locate by customer, grids, repeats, store as version 1);
+      baseline ``read_csv_add_layer``: ``pandas.read_csv`` of the file plus the store's
+      ``add_layer`` of the same orders (already checked and located): the bare cost of
+      parsing the file and writing a versioned layer, with none of the checks;
+    - ``reimport_unchanged``: the same file again (nothing changes, nothing written);
+      baseline ``read_csv_read_save``: ``read_csv`` plus reading the whole layer and saving
+      it whole, which is what an import that writes the whole layer does (the import
+      before partial writes did that work, and wrote when anything changed);
+    - ``update_order``: :func:`gridgeo.orders.update_order` of one order (a new crew) in
+      the 10^5 stored orders, :data:`N_UPDATES` different orders, best and median;
+      baseline ``read_save_one_change``: read the whole layer, change one cell, save it
+      whole (one update before partial writes); ``create_order``: one new order of a
+      customer who has orders.
+    """
+    import_n, repeat = IMPORT_N, IMPORT_REPEAT
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        _, customer_ids = import_workspace(tmp / "base.gpkg")
+        csv = tmp / "orders.csv"
+        order_file(import_n, customer_ids).to_csv(csv, index=False)
+
+        def fresh(name: str, src: str = "base.gpkg") -> GeoPackageStore:
+            shutil.copy(tmp / src, tmp / name)
+            return GeoPackageStore.open(tmp / name)
+
+        def timed(prepare: Callable[[], Any], run: Callable[[Any], Any]) -> tuple[float, Any]:
+            best, out = float("inf"), None
+            for _ in range(repeat):
+                arg = prepare()
+                t0 = time.perf_counter()
+                out = run(arg)
+                best = min(best, time.perf_counter() - t0)
+            return best, out
+
+        t_import, report = timed(
+            lambda: fresh("a.gpkg"), lambda ws: import_orders(ws, csv, author="bench")
+        )
+        assert report.written and len(report.added) == import_n
+        shutil.copy(tmp / "a.gpkg", tmp / "imported.gpkg")
+        imported = GeoPackageStore.open(tmp / "imported.gpkg")
+        stored = read_orders(imported)
+
+        def read_csv_add_layer(ws: GeoPackageStore) -> int:
+            pd.read_csv(csv, dtype=str, keep_default_na=False)
+            return ws.add_layer(ORDER_LAYER, stored, key="order_id", author="b", reason="b")
+
+        t_base_import, _ = timed(lambda: fresh("b.gpkg"), read_csv_add_layer)
+
+        t_reimport, again = timed(
+            lambda: imported, lambda ws: import_orders(ws, csv, author="bench")
+        )
+        assert not again.written and again.unchanged == import_n
+        assert imported.current_version(ORDER_LAYER) == 1
+
+        def read_csv_read_save(ws: GeoPackageStore) -> int:
+            pd.read_csv(csv, dtype=str, keep_default_na=False)
+            whole = ws.read(ORDER_LAYER)
+            return ws.save(ORDER_LAYER, whole, expected_version=1, author="b", reason="b")
+
+        t_base_reimport, _ = timed(lambda: fresh("c.gpkg", "imported.gpkg"), read_csv_read_save)
+
+        ws = fresh("d.gpkg", "imported.gpkg")
+        ids = stored["order_id"].to_numpy(dtype=object)
+        picks = ids[np.linspace(0, len(ids) - 1, N_UPDATES).astype(int)]
+        t_updates = []
+        for i, order_id in enumerate(picks):
+            t0 = time.perf_counter()
+            update_order(ws, order_id, {"crew": f"抢修{i}班"}, author="b", reason="crew")
+            t_updates.append(time.perf_counter() - t0)
+        assert ws.current_version(ORDER_LAYER) == 1 + N_UPDATES
+        customer = str(stored["customer_id"].iloc[0])
+        t0 = time.perf_counter()
+        create_order(
+            ws,
+            {"order_id": "NEW-1", "kind": "故障报修", "customer_id": customer,
+             "reported_at": "2026-12-01 08:00"},
+            author="b",
+        )  # fmt: skip
+        t_create = time.perf_counter() - t0
+
+        def read_save_one_change(ws: GeoPackageStore) -> int:
+            whole = ws.read(ORDER_LAYER)
+            whole.loc[0, "crew"] = "抢修班"
+            return ws.save(ORDER_LAYER, whole, expected_version=1, author="b", reason="b")
+
+        t_base_update, _ = timed(lambda: fresh("e.gpkg", "imported.gpkg"), read_save_one_change)
+        size_mb = csv.stat().st_size / 1e6
+    result["import"] = {
+        "orders_in_file": import_n,
+        "file_mb": round(size_mb, 1),
+        "customers": len(customer_ids),
+        "grids": 7,
+        "repeat": repeat,
+        "import_empty_s": round(t_import, 2),
+        "baseline_read_csv_add_layer_s": round(t_base_import, 2),
+        "reimport_unchanged_s": round(t_reimport, 2),
+        "baseline_read_csv_read_save_s": round(t_base_reimport, 2),
+        "stored_orders_for_edits": import_n,
+        "update_order_best_s": round(min(t_updates), 3),
+        "update_order_median_s": round(float(np.median(t_updates)), 3),
+        "update_order_under_1_s": max(t_updates) <= 1.0,
+        "baseline_read_save_one_change_s": round(t_base_update, 2),
+        "create_order_s": round(t_create, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -431,8 +431,20 @@ def parse_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if not len(uniques):
         empty_out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
         return empty_out, np.zeros(len(values), dtype=bool)
-    # each distinct text is read once, then spread back over the rows
-    distinct, bad_distinct = _parse_distinct_times(pd.Series(uniques, dtype=object))
+    # each distinct text is read once, then spread back over the rows; the usual
+    # 2026-11-03 14:20:05 is read at once, the other forms go through the rewrites
+    text = pd.Series(uniques, dtype=object)
+    usual = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    plain = usual.notna().to_numpy()
+    distinct = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    bad_distinct = np.zeros(len(text), dtype=bool)
+    if plain.any():
+        local = usual[plain].dt.tz_localize(TIMEZONE).dt.tz_convert("UTC")
+        distinct[plain] = local.astype("datetime64[ns, UTC]").dt.floor("s").array
+    if not plain.all():
+        rest, bad_rest = _parse_distinct_times(text[~plain])
+        distinct[~plain] = rest.array
+        bad_distinct[~plain] = bad_rest
     out = distinct.iloc[codes].set_axis(values.index).astype("datetime64[ns, UTC]")
     return out, np.asarray(bad_distinct[codes], dtype=bool)
 
@@ -453,10 +465,11 @@ def _parse_distinct_times(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
         if retry.any():
             again = pd.to_datetime(part[retry], format="mixed", errors="coerce", utc=utc)
             when = when.where(~retry, again) if utc else when.astype(object).where(~retry, again)
-            when = pd.to_datetime(when, utc=utc)
+            # all unreadable: an object column of NaT, which must still become a time column
+            when = pd.to_datetime(when, utc=utc, errors="coerce")
         if not utc:
             when = when.dt.tz_localize(TIMEZONE).dt.tz_convert("UTC")
-        out[mask] = when.astype("datetime64[ns, UTC]").to_numpy()
+        out[mask] = when.astype("datetime64[ns, UTC]").array
     out = out.dt.floor("s")
     return out, np.asarray(~empty & out.isna().to_numpy(), dtype=bool)
 
@@ -997,7 +1010,8 @@ def _as_layer(orders: pd.DataFrame) -> gpd.GeoDataFrame:
             data[column] = _text(values).to_numpy(dtype=object)
         elif column in _STAMP_COLUMNS:
             when = pd.to_datetime(values, utc=True)
-            data[column] = when.astype("datetime64[ns, UTC]").dt.floor("s").to_numpy()
+            # .array, not .to_numpy(): the latter makes one Timestamp object per cell
+            data[column] = when.astype("datetime64[ns, UTC]").dt.floor("s").array
         elif column in ("planned", "first_time"):
             if pd.api.types.is_bool_dtype(values.dtype):  # bool or boolean: no words to read
                 flags = pd.array(values, dtype="boolean")
@@ -1053,11 +1067,15 @@ def _involved(
     orders of one customer only (:func:`link_repeats`), so re-linking these gives the links
     a pass over all stored orders would give, without reading the others.
     """
-    mine = store.read_rows(ORDER_LAYER, [str(i) for i in ids])
-    who = {str(c) for c in customers} | set(mine["customer_id"].astype(str))
-    who.discard("")
+    who = {str(c) for c in customers} - {""}
     theirs = store.read_rows(ORDER_LAYER, sorted(who), column="customer_id")
-    both = pd.concat([mine, theirs], ignore_index=True).drop_duplicates(ORDER_KEY)
+    # orders stored under another customer (or none) than the one given now, and theirs
+    other = sorted({str(i) for i in ids} - set(theirs[ORDER_KEY].astype(str)))
+    mine = store.read_rows(ORDER_LAYER, other)
+    before = sorted(set(mine["customer_id"].astype(str)) - who - {""})
+    parts = [theirs, mine, store.read_rows(ORDER_LAYER, before, column="customer_id")]
+    both = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    both = both.drop_duplicates(ORDER_KEY)
     return _sorted(_as_layer(gpd.GeoDataFrame(both, crs=4326)))
 
 
@@ -1103,12 +1121,39 @@ def _cell_strings(orders: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def _changed_ids(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> tuple[list[str], list[str]]:
-    """The order ids added and the ids whose values changed from ``old`` to ``new``."""
-    a, b = _cell_strings(old), _cell_strings(new)
-    added = [str(i) for i in b.index.difference(a.index, sort=False)]
-    common = b.index.intersection(a.index, sort=False)
-    diff = (a.loc[common].to_numpy() != b.loc[common].to_numpy()).any(axis=1)
-    return added, [str(i) for i in common[diff]]
+    """The order ids added and the ids whose values changed from ``old`` to ``new``.
+
+    Cells compare as :func:`_cell_strings` renders them (missing and '' alike, times to the
+    nanosecond, geometries by their WKB), column by column without making the text.
+    """
+    old_ids = old[ORDER_KEY].astype(str).to_numpy(dtype=object)
+    new_ids = new[ORDER_KEY].astype(str).to_numpy(dtype=object)
+    at = pd.Index(old_ids).get_indexer(new_ids)
+    added = new_ids[at < 0].tolist()
+    ia, ib = at[at >= 0], np.flatnonzero(at >= 0)
+    diff = np.zeros(len(ib), dtype=bool)
+    for column in ORDER_COLUMNS:
+        if column in _STAMP_COLUMNS:  # nanoseconds since 1970 (NaT: the smallest int64)
+            x, y = (
+                pd.to_datetime(f[column], utc=True)
+                .astype("datetime64[ns, UTC]")
+                .to_numpy("datetime64[ns]")
+                .view(np.int64)
+                for f in (old, new)
+            )
+            diff |= x[ia] != y[ib]
+            continue
+        x, y = (f[column].astype(object).to_numpy()[i] for f, i in ((old, ia), (new, ib)))
+        x = np.where(pd.isna(x), "", x)
+        y = np.where(pd.isna(y), "", y)
+        diff |= ~np.asarray(x == y, dtype=bool)
+    gx, gy = (np.asarray(f.geometry.to_numpy(), dtype=object)[i] for f, i in ((old, ia), (new, ib)))
+    wx, wy = (
+        np.where(shapely.is_missing(g) | shapely.is_empty(g), None, shapely.to_wkb(g))
+        for g in (gx, gy)
+    )
+    diff |= ~np.asarray(wx == wy, dtype=bool)
+    return added, new_ids[ib[diff]].tolist()
 
 
 def _context(store: GeoPackageStore, table: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -1191,12 +1236,15 @@ def _merge_update(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> gpd.GeoDataFr
         if column == ORDER_KEY:
             continue
         fresh = merged[column]
-        empty = fresh.isna() | (fresh.astype(object) == "")
+        if column in _STAMP_COLUMNS:  # times: no '' to look for, and no object round trip
+            empty = fresh.isna()
+        else:
+            empty = fresh.isna() | (fresh.astype(object) == "")
         if column == "location_source":
             empty |= fresh.astype(object) == "none"
         if column == "planned":
             empty = ~fresh.astype(bool)
-        stored = base[column].to_numpy()
+        stored = base[column].array
         merged[column] = fresh.where(~empty.to_numpy(), pd.Series(stored, index=merged.index))
     no_point = (merged["location_source"] == "none").to_numpy() | shapely.is_missing(
         merged.geometry.to_numpy()
@@ -1234,7 +1282,11 @@ def import_orders(
     already stored is updated from the file (``update_existing``; an empty cell keeps the
     stored value) or, with ``update_existing=False``, is a row error. A file that changes
     nothing writes nothing (``written`` False). ``repeat_of`` is linked over the stored
-    and the new orders together.
+    and the new orders together. Only the stored orders the file can change are read (its
+    own orders and every order of their customers: repeats never link two customers), and
+    only the orders added or changed are written
+    (:meth:`~gridgeo.store.GeoPackageStore.save_rows`), so the cost follows the file, not
+    the number of orders stored.
 
     Parameters
     ----------

@@ -5,8 +5,9 @@ versioned layer (``grids`` first, later ``customers``) is kept as two
 GeoPackage feature tables plus two plain tables:
 
 ``<layer>``
-    The current rows, in the order of the last save, with a ``version`` column
-    that tells in which version each row last changed.
+    The current rows, in the order of the last save (rows added by
+    :meth:`Store.save_rows` after them), with a ``version`` column that tells in
+    which version each row last changed.
 ``<layer>_history``
     Every row that was ever current, with ``version`` (the version that wrote
     it) and ``superseded_in`` (the version that replaced or removed it, NULL
@@ -33,6 +34,11 @@ workspace only when no ``-journal`` file is beside it.) A save based on a
 stale version is refused with :class:`~gridgeo.errors.ConflictError`, so two
 planners never overwrite each other.
 
+An edit of a few rows of a large layer (one work order among 10^5) writes only
+those rows with :meth:`Store.save_rows` and reads only the rows it needs with
+:meth:`Store.read_rows`; the version it records (counts, history, checksum) is
+the one a full save of the resulting content would record.
+
 :class:`Store` is the small interface; :class:`GeoPackageStore` implements it
 on a file, a PostGIS store can implement it later for many editors.
 """
@@ -44,10 +50,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import operator
 import os
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -958,6 +965,31 @@ class GeoPackageStore(Store):
     # -- connections ------------------------------------------------------- #
 
     @contextlib.contextmanager
+    def transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """One SQLite transaction on the workspace file, for plain (not versioned) tables.
+
+        For tables that other modules keep beside the versioned layers (users,
+        sessions, the audit log of :mod:`gridgeo.users`): ``write=True`` takes the
+        write lock at once (``BEGIN IMMEDIATE``), so a read-then-write is atomic.
+        The transaction commits when the block ends and rolls back on any error;
+        a lock held by another writer for over ``timeout_s`` is a
+        :class:`~gridgeo.errors.ConflictError`, other SQLite errors a
+        :class:`~gridgeo.errors.CorruptFileError`. Never use it to change a
+        versioned layer or its history: use :meth:`save` and its kin.
+
+        Parameters
+        ----------
+        write
+            Take the write lock (True) or only read (False).
+
+        Yields
+        ------
+        sqlite3.Connection
+        """
+        with self._transaction(write=write) as con:
+            yield con
+
+    @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         try:
@@ -1135,19 +1167,14 @@ class GeoPackageStore(Store):
             n_added, n_changed = _upsert_rows(
                 con, p.layer, p.hist, p.key, p.cols, p.blobs, p.values, new
             )
-            # the rows of the whole new content in key order, for the same checksum a
-            # full save of it records
+            # the whole new content as stored, for the checksum a full save of it records
+            # (the same values as encoded: SQLite gives back what it was given)
             select = ", ".join(_q(c) for c in [_GEOM, *names])
-            rows = con.execute(
-                f"SELECT {select} FROM main.{_q(p.layer)} ORDER BY {_q(p.key)}"
-            ).fetchall()
-            columns = list(zip(*rows, strict=True)) if rows else [()] * (len(names) + 1)
-            checksum = _checksum(
-                names,
-                [list(c) for c in columns[1:]],
-                list(columns[0]),
-                np.arange(len(rows)),  # already in key order
-            )
+            cursor = con.execute(f"SELECT {select} FROM main.{_q(p.layer)}")
+            columns = list(zip(*cursor, strict=True)) or [()] * (len(names) + 1)
+            n_rows = len(columns[0])
+            at = names.index(p.key) + 1
+            checksum = _checksum(names, columns[1:], columns[0], columns[at])
             # the layer's extent grows to hold the new rows (a moved row may leave it
             # a little larger than needed: gpkg_contents extents are informative)
             bounds = []
@@ -1160,7 +1187,7 @@ class GeoPackageStore(Store):
                 f"INSERT INTO {_q(_VERSIONS)} (layer, version, parent_version, author, "
                 "created_at, reason, n_rows, n_added, n_removed, n_changed, "
                 "restored_from, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (p.layer, new, current or None, author, now, reason, len(rows),
+                (p.layer, new, current or None, author, now, reason, n_rows,
                  n_added, 0, n_changed, None, checksum),
             )  # fmt: skip
         logger.info(
@@ -1355,7 +1382,7 @@ def _upsert_rows(
 
     As :func:`_replace_rows` (staged with the layer's column types, compared with SQL
     ``IS``), but the layer's other rows are not touched; a given row equal to the stored
-    one is left as it is. Added and changed rows go to the end of the layer table.
+    one is left as it is.
     """
     names = [c for c, _ in cols]
     T, H, K, V, S = _q(layer), _q(hist), _q(key), _q(_VERSION), _q(_SUPERSEDED)
@@ -1389,9 +1416,16 @@ def _upsert_rows(
     con.execute(
         f"INSERT INTO main.{H} ({q_cols}, {V}) SELECT {q_cols}, {V} FROM temp._stage ORDER BY _ord"
     )
-    con.execute(f"DELETE FROM main.{T} WHERE {K} IN (SELECT {K} FROM temp._stage)")
+    # changed rows keep their place in the table (which stays in key order after a full
+    # save of key-sorted rows, so the checksum needs no reordering); added rows go last
+    s_cols = ", ".join(f"s.{_q(c)}" for c in [_GEOM, *names, _VERSION])
     con.execute(
-        f"INSERT INTO main.{T} ({q_cols}, {V}) SELECT {q_cols}, {V} FROM temp._stage ORDER BY _ord"
+        f"UPDATE main.{T} SET ({q_cols}, {V}) = (SELECT {s_cols} FROM temp._stage AS s "
+        f"WHERE s.{K} = main.{T}.{K}) WHERE {K} IN (SELECT {K} FROM temp._stage)"
+    )
+    con.execute(
+        f"INSERT INTO main.{T} ({q_cols}, {V}) SELECT {q_cols}, {V} FROM temp._stage AS s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM main.{T} AS t WHERE t.{K} = s.{K}) ORDER BY _ord"
     )
     con.execute("DROP TABLE temp._stage")
     return n_added, n_new - n_added
@@ -1424,14 +1458,23 @@ def _update_contents(
 
 
 def _checksum(
-    names: list[str], values: list[list[Any]], blobs: list[bytes | None], keys: np.ndarray
+    names: list[str],
+    values: Sequence[Sequence[Any]],
+    blobs: Sequence[bytes | None],
+    keys: Sequence[Any] | np.ndarray,
 ) -> str:
     """SHA-256 of a version's content: rows in key order, the store's columns left out."""
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(np.asarray(keys, dtype=object), kind="stable")
+    in_order = len(order) < 2 or bool((order == np.arange(len(order))).all())
+    pick = None if in_order else operator.itemgetter(*order.tolist())
+
+    def by_key(col: Sequence[Any]) -> list[Any]:
+        return list(col) if pick is None else list(pick(col))  # the same objects, key order
+
     h = hashlib.sha256()
     for name, col in zip(names, values, strict=True):
-        h.update(name.encode() + b"\x00" + repr([col[i] for i in order]).encode() + b"\x00")
-    ordered = [blobs[i] for i in order]
+        h.update(name.encode() + b"\x00" + repr(by_key(col)).encode() + b"\x00")
+    ordered = by_key(blobs)
     sizes = np.array([-1 if b is None else len(b) for b in ordered], dtype=np.int64)
     h.update(sizes.tobytes())
     h.update(b"".join(b for b in ordered if b is not None))

@@ -478,19 +478,20 @@ def test_update_retries_on_a_fresh_version_after_a_conflict(ws, monkeypatch):
     orders.create_order(
         ws, {"order_id": "N2", "kind": "fault", "reported_at": "2026-11-03 13:55"}, author="a"
     )
-    real_save = GeoPackageStore.save
+    real_save, real_save_rows = GeoPackageStore.save, GeoPackageStore.save_rows
     calls = []
 
     def save_after_someone_else(self, layer, gdf, **kw):
-        if not calls:  # another dispatcher saves N2 just before our first save
+        if not calls:  # another dispatcher saves the whole layer (N2) just before our write
             calls.append(1)
             orders_now = orders.read_orders(ws)
             orders_now.loc[orders_now["order_id"] == "N2", "crew"] = "二班"
             real_save(self, layer, orders_now, expected_version=kw["expected_version"],
                       author="other", reason="crew")  # fmt: skip
-        return real_save(self, layer, gdf, **kw)
+        return real_save_rows(self, layer, gdf, **kw)
 
-    monkeypatch.setattr(GeoPackageStore, "save", save_after_someone_else)
+    # an update writes only its own rows (save_rows); the other writer's save lands first
+    monkeypatch.setattr(GeoPackageStore, "save_rows", save_after_someone_else)
     orders.update_order(ws, "N1", {"crew": "一班"}, author="me", reason="crew")
     monkeypatch.undo()
     got = orders.read_orders(ws).set_index("order_id")

@@ -721,3 +721,94 @@ def test_writer_killed_mid_save_leaves_last_good_version(ws: GeoPackageStore, tm
     assert_gdal_reads(ws.path, "grids", grids_v1())
     assert store.save("grids", grids_v2(), expected_version=1, author="a", reason="after") == 2
     assert_gdal_reads(ws.path, "grids", grids_v2())
+
+
+# --------------------------------------------------------------------------- #
+# partial writes: save_rows / read_rows
+
+
+def test_save_rows_writes_only_the_given_rows_as_a_full_save_would(tmp_path: Path):
+    def pts(rows: list[tuple]) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(
+            {
+                "pid": [r[0] for r in rows],
+                "name": [r[1] for r in rows],
+                "n": [r[2] for r in rows],
+                "eta_s": [r[3] for r in rows],
+                "when": pd.to_datetime([r[4] for r in rows], utc=True),
+            },
+            geometry=[Point(r[5], r[6]) for r in rows],
+            crs="EPSG:4326",
+        )
+
+    p1 = ("P1", "甲", 1, 60.5, "2026-11-01T01:00:00Z", 116.50, 27.20)
+    p2 = ("P2", "乙", 2, np.nan, "2026-11-01T02:00:00Z", 116.51, 27.21)
+    p3 = ("P3", "丙", 3, 120.0, None, 116.52, 27.22)
+    p2b = ("P2", "乙改", 2, 90.0, "2026-11-01T02:00:00Z", 116.51, 27.21)  # name, eta changed
+    p4 = ("P4", "丁", 4, 30.0, "2026-11-02T03:00:00Z", 116.60, 27.30)  # new, beyond the extent
+    v1 = pts([p1, p2, p3])
+    store = GeoPackageStore.create(
+        tmp_path / "a.gpkg", {"pts": v1}, keys={"pts": "pid"}, author="甲", reason="v1"
+    )
+    copy = tmp_path / "copy.gpkg"
+    copy.write_bytes(store.path.read_bytes())
+
+    # P1 given unchanged, P2 changed, P4 new; P3 not given: it stays
+    v = store.save_rows("pts", pts([p1, p2b, p4]), expected_version=1, author="乙", reason="r")
+    assert v == 2
+    got = store.read("pts")
+    assert_same_content(got, pts([p1, p2b, p3, p4]), key="pid")
+    assert got["version"].tolist() == [1, 2, 1, 2]  # the version each row last changed in
+    assert_same_content(store.read("pts", version=1), v1, key="pid")
+    versions = store.list_versions("pts").set_index("version")
+    assert versions.loc[2, ["n_rows", "n_added", "n_changed", "n_removed"]].tolist() == [4, 1, 1, 0]
+    assert versions.loc[2, "parent_version"] == 1 and versions.loc[2, "author"] == "乙"
+    history = store.row_history("pts", "P2")
+    assert history["version"].tolist() == [1, 2]
+    assert history["superseded_in"].tolist() == [2, pd.NA]
+    assert history["name"].tolist() == ["乙", "乙改"]
+    assert len(store.row_history("pts", "P1")) == 1  # unchanged: no new history row
+    assert_gdal_reads(store.path, "pts", pts([p1, p2b, p3, p4]), key="pid")
+    con = sqlite3.connect(store.path)
+    sql = "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'pts'"
+    extent = con.execute(sql).fetchone()
+    con.close()
+    assert extent == (116.50, 27.20, 116.60, 27.30)  # grown to hold P4
+
+    # the same content saved whole on a copy records the same counts and checksum
+    full = GeoPackageStore.open(copy)
+    full.save("pts", pts([p1, p2b, p3, p4]), expected_version=1, author="乙", reason="r")
+    cols = ["n_rows", "n_added", "n_changed", "n_removed", "checksum"]
+    assert full.list_versions("pts")[cols].iloc[1].tolist() == versions.loc[2, cols].tolist()
+
+    # read_rows: by key or by another column, sorted by key
+    assert store.read_rows("pts", ["P4", "P1", "P9"])["pid"].tolist() == ["P1", "P4"]
+    assert store.read_rows("pts", ["丁", "乙改"], column="name")["pid"].tolist() == ["P2", "P4"]
+    assert len(store.read_rows("pts", [])) == 0
+    with pytest.raises(MissingColumnError, match="`column` 'nope'"):
+        store.read_rows("pts", ["x"], column="nope")
+
+    # a stale version or a bad row stores nothing, not even the good rows beside it
+    before = sha(store.path)
+    p5 = ("P5", "戊", 5, 1.0, None, 116.55, 27.25)
+    with pytest.raises(ConflictError, match="at version 2"):
+        store.save_rows("pts", pts([p5]), expected_version=1, author="a", reason="r")
+    bowtie = pts([p5, (*p5[:1], "己", *p5[2:])])
+    bowtie.loc[1, "pid"] = "P6"
+    bowtie.loc[1, "geometry"] = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    with pytest.raises(InvalidGeometryError, match="'P6'"):
+        store.save_rows("pts", bowtie, expected_version=2, author="a", reason="r")
+    with pytest.raises(DuplicateIdError):
+        store.save_rows("pts", pts([p5, p5]), expected_version=2, author="a", reason="r")
+    with pytest.raises(MissingColumnError, match="lacks columns \\['n'\\]"):
+        store.save_rows(
+            "pts", pts([p5]).drop(columns="n"), expected_version=2, author="a", reason="r"
+        )
+    bad_int = pts([p5, ("P7", "庚", 7, 1.0, None, 116.5, 27.2)])
+    bad_int["n"] = pd.Series([5, "七"], dtype=object)
+    with pytest.raises(InputError, match="column 'n'"):
+        store.save_rows("pts", bad_int, expected_version=2, author="a", reason="r")
+    with pytest.raises(InputError, match="`author`"):
+        store.save_rows("pts", pts([p5]), expected_version=2, author=" ", reason="r")
+    assert sha(store.path) == before
+    assert store.current_version("pts") == 2
