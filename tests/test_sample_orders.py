@@ -453,3 +453,26 @@ def test_a_workspace_without_service_levels_is_told_what_to_run(county, tmp_path
     with pytest.raises(NotFoundError, match=r"customer_access.*gridgeo run"):
         so.add_sample_orders(store)
     assert "work_orders" not in store.layers()
+
+
+def test_the_reports_recover_what_the_generator_put_in(orders):
+    """The product's own figures on the generated year: the per-grid delay and the peaks."""
+    from gridgeo.performance import service_figures
+    from gridgeo.watch import fault_peaks
+
+    # the year 2026 (January to November of the generated year)
+    figures = service_figures(orders, by="grid_t2", period="year", periods=["2026"])
+    figures = figures.set_index("grid_t2")
+    # actual travel = arrived - departed; the generator departs 20-45 % of the 5-minute turnout
+    # after dispatch (median 97.5 s) and arrives turnout + ETA x f (median f = 1) + the grid's
+    # delay + noise after dispatch: actual - predicted has median ~ 300 - 97.5 + delay
+    for grid, delay in DELAYS_MIN.items():
+        expected_s = TURNOUT_MIN * 60 - 97.5 + delay * 60
+        got = figures.loc[grid, "eta_diff_median_s"]
+        assert abs(got - expected_s) < 60, (grid, got, expected_s)
+    # the county's monthly faults: summer flagged as a seasonal peak, the off-season months not
+    peaks = fault_peaks(orders, grid_column="grid_t1", period="month").set_index("period")
+    for month in ("2026-07", "2026-08"):
+        assert peaks.loc[month, "peak"] and peaks.loc[month, "seasonal_peak"], month
+    for month in ("2026-03", "2026-05", "2026-06", "2026-09"):
+        assert not peaks.loc[month, "peak"], month
