@@ -1,14 +1,16 @@
-"""Dependencies shared by the routers: the settings, the workspace store, paging."""
+"""Dependencies shared by the routers: the settings, the workspace store, paging, the user."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 import gridgeo
+from api.security import USER_KEY
 from api.settings import Settings
 
 
@@ -24,6 +26,33 @@ def get_store(request: Request) -> gridgeo.GeoPackageStore:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[gridgeo.GeoPackageStore, Depends(get_store)]
+
+
+def get_current_user(request: Request) -> gridgeo.User:
+    """The logged-in user, put in the request by :class:`api.security.SecurityMiddleware`.
+
+    Routers limit grid roles to their grids with ``user.allows_grid(t1, t2, t3)``
+    and answer 404 (not 403) for rows outside them.
+    """
+    user = request.scope.get(USER_KEY)
+    if user is None:  # a public route asked for a user: it has none
+        msg = "需要登录 / log in first: POST /auth/login or send `Authorization: Bearer <token>`"
+        raise gridgeo.LoginError(msg)
+    return user
+
+
+CurrentUser = Annotated[gridgeo.User, Depends(get_current_user)]
+
+GRID_TIER_COLUMNS = ("grid_t1", "grid_t2", "grid_t3")
+
+
+def allowed_rows(user: gridgeo.User, frame: Any) -> Any:
+    """A boolean array: the rows of ``frame`` (with ``grid_t1..3``) that ``user`` may see
+    (all for roles not limited to grids)."""
+    if user.role not in gridgeo.GRID_ROLES:
+        return np.ones(len(frame), dtype=bool)
+    columns = [c for c in GRID_TIER_COLUMNS if c in frame.columns]
+    return frame[columns].astype(str).isin(list(user.grids)).any(axis=1).to_numpy()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # Looked up along the exception's MRO, so the most specific class wins.
 STATUS_CODES: dict[type[gridgeo.GridGeoError], int] = {
+    gridgeo.LoginLockedError: 429,
+    gridgeo.LoginError: 401,
     gridgeo.GridTopologyError: 422,
     gridgeo.NotFoundError: 404,
     gridgeo.ConflictError: 409,
@@ -34,9 +36,12 @@ STATUS_CODES: dict[type[gridgeo.GridGeoError], int] = {
 INTERNAL_ERROR_DETAIL = "internal server error; the error was logged for the administrator"
 ERROR_MEANINGS = {
     400: "bad input: `detail` names the field and the fix",
+    401: "not logged in, or a wrong, expired or disabled login (see `WWW-Authenticate`)",
+    403: "the role may not use this route, or a cookie write lacks its CSRF token",
     404: "not found: `detail` says how to list what exists",
     409: "conflict: already stored, or changed meanwhile",
     422: "invalid request: `errors` lists the fields",
+    429: "too many failed logins: wait `Retry-After` seconds",
 }
 
 
@@ -73,7 +78,12 @@ async def _gridgeo_error(request: Request, exc: Exception) -> JSONResponse:
         body["problems"] = to_jsonable(exc.problems)
     if isinstance(exc, gridgeo.OrderRowsError):  # the row-error table, one dict per row
         body["errors"] = records(exc.errors)
-    return JSONResponse(body, status_code=status_for(exc))
+    headers = None
+    if isinstance(exc, gridgeo.LoginLockedError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    elif isinstance(exc, gridgeo.LoginError):
+        headers = {"WWW-Authenticate": 'Bearer realm="gridgeo"'}
+    return JSONResponse(body, status_code=status_for(exc), headers=headers)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 import gridgeo
 from api.errors import register_error_handlers
-from api.routers import customers, dispatch, grids, health, kpis, orders, plan, service
+from api.routers import admin as admin_router
+from api.routers import auth as auth_router
+from api.routers import customers, dispatch, docs, grids, health, kpis, orders, plan, service
+from api.security import SecurityMiddleware
 from api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,10 +63,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="gridgeo",
         version=gridgeo.__version__,
         summary="Grid-based power supply service (供电服务网格化管理) for a county.",
+        docs_url=None,  # /docs and /redoc come from api.routers.docs, on vendored assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
+    gridgeo.ensure_user_tables(store)  # users, sessions, audit: created on first start
     register_error_handlers(app)
-    for module in (health, grids, customers, kpis, dispatch, plan, orders, service):
+    # every route needs a login and a role (api.security.POLICY); every write is audited
+    app.add_middleware(SecurityMiddleware)
+    for module in (auth_router, admin_router):
         app.include_router(module.router)
+    for module in (health, grids, customers, kpis, dispatch, plan, orders, service, docs):
+        app.include_router(module.router)
+    app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
     return app

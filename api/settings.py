@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PAGE = 100
 DEFAULT_MAX_PAGE = 1000
+DEFAULT_SESSION_HOURS = 12.0
+DEFAULT_TOKEN_DAYS = 30.0
+DEFAULT_AUTH_CACHE_S = 5.0
 
 
 class Settings(BaseSettings):
@@ -27,6 +30,18 @@ class Settings(BaseSettings):
         Largest ``limit`` a paged endpoint accepts (``GRIDGEO_MAX_PAGE``).
     default_page
         ``limit`` when the request gives none (``GRIDGEO_DEFAULT_PAGE``).
+    session_hours
+        How long a page login lasts (``GRIDGEO_SESSION_HOURS``).
+    token_days
+        How long a token from ``POST /auth/token`` lasts (``GRIDGEO_TOKEN_DAYS``).
+    cookie_secure
+        Mark the session cookie ``Secure`` (``GRIDGEO_COOKIE_SECURE``); unset: when
+        the request came by https (behind a proxy, run uvicorn with
+        ``--proxy-headers`` so that it knows).
+    auth_cache_s
+        How long a checked token is kept in memory (``GRIDGEO_AUTH_CACHE_S``; 0: read
+        the workspace on every request). A user disabled or a session ended through
+        another worker or the CLI is refused after at most this long.
     """
 
     model_config = SettingsConfigDict(env_prefix="GRIDGEO_", extra="ignore")
@@ -34,3 +49,7 @@ class Settings(BaseSettings):
     workspace: Path
     max_page: int = Field(default=DEFAULT_MAX_PAGE, ge=1)
     default_page: int = Field(default=DEFAULT_PAGE, ge=1)
+    session_hours: float = Field(default=DEFAULT_SESSION_HOURS, gt=0, le=24 * 30)
+    token_days: float = Field(default=DEFAULT_TOKEN_DAYS, gt=0, le=366)
+    cookie_secure: bool | None = None
+    auth_cache_s: float = Field(default=DEFAULT_AUTH_CACHE_S, ge=0, le=300)

@@ -100,7 +100,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridgeo.errors import InputError, MissingColumnError, NotFoundError
+from gridgeo._validate import check_columns
+from gridgeo.errors import InputError, NotFoundError
 from gridgeo.orders import ORDER_COLUMNS, REPEAT_WINDOW_DAYS, TIME_COLUMNS, TIMEZONE
 from gridgeo.store import GeoPackageStore
 
@@ -225,13 +226,6 @@ def supply_grid_delays(grids: pd.DataFrame) -> dict[str, float]:
     """The default extra delay (minutes) per tier-2 grid: :data:`DELAY_CYCLE_MIN` in id order."""
     ids = sorted(grids.loc[grids["tier"].astype(int) == 2, "grid_id"].astype(str))
     return {g: DELAY_CYCLE_MIN[i % len(DELAY_CYCLE_MIN)] for i, g in enumerate(ids)}
-
-
-def _need(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        msg = f"`{what}` lacks column(s) {missing!r}: pass the workspace's {what} layer."
-        raise MissingColumnError(msg)
 
 
 def _choice(
@@ -482,11 +476,14 @@ def generate_work_orders(
     InputError
         If no customer can report orders (none with a village, grid and repair ETA).
     """
-    _need(customers, _CUSTOMER_COLUMNS, "customers")
-    _need(access, _ACCESS_COLUMNS, "customer_access")
-    _need(grids, ("grid_id", "tier"), "grids")
-    _need(repair_stations, ("station_id",), "repair_stations")
-    _need(villages, ("village_code",), "villages")
+    for frame, columns, what in (
+        (customers, _CUSTOMER_COLUMNS, "customers"),
+        (access, _ACCESS_COLUMNS, "customer_access"),
+        (grids, ("grid_id", "tier"), "grids"),
+        (repair_stations, ("station_id",), "repair_stations"),
+        (villages, ("village_code",), "villages"),
+    ):
+        check_columns(frame, columns, what, fix=f"pass the workspace's {what} layer")
     rng = np.random.default_rng(seed)
     cust, vill = _customer_table(customers, access, grids, villages, rng)
     if cust.empty:

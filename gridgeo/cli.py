@@ -1520,6 +1520,112 @@ def _add_order_field_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-time", help="是否一次办结: 是/否")
 
 
+def _cmd_users_add(args: argparse.Namespace) -> int:
+    from gridgeo import users
+
+    store = _open_store(args.workspace)
+    grids = [g for g in (args.grids or "").split(",") if g.strip()]
+    user, password = users.add_user(
+        store, args.name, role=args.role, grids=grids, display_name=args.display_name
+    )
+    _print(
+        f"用户已添加 / user {user.username} added: {user.role} ({user.role_zh})"
+        + (f", 网格 grids {','.join(user.grids)}" if user.grids else ""),
+        f"初始密码 / password (shown once, only its hash is kept): {password}",
+    )
+    return 0
+
+
+def _cmd_users_list(args: argparse.Namespace) -> int:
+    from gridgeo import users
+
+    table = users.list_users(_open_store(args.workspace))
+    _print(
+        f"{len(table)} 个用户 / users",
+        f"  {'用户 user':<16s} {'姓名 name':<10s} {'角色 role':<22s} {'状态 state':<10s} "
+        "网格 grids",
+    )
+    for _, row in table.iterrows():
+        state = "停用 disabled" if row["disabled"] else "启用 active"
+        role = f"{row['role']} ({row['role_zh']})"
+        _print(
+            f"  {row['username']:<16s} {row['display_name']:<10s} {role:<22s} {state:<10s} "
+            f"{row['grids'] or '-'}"
+        )
+    return 0
+
+
+def _cmd_users_disable(args: argparse.Namespace) -> int:
+    from gridgeo import users
+
+    user = users.update_user(_open_store(args.workspace), args.name, disabled=True)
+    _print(f"用户已停用 / user {user.username} disabled: their sessions and tokens are ended")
+    return 0
+
+
+def _cmd_users_reset(args: argparse.Namespace) -> int:
+    from gridgeo import users
+
+    password = users.reset_password(_open_store(args.workspace), args.name)
+    _print(f"密码已重置 / new password for {args.name} (shown once; sessions ended): {password}")
+    return 0
+
+
+def _cmd_users_token(args: argparse.Namespace) -> int:
+    from gridgeo import users
+
+    if not args.days > 0:
+        msg = f"--days {args.days!r} must be a positive number of days, e.g. --days 30"
+        raise _user_error(msg)
+    session = users.start_session(
+        _open_store(args.workspace), args.name, kind="token", lifetime_s=args.days * 86400
+    )
+    _print(
+        f"API 令牌 / token for {args.name}, valid until {session.expires_at} (shown once; "
+        "send it as `Authorization: Bearer <token>`):",
+        session.token,
+    )
+    return 0
+
+
+def _add_users_parser(sub: Any) -> None:
+    """``gridgeo users add|list|disable|reset|token``."""
+    from gridgeo.users import ROLES
+
+    roles = ", ".join(f"{code} {zh}" for code, zh in ROLES.items())
+    usr = sub.add_parser("users", help="用户与角色 users and roles of the web service")
+    usr_sub = usr.add_subparsers(dest="users_command", required=True)
+    add = usr_sub.add_parser(
+        "add",
+        help="添加用户 add a user (the password is generated and shown once)",
+        epilog="例 example:\n  gridgeo users add zhangsan --role grid_member "
+        "--grids T3-SUB02-01 --display-name 张三 --workspace ws.gpkg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add.add_argument("name", help="用户名 user name (letters, digits, . _ -)")
+    add.add_argument("--role", required=True, help=f"角色 role: {roles}")
+    add.add_argument("--grids", help="网格 grid ids a grid role looks after, comma-separated")
+    add.add_argument("--display-name", help="姓名 name shown, e.g. 张三")
+    add.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    add.set_defaults(func=_cmd_users_add)
+    lst = usr_sub.add_parser("list", help="列出用户 list the users")
+    lst.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    lst.set_defaults(func=_cmd_users_list)
+    for name, func, text in (
+        ("disable", _cmd_users_disable, "停用用户 disable a user (ends their sessions)"),
+        ("reset", _cmd_users_reset, "重置密码 give a user a new generated password"),
+    ):
+        cmd = usr_sub.add_parser(name, help=text)
+        cmd.add_argument("name", help="用户名 user name")
+        cmd.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+        cmd.set_defaults(func=func)
+    tok = usr_sub.add_parser("token", help="API 令牌 an API token for `Authorization: Bearer`")
+    tok.add_argument("name", help="用户名 user name")
+    tok.add_argument("--days", type=float, default=30.0, help="有效天数 days valid (default 30)")
+    tok.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    tok.set_defaults(func=_cmd_users_token)
+
+
 def _add_orders_parser(sub: Any) -> None:
     """``gridgeo orders import|create|update|list|show``."""
     raw = argparse.RawDescriptionHelpFormatter
@@ -2006,6 +2112,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsp.set_defaults(func=_cmd_dispatch)
 
     _add_orders_parser(sub)
+    _add_users_parser(sub)
 
     pln = sub.add_parser("plan", help="site new repair stations / payment points (选址)")
     pln.add_argument("--workspace", required=True)

@@ -45,10 +45,19 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from gridgeo._validate import check_columns, split_members
+from gridgeo._validate import column_text as _text
 from gridgeo.archive import CUSTOMER_LAYER, grid_of_customers, write_xlsx
-from gridgeo.errors import InputError, MissingColumnError, NotFoundError
-from gridgeo.orders import ORDER_LAYER, TIMEZONE, read_orders
-from gridgeo.performance import GRID_GROUPINGS, Grouping, parse_period, service_figures_by
+from gridgeo.errors import InputError, NotFoundError
+from gridgeo.orders import read_orders
+from gridgeo.performance import (
+    GRID_GROUPINGS,
+    Grouping,
+    last_full_period,
+    period_bounds,
+    period_labels,
+    service_figures_by,
+)
 from gridgeo.settings import DEFAULT_SETTINGS, ServiceSettings
 
 __all__ = [
@@ -171,30 +180,24 @@ def _check_targets(targets: Mapping[str, tuple[str, float]]) -> dict[str, tuple[
 
 
 def _previous_month(month: str) -> str:
-    _, start = parse_period(month, "month")
-    before = start - pd.Timedelta(days=1)
-    return f"{before.year}-{before.month:02d}"
+    start, _ = period_bounds(month, "month")
+    return str(period_labels(pd.Series([start - pd.Timedelta(days=1)]), "month").iloc[0])
 
 
-def last_full_month(when: pd.Timestamp) -> str:
-    """The last month that has ended by the end of the day of ``when`` (China's time zone):
-    the month of ``when`` if it is the month's last day, else the month before (the rule of
-    :func:`gridgeo.stars.last_full_week` for months). ``when`` without a zone is UTC."""
-    stamp = pd.Timestamp(when)
-    local = (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).tz_convert(TIMEZONE)
-    if (local + pd.Timedelta(days=1)).month != local.month:
-        return f"{local.year}-{local.month:02d}"
-    before = local.replace(day=1) - pd.Timedelta(days=1)
-    return f"{before.year}-{before.month:02d}"
+def last_full_month(when: pd.Timestamp | str) -> str:
+    """The last month that has ended by the end of the day of ``when`` in China's time zone
+    (:func:`gridgeo.performance.last_full_period` with ``"month"``): on 1 December,
+    November."""
+    return last_full_period(when, "month")
 
 
 def _members_of(grids: pd.DataFrame) -> pd.DataFrame:
-    """One row per (member, tier-3 grid) from the grids' ``members`` (names split on 、,;/)."""
+    """One row per (member, tier-3 grid) from the grids' ``members`` (names separated by
+    ``、``, or ``,`` ``;`` ``/`` in hand-made layers; the rule the stars use too)."""
     t3 = grids[pd.to_numeric(grids["tier"], errors="coerce") == 3]
-    members = t3["members"] if "members" in t3 else pd.Series("", index=t3.index)
-    names = members.fillna("").astype(str).str.split(r"[、,，;；/]")
+    names = split_members(_text(t3, "members"))
     pairs = pd.DataFrame({"grid_id": t3["grid_id"].astype(str), "member": names}).explode("member")
-    pairs["member"] = pairs["member"].fillna("").str.strip()
+    pairs["member"] = pairs["member"].fillna("")
     return pairs[pairs["member"] != ""].reset_index(drop=True)
 
 
@@ -239,9 +242,7 @@ def monthly_evaluation(
     previous = _previous_month(month)  # refuses a label that is not a month
     month = str(month).strip()
     checked = _check_targets(DEFAULT_TARGETS if targets is None else targets)
-    if "grid_id" not in grids or "tier" not in grids:
-        msg = "`grids` lacks `grid_id` or `tier`: pass the workspace's grids layer"
-        raise MissingColumnError(msg)
+    check_columns(grids, ("grid_id", "tier"), "grids", fix="pass the workspace's grids layer")
     tiers = pd.to_numeric(grids["tier"], errors="coerce")
     names = dict(zip(grids["grid_id"].astype(str), _text(grids, "name"), strict=True))
     pairs = _members_of(grids)
@@ -302,12 +303,6 @@ def monthly_evaluation(
         previous_orders=county_orders[1],
         orders_without_grid=county_orders[2],
     )
-
-
-def _text(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name not in frame:
-        return pd.Series("", index=frame.index, dtype=object)
-    return frame[name].astype(object).where(frame[name].notna(), "").astype(str)
 
 
 def _long_table(
@@ -554,14 +549,9 @@ def evaluate_workspace(
         If the workspace has no work orders (the message names ``gridgeo orders import``) or
         no grids (``gridgeo grids build``).
     """
+    orders = read_orders(store, required=True)
     layers = store.layers()
     name = getattr(getattr(store, "path", None), "name", "WORKSPACE")
-    if ORDER_LAYER not in layers:
-        msg = (
-            f"工作区没有工单 / the workspace has no work orders (`{ORDER_LAYER}`): import them "
-            f"first with `gridgeo orders import FILE --workspace {name}`"
-        )
-        raise NotFoundError(msg)
     if "grids" not in layers:
         msg = (
             "工作区没有网格 / the workspace has no grids: build them first with "
@@ -570,7 +560,7 @@ def evaluate_workspace(
         raise NotFoundError(msg)
     customers = store.read(CUSTOMER_LAYER) if CUSTOMER_LAYER in layers else None
     return monthly_evaluation(
-        read_orders(store),
+        orders,
         grids=store.read("grids"),
         customers=customers,
         month=month,

@@ -113,6 +113,7 @@ from gridgeo import geocode as _geocode
 from gridgeo import grids as _grids
 from gridgeo import io as _io
 from gridgeo import workspace as _workspace
+from gridgeo._validate import as_text  # free text as typed: stripped, no NFKC
 from gridgeo.errors import ConflictError, InputError, MissingColumnError, NotFoundError
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ __all__ = [
     "order_from_dispatch",
     "order_history",
     "order_status",
+    "order_times_utc",
     "orders_from_table",
     "parse_times",
     "read_orders",
@@ -324,6 +326,8 @@ _TEXT_COLUMNS = (
     "grid_t1", "grid_t2", "grid_t3", "town", "village", "station_id", "crew", "member",
     "fault_kind", "result", "satisfaction", "repeat_of",
 )  # fmt: skip
+# free text: stored and read as typed (stripped); NFKC is for codes, words and names only
+_FREE_TEXT_COLUMNS = ("address", "crew", "result")
 _STAMP_COLUMNS = (*TIME_COLUMNS, "outage_start", "outage_end")
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 _MEMBER_SPLIT = r"\s*[、,，;；/]\s*"
@@ -447,6 +451,48 @@ def parse_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         bad_distinct[~plain] = bad_rest
     out = distinct.iloc[codes].set_axis(values.index).astype("datetime64[ns, UTC]")
     return out, np.asarray(bad_distinct[codes], dtype=bool)
+
+
+def order_times_utc(values: pd.Series, column: str) -> pd.Series:
+    """A column of work-order times as timezone-aware UTC, by the one rule of times.
+
+    The rule: a time with a zone is that moment; a time without one (a naive datetime, or
+    text such as ``2026-11-03 14:20``) is China time (:data:`TIMEZONE`), as users type times
+    and exports write them. Stored orders always carry their zone (UTC). Text is read as
+    :func:`parse_times` reads it.
+
+    Parameters
+    ----------
+    values
+        Times: timezone-aware or naive datetimes, or text.
+    column
+        The column's name, for the message.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[ns, UTC]`` on the input's index, NaT where empty.
+
+    Raises
+    ------
+    InputError
+        If a value is given but is not a time (the message names the column and the value).
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        local = values.dt.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="NaT")
+        return local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    times, bad = parse_times(values)
+    if bad.any():
+        value = values.to_numpy(dtype=object)[np.flatnonzero(bad)[0]]
+        msg = (
+            f"时间列 {column} 无法读取 / column {column!r} holds a value that is not a time "
+            f"({value!r}): write it like 2026-11-23 08:05 (China time) or "
+            "2026-11-23T08:05:00+08:00"
+        )
+        raise InputError(msg)
+    return times
 
 
 def _parse_distinct_times(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -800,9 +846,11 @@ def orders_from_table(
         err.add(bad, field, col(field), "应为非负数 / must be a number >= 0")
         out[field] = np.where(bad, np.nan, num)
 
-    # plain text
-    for field in ("customer_id", "address", "crew", "member", "result"):
+    # plain text; free text (address, crew, result) is stored as typed, without NFKC
+    for field in ("customer_id", "member"):
         out[field] = col(field)
+    for field in _FREE_TEXT_COLUMNS:
+        out[field] = as_text(table[field]) if field in table.columns else col(field)
     out["customer_id"] = out["customer_id"].str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     station = col("station_id")
     if stations is not None and len(stations) and "name" in stations.columns:
@@ -1006,7 +1054,9 @@ def _as_layer(orders: pd.DataFrame) -> gpd.GeoDataFrame:
             if column in orders.columns
             else pd.Series([None] * len(orders), index=orders.index, dtype=object)
         )
-        if column in _TEXT_COLUMNS:
+        if column in _FREE_TEXT_COLUMNS:
+            data[column] = as_text(values).to_numpy(dtype=object)
+        elif column in _TEXT_COLUMNS:
             data[column] = _text(values).to_numpy(dtype=object)
         elif column in _STAMP_COLUMNS:
             when = pd.to_datetime(values, utc=True)
@@ -1594,6 +1644,7 @@ def read_orders(
     status: str | None = None,
     start: Any = None,
     end: Any = None,
+    required: bool = False,
 ) -> gpd.GeoDataFrame:
     """The stored work orders, filtered.
 
@@ -1608,14 +1659,32 @@ def read_orders(
     start, end
         Orders reported at or after ``start`` and before ``end`` (text in China time, or
         timezone-aware).
+    required
+        Refuse a workspace without work orders (no ``work_orders`` layer, or no order in
+        it), with the command that imports them; the jobs built on the records use this.
 
     Returns
     -------
     geopandas.GeoDataFrame
         :data:`ORDER_COLUMNS` and the point, sorted by ``order_id`` (empty if the workspace
-        has no orders yet).
+        has no orders yet and ``required`` is False).
+
+    Raises
+    ------
+    NotFoundError
+        If ``required`` and the workspace has no work orders.
+    InputError
+        If a filter is not valid.
     """
     orders, _ = _stored(store)
+    if required and orders.empty:
+        name = store.path.name
+        msg = (
+            f"工作区 {name!r} 没有工单 / workspace {name!r} has no work orders "
+            f"(`{ORDER_LAYER}` layer): import them first with "
+            f"`gridgeo orders import FILE --workspace {name}`"
+        )
+        raise NotFoundError(msg)
     keep = np.ones(len(orders), dtype=bool)
     if grid:
         keep &= (orders[["grid_t1", "grid_t2", "grid_t3"]] == str(grid)).any(axis=1).to_numpy()

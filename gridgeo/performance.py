@@ -21,6 +21,12 @@ Outages are the exception, see below. Without ``periods`` the result holds the p
 at least one order was reported or an outage ran; a requested period without any record has
 its counts at zero and every rate NaN (no records is not a perfect month).
 
+This module is the one reader of period labels for the service from records:
+:func:`parse_period` and :func:`period_bounds` read a label (start, and end exclusive),
+:func:`period_labels` gives the label of each time and :func:`last_full_period` the last
+period ended by a given day (the default month of the evaluation, week of the stars). Times
+are read by :func:`gridgeo.orders.order_times_utc`: a time without a zone is China time.
+
 Figures
 -------
 Times are differences of the recorded times, in seconds; medians and the 90th percentile use
@@ -111,9 +117,19 @@ from typing import Literal, TypeAlias, get_args
 import numpy as np
 import pandas as pd
 
+from gridgeo._validate import check_columns, column_flags
+from gridgeo._validate import column_text as _text
 from gridgeo.archive import NOT_LOCATED, grid_of_customers
-from gridgeo.errors import InputError, MissingColumnError
-from gridgeo.orders import ORDER_KINDS, ORDER_SOURCES, SATISFACTION, TIME_COLUMNS, TIMEZONE
+from gridgeo.errors import InputError
+from gridgeo.orders import (
+    ORDER_KINDS,
+    ORDER_SOURCES,
+    SATISFACTION,
+    TIME_COLUMNS,
+    TIMEZONE,
+    YES_NO_WORDS,
+    order_times_utc,
+)
 from gridgeo.settings import DEFAULT_SETTINGS, ServiceSettings, check_choice
 
 __all__ = [
@@ -123,7 +139,9 @@ __all__ = [
     "UNASSIGNED",
     "Grouping",
     "Period",
+    "last_full_period",
     "parse_period",
+    "period_bounds",
     "period_labels",
     "service_figures",
     "service_figures_by",
@@ -190,7 +208,6 @@ FIGURE_LABELS: dict[str, str] = {
 
 _NS_PER_S = 1_000_000_000
 _NS_PER_H = 3600 * _NS_PER_S
-_TRUE = {"true", "1", "yes", "y", "是", "t"}
 _LABEL_RE: dict[Period, re.Pattern[str]] = {
     "week": re.compile(r"^(\d{4})-W(\d{2})$"),
     "month": re.compile(r"^(\d{4})-(\d{2})$"),
@@ -205,19 +222,9 @@ REQUIRED_COLUMNS = ("kind", "reported_at")
 
 
 def _local_ns(values: pd.Series, name: str) -> np.ndarray:
-    """Times as naive China-local datetime64[ns] (NaT where missing)."""
-    if values.dtype.kind == "M" and getattr(values.dtype, "tz", None) is None:
-        msg = (
-            f"`{name}` has no time zone: work-order times are stored in UTC; read the orders "
-            "with `gridgeo.orders` or localise the column to UTC first."
-        )
-        raise InputError(msg)
-    try:
-        utc = pd.to_datetime(values, utc=True)
-    except (ValueError, TypeError) as exc:
-        msg = f"`{name}` holds values that are not times: fix the records of that column."
-        raise InputError(msg) from exc
-    local = utc.dt.tz_convert(TIMEZONE).dt.tz_localize(None)
+    """Times as naive China-local datetime64[ns] (NaT where missing), read by the one rule
+    of :func:`gridgeo.orders.order_times_utc` (naive times are China time)."""
+    local = order_times_utc(values, name).dt.tz_convert(TIMEZONE).dt.tz_localize(None)
     return local.to_numpy(dtype="datetime64[ns]")
 
 
@@ -306,13 +313,70 @@ def parse_period(label: str, period: Period | None = None) -> tuple[Period, pd.T
     raise InputError(msg)
 
 
+def period_bounds(label: str, period: Period | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The start and end (exclusive) of a period label, in China's time zone.
+
+    Parameters
+    ----------
+    label
+        A label :func:`parse_period` reads (``2026-W48``, ``2026-11``, ``2026-Q4``, ``2026``).
+    period
+        The kind the label must be, or None for any.
+
+    Returns
+    -------
+    tuple of pandas.Timestamp
+        The first moment of the period and the first moment of the next one, timezone-aware
+        in :data:`gridgeo.orders.TIMEZONE`.
+
+    Raises
+    ------
+    InputError
+        If the label is not a period (of kind ``period``).
+    """
+    kind, start = parse_period(label, period)
+    end = _next_start(start.tz_localize(None).to_datetime64(), kind)
+    return start, pd.Timestamp(end).tz_localize(TIMEZONE)
+
+
+def last_full_period(when: pd.Timestamp | str, period: Period) -> str:
+    """The label of the last period that has ended by the end of the day of ``when``.
+
+    The day is read in China's time zone (a time without a zone is China time, the rule of
+    :func:`gridgeo.orders.order_times_utc`): the period of ``when`` if ``when`` falls on its
+    last day, else the period before. On a Monday the last full week is the one that just
+    ended; on 1 December the last full month is November.
+
+    Parameters
+    ----------
+    when
+        A time.
+    period
+        One of :data:`PERIODS`.
+
+    Returns
+    -------
+    str
+        The period label, e.g. ``2026-W48`` or ``2026-11``.
+    """
+    check_choice(period, PERIODS, "period")
+    local = _local_ns(pd.Series([pd.Timestamp(when)]), "when")
+    if np.isnat(local[0]):
+        msg = f"`when` {when!r} is not a time; give a time such as 2026-11-30 08:00"
+        raise InputError(msg)
+    tomorrow = local.astype("datetime64[D]") + np.timedelta64(1, "D")
+    current = _period_start(tomorrow.astype("datetime64[ns]"), period)
+    before = current - np.timedelta64(1, "D")
+    return _label(_period_start(before, period)[0], period)
+
+
 def period_labels(times: pd.Series, period: Period = "month") -> pd.Series:
     """The period label of each time (China's time zone), on the same index.
 
     Parameters
     ----------
     times
-        Timezone-aware times (missing values give missing labels).
+        Times; a time without a zone is China time (missing values give missing labels).
     period
         One of :data:`PERIODS`.
 
@@ -332,27 +396,6 @@ def period_labels(times: pd.Series, period: Period = "month") -> pd.Series:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _flag(frame: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in frame:
-        return np.zeros(len(frame), dtype=bool)
-    values = frame[name]
-    if values.dtype.kind == "b":  # numpy bool, or pandas' nullable boolean (missing: False)
-        return values.to_numpy(dtype=bool, na_value=False)
-    text = values.astype("string").str.strip().str.lower()
-    return text.isin(_TRUE).fillna(False).to_numpy(dtype=bool)
-
-
-def _text(frame: pd.DataFrame, name: str) -> pd.Series:
-    """The column as stripped text ('' where missing), each distinct value stripped once."""
-    if name not in frame:
-        return pd.Series("", index=frame.index, dtype=object)
-    codes, uniques = pd.factorize(frame[name], use_na_sentinel=True)
-    clean = np.array(
-        [str(u).strip() for u in np.asarray(uniques, dtype=object)] + [""], dtype=object
-    )
-    return pd.Series(clean[codes], index=frame.index, dtype=object)
 
 
 def _number(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -401,7 +444,7 @@ def service_figures(
     orders
         Work orders with the columns of :data:`gridgeo.orders.ORDER_COLUMNS` (``kind`` and
         ``reported_at`` required; a missing optional column counts as empty). Times are
-        timezone-aware.
+        read by :func:`gridgeo.orders.order_times_utc` (without a zone: China time).
     customers
         The customers layer (grid tiers), or customers per group (a Series or mapping), or
         None: the denominator of the per-10,000 and reliability figures.
@@ -433,7 +476,7 @@ def service_figures(
     MissingColumnError
         If ``kind`` or ``reported_at`` is missing.
     InputError
-        If an option is not valid, a period label is not understood, a time has no time zone,
+        If an option is not valid, a period label is not understood, a time cannot be read,
         or an order has no ``reported_at``.
     """
     check_choice(by, GROUPINGS, "by")
@@ -527,13 +570,12 @@ def _prepare(
     as_of: pd.Timestamp | None,
     settings: ServiceSettings,
 ) -> _Rows:
-    missing = [c for c in REQUIRED_COLUMNS if c not in orders]
-    if missing:
-        msg = (
-            f"工单缺少列 / the work orders lack column(s) {missing!r}: read them from the "
-            "workspace's work_orders layer"
-        )
-        raise MissingColumnError(msg)
+    check_columns(
+        orders,
+        REQUIRED_COLUMNS,
+        "work orders",
+        fix="read them from the workspace's work_orders layer",
+    )
     n = len(orders)
     times = {
         name: (
@@ -568,7 +610,7 @@ def _prepare(
     o_end = times["outage_end"].copy()
     o_end[np.isnat(o_end)] = as_of_ns
     o_end = np.maximum(o_end, o_start)
-    planned = _flag(orders, "planned")
+    planned = column_flags(orders, "planned", YES_NO_WORDS)
 
     # the period calendar: requested, or every period from the first record to the last
     report_start = _period_start(reported, period)
@@ -638,7 +680,7 @@ def _prepare(
 
     # complaints and callbacks
     closed = ~np.isnat(times["closed_at"])
-    first_time = _flag(orders, "first_time")
+    first_time = column_flags(orders, "first_time", YES_NO_WORDS)
     repeat = (_text(orders, "repeat_of") != "").to_numpy()
     counts["complaints"] = is_complaint
     counts["complaints_closed"] = is_complaint & closed

@@ -857,14 +857,8 @@ def report_records(
     store = workspace if isinstance(workspace, GeoPackageStore) else GeoPackageStore.open(workspace)
     steps = _Steps(progress)
     t0 = steps.start("records")
-    latest = _orders.read_orders(store)["reported_at"].max()
+    latest = _orders.read_orders(store, required=True)["reported_at"].max()
     if month is None or week is None:
-        if pd.isna(latest):
-            msg = (
-                f"工单为空 / the work orders of {store.path.name!r} are empty: import them with "
-                f"`gridgeo orders import FILE --workspace {store.path}`"
-            )
-            raise NotFoundError(msg)
         # the last month and week that have ended, by the clock and in the records
         now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
         month = month or min(_evaluation.last_full_month(now), _evaluation.last_full_month(latest))

@@ -1,7 +1,8 @@
 """服务之星: the grid members of one week ranked by a transparent score from the records.
 
 Every grid member (网格员) named in the ``members`` column of the grids layer (names separated
-by ``、``) is one person of the ranking, keyed by name and grid id. The week is an ISO week
+by ``、``, or by ``,`` ``;`` ``/`` in hand-made layers, as the monthly evaluation reads them) is
+one person of the ranking, keyed by name and grid id. The week is an ISO week
 (``2026-W48``) in China's time zone (:data:`gridgeo.orders.TIMEZONE`), Monday 00:00 to the next
 Monday 00:00; an order belongs to the week in which it was reported (``reported_at``, 受理时间),
 a visit to the week in which it was done (``done_at``). Without a week given, a workspace is
@@ -55,10 +56,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridgeo.errors import EmptyDataError, InputError, MissingColumnError, NotFoundError
-from gridgeo.orders import ORDER_LAYER, TIMEZONE, read_orders
-from gridgeo.performance import parse_period
-from gridgeo.roster import MEMBER_SEPARATOR
+from gridgeo._validate import as_text as _text
+from gridgeo._validate import check_columns, column_flags, split_members
+from gridgeo.errors import InputError, NotFoundError
+from gridgeo.orders import YES_NO_WORDS, order_times_utc, read_orders
+from gridgeo.performance import last_full_period, period_bounds
 from gridgeo.settings import DEFAULT_SETTINGS, ServiceSettings
 
 __all__ = [
@@ -67,11 +69,7 @@ __all__ = [
     "VISITS_LAYER",
     "StarsResult",
     "last_full_week",
-    "order_times",
-    "parse_week",
-    "read_work_orders",
     "service_stars",
-    "week_of",
     "workspace_stars",
 ]
 
@@ -116,100 +114,11 @@ _STAR_ORDER_COLUMNS = (
 _FIGURE_KINDS = {"fault": "repairs", "complaint": "complaints", "consultation": "consultations"}
 
 
-def parse_week(week: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The start (Monday 00:00) and end (next Monday 00:00) of an ISO week in China's time zone.
-
-    Parameters
-    ----------
-    week
-        ``YYYY-Www``, e.g. ``2026-W48`` (read by :func:`gridgeo.performance.parse_period`).
-
-    Returns
-    -------
-    tuple of pandas.Timestamp
-        Start and end, timezone-aware in :data:`gridgeo.orders.TIMEZONE`.
-
-    Raises
-    ------
-    InputError
-        If ``week`` is not an ISO week that exists.
-    """
-    _, start = parse_period(week, "week")
-    return start, start + pd.Timedelta(days=7)
-
-
-def week_of(when: pd.Timestamp) -> str:
-    """The ISO week (``2026-W48``) of a time, in China's time zone."""
-    local = pd.Timestamp(when)
-    local = local.tz_localize("UTC") if local.tzinfo is None else local
-    year, number, _ = local.tz_convert(TIMEZONE).isocalendar()
-    return f"{year}-W{number:02d}"
-
-
-def last_full_week(when: pd.Timestamp) -> str:
-    """The last ISO week that has ended by the end of the day of ``when`` (China's time zone):
-    the week of ``when`` if it is a Sunday, else the week before. A Monday ranks the week that
-    just ended, not the one day of the new week."""
-    local = pd.Timestamp(when)
-    local = (local.tz_localize("UTC") if local.tzinfo is None else local).tz_convert(TIMEZONE)
-    return week_of(local if local.day_of_week == 6 else local - pd.Timedelta(days=7))
-
-
-def order_times(frame: pd.DataFrame, column: str, *, table: str = "orders") -> pd.Series:
-    """A time column as timezone-aware UTC (NaT where empty).
-
-    Times are stored in UTC; naive times are read as UTC, text is parsed (ISO 8601).
-
-    Raises
-    ------
-    InputError
-        If some values are not times (the message names the column and a value).
-    """
-    values = frame[column]
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
-    text = values.where(values.notna() & (values.astype(str).str.strip() != ""), None)
-    try:
-        return pd.to_datetime(text, utc=True, format="ISO8601")
-    except (ValueError, TypeError) as exc:
-        bad = next(
-            (v for v in text.dropna() if pd.isna(pd.to_datetime(v, errors="coerce", utc=True))),
-            None,
-        )
-        msg = (
-            f"{table} 的时间列 {column} 无法读取 / column {column!r} of the {table} holds a "
-            f"value that is not a time ({bad!r}): write times as ISO 8601 with their zone, "
-            "e.g. 2026-11-23T08:05:00+08:00"
-        )
-        raise InputError(msg) from exc
-
-
-def read_work_orders(store: Any) -> pd.DataFrame:
-    """The current work orders of a workspace (:func:`gridgeo.orders.read_orders`), refused
-    with the command that imports them when the workspace has none.
-
-    Raises
-    ------
-    NotFoundError
-        If the workspace has no work orders (the message says how to import them).
-    """
-    if ORDER_LAYER not in store.layers():
-        name = store.path.name
-        msg = (
-            f"工作区 {name!r} 没有工单 / workspace {name!r} has no `{ORDER_LAYER}` layer: "
-            f"import the work orders first with `gridgeo orders import FILE --workspace {name}`"
-        )
-        raise NotFoundError(msg)
-    return pd.DataFrame(read_orders(store))
-
-
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
-    missing = [c for c in columns if c not in frame]
-    if missing:
-        msg = f"{table} 缺少列 / the {table} lack column(s) {missing!r}"
-        raise MissingColumnError(msg)
+def last_full_week(when: pd.Timestamp | str) -> str:
+    """The last ISO week that has ended by the end of the day of ``when`` in China's time zone
+    (:func:`gridgeo.performance.last_full_period` with ``"week"``): on a Monday, the week
+    that just ended, not the one day of the new week."""
+    return last_full_period(when, "week")
 
 
 def _check_weights(weights: Mapping[str, float]) -> dict[str, float]:
@@ -230,19 +139,15 @@ def _check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
-def _text(values: pd.Series) -> pd.Series:
-    return values.fillna("").astype(str).str.strip()
-
-
 def _persons(grids: pd.DataFrame) -> pd.DataFrame:
     """One row per (member, grid_id) from the grids' ``members`` column."""
-    _require(grids, ("grid_id", "members"), "grids")
+    check_columns(grids, ("grid_id", "members"), "grids")
     names = grids["name"] if "name" in grids else grids["grid_id"]
     table = pd.DataFrame(
         {
             "grid_id": _text(grids["grid_id"]).to_numpy(),
             "grid_name": _text(names).to_numpy(),
-            "member": _text(grids["members"]).str.split(MEMBER_SEPARATOR).to_numpy(),
+            "member": split_members(grids["members"]).to_numpy(),
         }
     ).explode("member")
     table["member"] = _text(table["member"])
@@ -409,7 +314,8 @@ def service_stars(
     orders
         Work orders with the columns of :data:`gridgeo.orders.ORDER_COLUMNS` (at least
         ``order_id``, ``kind``, ``reported_at``, ``arrived_at``, ``member``, ``satisfaction``,
-        ``first_time`` and ``grid_t1``..``grid_t3``); times timezone-aware (UTC).
+        ``first_time`` and ``grid_t1``..``grid_t3``); times as
+        :func:`gridgeo.orders.order_times_utc` reads them (without a zone: China time).
     week
         The ISO week, ``YYYY-Www`` (e.g. ``2026-W48``), in China's time zone.
     grids
@@ -436,17 +342,17 @@ def service_stars(
     MissingColumnError
         If ``orders``, ``grids`` or ``visits`` lacks a column used.
     """
-    start, end = parse_week(week)
+    start, end = period_bounds(week, "week")
     points = _check_weights(weights)
-    _require(orders, _STAR_ORDER_COLUMNS, "work orders")
+    check_columns(orders, _STAR_ORDER_COLUMNS, "work orders")
     persons = _persons(grids)
     notes: list[str] = []
     orders = orders.reset_index(drop=True)  # one row per label: flags and people align
 
-    reported = order_times(orders, "reported_at", table="work orders")
+    reported = order_times_utc(orders["reported_at"], "reported_at")
     in_week = orders[((reported >= start) & (reported < end)).to_numpy()]
     reported = reported[in_week.index]
-    arrived = order_times(in_week, "arrived_at", table="work orders")
+    arrived = order_times_utc(in_week["arrived_at"], "arrived_at")
     kind = _text(in_week["kind"])
     handled = ~kind.isin(_ABOUT_MEMBER)
     on_time = (
@@ -454,9 +360,9 @@ def service_stars(
         & arrived.notna()
         & ((arrived - reported).dt.total_seconds() <= settings.repair_limit_s)
     )
-    # True, 1 or numpy's True; missing (None, NaN, pd.NA) and anything else is not first-time
-    first = in_week["first_time"].map(
-        lambda v: v is True or v is np.True_ or (not pd.isna(v) and v == 1)
+    # True, 1 or a yes word; missing (None, NaN, pd.NA) and anything else is not first-time
+    first = pd.Series(
+        column_flags(in_week, "first_time", YES_NO_WORDS), index=in_week.index, dtype=bool
     )
     satisfaction = _text(in_week["satisfaction"])
     flags = pd.DataFrame(
@@ -494,8 +400,8 @@ def service_stars(
         counts["visit"] = 0
         notes.append("走访记录尚未接入，走访计 0 分 / no visit records yet: visits count 0 points")
     else:
-        _require(visits, ("member", "done_at"), "visits")
-        done = order_times(visits, "done_at", table="visits")
+        check_columns(visits, ("member", "done_at"), "visits")
+        done = order_times_utc(visits["done_at"], "done_at")
         week_visits = visits.reset_index(drop=True)[((done >= start) & (done < end)).to_numpy()]
         who, v_unknown, v_ambiguous = _attribute(week_visits, persons, ("grid_id",))
         counts["visit"] = (
@@ -585,11 +491,10 @@ def workspace_stars(
     Raises
     ------
     NotFoundError
-        If the workspace has no work orders or no grids.
-    EmptyDataError
-        If no week is given and there are no orders to take it from.
+        If the workspace has no work orders (:func:`gridgeo.orders.read_orders` with
+        ``required``) or no grids.
     """
-    orders = read_work_orders(store)
+    orders = pd.DataFrame(read_orders(store, required=True))
     layers = store.layers()
     if "grids" not in layers:
         msg = (
@@ -598,14 +503,7 @@ def workspace_stars(
         )
         raise NotFoundError(msg)
     if week is None:
-        latest = order_times(orders, "reported_at", table="work orders").max()
-        if pd.isna(latest):
-            msg = (
-                f"工单为空 / the work orders of {store.path.name!r} are empty: "
-                "pass the week with --week 2026-W48"
-            )
-            raise EmptyDataError(msg)
-        week = last_full_week(latest)
+        week = last_full_week(order_times_utc(orders["reported_at"], "reported_at").max())
     visits = pd.DataFrame(store.read(VISITS_LAYER)) if VISITS_LAYER in layers else None
     grids = pd.DataFrame(store.read("grids"))
     return service_stars(orders, week=week, grids=grids, visits=visits, settings=settings)

@@ -38,7 +38,10 @@ fault orders of one month (or of all records):
   least ``rate_factor`` (default 1.5) times the county's rate over the same orders
   (all fault orders / all customers × 1,000);
 - **slow arrivals** (实际到达慢): the median of ``arrived_at − reported_at`` over its fault
-  orders with an arrival is above ``repair_limit_s``.
+  orders with an arrival is above ``repair_limit_s``, and at least ``min_arrivals`` (default
+  3) of its faults have an arrival: one or two late arrivals are not a pattern, so below
+  that the unit is never claimed slow (it may still be listed for weak reach and many
+  faults).
 
 A unit is on the watch list (重点巡查) when its reach is weak **and** it has many faults or slow
 arrivals. The list is ranked by the number of conditions met (more first), then faults per
@@ -58,11 +61,12 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from gridgeo.errors import InputError, MissingColumnError, NotFoundError
-from gridgeo.orders import TIMEZONE
-from gridgeo.performance import parse_period
+from gridgeo._validate import as_text as _text
+from gridgeo._validate import check_columns
+from gridgeo.errors import InputError, NotFoundError
+from gridgeo.orders import order_times_utc, read_orders
+from gridgeo.performance import period_bounds, period_labels
 from gridgeo.settings import DEFAULT_SETTINGS, ServiceSettings, check_choice
-from gridgeo.stars import order_times, parse_week, read_work_orders, week_of
 from gridgeo.workspace import ACCESS_LAYER, CUSTOMERS_LAYER, read_access
 
 __all__ = [
@@ -75,7 +79,6 @@ __all__ = [
     "Season",
     "WatchResult",
     "fault_peaks",
-    "parse_month",
     "spring_festival_season",
     "watch_list",
     "workspace_watch",
@@ -195,47 +198,16 @@ _RANK_KEYS = [
 ]
 
 
-def parse_month(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """The start and end (first day of the next month) of ``YYYY-MM`` in China's time zone
-    (read by :func:`gridgeo.performance.parse_period`).
-
-    Raises
-    ------
-    InputError
-        If ``month`` is not a month such as ``2026-11``.
-    """
-    _, start = parse_period(month, "month")
-    return start, (start.tz_localize(None) + pd.offsets.MonthBegin(1)).tz_localize(TIMEZONE)
-
-
-def _require(frame: pd.DataFrame, columns: tuple[str, ...], table: str) -> None:
-    missing = [c for c in columns if c not in frame]
-    if missing:
-        msg = f"{table} 缺少列 / the {table} lack column(s) {missing!r}"
-        raise MissingColumnError(msg)
-
-
-def _text(values: pd.Series) -> pd.Series:
-    return values.fillna("").astype(str).str.strip()
-
-
 def _faults(orders: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """The fault orders and their reported times (UTC)."""
-    _require(orders, ("kind", "reported_at"), "work orders")
+    check_columns(orders, ("kind", "reported_at"), "work orders")
     orders = orders.reset_index(drop=True)  # one row per label: times and rows align
     faults = orders[_text(orders["kind"]).to_numpy() == "fault"]
-    return faults, order_times(faults, "reported_at", table="work orders")
-
-
-def _period_starts(local_days: pd.DatetimeIndex, period: Period) -> pd.DatetimeIndex:
-    if period == "month":
-        return local_days.to_period("M").to_timestamp()
-    return local_days - pd.to_timedelta(local_days.day_of_week, unit="D")
+    return faults, order_times_utc(faults["reported_at"], "reported_at")
 
 
 def _period_bound(label: str, period: Period) -> pd.Timestamp:
-    start = parse_month(label)[0] if period == "month" else parse_week(label)[0]
-    return start.tz_localize(None)
+    return period_bounds(label, period)[0].tz_localize(None)
 
 
 def fault_peaks(
@@ -289,10 +261,11 @@ def fault_peaks(
             f"{peak_factor!r} and {min_faults!r}"
         )
         raise InputError(msg)
-    _require(orders, (grid_column,), "work orders")
+    check_columns(orders, (grid_column,), "work orders")
     faults, reported = _faults(orders)
-    local = pd.DatetimeIndex(reported.dt.tz_convert(TIMEZONE).dt.tz_localize(None))
-    starts = _period_starts(local.normalize(), period)
+    fault_labels = period_labels(reported, period)
+    first_day = {label: _period_bound(label, period) for label in fault_labels.dropna().unique()}
+    starts = pd.DatetimeIndex(pd.to_datetime(fault_labels.map(first_day)))
     grid = _text(faults[grid_column]).to_numpy()
     keep = (grid != "") & ~pd.isna(starts)
     counted = pd.DataFrame({"grid_id": grid[keep], "start": starts[keep]})
@@ -304,11 +277,11 @@ def fault_peaks(
         return pd.DataFrame(columns=[*columns, "seasonal_peak"])
     freq = "MS" if period == "month" else "7D"
     all_starts = pd.date_range(first, last, freq=freq)
-    labels, season_labels = [], []
+    labels = period_labels(pd.Series(all_starts), period).tolist()  # naive: China time
+    season_labels = []
     for day in all_starts:
         stop = day + (pd.offsets.MonthBegin(1) if period == "month" else pd.Timedelta(days=7))
         days = pd.date_range(day, stop - pd.Timedelta(days=1), freq="D")
-        labels.append(day.strftime("%Y-%m") if period == "month" else week_of(day))
         season_labels.append("、".join(s.label for s in seasons.values() if s.contains(days).any()))
     grids = sorted(set(counted["grid_id"]))
     index = pd.MultiIndex.from_product([grids, all_starts], names=["grid_id", "start"])
@@ -375,6 +348,7 @@ def watch_list(
     weak_share: float = 0.2,
     rate_factor: float = 1.5,
     min_faults: int = 2,
+    min_arrivals: int = 3,
     all_units: bool = False,
 ) -> pd.DataFrame:
     """The grids and villages to patrol (重点巡查), ranked, with their reasons.
@@ -395,6 +369,8 @@ def watch_list(
         The repair promise ``repair_limit_s``.
     weak_share, rate_factor, min_faults
         The thresholds of the module docstring.
+    min_arrivals
+        The fewest fault orders with an arrival on which slow arrivals are claimed (default 3).
     all_units
         Return every grid and village (``watch`` says which are on the list), not only the
         list.
@@ -418,18 +394,22 @@ def watch_list(
             f"{weak_share!r}, {rate_factor!r}, {min_faults!r}"
         )
         raise InputError(msg)
-    _require(
+    whole = isinstance(min_arrivals, int | np.integer) and not isinstance(min_arrivals, bool)
+    if not whole or min_arrivals < 1:
+        msg = f"`min_arrivals` must be a whole number >= 1, got {min_arrivals!r}"
+        raise InputError(msg)
+    check_columns(
         customers,
         ("customer_id", "grid_t3", "town", "village", "repair_ok", "repair_eta_s"),
         "customers",
     )
-    _require(orders, ("arrived_at", "grid_t3", "town", "village"), "work orders")
+    check_columns(orders, ("arrived_at", "grid_t3", "town", "village"), "work orders")
     faults, reported = _faults(orders)
     if month is not None:
-        first, stop = parse_month(month)
+        first, stop = period_bounds(month, "month")
         inside = ((reported >= first) & (reported < stop)).to_numpy()
         faults, reported = faults[inside], reported[inside]
-    arrived = order_times(faults, "arrived_at", table="work orders")
+    arrived = order_times_utc(faults["arrived_at"], "arrived_at")
     waits = (arrived - reported).dt.total_seconds()
     limit = settings.repair_limit_s
 
@@ -484,7 +464,9 @@ def watch_list(
     table["many_faults"] = (table["faults"] >= min_faults) & (
         table["faults_per_1000"] >= rate_factor * county_rate
     )
-    table["slow_arrivals"] = table["median_arrival_s"] > limit
+    table["slow_arrivals"] = (table["arrivals"] >= min_arrivals) & (
+        table["median_arrival_s"] > limit
+    )
     table["watch"] = table["weak_reach"] & (table["many_faults"] | table["slow_arrivals"])
     conditions = table[["weak_reach", "many_faults", "slow_arrivals"]].sum(axis=1)
     table["_conditions"] = conditions
@@ -595,7 +577,7 @@ def workspace_watch(
         If the workspace has no work orders, customers or stored access (the message says
         which command makes them).
     """
-    orders = read_work_orders(store)
+    orders = pd.DataFrame(read_orders(store, required=True))
     layers = store.layers()
     name = store.path.name
     if CUSTOMERS_LAYER not in layers:

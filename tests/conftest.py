@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# headless Chromium fixtures (chromium, offline_page, screenshot, ...) for every test folder
+pytest_plugins = ("browserharness",)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "tests" / "data"  # test beds (tests/data/README.md)
 JIANGXI_DIR = REPO_ROOT / "sample_data" / "jiangxi"  # product data (its README.md)
@@ -43,3 +46,12 @@ def nanfeng_gazetteer() -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing from the repository")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace GeoPackage of ``gridgeo demo``, built once per session; never write to it
+    (the API and browser tests copy it or serve it read-only)."""
+    from liveserver import build_demo_workspace
+
+    return build_demo_workspace(tmp_path_factory.mktemp("demo"))

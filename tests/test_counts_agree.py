@@ -235,7 +235,11 @@ def test_archive(demo, grids, expected):
 
 @pytest.fixture(scope="module")
 def client(ws: Path) -> TestClient:
-    return TestClient(create_app(Settings(workspace=ws)))
+    store = gridgeo.GeoPackageStore.open(ws)  # every route but /health needs a login
+    gridgeo.add_user(store, "counts_admin", role="admin")
+    token = gridgeo.start_session(store, "counts_admin", kind="token").token
+    app = create_app(Settings(workspace=ws))
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
 
 
 def test_api_kpis(client, expected):

@@ -17,7 +17,9 @@ from gridgeo.errors import InputError, MissingColumnError
 from gridgeo.orders import ORDER_COLUMNS, TIME_COLUMNS
 from gridgeo.performance import (
     FIGURE_LABELS,
+    last_full_period,
     parse_period,
+    period_bounds,
     period_labels,
     service_figures,
     service_figures_by,
@@ -436,13 +438,61 @@ def test_parse_period():
         parse_period("Nov")
 
 
+def test_period_bounds_end_where_the_next_period_starts():
+    # by the calendar: ISO week 1 of 2026 is Mon 29 Dec 2025 to Mon 5 Jan 2026; 2026-W53 is
+    # Mon 28 Dec 2026 to Mon 4 Jan 2027 (2026 starts on a Thursday)
+    cases = {
+        "2026-W01": ("2025-12-29", "2026-01-05"),
+        "2026-W53": ("2026-12-28", "2027-01-04"),
+        "2026-02": ("2026-02-01", "2026-03-01"),
+        "2026-12": ("2026-12-01", "2027-01-01"),
+        "2026-Q4": ("2026-10-01", "2027-01-01"),
+        "2028": ("2028-01-01", "2029-01-01"),
+    }
+    for label, (start, end) in cases.items():
+        assert period_bounds(label) == (pd.Timestamp(start, tz=TZ), pd.Timestamp(end, tz=TZ))
+    with pytest.raises(InputError, match="2026-W48"):
+        period_bounds("2026-11", "week")
+    with pytest.raises(InputError, match="2026-W48"):
+        period_bounds("2026-W54", "week")
+
+
+@pytest.mark.parametrize(
+    ("when", "period", "label"),
+    [
+        ("2026-11-29 23:59", "week", "2026-W48"),  # Sunday in China: its week is over
+        ("2026-11-30 00:01", "week", "2026-W48"),  # Monday: the week that just ended
+        ("2026-11-28 20:00", "week", "2026-W47"),  # Saturday: the week before
+        ("2027-01-04 20:00", "week", "2026-W53"),
+        ("2026-11-30 23:59", "month", "2026-11"),  # last day of November
+        ("2026-12-01 00:00", "month", "2026-11"),
+        ("2026-11-29 20:00", "month", "2026-10"),
+        ("2026-12-31 12:00", "quarter", "2026-Q4"),
+        ("2026-12-30 12:00", "year", "2025"),
+    ],
+)
+def test_last_full_period_in_china_time(when, period, label):
+    assert last_full_period(t(when), period) == label  # an aware time (UTC)
+    assert last_full_period(pd.Timestamp(when), period) == label  # naive: China time
+
+
+def test_times_without_a_zone_are_china_time():
+    orders = hand_orders()
+    columns = [c for c in orders.columns if isinstance(orders[c].dtype, pd.DatetimeTZDtype)]
+    assert "reported_at" in columns and "arrived_at" in columns
+    naive = orders.assign(**{c: orders[c].dt.tz_convert(TZ).dt.tz_localize(None) for c in columns})
+    pd.testing.assert_frame_equal(
+        service_figures(naive, customers=CUSTOMERS), service_figures(orders, customers=CUSTOMERS)
+    )
+    # 23:50 on 30 November (China) is a November order; read as UTC it would be December's
+    late = pd.Series([pd.Timestamp("2026-11-30 23:50")], name="reported_at")
+    assert period_labels(late, "month").tolist() == ["2026-11"]
+
+
 def test_bad_input_is_refused():
     orders = hand_orders()
     with pytest.raises(MissingColumnError, match="reported_at"):
         service_figures(orders.drop(columns="reported_at"))
-    naive = orders.assign(reported_at=orders["reported_at"].dt.tz_localize(None))
-    with pytest.raises(InputError, match="`reported_at` has no time zone"):
-        service_figures(naive)
     missing = orders.copy()
     missing.loc[0, "reported_at"] = pd.NaT
     with pytest.raises(InputError, match=r"1 order.*without `reported_at`"):

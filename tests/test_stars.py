@@ -9,7 +9,8 @@ import pytest
 
 from gridgeo.errors import InputError, MissingColumnError
 from gridgeo.orders import ORDER_COLUMNS
-from gridgeo.stars import STAR_WEIGHTS, last_full_week, parse_week, service_stars
+from gridgeo.performance import period_bounds
+from gridgeo.stars import STAR_WEIGHTS, last_full_week, service_stars
 
 WEEK = "2026-W48"  # Monday 2026-11-23 00:00 to Monday 2026-11-30 00:00, Beijing time
 
@@ -281,7 +282,7 @@ def test_no_star_without_a_positive_score():
 @pytest.mark.parametrize("week", ["2026-48", "2026-W54", "W48", ""])
 def test_bad_week(week):
     with pytest.raises(InputError, match="2026-W48"):
-        parse_week(week)
+        period_bounds(week, "week")
 
 
 def test_last_full_week():
@@ -294,8 +295,9 @@ def test_last_full_week():
 
 
 def test_week_53_exists_in_long_years():
-    start, _ = parse_week("2026-W53")  # 2026 has 53 ISO weeks (starts on a Thursday)
+    start, end = period_bounds("2026-W53", "week")  # 2026 has 53 ISO weeks (a Thursday start)
     assert start == pd.Timestamp("2026-12-28", tz="Asia/Shanghai")
+    assert end == pd.Timestamp("2027-01-04", tz="Asia/Shanghai")
 
 
 def test_bad_weights_and_columns():
@@ -363,3 +365,13 @@ def test_cli_stars_errors(tmp_path, capsys):
     assert main(["stars", "--workspace", str(path), "--week", "2026-48"]) == 2
     err = capsys.readouterr().err
     assert "2026-W48" in err and len(err.strip().splitlines()) == 1
+
+
+def test_members_are_split_as_the_monthly_evaluation_splits_them():
+    # a hand-made grids layer: 、 as stored rosters write it, and , ； / typed by hand
+    grids = pd.DataFrame(
+        {"grid_id": ["V1"], "tier": [3], "name": ["甲村"], "members": [" 王芳、李明, 赵一；钱二/ "]}
+    )
+    ranking = service_stars(_orders().iloc[:0], week=WEEK, grids=grids).ranking
+    assert sorted(ranking["member"]) == sorted(["王芳", "李明", "赵一", "钱二"])
+    assert set(ranking["grid_id"]) == {"V1"}

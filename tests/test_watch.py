@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from gridgeo.errors import InputError, MissingColumnError
+from gridgeo.performance import period_bounds
 from gridgeo.settings import DEFAULT_SETTINGS
 from gridgeo.watch import (
     SEASONS,
     Season,
     fault_peaks,
-    parse_month,
     spring_festival_season,
     watch_list,
 )
@@ -210,8 +210,10 @@ def test_watch_list_by_hand():
     #   G1/甲村: weak (50 % >= 20 %), 3 faults = 750 per 1,000 (many), arrival 2,700 s (slow)
     #   G2: 1 of 10 not within (10 %), ETA median 750 s: not weak -> not on the list
     #   乙村: not weak; 丙村: weak (33 %), 1 fault (not many), 2,100 s (slow) -> on the list
+    # slow arrivals claimed on as few as 1 arrival here (min_arrivals=1); the default 3 is
+    # tested in test_slow_arrivals_need_min_arrivals
     grids = pd.DataFrame({"grid_id": ["G1", "G2"], "name": ["甲村网格", "琴城网格"]})
-    table = watch_list(_watch_orders(), _customers(), grids=grids, month="2026-11")
+    table = watch_list(_watch_orders(), _customers(), grids=grids, month="2026-11", min_arrivals=1)
     assert table["unit_id"].tolist() == ["G1", "三溪乡|甲村", "琴城镇|丙村"]
     assert table["rank"].tolist() == [1, 2, 3]
     assert table["level"].tolist() == ["grid", "village", "village"]
@@ -236,8 +238,49 @@ def test_watch_list_by_hand():
     assert "故障多" not in bing["reason"] and "33%" in bing["reason"]
 
 
+def test_slow_arrivals_need_min_arrivals():
+    # 甲村's two arrivals (40, 50 min) and 丙村's one (35 min) are late, but fewer than 3
+    table = watch_list(_watch_orders(), _customers(), month="2026-11", all_units=True)
+    table = table.set_index("unit_id")
+    for unit, n, median in (
+        ("G1", 2, 2700.0),
+        ("三溪乡|甲村", 2, 2700.0),
+        ("琴城镇|丙村", 1, 2100.0),
+    ):
+        assert table.loc[unit, "arrivals"] == n and table.loc[unit, "median_arrival_s"] == median
+        assert not table.loc[unit, "slow_arrivals"]
+    # G1 and 甲村 stay on the list for weak reach and many faults; 丙村 (1 fault) does not
+    listed = watch_list(_watch_orders(), _customers(), month="2026-11")
+    assert listed["unit_id"].tolist() == ["G1", "三溪乡|甲村"]
+    assert listed.iloc[0]["reason"] == (
+        "预测可达性弱：50% 的客户 30 分钟内不可达，预测抢修时间中位 29 分钟；"
+        "故障多：3 起，每千户 750.0 起（全县 500.0 起）"
+    )
+    # 2 arrivals with min_arrivals=2: slow again (the boundary from the other side)
+    two = watch_list(_watch_orders(), _customers(), month="2026-11", min_arrivals=2)
+    assert two["unit_id"].tolist() == ["G1", "三溪乡|甲村"]
+    assert two["slow_arrivals"].tolist() == [True, True]
+    # a third arrival (the fault of 20 Nov reached after 60 min): 40, 50, 60 min, median
+    # 50 min = 3,000 s, slow at the default of 3 arrivals
+    orders = _watch_orders()
+    orders.loc[2, "arrived_at"] = orders.loc[2, "reported_at"] + pd.Timedelta(minutes=60)
+    three = watch_list(orders, _customers(), month="2026-11").set_index("unit_id")
+    assert three.loc["G1", "arrivals"] == 3 and three.loc["G1", "median_arrival_s"] == 3000.0
+    assert bool(three.loc["G1", "slow_arrivals"])
+    assert (
+        "实际到达慢：到达现场中位 50 分钟（承诺 30 分钟，3 单有到达时间）"
+        in three.loc["G1", "reason"]
+    )
+    four = watch_list(orders, _customers(), month="2026-11", min_arrivals=4)
+    assert not four["slow_arrivals"].any()
+    with pytest.raises(InputError, match="min_arrivals"):
+        watch_list(orders, _customers(), min_arrivals=0)
+
+
 def test_all_units_and_the_whole_record():
-    table = watch_list(_watch_orders(), _customers(), all_units=True).set_index("unit_id")
+    # G1 is listed on weak reach and its two slow arrivals (min_arrivals=2)
+    table = watch_list(_watch_orders(), _customers(), all_units=True, min_arrivals=2)
+    table = table.set_index("unit_id")
     assert len(table) == 5  # 2 grids + 3 villages
     assert table.loc["琴城镇|乙村", "faults"] == 5  # October and 1 December counted too
     assert table.loc["琴城镇|乙村", "rank"] == 0 and not table.loc["琴城镇|乙村", "watch"]
@@ -246,6 +289,9 @@ def test_all_units_and_the_whole_record():
     # 9 faults / 14 customers: ~642.9 per 1,000; 甲村 750 < 1.5 x 642.9 -> not "many" now
     assert table.loc["G1", "county_faults_per_1000"] == pytest.approx(9000 / 14)
     assert not table.loc["G1", "many_faults"] and table.loc["G1", "watch"]
+    # with the default of 3 arrivals, two slow arrivals are not enough
+    default = watch_list(_watch_orders(), _customers(), all_units=True).set_index("unit_id")
+    assert not default.loc["G1", "slow_arrivals"] and not default.loc["G1", "watch"]
 
 
 def test_weak_by_median_eta_alone_and_a_longer_promise():
@@ -268,7 +314,7 @@ def test_watch_bad_input():
         watch_list(_watch_orders(), _customers().drop(columns="repair_ok"))
     with pytest.raises(InputError, match="weak_share"):
         watch_list(_watch_orders(), _customers(), weak_share=0)
-    start, end = parse_month("2026-12")
+    start, end = period_bounds("2026-12", "month")
     assert (start, end) == (
         pd.Timestamp("2026-12-01", tz=BEIJING),
         pd.Timestamp("2027-01-01", tz=BEIJING),
@@ -313,8 +359,9 @@ def test_cli_watch(tmp_path, capsys):
     )
     assert main(["watch", "--workspace", str(path), "--month", "2026-11"]) == 0
     out = capsys.readouterr().out
-    assert "重点巡查 / watch list (2026-11): 3 处 / units" in out
+    # 丙村 (one slow arrival, fewer than the 3 slow arrivals need) is not listed
+    assert "重点巡查 / watch list (2026-11): 2 处 / units" in out
     assert "1. 网格 甲村网格 (G1): 预测可达性弱：50% 的客户" in out
-    assert "3. 村 琴城镇丙村" in out
+    assert "2. 村 三溪乡甲村" in out and "丙村" not in out
     assert main(["watch", "--workspace", str(path), "--month", "2026-13"]) == 2
     assert "2026-11" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import StoreDep
+from api.deps import CurrentUser, StoreDep, allowed_rows
 from api.serialise import json_response, records
 
 router = APIRouter(prefix="/customers", tags=["customers"])
@@ -23,13 +23,15 @@ def _one(frame: pd.DataFrame, customer_id: str) -> dict[str, Any] | None:
 
 
 @router.get("/{customer_id}")
-def get_customer(customer_id: str, store: StoreDep) -> Response:
+def get_customer(customer_id: str, store: StoreDep, user: CurrentUser) -> Response:
     """A customer, its repair/payment access and the tier-3 grid's manager and liaison.
 
     A customer without an access row is within neither promise (reason ``not_computed``).
+    A grid manager / member gets 404 for a customer outside their grids.
     """
     customers = store.read("customers")
     hit = customers.loc[customers["customer_id"].astype(str) == customer_id]
+    hit = hit.loc[allowed_rows(user, hit)]  # another grid's customer: as if not there
     if len(hit) == 0:
         msg = (
             f"no customer with `customer_id` {customer_id!r}: check the number on the bill "

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import PageDep, StoreDep
+from api.deps import CurrentUser, PageDep, StoreDep
 from api.schemas import EditPreview, GridEdit, GridSave, SaveResult
 from api.serialise import (
     GEOJSON_MEDIA_TYPE,
@@ -83,9 +83,22 @@ def get_grid(grid_id: str, store: StoreDep) -> Response:
 
 
 @router.get("/{grid_id}/customers")
-def grid_customers(grid_id: str, store: StoreDep, page: PageDep) -> Response:
-    """The customers of a grid (any tier) with their repair and payment access, paged."""
+def grid_customers(grid_id: str, store: StoreDep, page: PageDep, user: CurrentUser) -> Response:
+    """The customers of a grid (any tier) with their repair and payment access, paged.
+
+    A grid manager / member gets 404 for a grid that is neither theirs nor inside theirs.
+    """
     tier = int(_grid(store, grid_id)["tier"].iloc[0])
+    if user.role in gridgeo.GRID_ROLES:
+        grids = store.read("grids")
+        parents = dict(zip(grids["grid_id"].astype(str), grids["parent_id"], strict=True))
+        line, at = [], grid_id
+        while at in parents and at not in line:  # the grid and its ancestors
+            line.append(at)
+            at = str(parents[at])
+        if not user.allows_grid(*line):  # as for a grid that does not exist
+            msg = f"no grid with `grid_id` {grid_id!r}: list the grids with GET /grids."
+            raise gridgeo.NotFoundError(msg)
     customers, access = gridgeo.read_access(store)
     mine = gridgeo.grid_of_customers(customers, tier=tier) == grid_id
     rows = customers.loc[mine.to_numpy()].iloc[page.offset : page.offset + page.limit]

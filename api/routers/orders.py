@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import PageDep, StoreDep
+from api.deps import CurrentUser, PageDep, StoreDep, allowed_rows
 from api.errors import error_responses
 from api.schemas import OrderCreate, OrderUpdate
 from api.serialise import GEOJSON_MEDIA_TYPE, feature_collection, json_response, records
@@ -121,6 +121,16 @@ def _one_order(store: gridgeo.GeoPackageStore, order_id: str) -> gpd.GeoDataFram
     return orders.loc[(orders["order_id"] == order_id).to_numpy()]
 
 
+def _refuse_other_grids(orders: gpd.GeoDataFrame, user: gridgeo.User, order_id: str) -> None:
+    """404 (as for a missing order, so the number is not confirmed) when a grid role asks for
+    an order outside their grids; an order no longer stored is only shown to other roles."""
+    if user.role in gridgeo.GRID_ROLES and not allowed_rows(user, orders).any():
+        msg = (
+            f"没有此工单 / no work order `order_id` {order_id!r}: list the orders with GET /orders."
+        )
+        raise gridgeo.NotFoundError(msg)
+
+
 def refuse_taken_number(store: gridgeo.GeoPackageStore, order_id: str) -> None:
     """A 409 when ``order_id`` is stored already (gridgeo would report it as a row error)."""
     if len(_one_order(store, order_id)):
@@ -135,6 +145,7 @@ def refuse_taken_number(store: gridgeo.GeoPackageStore, order_id: str) -> None:
 def list_orders(
     store: StoreDep,
     page: PageDep,
+    user: CurrentUser,
     grid: Annotated[str | None, Query(min_length=1, description="a grid id of any tier")] = None,
     kind: Annotated[
         str | None,
@@ -174,6 +185,7 @@ def list_orders(
     orders = gridgeo.read_orders(store, grid=grid, kind=kind, status=status, start=start, end=end)
     if month or period:
         orders = _in_period(orders, "month" if month else "period", month or period or "")
+    orders = orders.loc[allowed_rows(user, orders)]  # a grid role: their grids' orders only
     shown = orders.iloc[page.offset : page.offset + page.limit]
     paging = {"total": len(orders), "limit": page.limit, "offset": page.offset}
     if format == "geojson":
@@ -187,14 +199,16 @@ def list_orders(
 
 
 @router.get("/{order_id}", responses=error_responses(404))
-def get_order(order_id: str, store: StoreDep) -> Response:
+def get_order(order_id: str, store: StoreDep, user: CurrentUser) -> Response:
     """One order as stored now and its history: who changed which field when, oldest first.
 
     The version that created the order is one history row with ``field`` ``created``; an
-    order no longer stored has ``order`` null and its history.
+    order no longer stored has ``order`` null and its history. A grid manager / member gets
+    404 for an order outside their grids.
     """
-    history = gridgeo.order_history(store, order_id)  # 404 if never stored
     hit = _one_order(store, order_id)
+    _refuse_other_grids(hit, user, order_id)
+    history = gridgeo.order_history(store, order_id)  # 404 if never stored
     order = order_rows(hit)[0] if len(hit) else None
     return json_response({"order": order, "history": records(local_times(history))})
 
@@ -216,7 +230,7 @@ def create_order(body: OrderCreate, store: StoreDep) -> Response:
 
 
 @router.patch("/{order_id}", responses=error_responses(400, 404, 409, 422))
-def update_order(order_id: str, body: OrderUpdate, store: StoreDep) -> Response:
+def update_order(order_id: str, body: OrderUpdate, store: StoreDep, user: CurrentUser) -> Response:
     """Change fields of an order (arrival, repair, callback, satisfaction, ...): a new version
     with ``author`` and ``reason``. Its status follows its times; null empties a field; a
     change that changes nothing writes nothing."""
@@ -227,5 +241,6 @@ def update_order(order_id: str, body: OrderUpdate, store: StoreDep) -> Response:
             '"arrived_at": "2026-11-03 14:20" or "satisfaction": "满意".'
         )
         raise gridgeo.InputError(msg)
+    _refuse_other_grids(_one_order(store, order_id), user, order_id)
     row = gridgeo.update_order(store, order_id, changes, author=body.author, reason=body.reason)
     return json_response({"order": order_rows(row)[0]})

@@ -1,47 +1,119 @@
-"""Fixtures of the API tests: one demo workspace per session, copied for writers."""
+"""Fixtures of the API tests: one demo workspace per session, copied for writers.
+
+Every route but ``/health`` and the login needs a login, so the session's workspace gets
+one test user per role (:func:`add_test_users`) with an API token; copies of it carry
+them. ``client``/``writer`` send the admin's token; ``make_client(path, role)`` makes a
+client of any role over any workspace.
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
+from liveserver import Server, start_server, stop_server
 
+import gridgeo
 from api.main import create_app
 from api.settings import Settings
 
-DEMO_TIMEOUT_S = 300
+
+@dataclass(frozen=True)
+class TestUser:
+    """A user made for the tests: name, role, password, API token, grids."""
+
+    __test__ = False  # not a test class
+
+    username: str
+    role: str
+    password: str
+    token: str
+    grids: tuple[str, ...] = ()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <token>``."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def grids_of_test_roles(store: gridgeo.GeoPackageStore) -> dict[str, tuple[str, ...]]:
+    """The grids of the grid roles: the first tier-2 grid for the grid manager, its first
+    tier-3 grid for the grid member."""
+    grids = store.read("grids")
+    t2 = sorted(grids.loc[grids["tier"] == 2, "grid_id"].astype(str))[0]
+    inside = grids.loc[(grids["tier"] == 3) & (grids["parent_id"].astype(str) == t2), "grid_id"]
+    return {"grid_manager": (t2,), "grid_member": (sorted(inside.astype(str))[0],)}
+
+
+def add_test_users(path: Path) -> dict[str, TestUser]:
+    """One user per role (``test_<role>``, password ``<role>-pass-2026``) with a token."""
+    store = gridgeo.GeoPackageStore.open(path)
+    gridgeo.ensure_user_tables(store)
+    grids = grids_of_test_roles(store)
+    users = {}
+    for role in gridgeo.ROLES:
+        name, password = f"test_{role}", f"{role}-pass-2026"
+        gridgeo.add_user(store, name, role=role, grids=grids.get(role), password=password)
+        token = gridgeo.start_session(store, name, kind="token").token
+        users[role] = TestUser(name, role, password, token, grids.get(role, ()))
+    return users
+
+
+_USERS: dict[str, dict[str, TestUser]] = {}
 
 
 @pytest.fixture(scope="session")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The workspace GeoPackage of ``gridgeo demo`` (built once, never written to)."""
-    out = tmp_path_factory.mktemp("api_demo")
-    subprocess.run(
-        [sys.executable, "-m", "gridgeo.cli", "demo", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=DEMO_TIMEOUT_S,
-    )
-    path = out / "workspace.gpkg"
-    assert path.is_file()
+def workspace(demo_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace GeoPackage of ``gridgeo demo`` with the test users (built once, never
+    written to afterwards)."""
+    path = tmp_path_factory.mktemp("api_demo") / "workspace.gpkg"
+    shutil.copyfile(demo_workspace, path)  # the session's demo, shared with tests/browser
+    _USERS[str(path)] = add_test_users(path)
     return path
 
 
 @pytest.fixture(scope="session")
-def client(workspace: Path) -> TestClient:
-    """A client of an app over the shared workspace: only for requests that write nothing."""
-    return TestClient(create_app(Settings(workspace=workspace)))
+def role_users(workspace: Path) -> dict[str, TestUser]:
+    """The test users of the session's workspace (and of its copies), by role."""
+    return _USERS[str(workspace)]
+
+
+@pytest.fixture(scope="session")
+def admin_headers(role_users: dict[str, TestUser]) -> dict[str, str]:
+    """The admin's ``Authorization`` header (valid in the workspace and its copies)."""
+    return role_users["admin"].headers
+
+
+@pytest.fixture(scope="session")
+def make_client(role_users: dict[str, TestUser]) -> Callable[..., TestClient]:
+    """``make_client(path, role="admin", **kw)``: a client of an app over ``path`` that
+    sends the token of that role's test user (made in ``path`` if it has none)."""
+
+    def make(path: Path, role: str = "admin", **kw: Any) -> TestClient:
+        user = role_users[role]
+        store = gridgeo.GeoPackageStore.open(path)
+        gridgeo.ensure_user_tables(store)
+        headers = user.headers
+        if gridgeo.user_for_token(store, user.token) is None:  # not a copy of the workspace
+            if user.username not in set(gridgeo.list_users(store)["username"]):
+                gridgeo.add_user(store, user.username, role=role, password=user.password)
+            token = gridgeo.start_session(store, user.username, kind="token").token
+            headers = {"Authorization": f"Bearer {token}"}
+        return TestClient(create_app(Settings(workspace=path)), headers=headers, **kw)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def client(workspace: Path, make_client: Callable[..., TestClient]) -> TestClient:
+    """An admin's client of an app over the shared workspace: only for requests that write
+    nothing (the audit log aside)."""
+    return make_client(workspace)
 
 
 @pytest.fixture
@@ -53,9 +125,9 @@ def writable(workspace: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def writer(writable: Path) -> TestClient:
-    """A client of an app over a private copy of the workspace."""
-    return TestClient(create_app(Settings(workspace=writable)))
+def writer(writable: Path, make_client: Callable[..., TestClient]) -> TestClient:
+    """An admin's client of an app over a private copy of the workspace."""
+    return make_client(writable)
 
 
 LEAKS = ("Traceback", 'File "', "site-packages", ".py", "/tmp/", "/work/", "sqlite")
@@ -89,82 +161,8 @@ def clean_error():
 
 
 # --------------------------------------------------------------------------- #
-# a real uvicorn server, for load and fuzz checks
-
-SERVER_START_TIMEOUT_S = 30.0
-SERVER_STOP_TIMEOUT_S = 10.0
-
-
-@dataclass
-class Server:
-    """A uvicorn subprocess serving ``create_app`` over one workspace on 127.0.0.1."""
-
-    url: str
-    workspace: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def log_text(self) -> str:
-        """What the server wrote to stderr so far (uvicorn's and the app's log)."""
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
-
-
-def start_server(workspace: Path, log: Path) -> Server:
-    """Start ``uvicorn --factory api.main:create_app`` and wait until /health answers.
-
-    Skips the test when uvicorn is not installed or no local port can be
-    bound; a server that starts but dies or never answers fails the test.
-    Its stderr goes to the file ``log`` (a pipe could fill up and stall it).
-    """
-    if importlib.util.find_spec("uvicorn") is None:
-        pytest.skip("uvicorn is not installed: no real server to check against")
-    try:
-        port = free_port()
-    except OSError as err:
-        pytest.skip(f"cannot bind a local TCP port for uvicorn: {err}")
-    env = {**os.environ, "GRIDGEO_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as err_file:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=Path(__file__).resolve().parents[2],
-            stdout=subprocess.DEVNULL,
-            stderr=err_file,
-        )
-    server = Server(url=f"http://127.0.0.1:{port}", workspace=workspace, process=proc, log=log)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"uvicorn exited with {proc.returncode}:\n{server.log_text()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=2.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            _stop(proc)
-            pytest.fail(f"uvicorn did not answer /health in time:\n{server.log_text()}")
-        time.sleep(0.2)
+# a real uvicorn server, for load and fuzz checks (tests/liveserver.py: under CI=true a
+# server that cannot start fails the test instead of skipping it)
 
 
 @pytest.fixture
@@ -179,4 +177,4 @@ def serve(tmp_path: Path) -> Iterator[Callable[[Path], Server]]:
 
     yield start
     for server in servers:
-        _stop(server.process)
+        stop_server(server.process)

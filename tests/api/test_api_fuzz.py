@@ -581,9 +581,9 @@ def _route(call: Call) -> str:
     return f"{call.method} {'/'.join(parts[:4])}"
 
 
-def _snapshot(server: Any) -> dict[str, Any]:
-    """The versions, the current grids and the state of the file."""
-    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+def _snapshot(server: Any, headers: dict[str, str]) -> dict[str, Any]:
+    """The versions, the current grids and the state of the file (``headers``: a login)."""
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S, headers=headers) as http:
         versions = http.get("/grids/versions")
         grids = http.get("/grids")
     assert versions.status_code == 200 and grids.status_code == 200
@@ -603,9 +603,12 @@ def _snapshot(server: Any) -> dict[str, Any]:
 _TABLES = ("grids", "grids_history", "customers", "customer_access", "villages")
 
 
-def test_fuzz_answers_every_request_cleanly_and_loses_nothing(serve, writable, ids, leaks):
+def test_fuzz_answers_every_request_cleanly_and_loses_nothing(
+    serve, admin_headers, writable, ids, leaks
+):
     server = serve(writable)
-    before = _snapshot(server)
+    headers = admin_headers  # every route but /health needs a login
+    before = _snapshot(server, headers)
     assert before["integrity_check"] == [("ok",)]
     calls = Fuzzer(random.Random(SEED), ids).calls()
     assert len(calls) >= 300
@@ -616,7 +619,7 @@ def test_fuzz_answers_every_request_cleanly_and_loses_nothing(serve, writable, i
     slowest = (0.0, "")
     by_route: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
     spent_s: collections.Counter[str] = collections.Counter()
-    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S, headers=headers) as http:
         for call in calls:
             start = time.perf_counter()
             try:
@@ -644,7 +647,7 @@ def test_fuzz_answers_every_request_cleanly_and_loses_nothing(serve, writable, i
     assert "unexpected error" not in server.log_text()
     # the fuzz reached the service's own answers, not only the router's
     assert {200, 400, 404, 409, 422} <= set(statuses)
-    after = _snapshot(server)
+    after = _snapshot(server, headers)
     assert after == before
 
 
@@ -652,8 +655,9 @@ def test_fuzz_answers_every_request_cleanly_and_loses_nothing(serve, writable, i
 # load
 
 
-def test_concurrent_reads_answer_like_single_ones(serve, writable, ids):
+def test_concurrent_reads_answer_like_single_ones(serve, admin_headers, writable, ids):
     server = serve(writable)
+    headers = admin_headers  # every route but /health needs a login
     rng = random.Random(SEED)
     customers = rng.sample(ids.customers, 3)
     heavy = [
@@ -681,7 +685,9 @@ def test_concurrent_reads_answer_like_single_ones(serve, writable, ids):
 
     def run(i: int) -> None:
         try:
-            with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+            with httpx.Client(
+                base_url=server.url, timeout=REQUEST_TIMEOUT_S, headers=headers
+            ) as http:
                 barrier.wait()
                 for url in plans[i]:
                     response = http.get(url)
@@ -696,7 +702,7 @@ def test_concurrent_reads_answer_like_single_ones(serve, writable, ids):
     for thread in threads:
         thread.join()
     assert not errors, errors
-    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S, headers=headers) as http:
         alone = {url: http.get(url) for url in requests}
     assert all(r.status_code == 200 for r in alone.values())
     done = [item for result in results for item in result]
@@ -707,8 +713,11 @@ def test_concurrent_reads_answer_like_single_ones(serve, writable, ids):
         assert content == alone[url].content, f"{url} answered differently under load"
 
 
-def test_concurrent_saves_on_one_version_keep_exactly_one(serve, writable, workspace, leaks):
+def test_concurrent_saves_on_one_version_keep_exactly_one(
+    serve, admin_headers, writable, workspace, leaks
+):
     server = serve(writable)
+    headers = admin_headers  # every route but /health needs a login
     with sqlite3.connect(workspace) as con:
         splittable = [
             r[0]
@@ -719,7 +728,7 @@ def test_concurrent_saves_on_one_version_keep_exactly_one(serve, writable, works
         ]
     targets = splittable[:N_RACERS]
     assert len(targets) == N_RACERS
-    before = _snapshot(server)
+    before = _snapshot(server, headers)
     assert [v["version"] for v in before["versions"]] == [1]
     barrier = threading.Barrier(N_RACERS + 1, timeout=REQUEST_TIMEOUT_S)
     answers: dict[int, httpx.Response] = {}
@@ -738,7 +747,9 @@ def test_concurrent_saves_on_one_version_keep_exactly_one(serve, writable, works
             "expected_version": 1,
         }
         try:
-            with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+            with httpx.Client(
+                base_url=server.url, timeout=REQUEST_TIMEOUT_S, headers=headers
+            ) as http:
                 barrier.wait()
                 answers[i] = http.post("/grids/save", json=body)
         except BaseException as err:  # reported by the main thread
@@ -747,7 +758,9 @@ def test_concurrent_saves_on_one_version_keep_exactly_one(serve, writable, works
     def read() -> None:
         # a reader during the saves sees version 1 or version 2, never a mix
         try:
-            with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT_S) as http:
+            with httpx.Client(
+                base_url=server.url, timeout=REQUEST_TIMEOUT_S, headers=headers
+            ) as http:
                 barrier.wait()
                 while saving.is_set():
                     response = http.get("/grids")
@@ -779,7 +792,7 @@ def test_concurrent_saves_on_one_version_keep_exactly_one(serve, writable, works
             for leak in leaks:
                 assert leak not in response.text
 
-    after = _snapshot(server)
+    after = _snapshot(server, headers)
     assert after["integrity_check"] == [("ok",)]
     assert after["versions"][:1] == before["versions"]
     assert [v["version"] for v in after["versions"]] == [1, 2]

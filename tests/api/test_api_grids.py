@@ -15,12 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 import gridgeo
-from api.main import create_app
-from api.settings import Settings
 
 SEP = "，"
 NO_VERSION_BODY = {"op": "split", "grid_id": "T3-X", "author": "a", "reason": "r"}
@@ -150,14 +147,14 @@ def test_validate_clean_grids(client):
     assert client.get("/grids/validate").json() == {"version": 1, "problems": []}
 
 
-def test_validate_reports_a_hole(writable, grids):
+def test_validate_reports_a_hole(writable, grids, make_client):
     # store a grid set with one tier-3 grid missing, bypassing validation
     store = gridgeo.GeoPackageStore.open(writable)
     hole = _tier3(grids).iloc[0]
     kept = store.read("grids")
     kept = kept.loc[kept["grid_id"] != hole["grid_id"]].drop(columns="version")
     store.save("grids", kept, expected_version=1, author="test", reason="hole")
-    body = TestClient(create_app(Settings(workspace=writable))).get("/grids/validate").json()
+    body = make_client(writable).get("/grids/validate").json()
     assert body["version"] == 2
     gaps = [p for p in body["problems"] if p["problem"] == "gap"]
     assert gaps
@@ -329,13 +326,15 @@ def test_body_that_is_no_json_is_422(client, clean_error):
     clean_error(response, 422, "body")
 
 
-def test_workspace_without_grids_is_404_without_server_paths(tmp_path, workspace, clean_error):
+def test_workspace_without_grids_is_404_without_server_paths(
+    tmp_path, workspace, clean_error, make_client
+):
     county = gpd.read_file(workspace, layer="county")
     path = tmp_path / "empty.gpkg"
     gridgeo.GeoPackageStore.create(
         path, {"county": county}, author="t", reason="t", keys={"county": "adcode"}
     )
-    client = TestClient(create_app(Settings(workspace=path)))
+    client = make_client(path)
     assert client.get("/health").json()["layers"] == ["county"]
     body = clean_error(client.get("/grids"), 404, "grids")
     assert str(tmp_path) not in body["detail"]

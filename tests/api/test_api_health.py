@@ -52,10 +52,10 @@ def test_refuses_without_workspace_setting(monkeypatch):
         create_app()
 
 
-def test_settings_from_environment(monkeypatch, workspace):
+def test_settings_from_environment(monkeypatch, workspace, admin_headers):
     monkeypatch.setenv("GRIDGEO_WORKSPACE", str(workspace))
     monkeypatch.setenv("GRIDGEO_MAX_PAGE", "5")
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers=admin_headers)
     assert client.get("/health").json()["status"] == "ok"
     response = client.get("/grids/T1-361023/customers", params={"limit": 6})
     assert response.status_code == 422
@@ -63,14 +63,16 @@ def test_settings_from_environment(monkeypatch, workspace):
     assert client.get("/grids/T1-361023/customers", params={"limit": 5}).status_code == 200
 
 
-def test_unexpected_error_is_logged_and_leaks_nothing(workspace, caplog, clean_error):
+def test_unexpected_error_is_logged_and_leaks_nothing(
+    workspace, caplog, clean_error, admin_headers
+):
     app = create_app(Settings(workspace=workspace))
 
     @app.get("/boom")
     def boom() -> None:
         raise RuntimeError("secret internal state in /srv/db 0xdeadbeef")
 
-    client = TestClient(app, raise_server_exceptions=False)
+    client = TestClient(app, raise_server_exceptions=False, headers=admin_headers)
     with caplog.at_level(logging.ERROR, logger="api.errors"):
         response = client.get("/boom")
     body = clean_error(response, 500)
@@ -87,7 +89,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_real_server_smoke(workspace: Path):
+def test_real_server_smoke(workspace: Path, admin_headers):
     port = _free_port()
     env = {**os.environ, "GRIDGEO_WORKSPACE": str(workspace)}
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
@@ -112,7 +114,8 @@ def test_real_server_smoke(workspace: Path):
                 time.sleep(0.2)
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
-        grids = httpx.get(f"{base}/grids", params={"tier": 1}, timeout=10.0)
+        assert httpx.get(f"{base}/grids", timeout=10.0).status_code == 401  # a login is needed
+        grids = httpx.get(f"{base}/grids", params={"tier": 1}, headers=admin_headers, timeout=10.0)
         assert grids.status_code == 200
         assert grids.headers["content-type"].startswith("application/geo+json")
         features = grids.json()["features"]
@@ -147,6 +150,14 @@ def test_openapi_lists_every_endpoint(client):
         "/reports/month/{month}",
         "/stars",
         "/watch",
+        "/auth/login",
+        "/auth/token",
+        "/auth/logout",
+        "/auth/me",
+        "/admin/users",
+        "/admin/users/{username}",
+        "/admin/users/{username}/password",
+        "/admin/audit",
     }
 
 

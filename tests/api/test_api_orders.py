@@ -15,8 +15,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 import gridgeo
-from api.main import create_app
-from api.settings import Settings
 from gridgeo._sample_orders import add_sample_orders
 
 CHINA = "Asia/Shanghai"
@@ -33,16 +31,16 @@ def orders_workspace(workspace: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
-def reader(orders_workspace: Path) -> TestClient:
-    return TestClient(create_app(Settings(workspace=orders_workspace)))
+def reader(orders_workspace: Path, make_client) -> TestClient:
+    return make_client(orders_workspace)
 
 
 @pytest.fixture
-def order_writer(orders_workspace: Path, tmp_path: Path) -> tuple[TestClient, Path]:
+def order_writer(orders_workspace: Path, tmp_path: Path, make_client) -> tuple[TestClient, Path]:
     """A client over a private copy (for tests that save) and the copy's path."""
     path = tmp_path / "workspace.gpkg"
     shutil.copyfile(orders_workspace, path)
-    return TestClient(create_app(Settings(workspace=path))), path
+    return make_client(path), path
 
 
 def _stored(path: Path) -> gpd.GeoDataFrame:

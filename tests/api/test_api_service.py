@@ -19,8 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 import gridgeo
-from api.main import create_app
-from api.settings import Settings
 from gridgeo._sample_orders import add_sample_orders
 
 CHINA = "Asia/Shanghai"
@@ -39,8 +37,8 @@ def orders_workspace(workspace: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
-def reader(orders_workspace: Path) -> TestClient:
-    return TestClient(create_app(Settings(workspace=orders_workspace)))
+def reader(orders_workspace: Path, make_client) -> TestClient:
+    return make_client(orders_workspace)
 
 
 @pytest.fixture(scope="module")
@@ -256,12 +254,12 @@ def test_watch_bad_month(reader, clean_error):
 
 
 def test_an_order_created_without_first_time_breaks_nothing(
-    orders_workspace, stored, customers, tmp_path
+    orders_workspace, stored, customers, tmp_path, make_client
 ):
     # a complaint created through the API, 一次办结 not known yet: counted, nothing breaks
     path = tmp_path / "workspace.gpkg"
     shutil.copyfile(orders_workspace, path)
-    client = TestClient(create_app(Settings(workspace=path)))
+    client = make_client(path)
     customer = customers.loc[customers["grid_t1"] == "T1-361023"].sort_values("customer_id")
     order = {"order_id": "API-F1", "kind": "投诉", "reported_at": "2026-11-20 10:00",
              "customer_id": customer["customer_id"].iloc[0], "author": "张调度"}  # fmt: skip
