@@ -1,12 +1,13 @@
 # Two commands for a new user on a fresh machine (Python >= 3.11, git, make):
 #   make demo   set up, then run the main job on the bundled sample county
 #   make test   set up, then run lint, type checks and the whole test suite
+#   make serve  set up, then start the web app on the demo's workspace (`gridgeo serve`)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
 
-.PHONY: demo test lint bench lock clean
+.PHONY: demo serve test lint bench lock clean
 
 # constraints.txt pins every dependency to the versions the tests were run with (the sample
 # county is byte-identical only under the same numpy/GEOS/PROJ); refresh it with `make lock`.
@@ -20,6 +21,13 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 # the demo makes the sample workspace, then runs `gridgeo run` on it, which writes the map too
 demo: $(BIN)/.installed
 	$(BIN)/gridgeo demo --out $(OUT) --suggest-stations 3
+
+# the web app on the demo's workspace (made first if missing); HOST, PORT, WORKERS, WORKSPACE
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+serve: $(BIN)/.installed
+	$(BIN)/gridgeo serve --host $(HOST) --port $(PORT) --workers $(WORKERS) $(if $(WORKSPACE),--workspace $(WORKSPACE))
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check gridgeo api maps tests benchmarks

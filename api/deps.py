@@ -10,6 +10,7 @@ from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 
 import gridgeo
+from api.cache import WorkspaceCache
 from api.security import USER_KEY
 from api.settings import Settings
 
@@ -24,8 +25,14 @@ def get_store(request: Request) -> gridgeo.GeoPackageStore:
     return request.app.state.store
 
 
+def get_cache(request: Request) -> WorkspaceCache:
+    """The workspace's layers kept in memory, read once per version (:mod:`api.cache`)."""
+    return request.app.state.cache
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[gridgeo.GeoPackageStore, Depends(get_store)]
+CacheDep = Annotated[WorkspaceCache, Depends(get_cache)]
 
 
 def get_current_user(request: Request) -> gridgeo.User:

@@ -43,11 +43,26 @@ ERROR_MEANINGS = {
     422: "invalid request: `errors` lists the fields",
     429: "too many failed logins: wait `Retry-After` seconds",
 }
+# answers of the limits (api.limits) that any route may give, declared on every route
+LIMIT_MEANINGS = {
+    400: "bad input, or a `Host` not in GRIDGEO_ALLOWED_HOSTS: `detail` says which",
+    408: "the request body did not arrive within GRIDGEO_BODY_TIMEOUT_S",
+    413: "request body larger than GRIDGEO_MAX_BODY_BYTES (not read)",
+    414: "query string longer than GRIDGEO_MAX_QUERY_BYTES (not echoed)",
+    503: "busy: GRIDGEO_MAX_HEAVY heavy requests running; retry after `Retry-After` seconds",
+}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route: its 4xx answers (body :class:`ErrorBody`) for OpenAPI."""
     return {code: {"model": ErrorBody, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
+def limit_responses() -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of the app: the answers of :mod:`api.limits` on every route."""
+    return {
+        code: {"model": ErrorBody, "description": text} for code, text in LIMIT_MEANINGS.items()
+    }
 
 
 def status_for(exc: gridgeo.GridGeoError) -> int:

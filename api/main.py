@@ -13,7 +13,15 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 import gridgeo
-from api.errors import register_error_handlers
+from api.cache import WorkspaceCache
+from api.errors import limit_responses, register_error_handlers
+from api.limits import LimitsMiddleware, declare_contract
+from api.pages import admin as admin_page
+from api.pages import console as console_page
+from api.pages import login as login_page
+from api.pages import my as my_page
+from api.pages import overview as overview_page
+from api.pages import planner as planner_page
 from api.routers import admin as admin_router
 from api.routers import auth as auth_router
 from api.routers import customers, dispatch, docs, grids, health, kpis, orders, plan, service
@@ -65,16 +73,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Grid-based power supply service (供电服务网格化管理) for a county.",
         docs_url=None,  # /docs and /redoc come from api.routers.docs, on vendored assets
         redoc_url=None,
+        responses=limit_responses(),  # 400/408/413/414/503 of api.limits, on every route
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.cache = WorkspaceCache(store, enabled=settings.cache_layers)  # layers per version
     gridgeo.ensure_user_tables(store)  # users, sessions, audit: created on first start
     register_error_handlers(app)
     # every route needs a login and a role (api.security.POLICY); every write is audited
     app.add_middleware(SecurityMiddleware)
+    # hosts, sizes, read times, heavy work: checked before anything else (api.limits)
+    app.add_middleware(LimitsMiddleware, settings=settings)
     for module in (auth_router, admin_router):
         app.include_router(module.router)
     for module in (health, grids, customers, kpis, dispatch, plan, orders, service, docs):
         app.include_router(module.router)
+    app.include_router(login_page.router)  # the web pages (api/pages), one line each
+    app.include_router(my_page.router)
+    app.include_router(admin_page.router)
+    app.include_router(overview_page.router)
+    app.include_router(console_page.router)
+    app.include_router(planner_page.router)
     app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
+    declare_contract(app, settings.max_page)  # 422 bodies and `limit`'s cap in OpenAPI
     return app

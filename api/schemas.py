@@ -60,6 +60,18 @@ class GridSave(GridEdit):
     expected_version: int = Field(ge=1, strict=True)
 
 
+class GridRestore(BaseModel):
+    """Make an earlier grids ``version`` current again, as a new version (the logged-in
+    user is its author). ``expected_version`` is the current version the restore was
+    decided on: a save in between is a 409."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    version: int = Field(ge=1, strict=True)
+    expected_version: int = Field(ge=1, strict=True)
+    reason: str = Field(min_length=1)
+
+
 class EditPreview(BaseModel):
     """``POST /grids/preview``: what the edit changes, nothing saved."""
 

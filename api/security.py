@@ -75,6 +75,7 @@ PUBLIC: frozenset[Route] = frozenset(
         ("POST", "/auth/login"),
         ("POST", "/auth/token"),
         ("GET", "/login"),  # the login page
+        ("GET", "/"),  # redirects to the user's own page, or to /login (api.pages.login)
         ("GET", "/static"),  # vendored JS/CSS/fonts (a mount: everything under it)
     }
 )
@@ -94,7 +95,11 @@ _AGGREGATES = {
     ("GET", "/watch"),
     ("GET", "/plan/sites"),
 }
-_CUSTOMERS_READ = {("GET", "/grids/{grid_id}/customers"), ("GET", "/customers/{customer_id}")}
+_CUSTOMERS_READ = {
+    ("GET", "/grids/{grid_id}/customers"),
+    ("GET", "/customers"),
+    ("GET", "/customers/{customer_id}"),
+}
 _ORDERS_ALL = {
     ("GET", "/orders"),
     ("GET", "/orders/{order_id}"),
@@ -112,10 +117,13 @@ _EVERY_USER = {
 
 # What each role may do besides _EVERY_USER (admin: everything, see POLICY).
 MAY: dict[str, set[Route]] = {
-    "leader": _AGGREGATES,
+    "leader": {*_AGGREGATES, ("GET", "/overview")},  # the overview page
     "dispatcher": {
+        ("GET", "/console"),  # the dispatcher console page
         ("GET", "/dispatch"),
         ("POST", "/dispatch"),
+        ("GET", "/dispatch/stations"),  # station availability (在岗 / 忙碌 / 外出)
+        ("PUT", "/dispatch/stations/{station_id}"),
         *_ORDERS_ALL,
         *_CUSTOMERS_READ,
         *_GRIDS_READ,
@@ -125,6 +133,9 @@ MAY: dict[str, set[Route]] = {
         ("GET", "/watch"),
     },
     "planner": {
+        ("GET", "/planner"),  # the planner's map editor page
+        ("GET", "/grids/villages"),  # villages by name or code, with their grid
+        ("GET", "/grids/moves"),  # which grids a village may join
         *_GRIDS_READ,
         *_CUSTOMERS_READ,
         ("POST", "/grids/preview"),
@@ -136,6 +147,7 @@ MAY: dict[str, set[Route]] = {
         ("GET", "/reports/month/{month}"),
     },
     "grid_manager": {
+        ("GET", "/my"),  # the page of my grids
         *_GRIDS_READ,
         *_CUSTOMERS_READ,
         ("GET", "/orders"),
@@ -146,6 +158,7 @@ MAY: dict[str, set[Route]] = {
         ("GET", "/watch"),
     },
     "admin": {
+        ("GET", "/admin"),  # the users and audit page
         ("GET", "/admin/users"),
         ("POST", "/admin/users"),
         ("PATCH", "/admin/users/{username}"),

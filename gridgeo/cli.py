@@ -167,6 +167,135 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- gridgeo serve --------------------------------------------------------------------------
+
+SERVE_APP = "api.main:create_app"  # the service's app factory, imported by uvicorn
+SERVE_USERNAMES = {  # one user per role made on the first start
+    "admin": "admin",
+    "leader": "leader",
+    "dispatcher": "dispatcher",
+    "planner": "planner",
+    "grid_manager": "grid_manager",
+    "grid_member": "grid_member",
+}
+
+
+def _first_users(store: Any) -> list[tuple[Any, str]]:
+    """One user per role with a generated password, made only when the workspace has no
+    users; the grid manager and member look after the tier-3 grid with the most customers
+    (named as the grid's manager and first member). Returns ``(user, password)`` pairs."""
+    from gridgeo import users
+
+    if len(users.list_users(store)):
+        return []
+    grids = store.read("grids")
+    village = grids.loc[grids["tier"] == 3].sort_values("grid_id")
+    if not len(village):
+        msg = (
+            "工作区没有三级网格 / the workspace has no tier-3 grids: build them with "
+            "`gridgeo grids build --workspace W`, then start `gridgeo serve` again"
+        )
+        raise _user_error(msg)
+    counts = store.read("customers")["grid_t3"].astype(str).value_counts()
+    village = village.assign(n=village["grid_id"].astype(str).map(counts).fillna(0))
+    grid = village.sort_values(["n", "grid_id"], ascending=[False, True]).iloc[0]
+    grid_id = str(grid["grid_id"])
+    members = str(grid.get("members") or "").replace(",", "、").replace("，", "、").split("、")
+    names = {
+        "grid_manager": str(grid.get("manager") or "") or None,
+        "grid_member": members[0].strip() or None,
+    }
+    made = []
+    for role, username in SERVE_USERNAMES.items():
+        own = [grid_id] if role in users.GRID_ROLES else None
+        made.append(
+            users.add_user(store, username, role=role, grids=own, display_name=names.get(role))
+        )
+    return made
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            msg = (
+                f"无法监听 / cannot listen on {host}:{port} ({exc.strerror}): pass another "
+                "--port (e.g. --port 8001), or --host 127.0.0.1"
+            )
+            raise _user_error(msg) from exc
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """Start the web app (uvicorn) on a workspace, the demo's by default (made if missing);
+    on the first start make one user per role and print their passwords once."""
+    import importlib.util
+
+    from gridgeo import users
+
+    if not 0 < args.port < 65536:
+        msg = f"--port must be 1 to 65535, got {args.port}: e.g. --port 8000"
+        raise _user_error(msg)
+    if importlib.util.find_spec("uvicorn") is None:
+        msg = "未安装 uvicorn / uvicorn is not installed: pip install -c constraints.txt -e ."
+        raise _user_error(msg)
+    if args.workspace is None:
+        path = DEFAULT_DEMO_OUT / "workspace.gpkg"
+        if not path.is_file():
+            _print(f"首次启动：先生成样例工作区 / making the demo's workspace first ({path})")
+            demo = argparse.Namespace(out=str(DEFAULT_DEMO_OUT), sample=None, suggest_stations=0)
+            _cmd_demo(demo)
+    else:
+        path = Path(args.workspace)
+    store = _open_store(str(path))  # one line, not a server that dies, if it is not a workspace
+    _check_port(args.host, args.port)
+    users.ensure_user_tables(store)
+    made = _first_users(store)
+    _print(f"工作区 / workspace: {store.path}")
+    if made:
+        _print(
+            "首次启动，已为每个角色创建用户；密码只显示这一次，请妥善保存 / first start: one user "
+            "per role, passwords shown ONCE (only their hashes are kept; reset with "
+            "`gridgeo users reset NAME`):"
+        )
+        for user, password in made:
+            grids = f"  网格 grids {','.join(user.grids)}" if user.grids else ""
+            _print(
+                f"  {user.role_zh:<4s} {user.role:<13s} 用户 user {user.username:<13s} "
+                f"密码 password {password}{grids}"
+            )
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    _print(f"请在浏览器打开 / open http://{shown}:{args.port}/ (Ctrl+C 停止 / to stop)")
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get(
+        "GRIDGEO_ALLOWED_HOSTS"
+    ):
+        _print(
+            "注意 / note: other machines reach it by a host name or address the service must "
+            "allow: set GRIDGEO_ALLOWED_HOSTS=that name (comma-separated), else it answers 400"
+        )
+    import uvicorn
+
+    # the service's limits (header timeout, header buffer, keep-alive, connections per
+    # worker) belong to api.limits: imported here only, as `demo` imports maps
+    from api.limits import uvicorn_options
+
+    os.environ["GRIDGEO_WORKSPACE"] = str(store.path.resolve())  # read by the app factory
+    uvicorn.run(
+        SERVE_APP,
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level="info" if args.verbose else "warning",
+        **uvicorn_options(workers=args.workers),
+    )
+    return 0
+
+
 # --- gridgeo run ----------------------------------------------------------------------------
 
 
@@ -2113,6 +2242,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_orders_parser(sub)
     _add_users_parser(sub)
+
+    srv_help = (
+        "启动网页服务 / start the web app on a workspace (the demo's by default, made if "
+        "missing); the first start makes one user per role and prints their passwords once"
+    )
+    srv = sub.add_parser("serve", help=srv_help, description=srv_help)
+    srv.add_argument(
+        "--workspace",
+        default=None,
+        help=f"工作区 / workspace GeoPackage (default {DEFAULT_DEMO_OUT / 'workspace.gpkg'})",
+    )
+    srv.add_argument("--host", default="127.0.0.1", help="监听地址 / address (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="端口 / port (default 8000)")
+    srv.add_argument(
+        "--workers", type=_positive_int, default=1, help="工作进程数 / worker processes (default 1)"
+    )
+    srv.set_defaults(func=_cmd_serve)
 
     pln = sub.add_parser("plan", help="site new repair stations / payment points (选址)")
     pln.add_argument("--workspace", required=True)

@@ -101,6 +101,7 @@ __all__ = [
     "ASSIGN_METHODS",
     "ASSIGN_REASONS",
     "GRID_COLUMNS",
+    "JOIN_COLUMNS",
     "PIECE_COLUMNS",
     "PIECE_HOW",
     "PROBLEM_KINDS",
@@ -126,6 +127,7 @@ __all__ = [
     "validate_grids",
     "village_adjacency",
     "village_cells",
+    "village_join_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -2656,6 +2658,71 @@ def preview_reassign_substation(
         for s in meta.loc[kids, "name"].astype(str)
     ]
     return _preview(service, meta, service.village_grid.copy(), kpis)
+
+
+JOIN_COLUMNS = ("grid_id", "name", "parent_id", "ok", "problems")
+
+
+def village_join_options(
+    service: ServiceGrids,
+    village_code: Any,
+    *,
+    adjacency: sparse.csr_matrix | None = None,
+) -> pd.DataFrame:
+    """The tier-3 grids a village may move into: its grid's contiguous neighbours.
+
+    A candidate is a tier-3 grid other than the village's own with a cell that shares a
+    boundary with the village's cell (:func:`village_adjacency`). Each candidate is tried
+    with :func:`preview_move_villages`: the move is ``ok`` when the edited grids break no
+    topology rule (the grid left behind stays contiguous and not empty, ...), the rule a
+    save applies, so ``ok`` here means the same move saves.
+
+    Parameters
+    ----------
+    service
+        Current grids.
+    village_code
+        The ``village_code`` of the village to move.
+    adjacency
+        The cells' adjacency (:func:`village_adjacency` of ``service.cells``), when the
+        caller keeps it; computed when None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per neighbouring tier-3 grid, sorted by ``grid_id``, columns
+        :data:`JOIN_COLUMNS`: ``ok`` and the ``problems`` (their ``problem`` codes, joined
+        with "，") the move would have.
+
+    Raises
+    ------
+    NotFoundError
+        If ``village_code`` is not a village of these grids.
+    """
+    _check_service(service)
+    codes = service.cells[VILLAGE_ID].astype(str).to_numpy()
+    at = np.flatnonzero(codes == str(village_code))
+    if len(at) == 0:
+        msg = f"Unknown `village_code` {village_code!r}: it is not a village of these grids."
+        raise NotFoundError(msg)
+    if adjacency is None:
+        adjacency = village_adjacency(service.cells)
+    cell = int(at[0])
+    own = service.village_grid.iloc[cell]
+    near = adjacency.getrow(cell).indices
+    candidates = sorted(
+        {str(g) for g in service.village_grid.iloc[near] if str(g) != str(own)}, key=str
+    )
+    grids = service.grids.set_index(service.grids["grid_id"].astype(str))
+    rows = []
+    for gid in candidates:
+        problems = preview_move_villages(service, [codes[cell]], gid).problems
+        found = sorted({str(p.get("problem")) for p in problems})
+        rows.append(
+            (gid, grids.at[gid, "name"], grids.at[gid, "parent_id"], not problems,
+             _VILLAGE_SEP.join(found))
+        )  # fmt: skip
+    return pd.DataFrame(rows, columns=list(JOIN_COLUMNS))
 
 
 # --------------------------------------------------------------------------- #

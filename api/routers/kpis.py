@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import StoreDep
+from api.deps import CacheDep, StoreDep
 from api.serialise import json_response, records
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
@@ -17,13 +17,18 @@ GRID_COLUMNS = {"tier1": "grid_t1", "tier2": "grid_t2", "tier3": "grid_t3"}
 
 
 @router.get("")
-def get_kpis(store: StoreDep) -> Response:
+def get_kpis(store: StoreDep, cache: CacheDep) -> Response:
     """Compliance shares of the customers' access per grid of each tier and for the county.
 
     A grid's customers are those whose located position it contains; customers in no grid
     are the row ``未定位`` of each tier; a customer without an access row is within neither
-    promise (reason ``not_computed``).
+    promise (reason ``not_computed``). Computed once per workspace version (aggregates only:
+    no personal data is kept).
     """
+    return json_response(cache.get("kpis", lambda: _kpis(store)))
+
+
+def _kpis(store: gridgeo.GeoPackageStore) -> dict[str, Any]:
     customers, access = gridgeo.read_access(store)
     kpis = gridgeo.reach_kpis(access, customers, grid_columns=GRID_COLUMNS)
     body: dict[str, Any] = {
@@ -36,4 +41,4 @@ def get_kpis(store: StoreDep) -> Response:
     for tier in GRID_COLUMNS:
         table = kpis[tier]
         body[tier] = records(table.rename_axis("grid_id").reset_index())
-    return json_response(body)
+    return body
