@@ -98,8 +98,13 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=SERVER_STOP_TIMEOUT_S)
 
 
-def start_server(workspace: Path, log: Path, *, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    workspace: Path, log: Path, *, env: dict[str, str] | None = None, limits: bool = False
+) -> Server:
     """Start ``uvicorn --factory api.main:create_app`` and wait until /health answers.
+
+    With ``limits``, ``python -m api.limits`` instead: uvicorn with the options
+    ``gridgeo serve`` uses (:func:`api.limits.uvicorn_options`: the header read timeout).
 
     When uvicorn is not installed or no local port can be bound the test cannot
     run (:func:`cannot_run`: a skip locally, a failure under ``CI=true``); a
@@ -125,8 +130,11 @@ def start_server(workspace: Path, log: Path, *, env: dict[str, str] | None = Non
     except OSError as err:
         cannot_run(f"cannot bind a local TCP port for uvicorn: {err}", "free a port on 127.0.0.1")
     server_env = {**os.environ, **(env or {}), "GRIDGEO_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    if limits:
+        command = [sys.executable, "-m", "api.limits", "--port", str(port)]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     with log.open("wb") as err_file:
         proc = subprocess.Popen(
             command,

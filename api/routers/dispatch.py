@@ -75,10 +75,14 @@ def dispatch_fault(
 
 
 # doubts about where a fault is, in the words of the archive's 定位说明
+_CUSTOMER_FLAGS_EN = {
+    "coords_conflict_address": "GPS contradicts the address",
+    "swapped_lonlat": "swapped lon/lat in the customer's GPS",
+    "coords_outside_county": "the customer's GPS is outside the county",
+}
 _CUSTOMER_FLAGS_ZH = {
-    "coords_conflict_address": "GPS与地址不符（按GPS定位，请核实） / GPS contradicts the address",
-    "swapped_lonlat": "经纬度颠倒（坐标未采用） / swapped lon/lat in the customer's GPS",
-    "coords_outside_county": "坐标在县外（坐标未采用） / the customer's GPS is outside the county",
+    flag: f"{gridgeo.LOCATION_FLAGS_ZH[flag]} / {english}"
+    for flag, english in _CUSTOMER_FLAGS_EN.items()
 }
 _PLACE_DOUBTS_ZH = {
     "village": "按村定位：位置是村的中心点，不是门牌 / placed at the village point, not the house",

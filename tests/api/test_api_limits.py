@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -18,7 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from liveserver import REPO, SERVER_START_TIMEOUT_S, Server, cannot_run, free_port, stop_server
+from liveserver import (
+    Server,
+    start_server,
+    stop_server,
+)
 
 import gridgeo
 from api.limits import LimitsMiddleware, host_allowed, is_heavy
@@ -292,38 +295,10 @@ def test_body_that_never_comes_is_408(tmp_path: Path) -> None:
 LIVE_TIMEOUTS = {"GRIDGEO_HEADER_TIMEOUT_S": "2", "GRIDGEO_BODY_TIMEOUT_S": "2"}
 
 
-def start_limited_server(workspace: Path, log: Path, env: dict[str, str]) -> Server:
-    """``python -m api.limits`` (uvicorn with :func:`api.limits.uvicorn_options`)."""
-    try:
-        port = free_port()
-    except OSError as err:
-        cannot_run(f"cannot bind a local TCP port for uvicorn: {err}", "free a port on 127.0.0.1")
-    server_env = {**os.environ, **env, "GRIDGEO_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "api.limits", "--port", str(port)]
-    with log.open("wb") as err_file:
-        proc = subprocess.Popen(
-            command, env=server_env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err_file
-        )
-    server = Server(url=f"http://127.0.0.1:{port}", workspace=workspace, process=proc, log=log)
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"uvicorn exited with {proc.returncode}:\n{server.log_text()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=2.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop_server(proc)
-            pytest.fail(f"uvicorn did not answer /health in time:\n{server.log_text()}")
-        time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def live(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("limits") / "uvicorn.log"
-    server = start_limited_server(workspace, log, LIVE_TIMEOUTS)
+    server = start_server(workspace, log, env=LIVE_TIMEOUTS, limits=True)
     yield server
     stop_server(server.process)
 
