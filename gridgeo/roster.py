@@ -7,6 +7,9 @@ roster is a table with one row per grid::
     grid_id, manager, manager_phone, members, liaison, liaison_phone
 
 ``members`` holds the names separated by ``、``, ``,``, ``，``, ``;`` or ``/``.
+An optional ``member_bases`` column names each member's base for home visits (the station id
+of their supply office or repair station, :func:`gridgeo.visits.member_bases`): one id per
+member in the order of ``members``, or one id for all of them, or empty (the nearest station).
 Phones are Chinese mobile numbers (11 digits starting with 1) or landlines
 with the area code (Fuzhou is 0794: ``0794-7xxxxxx``).
 
@@ -26,6 +29,7 @@ import logging
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +40,7 @@ from gridgeo.io import read_records
 
 __all__ = [
     "ROSTER_COLUMNS",
+    "ROSTER_OPTIONAL_COLUMNS",
     "apply_roster",
     "generate_roster",
     "read_roster",
@@ -45,6 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ROSTER_COLUMNS = ("grid_id", "manager", "manager_phone", "members", "liaison", "liaison_phone")
+ROSTER_OPTIONAL_COLUMNS = ("member_bases",)
 MEMBER_SEPARATOR = "、"
 MAX_LISTED = 5
 
@@ -74,7 +80,12 @@ def _normalise_members(values: pd.Series) -> pd.Series:
     return values.map(one)
 
 
-def validate_roster(roster: pd.DataFrame, grid_ids: pd.Series | list[str]) -> pd.DataFrame:
+def validate_roster(
+    roster: pd.DataFrame,
+    grid_ids: pd.Series | list[str],
+    *,
+    station_ids: pd.Series | list[str] | None = None,
+) -> pd.DataFrame:
     """Check a roster against the grids and return it normalised.
 
     Parameters
@@ -84,6 +95,9 @@ def validate_roster(roster: pd.DataFrame, grid_ids: pd.Series | list[str]) -> pd
         may be empty). A ``file_line`` column, if present, is used in messages.
     grid_ids
         The ids of the grids the roster belongs to.
+    station_ids
+        The ids of the workspace's repair stations / supply offices, if known: the
+        ``member_bases`` must name them.
 
     Returns
     -------
@@ -96,7 +110,8 @@ def validate_roster(roster: pd.DataFrame, grid_ids: pd.Series | list[str]) -> pd
     MissingColumnError
         A roster column is missing.
     InputError
-        Unknown grid ids, empty managers or malformed phone numbers.
+        Unknown grid ids, empty managers, malformed phone numbers, or ``member_bases`` that
+        do not match the members (count) or name unknown stations.
     DuplicateIdError
         A grid listed twice, or one person managing two grids.
     """
@@ -169,7 +184,40 @@ def validate_roster(roster: pd.DataFrame, grid_ids: pd.Series | list[str]) -> pd
             "customers must be able to call their grid manager."
         )
         raise InputError(msg)
+    if "member_bases" in out:
+        _check_member_bases(out, station_ids, where)
     return out
+
+
+def _check_member_bases(
+    out: pd.DataFrame, station_ids: pd.Series | list[str] | None, where: Any
+) -> None:
+    """Normalise ``member_bases`` in place: one station id per member, or one for all."""
+    out["member_bases"] = _normalise_members(out["member_bases"])
+    n_bases = out["member_bases"].map(lambda t: len(t.split(MEMBER_SEPARATOR)) if t else 0)
+    n_members = out["members"].map(lambda t: len(t.split(MEMBER_SEPARATOR)) if t else 0)
+    bad = (n_bases > 1) & (n_bases != n_members)
+    if bad.any():
+        values = list(out.loc[bad, "grid_id"])
+        msg = (
+            f"roster column `member_bases` of grid(s) {_listed(values)} in {where(bad)} does not "
+            "match `members`: give one station id per member in the same order (separated by "
+            "、), one id for all of them, or leave it empty for the nearest station."
+        )
+        raise InputError(msg)
+    if station_ids is None:
+        return
+    known = set(pd.Series(station_ids, dtype=str))
+    ids = out["member_bases"].str.split(MEMBER_SEPARATOR)
+    unknown = ids.map(lambda row: any(i and i not in known for i in row))
+    if unknown.any():
+        values = sorted({i for row in ids[unknown] for i in row if i and i not in known})
+        msg = (
+            f"roster column `member_bases` names unknown station(s) {_listed(values)} in "
+            f"{where(unknown)}: use the `station_id` of the workspace's repair stations / "
+            f"supply offices, e.g. {_listed(sorted(known))}."
+        )
+        raise InputError(msg)
 
 
 def read_roster(
@@ -178,8 +226,10 @@ def read_roster(
     *,
     encoding: str | None = None,
     sheet: str | int | None = None,
+    station_ids: pd.Series | list[str] | None = None,
 ) -> pd.DataFrame:
-    """Read a roster from CSV or XLSX and validate it against the grids.
+    """Read a roster from CSV or XLSX and validate it against the grids (and the stations
+    its ``member_bases`` name, if ``station_ids`` is given).
 
     See :func:`validate_roster` for the rules; the file's line numbers are
     named in every message.
@@ -191,12 +241,12 @@ def read_roster(
         encoding=encoding,
         sheet=sheet,
     )
-    text_columns = {c: str for c in ROSTER_COLUMNS if c in records}
+    text_columns = {c: str for c in (*ROSTER_COLUMNS, *ROSTER_OPTIONAL_COLUMNS) if c in records}
     records = records.astype({c: "object" for c in text_columns})
     for column in ("manager_phone", "liaison_phone"):
         # Excel turns phone numbers into floats: 13800001234.0
         records[column] = records[column].map(_phone_text)
-    return validate_roster(records, grid_ids)
+    return validate_roster(records, grid_ids, station_ids=station_ids)
 
 
 def _phone_text(value: object) -> str:
@@ -213,8 +263,8 @@ def apply_roster(grids: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
     ``roster`` must be validated (:func:`validate_roster` or
     :func:`read_roster`). The grid columns ``manager``, ``members``,
     ``liaison`` and ``phone`` (the manager's phone, as in the data model) plus
-    ``liaison_phone`` are replaced; grids without a roster row get empty values
-    and a warning counts them.
+    ``liaison_phone`` are replaced, and ``member_bases`` where the roster or the grids
+    have it; grids without a roster row get empty values and a warning counts them.
     """
     if "grid_id" not in grids.columns:
         msg = "`grids` lacks column 'grid_id': pass the grids layer."
@@ -230,6 +280,10 @@ def apply_roster(grids: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
         ("liaison_phone", "liaison_phone"),
     ):
         out[dst] = ids.map(by_grid[src]).fillna("").to_numpy()
+    if "member_bases" in by_grid or "member_bases" in out:
+        # new people, new bases: bases the roster does not give are cleared (nearest station)
+        bases = by_grid.get("member_bases")
+        out["member_bases"] = "" if bases is None else ids.map(bases).fillna("").to_numpy()
     uncovered = ~ids.isin(by_grid.index)
     if uncovered.any():
         warnings.warn(

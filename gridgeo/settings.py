@@ -15,6 +15,24 @@ setting                   default      meaning
 ``crs``                   EPSG:4326    what is stored, read and served (lon, lat)
 ========================  ===========  ====================================================
 
+The home visits ("6+1": one visit day a week per grid member) have their own settings object,
+:class:`gridgeo.visits.VisitSettings`, whose defaults are these:
+
+==============================  ============  ==============================================
+setting                         default       meaning
+==============================  ============  ==============================================
+``DEFAULT_VISIT_DAY_LENGTH_S``  8 h           a visit day, leaving the base to being back
+``DEFAULT_VISIT_S``             10 min        a visit of a customer with no own duration
+``DEFAULT_VISIT_S_BY_CATEGORY`` 15 / 20 min   commercial / industrial customers
+``DEFAULT_HV_VISIT_S``          15 min        a high-voltage customer, at least
+``DEFAULT_VISIT_WEEKDAY``       2 (Wed)       the visit day of the week (Monday = 0)
+``DEFAULT_VISIT_DAY_START``     08:30         leaving the base (China time), for the ETAs
+``DEFAULT_VISIT_MODE``          two_wheeler   travel mode of the routes (:data:`VISIT_MODES`)
+==============================  ============  ==============================================
+
+:func:`visit_settings` makes a :class:`~gridgeo.visits.VisitSettings` from the units people
+use (hours, minutes, a weekday by number or name), as the CLI and the API take them.
+
 :data:`DEFAULT_SETTINGS` holds the defaults; a county with other promises (say 45 minutes in
 its mountain townships' supply grids) makes its own with :meth:`ServiceSettings.replace`, which
 checks every value. The travel modes, services and siting methods are typed as ``Literal``s
@@ -26,23 +44,38 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from gridgeo.errors import InputError
 
 __all__ = [
     "CRS",
+    "DEFAULT_HV_VISIT_S",
     "DEFAULT_SETTINGS",
+    "DEFAULT_VISIT_DAY_LENGTH_S",
+    "DEFAULT_VISIT_DAY_START",
+    "DEFAULT_VISIT_MODE",
+    "DEFAULT_VISIT_S",
+    "DEFAULT_VISIT_S_BY_CATEGORY",
+    "DEFAULT_VISIT_WEEKDAY",
     "MODES",
     "SERVICES",
     "SITING_METHODS",
+    "VISIT_MODES",
     "Mode",
     "Service",
     "ServiceSettings",
     "SitingMethod",
+    "VisitMode",
     "check_choice",
+    "visit_settings",
 ]
+
+if TYPE_CHECKING:
+    from gridgeo.visits import VisitSettings
 
 Mode = Literal["drive", "two_wheeler", "walk"]
 Service = Literal["repair", "payment"]
@@ -53,6 +86,18 @@ SERVICES: tuple[Service, ...] = get_args(Service)
 SITING_METHODS: tuple[SitingMethod, ...] = get_args(SitingMethod)
 
 CRS = "EPSG:4326"
+
+VisitMode = Literal["drive", "two_wheeler"]
+VISIT_MODES: tuple[VisitMode, ...] = get_args(VisitMode)
+DEFAULT_VISIT_DAY_LENGTH_S = 8 * 3600.0
+DEFAULT_VISIT_S = 600.0
+DEFAULT_VISIT_S_BY_CATEGORY: Mapping[str, float] = MappingProxyType(
+    {"commercial": 900.0, "industrial": 1200.0}
+)
+DEFAULT_HV_VISIT_S = 900.0
+DEFAULT_VISIT_WEEKDAY = 2  # Wednesday
+DEFAULT_VISIT_DAY_START = "08:30"
+DEFAULT_VISIT_MODE: VisitMode = "two_wheeler"
 
 
 def check_choice(value: Any, choices: tuple[str, ...], name: str) -> Any:
@@ -153,3 +198,98 @@ class ServiceSettings:
 
 
 DEFAULT_SETTINGS = ServiceSettings()
+
+
+_ZH_DAYS = "一二三四五六日"
+WEEKDAY_NAMES: dict[str, int] = {
+    **{name: k for k, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{f"周{ch}": k for k, ch in enumerate(_ZH_DAYS)},
+    **{f"星期{ch}": k for k, ch in enumerate(_ZH_DAYS)},
+}
+"""Weekday names accepted by :func:`visit_settings` (Monday = 0), besides 0-6."""
+
+
+def visit_settings(
+    *,
+    base: VisitSettings | None = None,
+    day_hours: float | None = None,
+    visit_min: float | None = None,
+    visit_min_by_category: dict[str, float] | None = None,
+    weekday: int | str | None = None,
+    day_start: str | None = None,
+    mode: str | None = None,
+) -> VisitSettings:
+    """
+    Visit settings from the units people use; what is not given keeps ``base``'s value.
+
+    Parameters
+    ----------
+    base
+        The settings changed (default: :class:`gridgeo.visits.VisitSettings` defaults).
+    day_hours
+        Length of the visit day, hours (8).
+    visit_min
+        Minutes at a customer whose category has no own duration (10).
+    visit_min_by_category
+        Minutes by customer ``category`` (e.g. ``{"commercial": 15}``), merged into ``base``'s.
+    weekday
+        The visit day of the week: 0 (Monday) to 6 (Sunday), ``"wed"`` or ``"周三"``.
+    day_start
+        When the members leave their base, "HH:MM" China time.
+    mode
+        Travel mode of the routes, ``"two_wheeler"`` or ``"drive"``.
+
+    Returns
+    -------
+    VisitSettings
+
+    Raises
+    ------
+    InputError
+        A value out of range; the message names the setting.
+    """
+    from gridgeo.visits import VisitSettings
+
+    base = base or VisitSettings()
+    changes: dict[str, Any] = {}
+    if day_hours is not None:
+        changes["day_length_s"] = _positive(day_hours, "day_hours") * 3600.0
+    if visit_min is not None:
+        changes["visit_s"] = _non_negative(visit_min, "visit_min") * 60.0
+    if visit_min_by_category is not None:
+        merged = dict(base.visit_s_by_category)
+        for category, minutes in visit_min_by_category.items():
+            merged[str(category)] = (
+                _non_negative(minutes, f"visit_min_by_category[{category!r}]") * 60.0
+            )
+        changes["visit_s_by_category"] = merged
+    if weekday is not None:
+        changes["weekday"] = _weekday(weekday)
+    if day_start is not None:
+        changes["day_start"] = str(day_start).strip()
+    if mode is not None:
+        changes["mode"] = check_choice(mode, VISIT_MODES, "mode")
+    return dataclasses.replace(base, **changes)
+
+
+def _non_negative(value: Any, name: str) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or float(value) < 0:
+        msg = f"`{name}` must be a number >= 0, got {value!r}"
+        raise InputError(msg)
+    return float(value)
+
+
+def _weekday(value: Any) -> int:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            value = int(text)
+        elif text[:3] in WEEKDAY_NAMES:
+            return WEEKDAY_NAMES[text[:3]]
+        elif value.strip() in WEEKDAY_NAMES:
+            return WEEKDAY_NAMES[value.strip()]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+        return value
+    msg = f"`weekday` must be 0 (Monday) to 6 (Sunday), 'wed' or '周三', got {value!r}"
+    raise InputError(msg)

@@ -20,7 +20,8 @@ item                label       points  counted
 ``dissatisfied``    回访不满意  −2      orders they handled whose callback was 不满意 (基本满意: 0)
 ``praise``          表扬        +3      praise orders (表扬) naming them as ``member``
 ``complaint``       被投诉      −3      complaint orders (投诉) with them as ``member``
-``visit``           走访        +1      visits they did (home visits and callbacks), once visit
+``visit``           走访        +1      visits they did (home visits and callbacks with outcome
+                                        完成 ``done``; attempts do not count), once visit
                                         records exist; without them every person has 0 visits
 ==================  ==========  ======  ============================================================
 
@@ -324,8 +325,9 @@ def service_stars(
     weights
         Points per item, the items of :data:`STAR_WEIGHTS`.
     visits
-        Visit records (``member``, ``done_at``; a ``grid_id`` column decides between members
-        of the same name), or None while there are none: every person then has 0 visits and
+        Visit records (``member``, ``done_at``; a ``grid_id`` or ``grid_t1..3`` column
+        decides between members of the same name; with an ``outcome`` column only ``done``
+        records count), or None while there are none: every person then has 0 visits and
         the notes say so.
     settings
         The repair promise (``repair_limit_s``) an on-time arrival keeps.
@@ -402,8 +404,13 @@ def service_stars(
     else:
         check_columns(visits, ("member", "done_at"), "visits")
         done = order_times_utc(visits["done_at"], "done_at")
-        week_visits = visits.reset_index(drop=True)[((done >= start) & (done < end)).to_numpy()]
-        who, v_unknown, v_ambiguous = _attribute(week_visits, persons, ("grid_id",))
+        made = ((done >= start) & (done < end)).to_numpy()
+        if "outcome" in visits:  # records: an attempt (不在家, 无法接通 ...) is not a visit
+            outcome = _text(visits["outcome"]).to_numpy()
+            made = made & np.isin(outcome, ("done", "完成", ""))
+        week_visits = visits.reset_index(drop=True)[made]
+        tiers = ("grid_id", *_GRID_TIERS)  # plan rows name grid_id, records grid_t1..t3
+        who, v_unknown, v_ambiguous = _attribute(week_visits, persons, tiers)
         counts["visit"] = (
             who[who >= 0].value_counts().reindex(range(len(persons)), fill_value=0).to_numpy()
         )

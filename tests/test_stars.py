@@ -254,6 +254,62 @@ def test_visits_count_in_their_week():
     assert any("张三" in n for n in result.notes)
 
 
+def test_visit_records_count_when_done_and_by_their_grid():
+    # records of gridgeo.visit_records: outcome codes and the customer's grid ids
+    visits = pd.DataFrame(
+        {
+            "member": ["李四", "李四", "李四", "张三", "张三"],
+            "outcome": ["done", "not_home", "done", "no_answer", "done"],
+            "grid_t1": "T1",
+            "grid_t2": "S1",
+            "grid_t3": ["G1", "G1", "G1", "G2", "G2"],
+            "done_at": pd.to_datetime(
+                [
+                    "2026-11-23T09:00:00+08:00",  # done: counts
+                    "2026-11-24T09:00:00+08:00",  # nobody at home: an attempt, no point
+                    "2026-11-22T23:59:00+08:00",  # the Sunday before: last week
+                    "2026-11-25T09:00:00+08:00",  # 张三@G2, no answer: no point
+                    "2026-11-26T09:00:00+08:00",  # 张三@G2 (decided by grid_t3), done
+                ],
+                utc=True,
+            ),
+        }
+    )
+    result = service_stars(_orders(), week=WEEK, grids=_grids(), visits=visits)
+    table = result.ranking.set_index(["member", "grid_id"])
+    assert table.loc[("李四", "G1"), "visit"] == 1
+    assert table.loc[("张三", "G2"), "visit"] == 1
+    assert table.loc[("张三", "G1"), "visit"] == 0
+    assert table.loc[("张三", "G2"), "score"] == 4.0  # 3 + 1 visit
+    assert not any("走访记录" in n for n in result.notes)  # every record found its member
+
+
+def test_workspace_stars_count_imported_visit_records(tmp_path):
+    from test_visit_records import HEADER, make_workspace
+
+    from gridgeo import create_order, import_visits, workspace_stars
+
+    store = make_workspace(tmp_path / "ws.gpkg")
+    create_order(
+        store, {"order_id": "O1", "kind": "咨询", "reported_at": "2027-01-05 08:00"}, author="t"
+    )
+    rows = [
+        ["V1", "家访", "c1", "张三", "2027-01-05 09:00", "完成"],  # 2027-W01 (Mon 01-04)
+        ["V2", "电话回访", "c5", "张三", "2027-01-06 09:00", "完成"],
+        ["V3", "家访", "c3", "李四", "2027-01-06 10:00", "不在家"],  # an attempt
+        ["V4", "家访", "c4", "李四", "2027-01-11 10:00", "完成"],  # next week
+    ]
+    path = tmp_path / "v.csv"
+    text = [",".join(HEADER[:6])] + [",".join(r) for r in rows]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    import_visits(store, path, author="t", now="2027-06-30 12:00")
+    ranking = workspace_stars(store, week="2027-W01").ranking.set_index(["member", "grid_id"])
+    # 张三 is on G1 and G3: V1 (c1, G1) and V2 (c5, G3) go to each grid's 张三
+    assert ranking.loc[("张三", "G1"), "visit"] == 1
+    assert ranking.loc[("张三", "G3"), "visit"] == 1
+    assert ranking.loc[("李四", "G2"), "visit"] == 0
+
+
 def test_own_weights_change_the_ranking():
     weights = dict(STAR_WEIGHTS, complaint=0)  # complaints cost nothing
     ranking = service_stars(_orders(), week=WEEK, grids=_grids(), weights=weights).ranking
