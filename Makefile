@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out/demo
 
-.PHONY: demo serve test lint bench lock clean
+.PHONY: demo serve test lint bench fuzz lock clean
 
 # constraints.txt pins every dependency to the versions the tests were run with (the sample
 # county is byte-identical only under the same numpy/GEOS/PROJ); refresh it with `make lock`.
@@ -48,6 +48,12 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/bench_isochrones.py
 	$(BIN)/python benchmarks/bench_plan.py
 	$(BIN)/python benchmarks/bench_archive.py
+
+# the contract fuzz of the API (issue 13): schemathesis with a login per role against a real
+# uvicorn on a copy of the demo's workspace, >= 10,000 requests; the figures go to
+# benchmarks/results/fuzz_api.json (a shorter run is part of make test)
+fuzz: $(BIN)/.installed
+	$(BIN)/python benchmarks/fuzz_api.py
 
 lock: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

@@ -29,6 +29,7 @@ import gridgeo
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MISSING: Any = object()  # what :meth:`WorkspaceCache.peek` returns for a value not kept
 
 VERSIONS_TABLE = "gridgeo_versions"
 _STAMP_SQL = f'SELECT coalesce(max(fid), 0) FROM "{VERSIONS_TABLE}"'
@@ -116,6 +117,49 @@ class WorkspaceCache:
                 kept.popitem(last=False)
         return value
 
+    def peek(self, group: str, key: Hashable) -> Any:
+        """The value :meth:`remember` keeps for ``key`` in ``group`` for the current versions,
+        or :data:`MISSING`; never builds anything, so it may run on the event loop (a
+        ``max(fid)`` check and a dict look-up)."""
+        if not self.enabled:
+            return MISSING
+        self._current()
+        with self._lock:
+            kept = self._values.get(("remember", group))
+            if kept is None or key not in kept:
+                return MISSING
+            kept.move_to_end(key)
+            return kept[key]
+
+    def lookup(self, group: str, key: Hashable) -> tuple[int | None, Any]:
+        """``(stamp, value)``: the current versions' stamp and the value kept for ``key`` in
+        ``group`` (:data:`MISSING` if none); pass the stamp to :meth:`keep`."""
+        if not self.enabled:
+            return None, MISSING
+        stamp = self._current()
+        with self._lock:
+            kept = self._values.get(("remember", group))
+            if kept is None or key not in kept:
+                return stamp, MISSING
+            kept.move_to_end(key)
+            return stamp, kept[key]
+
+    def keep(
+        self, group: str, key: Hashable, value: Any, stamp: int | None, *, max_entries: int
+    ) -> None:
+        """Keep ``value`` for ``key`` in ``group`` if the versions are still those of
+        ``stamp`` (from :meth:`lookup`): an answer computed while a save landed is dropped."""
+        if stamp is None:
+            return
+        with self._lock:
+            if self._stamp != stamp:
+                return
+            kept = self._values.setdefault(("remember", group), OrderedDict())
+            kept[key] = value
+            kept.move_to_end(key)
+            while len(kept) > max_entries:
+                kept.popitem(last=False)
+
     def read(self, layer: str) -> gpd.GeoDataFrame:
         """The current version of ``layer`` (as :meth:`gridgeo.GeoPackageStore.read`)."""
         return self.get(("layer", layer), lambda: self.store.read(layer))
@@ -130,3 +174,59 @@ class WorkspaceCache:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+# --------------------------------------------------------------------------- kept answers
+# GET routes whose answer depends only on the request (path and query), the workspace's
+# versioned layers, whether the role may see personal data and, for grid roles, the user's
+# grids: a 200 answer is kept per workspace version and sent again as it was, before
+# FastAPI's routing, validation and dependencies run (api.security.SecurityMiddleware calls
+# answer_kept after the login and role checks, which every request still passes).
+KEPT_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/dispatch"),
+        ("GET", "/customers/{customer_id}"),
+        ("GET", "/kpis"),
+    }
+)
+KEPT_ANSWERS = 8192  # answers kept per workspace version
+_ANSWERS_GROUP = "answers"
+
+
+async def answer_kept(
+    app: Callable[..., Any], scope: Any, receive: Any, send: Any, *, view: Hashable
+) -> None:
+    """Send the kept answer of this request, or let ``app`` answer and keep a 200.
+
+    ``view`` is what else the answer depends on (whether personal data is shown, a grid
+    role's grids). Only ``GET`` answers with status 200 and no ``set-cookie`` are kept.
+    """
+    cache: WorkspaceCache = scope["app"].state.cache
+    key = (scope["path"], scope.get("query_string", b""), view)
+    stamp, kept = cache.lookup(_ANSWERS_GROUP, key)
+    if kept is not MISSING:
+        kept_start, kept_body = kept
+        await send(kept_start)
+        await send({"type": "http.response.body", "body": kept_body, "more_body": False})
+        return
+    if scope["method"] != "GET" or stamp is None:
+        await app(scope, receive, send)
+        return
+    parts: list[bytes] = []
+    start: dict[str, Any] | None = None
+
+    async def keeping_send(message: Any) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            if message["status"] == 200 and not any(k == b"set-cookie" for k, _ in headers):
+                start = dict(message)
+        elif message["type"] == "http.response.body" and start is not None:
+            parts.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                cache.keep(
+                    _ANSWERS_GROUP, key, (start, b"".join(parts)), stamp, max_entries=KEPT_ANSWERS
+                )
+        await send(message)
+
+    await app(scope, receive, keeping_send)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 
 import gridgeo
-from api.cache import WorkspaceCache
+from api.cache import MISSING, WorkspaceCache
 from api.security import USER_KEY
+from api.serialise import JSON_MEDIA_TYPE, personal_data_shown
 from api.settings import Settings
 
 
@@ -30,12 +34,27 @@ def get_cache(request: Request) -> WorkspaceCache:
     return request.app.state.cache
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[gridgeo.GeoPackageStore, Depends(get_store)]
-CacheDep = Annotated[WorkspaceCache, Depends(get_cache)]
+# FastAPI runs a plain ``def`` dependency in a worker thread (a thread hop of ~0.1 ms per
+# dependency per request, most of a cached answer's cost); these look-ups never block, so the
+# dependencies are coroutines that run on the event loop
+async def _settings_dep(request: Request) -> Settings:
+    return get_settings(request)
 
 
-def get_current_user(request: Request) -> gridgeo.User:
+async def _store_dep(request: Request) -> gridgeo.GeoPackageStore:
+    return get_store(request)
+
+
+async def _cache_dep(request: Request) -> WorkspaceCache:
+    return get_cache(request)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings_dep)]
+StoreDep = Annotated[gridgeo.GeoPackageStore, Depends(_store_dep)]
+CacheDep = Annotated[WorkspaceCache, Depends(_cache_dep)]
+
+
+async def get_current_user(request: Request) -> gridgeo.User:
     """The logged-in user, put in the request by :class:`api.security.SecurityMiddleware`.
 
     Routers limit grid roles to their grids with ``user.allows_grid(t1, t2, t3)``
@@ -70,7 +89,7 @@ class Page:
     offset: int
 
 
-def get_page(
+async def get_page(
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, description="rows per page")] = None,
     offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
@@ -119,3 +138,31 @@ def station_labels(
     if labels is None or labels.engine is not engine or not labels.built_for(stations):
         labels = kept[engine.mode] = gridgeo.StationLabels(engine, stations)
     return labels
+
+
+async def kept_json(
+    request: Request,
+    group: str,
+    key: Hashable,
+    build: Callable[[], bytes],
+    *,
+    max_entries: int = 1,
+    media_type: str = JSON_MEDIA_TYPE,
+) -> Response:
+    """An answer whose JSON bytes are kept per workspace version (:mod:`api.cache`).
+
+    The bytes are kept per ``key`` and per whether the request's role may see personal data
+    (:func:`api.serialise.json_response` masks while ``build`` runs, so a leader's masked
+    bytes are never sent to a dispatcher or the other way round). A kept answer is sent
+    from the event loop, a ``max(fid)`` check and a dict look-up, with no thread hop and no
+    serialising; ``build`` runs in a worker thread, once per key and version (errors it
+    raises are not kept).
+    """
+    cache = get_cache(request)
+    full_key = (key, personal_data_shown())
+    body = cache.peek(group, full_key)
+    if body is MISSING:
+        body = await run_in_threadpool(
+            cache.remember, group, full_key, build, max_entries=max_entries
+        )
+    return Response(content=body, media_type=media_type)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import gridgeo
 from api.schemas import ErrorBody
@@ -53,9 +55,22 @@ LIMIT_MEANINGS = {
 }
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` of a route: its 4xx answers (body :class:`ErrorBody`) for OpenAPI."""
-    return {code: {"model": ErrorBody, "description": ERROR_MEANINGS[code]} for code in codes}
+def error_responses(
+    *codes: int, meanings: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: its 4xx answers (body :class:`ErrorBody`) for OpenAPI.
+
+    ``meanings`` replaces the :data:`ERROR_MEANINGS` text of some codes for this route.
+    """
+    text = {**ERROR_MEANINGS, **(meanings or {})}
+    return {code: {"model": ErrorBody, "description": text[code]} for code in codes}
+
+
+def media_responses(description: str, **schemas: dict[str, Any]) -> dict[int | str, Any]:
+    """The ``responses=`` entry of a route whose 200 comes in other media types too, besides
+    JSON: ``media_responses("...", **{"text/html": {"type": "string"}})``."""
+    content = {media: {"schema": schema} for media, schema in schemas.items()}
+    return {200: {"description": description, "content": content}}
 
 
 def limit_responses() -> dict[int | str, dict[str, Any]]:
@@ -119,6 +134,35 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=422)
 
 
+# the answers FastAPI and Starlette raise themselves (no route, a wrong method, a body that
+# cannot be read), in the body every other error has: ``error`` and a ``detail`` with the fix
+HTTP_ERRORS: dict[int, tuple[str, str]] = {
+    400: (
+        "BadRequest",
+        "请求体无法解析 / the request body could not be read: send JSON in UTF-8 with "
+        "`Content-Type: application/json`",
+    ),
+    404: ("NotFound", "未找到 / not found: no such route or file; the routes are listed at /docs"),
+    405: ("MethodNotAllowed", "不支持的方法 / method not allowed: see `Allow` for the methods"),
+}
+
+
+# the texts Starlette and FastAPI put in those answers themselves
+_FRAMEWORK_DETAILS = frozenset(
+    {"There was an error parsing the body", *(status.phrase for status in HTTPStatus)}
+)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error, detail = HTTP_ERRORS.get(exc.status_code, ("HTTPError", str(exc.detail)))
+    if str(exc.detail) not in _FRAMEWORK_DETAILS:  # a route's own text is kept
+        detail = str(exc.detail)
+    return JSONResponse(
+        {"error": error, "detail": detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"error": "InternalError", "detail": INTERNAL_ERROR_DETAIL}, 500)
@@ -128,4 +172,5 @@ def register_error_handlers(app: FastAPI) -> None:
     """Answer gridgeo errors, bad requests and bugs as JSON (call once per app)."""
     app.add_exception_handler(gridgeo.GridGeoError, _gridgeo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 import gridgeo
 from api.cache import WorkspaceCache
 from api.errors import limit_responses, register_error_handlers
-from api.limits import LimitsMiddleware, declare_contract
+from api.limits import LimitsMiddleware
+from api.openapi import declare_contract
 from api.pages import admin as admin_page
 from api.pages import console as console_page
 from api.pages import login as login_page
@@ -25,6 +26,7 @@ from api.pages import planner as planner_page
 from api.routers import admin as admin_router
 from api.routers import auth as auth_router
 from api.routers import customers, dispatch, docs, grids, health, kpis, orders, plan, service
+from api.routers import visits as visits_router
 from api.security import SecurityMiddleware
 from api.settings import Settings
 
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (health, grids, customers, kpis, dispatch, plan, orders, service, docs):
         app.include_router(module.router)
+    app.include_router(visits_router.router)  # 走访/回访 records, coverage, call lists
     app.include_router(login_page.router)  # the web pages (api/pages), one line each
     app.include_router(my_page.router)
     app.include_router(admin_page.router)
@@ -95,5 +98,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console_page.router)
     app.include_router(planner_page.router)
     app.mount(docs.STATIC_URL, StaticFiles(directory=docs.STATIC_DIR), name="static")
-    declare_contract(app, settings.max_page)  # 422 bodies and `limit`'s cap in OpenAPI
+    declare_contract(app, settings.max_page)  # every status the routes answer, in OpenAPI
     return app

@@ -22,17 +22,19 @@ class GridEdit(BaseModel):
     """An edit of the tier-3 grids, previewed or saved.
 
     ``move`` takes ``village_codes`` and ``to_grid_id``; ``split`` takes
-    ``grid_id`` and ``k``; ``merge`` takes ``grid_ids``.
+    ``grid_id`` and ``k``; ``merge`` takes ``grid_ids``; ``reassign`` takes a supply
+    (tier-2) ``grid_id`` and the ``substation_id`` that is to head it.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    op: Literal["move", "split", "merge"]
+    op: Literal["move", "split", "merge", "reassign"]
     village_codes: list[str] | None = None
     to_grid_id: str | None = None
     grid_id: str | None = None
     grid_ids: list[str] | None = None
     k: int = Field(default=DEFAULT_SPLIT_K, ge=2)
+    substation_id: str | None = None
 
     @model_validator(mode="after")
     def _fields_of_op(self) -> GridEdit:
@@ -40,6 +42,7 @@ class GridEdit(BaseModel):
             "move": ("village_codes", "to_grid_id"),
             "split": ("grid_id",),
             "merge": ("grid_ids",),
+            "reassign": ("grid_id", "substation_id"),
         }[self.op]
         missing = [name for name in needed if not getattr(self, name)]
         if missing:
@@ -80,12 +83,29 @@ class EditPreview(BaseModel):
     problems: list[dict[str, Any]]
 
 
+class OutputState(BaseModel):
+    """One output of ``gridgeo run`` in the workspace's folder and whether it is current."""
+
+    output: Literal["archive", "map", "summary", "records"]
+    label: str
+    files: list[str] = Field(description="file names relative to the output folder")
+    state: Literal["current", "stale", "missing"]
+    changes: list[str] = Field(description="what changed since it was made (网格 grids v3 → v5)")
+
+
 class SaveResult(BaseModel):
-    """``POST /grids/save``."""
+    """``POST /grids/save`` and ``POST /grids/restore``."""
 
     version: int
     previous_version: int
     kpi_diff: list[dict[str, Any]]
+    outputs: list[OutputState] = Field(
+        default_factory=list,
+        description=(
+            "the outputs of `gridgeo run` in the workspace's folder (archive, map, summary): "
+            "stale after this save until `gridgeo run` refreshes them"
+        ),
+    )
 
 
 class ErrorBody(BaseModel):

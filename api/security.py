@@ -13,9 +13,11 @@ it:
 2. public routes (:data:`PUBLIC`) pass; for every other one it
    authenticates by ``Authorization: Bearer <token>`` or the session cookie
    (:data:`COOKIE_NAME`), refusing unknown, expired and disabled users with
-   401 and ``WWW-Authenticate``;
-3. a role not in the route's entry gets 403; a route missing from the table
-   is refused to everybody but ``admin`` (fail closed), and a test fails on it;
+   401 and ``WWW-Authenticate`` (a web page, :func:`is_page`, redirects to the
+   login page instead);
+3. a role not in the route's entry gets 403 (a web page: a 403 page); a route
+   missing from the table is refused to everybody but ``admin`` (fail closed),
+   and a test fails on it;
 4. an unsafe method (POST, PUT, PATCH, DELETE) authenticated by the cookie
    must carry the session's CSRF value in ``X-CSRF-Token`` or a
    ``csrf_token`` form field (403 otherwise); bearer requests are exempt, as
@@ -43,11 +45,13 @@ from urllib.parse import parse_qs
 
 from anyio import to_thread
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import gridgeo
+from api.cache import KEPT_ROUTES, answer_kept
 from api.serialise import show_personal_data
 
 logger = logging.getLogger(__name__)
@@ -106,6 +110,13 @@ _ORDERS_ALL = {
     ("POST", "/orders"),
     ("PATCH", "/orders/{order_id}"),
 }
+# visit and callback records, coverage, call lists: the grid roles (their grids only)
+_VISITS_ALL = {
+    ("GET", "/visits"),
+    ("POST", "/visits"),
+    ("GET", "/visits/coverage"),
+    ("GET", "/visits/callbacks"),
+}
 _EVERY_USER = {
     ("GET", "/auth/me"),
     ("POST", "/auth/logout"),
@@ -117,7 +128,11 @@ _EVERY_USER = {
 
 # What each role may do besides _EVERY_USER (admin: everything, see POLICY).
 MAY: dict[str, set[Route]] = {
-    "leader": {*_AGGREGATES, ("GET", "/overview")},  # the overview page
+    "leader": {
+        *_AGGREGATES,
+        ("GET", "/overview"),  # the overview page
+        ("GET", "/grids/compare"),  # two versions of the grids compared (no personal data)
+    },
     "dispatcher": {
         ("GET", "/console"),  # the dispatcher console page
         ("GET", "/dispatch"),
@@ -136,6 +151,8 @@ MAY: dict[str, set[Route]] = {
         ("GET", "/planner"),  # the planner's map editor page
         ("GET", "/grids/villages"),  # villages by name or code, with their grid
         ("GET", "/grids/moves"),  # which grids a village may join
+        ("GET", "/grids/substations"),  # the substations a supply grid may be headed by
+        ("GET", "/grids/compare"),  # two versions of the grids compared
         *_GRIDS_READ,
         *_CUSTOMERS_READ,
         ("POST", "/grids/preview"),
@@ -153,6 +170,7 @@ MAY: dict[str, set[Route]] = {
         ("GET", "/orders"),
         ("GET", "/orders/{order_id}"),
         ("PATCH", "/orders/{order_id}"),
+        *_VISITS_ALL,
         ("GET", "/figures"),
         ("GET", "/stars"),
         ("GET", "/watch"),
@@ -271,6 +289,28 @@ def forbidden(user: gridgeo.User, route: Route) -> JSONResponse:
     return _json(403, {"error": "Forbidden", "detail": msg})
 
 
+def is_page(route: Route | None) -> bool:
+    """Whether ``route`` is a web page (``GET`` of a path in :data:`api.pages.PAGES`).
+
+    A page answers a browser, not an API client: without a valid session it redirects to
+    the login page (which comes back after logging in), and a role that may not open it
+    gets a 403 page with links to the user's own page and to log out, not JSON.
+    """
+    if route is None or route[0] != "GET":
+        return False
+    from api.pages import page_paths  # api.pages imports this module
+
+    return route[1] in page_paths()
+
+
+def _page_answer(kind: str, scope: Scope) -> Response:
+    """The page's answer instead of the JSON 401 (``login``) or 403 (``forbidden``)."""
+    from api.pages import forbidden_page, login_redirect  # api.pages imports this module
+
+    request = Request(scope)
+    return login_redirect(request) if kind == "login" else forbidden_page(request)
+
+
 def csrf_refused() -> JSONResponse:
     """403 for a cookie-authenticated write without the session's CSRF value."""
     msg = (
@@ -317,19 +357,27 @@ def summary_of_body(body: bytes, content_type: str) -> dict[str, Any]:
     return data
 
 
+def _text(value: Any) -> str:
+    """``value`` as text that UTF-8 can hold: a JSON body may carry lone surrogates
+    (``"\\ud800"``), which SQLite cannot store and no answer can send; they become ``?``."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _shorten(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict | list) and depth > 3:
         return "{…}" if isinstance(value, dict) else "[…]"
     if isinstance(value, dict):
         return {
-            str(k): _shorten(v, depth + 1) for k, v in value.items() if str(k) not in SECRET_KEYS
+            _text(k): _shorten(v, depth + 1) for k, v in value.items() if str(k) not in SECRET_KEYS
         }
     if isinstance(value, list):
         if len(value) > 20:
             return f"[{len(value)} items]"
         return [_shorten(v, depth + 1) for v in value]
-    if isinstance(value, str) and len(value) > WHAT_MAX_TEXT:
-        return value[:WHAT_MAX_TEXT] + "…"
+    if isinstance(value, str):
+        value = _text(value)
+        if len(value) > WHAT_MAX_TEXT:
+            return value[:WHAT_MAX_TEXT] + "…"
     return value
 
 
@@ -374,6 +422,9 @@ class SecurityMiddleware:
         found = credentials(headers)
         who = await self._who(fastapi_app, store, found[1]) if found else None
         if found is None or who is None:
+            if is_page(route):  # a browser opening a page: to the login page and back
+                await _page_answer("login", scope)(scope, receive, send)
+                return
             await not_authenticated()(scope, receive, send)
             return
         user, session = who
@@ -387,6 +438,15 @@ class SecurityMiddleware:
         if user.role not in allowed_roles(route):
             refusal = forbidden(user, route)
         if not unsafe:
+            if refusal is not None and is_page(route):  # a page refuses with a page
+                page = await to_thread.run_sync(_page_answer, "forbidden", scope)
+                await page(scope, receive, send)
+                return
+            if refusal is None and route in KEPT_ROUTES:  # answered again if kept
+                grids = tuple(sorted(user.grids)) if user.role in GRID_ROLES else None
+                view = (user.sees_personal_data, grids)
+                await answer_kept(self.app, scope, receive, send, view=view)
+                return
             await (refusal or self.app)(scope, receive, send)
             return
         body, receive = await _read_body(receive)

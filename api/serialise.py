@@ -38,6 +38,11 @@ def show_personal_data(show: bool) -> None:
     _SHOW_PERSONAL.set(bool(show))
 
 
+def personal_data_shown() -> bool:
+    """Whether the current request may see personal data."""
+    return _SHOW_PERSONAL.get()
+
+
 def mask_text(value: Any) -> Any:
     """``包生文`` → ``包**``, ``13812345678`` → ``138****5678``; other values → None."""
     if not isinstance(value, str) or not value:

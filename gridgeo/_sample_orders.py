@@ -580,22 +580,24 @@ def generate_work_orders(
             )
             b["dispatched_at"] = rep_s + rng.uniform(600, 3 * 3600, n)
         blocks.append(b)
-    # complaints not settled the first time come back
-    comp = _concat([b for b in blocks if b["kind"][:1].tolist() == ["complaint"]])
-    back = np.flatnonzero(~comp["first_time"].to_numpy() & (rng.random(len(comp)) < 0.10))
-    t = comp["reported_at"].to_numpy()[back] + rng.uniform(2, 15, len(back)) * _DAY_S
-    ok = t < year_s
-    blocks.append(
-        _simple(
-            rng,
-            "complaint",
-            comp["cust"].to_numpy()[back][ok],
-            t[ok],
-            handled_s=(4 * 3600, 72 * 3600),
-            callback=0.95,
-            first_time=0.88,
+    # complaints not settled the first time come back (a small county may have none)
+    complaints = [b for b in blocks if b["kind"][:1].tolist() == ["complaint"]]
+    if complaints:
+        comp = _concat(complaints)
+        back = np.flatnonzero(~comp["first_time"].to_numpy() & (rng.random(len(comp)) < 0.10))
+        t = comp["reported_at"].to_numpy()[back] + rng.uniform(2, 15, len(back)) * _DAY_S
+        ok = t < year_s
+        blocks.append(
+            _simple(
+                rng,
+                "complaint",
+                comp["cust"].to_numpy()[back][ok],
+                t[ok],
+                handled_s=(4 * 3600, 72 * 3600),
+                callback=0.95,
+                first_time=0.88,
+            )
         )
-    )
 
     # planned outages: a village, a weekday, from 08:00 local for 4-8 h
     blocks.append(_planned(rng, cust, vill, days, crews))

@@ -63,7 +63,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     """Make the sample county's workspace as a county company would (workspace, grids with a
     roster, customer import), run the main job on it (:func:`gridgeo.run.run_workspace`), then
     store a year of generated work orders (:func:`gridgeo._sample_orders.add_sample_orders`)."""
-    from gridgeo import _sample_orders, archive, io, roster, sample, workspace
+    from gridgeo import _sample_orders, archive, io, roster, sample, visit_sheets, workspace
     from gridgeo.run import report_records, run_workspace
 
     if args.suggest_stations < 0:  # checked before the long set-up, not after it
@@ -164,6 +164,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _sample_orders.add_sample_orders(store, author="gridgeo demo", progress=_print)
     # the service from records, as `gridgeo run` reports it on a workspace with work orders
     report_records(store, out_dir, progress=_print)
+    # next week's visit days (走访日) of the first tier-3 grid, with their sheets (走访单)
+    visit_sheets.week_visits(store, out_dir / "visits", progress=_print)
     return 0
 
 
@@ -313,6 +315,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
         excel_csv=args.excel_csv,
     )
     return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    """Whether the outputs of a run are as current as the workspace
+    (:func:`gridgeo.run.outputs_status`)."""
+    from gridgeo.run import outputs_status
+
+    status = outputs_status(_open_store(args.workspace), args.out)
+    _print(f"输出目录 / output folder: {status.out_dir}", *status.lines())
+    return 0
+
+
+def _print_stale_outputs(store: Any) -> None:
+    """After a grid save: one line when the outputs in the workspace's folder (where
+    ``gridgeo demo`` writes them) are now older than the workspace. The save is done: a
+    status that cannot be read says nothing rather than fail the command."""
+    import sqlite3
+
+    from gridgeo.errors import GridGeoError
+    from gridgeo.run import outputs_status
+
+    try:
+        line = outputs_status(store).stale_line()
+    except (GridGeoError, OSError, sqlite3.Error):
+        return
+    if line:
+        _print(line)
 
 
 # --- gridgeo roads import -------------------------------------------------------------------
@@ -588,6 +617,7 @@ def _cmd_grids_build(args: argparse.Namespace) -> int:
     has_customers = "customers" in store.layers()
     _print_supply_grids(grids, workspace.count_grid_customers(store) if has_customers else None)
     _print_county_pieces(build.service.pieces)
+    _print_stale_outputs(store)
     return 0
 
 
@@ -743,6 +773,7 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
         store, grids, author=args.author, reason=args.reason, expected_version=version
     )
     _print(f"  saved as grids version {new}")
+    _print_stale_outputs(store)
     return 0
 
 
@@ -758,12 +789,19 @@ def _cmd_grids_roster(args: argparse.Namespace) -> int:
     store = _open_store(args.workspace)
     version = store.current_version("grids")
     grids = store.read("grids", version=version)
-    table = roster.read_roster(args.file, grids["grid_id"], encoding=args.encoding)
+    stations = store.read("repair_stations") if "repair_stations" in store.layers() else None
+    table = roster.read_roster(
+        args.file,
+        grids["grid_id"],
+        encoding=args.encoding,
+        station_ids=None if stations is None else stations["station_id"],
+    )
     filled = roster.apply_roster(grids, table)
     new = workspace.save_grids(
         store, filled, author=args.author, reason=args.reason, expected_version=version
     )
     _print(f"roster of {len(table)} grids applied: grids version {new}")
+    _print_stale_outputs(store)
     return 0
 
 
@@ -785,6 +823,7 @@ def _cmd_grids_restore(args: argparse.Namespace) -> int:
         store, args.version, author=args.author, reason=args.reason, expected_version=current
     )
     _print(f"grids version {args.version} restored as version {version}")
+    _print_stale_outputs(store)
     return 0
 
 
@@ -1318,7 +1357,7 @@ def _cmd_orders_show(args: argparse.Namespace) -> int:
 
 def _cmd_dispatch(args: argparse.Namespace) -> int:
     """The nearest available repair station by travel time for a fault, its ETA and route."""
-    from gridgeo import workspace
+    from gridgeo import dispatch_board, workspace
     from gridgeo.dispatch import dispatch
     from gridgeo.routing import StationLabels
     from gridgeo.settings import DEFAULT_SETTINGS
@@ -1336,12 +1375,16 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
     else:
         kw = {"address": args.address, "gazetteer": workspace.read_gazetteer(store)}
     limit_s = DEFAULT_SETTINGS.repair_limit_s if args.limit_min is None else args.limit_min * 60
+    unavailable = _split_ids(args.unavailable)
+    on_board = dispatch_board.unavailable_stations(store)  # busy / out on the dispatchers' board
+    if args.use_board:
+        unavailable += [s for s in on_board if s not in unavailable]
     result = dispatch(
         engine,
         stations,
         limit_s=limit_s,
         labels=labels,
-        unavailable=_split_ids(args.unavailable),
+        unavailable=unavailable,
         county=store.read("county"),
         **kw,
     )
@@ -1374,6 +1417,13 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         crews = f"{int(row.crews):>5d}" if row.crews == row.crews and row.crews is not None else ""
         busy = "" if row.available else "  unavailable 不可派"
         _print(f"  {row.station_id!s:<10s} {row.name!s:<16s} {crews:>5s} {eta}  {row.reason}{busy}")
+    left_in = [s for s in on_board if s not in unavailable]
+    if left_in:
+        _print(
+            f"看板上忙碌或外出 / busy or out on the board: {', '.join(left_in)} (not left out "
+            "here: add --use-board, or --unavailable)"
+        )
+    _print_location_doubts(store, result, args.customer, kw.get("customers"))
     if args.route_out and result.route is not None:
         out = Path(args.route_out)
         result.route.to_file(out)
@@ -1404,6 +1454,89 @@ def _create_dispatched_order(store: Any, result: Any, args: argparse.Namespace) 
         store, fields, author=args.author, reason=f"派单 dispatch to {result.station_id}"
     )
     _print(f"工单已创建 / order {args.create_order} created:", _order_line(made.iloc[0]))
+
+
+def _print_location_doubts(
+    store: Any, result: Any, customer_id: str | None, customers: Any
+) -> None:
+    """The fault's tier-3 grid and the doubts about its position (as the console shows)."""
+    from gridgeo import dispatch_board
+
+    row = None
+    if customer_id is not None and customers is not None:
+        found = customers.loc[customers["customer_id"].astype(str) == str(customer_id)]
+        row = found.iloc[0] if len(found) else None
+    grid_reason = None
+    if row is not None or "grids" in store.layers():  # a workspace may have no grids yet
+        grids = store.read("grids") if row is None else None
+        place = dispatch_board.fault_place(result.fault, grids, customer=row)
+        grid_reason = place["grid_reason"]
+        _print(f"网格 grid: {place['grid_t3'] or '-'} ({grid_reason or '-'})")
+    doubts = dispatch_board.location_doubts(row, fault=result.fault, grid_reason=grid_reason)
+    if not doubts:
+        _print("定位无疑点 / no doubt about the location")
+        return
+    _print("定位疑点 / doubts about the location:")
+    for doubt in doubts:
+        _print(f"  ! {doubt['code']}: {doubt['text']}")
+
+
+# --- gridgeo stations -----------------------------------------------------------------------
+
+
+def _cmd_stations_status(args: argparse.Namespace) -> int:
+    """The repair stations' availability board (在岗 / 忙碌 / 外出); --set changes one."""
+    import unicodedata
+
+    from gridgeo import dispatch_board
+
+    store = _open_store(args.workspace)
+    if args.set is None:
+        if args.note is not None or args.author is not None:
+            msg = "--note and --author go with --set STATION STATUS (设置状态时使用)"
+            raise _user_error(msg)
+        board = dispatch_board.read_station_availability(store)
+    else:
+        station, status = args.set
+        if not args.author:
+            msg = "--set needs --author (who sets it, 设置人), e.g. --author 张三"
+            raise _user_error(msg)
+        try:
+            board = dispatch_board.set_station_availability(
+                store, station, status, by=args.author, note=args.note
+            )
+        except GridGeoError as exc:
+            raise type(exc)(f"--set {station} {status}: {exc}") from exc
+        row = board.loc[board["station_id"] == station.strip()].iloc[0]
+        _print(
+            f"已设置 / set: {row['station_id']} {row['name']} -> {row['status_zh']} "
+            f"{row['status']}, by {row['updated_by']} at {row['updated_at']}"
+        )
+
+    def pad(text: Any, width: int) -> str:  # Chinese characters take two columns
+        text = str(text)
+        wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+        return text + " " * max(width - len(text) - wide, 0)
+
+    _print(
+        f"  {pad('站 station', 11)} {pad('名称 name', 26)} {'班组 crews':>10s}  "
+        f"{pad('状态 status', 12)} {pad('设置人 by', 12)} {pad('时间 at (UTC)', 21)} 备注 note"
+    )
+    for _, row in board.iterrows():
+        crews = row.get("crews")
+        crews_text = f"{int(crews):>10d}" if crews is not None and crews == crews else f"{'-':>10s}"
+        _print(
+            f"  {pad(row['station_id'], 11)} {pad(row['name'], 26)} {crews_text}  "
+            f"{pad(row['status_zh'] + ' ' + row['status'], 12)} "
+            f"{pad(row['updated_by'] or '-', 12)} {pad(row['updated_at'] or '-', 21)} "
+            f"{row['note'] or ''}".rstrip()
+        )
+    out = board.loc[board["status"] != "on_duty", "station_id"].tolist()
+    if out:
+        _print(f"不可派 / not dispatched: {', '.join(out)} (gridgeo dispatch --use-board)")
+    else:
+        _print("全部在岗 / every station on duty")
+    return 0
 
 
 # --- gridgeo plan ---------------------------------------------------------------------------
@@ -1850,6 +1983,301 @@ def _add_orders_parser(sub: Any) -> None:
     show.set_defaults(func=_cmd_orders_show)
 
 
+# --- gridgeo visits -------------------------------------------------------------------------
+
+DEFAULT_VISITS_OUT = Path("out") / "visits"
+_VISIT_FLAGS = {  # setting -> the flag that sets it, for the messages
+    "day_hours": "--day-hours",
+    "day_length_s": "--day-hours",
+    "visit_min": "--visit-min",
+    "visit_s": "--visit-min",
+    "visit_min_by_category": "--category-min",
+    "visit_s_by_category": "--category-min",
+    "weekday": "--weekday",
+    "day_start": "--start",
+    "mode": "--mode",
+}
+
+
+def _visit_settings_from(args: argparse.Namespace) -> Any:
+    """The visit settings of the flags (the library's defaults where a flag is not given)."""
+    import re
+
+    from gridgeo.errors import InputError
+    from gridgeo.settings import visit_settings
+
+    by_category: dict[str, float] | None = None
+    if args.category_min:
+        by_category = {}
+        for item in ",".join(args.category_min).split(","):
+            name, _, minutes = item.partition("=")
+            try:
+                by_category[name.strip()] = float(minutes)
+            except ValueError:
+                by_category = None
+            if by_category is None or not name.strip():
+                msg = (
+                    f"--category-min {item!r} is not CATEGORY=MINUTES: write e.g. "
+                    "--category-min commercial=15,industrial=20"
+                )
+                raise _user_error(msg) from None
+    try:
+        return visit_settings(
+            day_hours=args.day_hours,
+            visit_min=args.visit_min,
+            visit_min_by_category=by_category,
+            weekday=args.weekday,
+            day_start=args.start,
+            mode=args.mode,
+        )
+    except InputError as exc:
+        text = re.sub(
+            r"`(\w+)(?:\[[^\]]*\])?`",
+            lambda m: _VISIT_FLAGS.get(m[1], m[0]),
+            str(exc).removeprefix("visit settings: "),
+        )
+        raise _user_error(f"走访设置 / visit settings: {text}") from exc
+
+
+def _visit_members(store: Any, args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The workspace's grid members and the tier-3 grid to plan (from --grid / --member),
+    with --grid and --member checked against them."""
+    from gridgeo.visits import member_bases
+
+    layers = store.layers()
+    for layer, fix in (
+        ("grids", "build them with `gridgeo grids build --workspace W`"),
+        ("repair_stations", "add the repair stations / supply offices to the workspace"),
+        ("customers", "import the archive with `gridgeo customers import FILE --workspace W`"),
+    ):
+        if layer not in layers:
+            msg = f"工作区缺少 / the workspace has no `{layer}` layer: {fix}"
+            raise _user_error(msg)
+    members = member_bases(store.read("grids"), store.read("repair_stations"))
+    if not len(members):
+        msg = (
+            "三级网格没有网格员 / no tier-3 grid names members: fill the roster with "
+            "`gridgeo grids roster FILE --workspace W`"
+        )
+        raise _user_error(msg)
+    grids = sorted({g for gs in members["grid_ids"] for g in gs})
+    grid = args.grid
+    if grid is not None and grid not in grids:
+        msg = (
+            f"--grid {grid}: 不是有网格员的三级网格 / not a tier-3 grid with members; use one of "
+            f"{', '.join(grids[:5])}{' ...' if len(grids) > 5 else ''}"
+        )
+        raise _user_error(msg)
+    member = getattr(args, "member", None)
+    if member is not None:
+        row = members[members["member"] == member]
+        if not len(row):
+            near = [m for m in members["member"] if m[:1] == member[:1]][:5]
+            msg = (
+                f"--member {member}: 没有这个网格员 / no such grid member; use a name from the "
+                f"tier-3 grids' members, e.g. {', '.join(near or list(members['member'][:5]))}"
+            )
+            raise _user_error(msg)
+        own = list(row["grid_ids"].iloc[0])
+        if grid is not None and grid not in own:
+            msg = (
+                f"--member {member} does not look after --grid {grid} / 该网格员不负责此网格: "
+                f"their grids are {', '.join(own)}"
+            )
+            raise _user_error(msg)
+        grid = grid or own[0]
+    return members, grid
+
+
+def _cmd_visits_plan(args: argparse.Namespace) -> int:
+    """Plan the home visits of a period (:func:`gridgeo.plan_workspace_visits`), print a
+    summary and write each member's day sheets (:mod:`gridgeo.visit_sheets`)."""
+    from gridgeo import visit_sheets
+    from gridgeo.errors import InputError
+    from gridgeo.visits import plan_workspace_visits
+
+    settings = _visit_settings_from(args)
+    try:
+        start, end = visit_sheets.visit_period(args.period)
+    except InputError as exc:
+        msg = f"--period: {exc}"
+        raise _user_error(msg) from exc
+    store = _open_store(args.workspace)
+    _, grid = _visit_members(store, args)
+    t0 = time.perf_counter()
+    plan = plan_workspace_visits(store, start=start, end=end, settings=settings, grid=grid)
+    if args.member is not None:
+        plan = visit_sheets.member_plan(plan, args.member)
+    label = args.period or f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
+    who = args.member or (f"grid {grid}" if grid else "all members 全部网格员")
+    _print(
+        f"走访计划 / visit plan {label} ({start.isoformat()} - {end.isoformat()}), {who}, "
+        f"{time.perf_counter() - t0:.1f} s",
+        *plan.lines(),
+    )
+    _print_visit_members(plan)
+    if len(plan.unplanned):
+        _print("无法安排的原因 / why visits cannot be planned:")
+        counts = plan.unplanned.groupby(["reason", "reason_text"], sort=False).size()
+        for (_, text), n in counts.sort_values(ascending=False, kind="stable").items():
+            _print(f"  {n:>6,d}  {text}")
+    out = Path(args.out) if args.out else DEFAULT_VISITS_OUT / visit_sheets.safe_name(label)
+    written = visit_sheets.write_visit_plan(plan, out, names=visit_sheets.customer_names(store))
+    _print(f"已写出 / written: {len(written)} files in {out} (每位网格员一个文件夹 / per member)")
+    return 0
+
+
+def _print_visit_members(plan: Any) -> None:
+    if not len(plan.members):
+        return
+    _print(
+        f"  {'网格员 member':<12s} {'走访日 days':>11s} {'已排 planned':>12s} "
+        f"{'未排 unplanned':>14s} {'需加日 extra days':>17s}"
+    )
+    for m in plan.members.itertuples(index=False):
+        _print(
+            f"  {m.member:<12s} {m.visit_days:>11,d} {m.planned:>12,d} {m.unplanned:>14,d} "
+            f"{m.extra_days_needed:>17,d}"
+        )
+
+
+def _cmd_visits_day(args: argparse.Namespace) -> int:
+    """One member's visit day on the roads, printed (and its sheet written with --out)."""
+    import datetime as dt
+
+    from gridgeo import visit_sheets
+    from gridgeo.errors import InputError
+    from gridgeo.visits import plan_workspace_visits
+
+    settings = _visit_settings_from(args)
+    try:
+        day = dt.date.fromisoformat(args.date.strip())
+    except ValueError:
+        msg = f"--date {args.date}: 不是日期 / not a date; write YYYY-MM-DD, e.g. 2027-01-06"
+        raise _user_error(msg) from None
+    if day.weekday() != settings.weekday:
+        wd = visit_sheets.WEEKDAYS_EN
+        nearest = day + dt.timedelta(days=settings.weekday - day.weekday())  # same week
+        msg = (
+            f"--date {day.isoformat()} is a {wd[day.weekday()]}, but the visit day is "
+            f"{wd[settings.weekday]} / 走访日是{visit_sheets.WEEKDAYS_ZH[settings.weekday]}: "
+            f"use --date {nearest.isoformat()}, or --weekday {day.weekday()}"
+        )
+        raise _user_error(msg)
+    if args.period is None:  # the plan of the date's round, from its first day
+        months = 12 // settings.visits_per_year
+        start = dt.date(day.year, (day.month - 1) // months * months + 1, 1)
+    else:
+        try:
+            start, end = visit_sheets.visit_period(args.period)
+        except InputError as exc:
+            msg = f"--period: {exc}"
+            raise _user_error(msg) from exc
+        if not start <= day <= end:
+            msg = (
+                f"--date {day.isoformat()} is outside --period {args.period} "
+                f"({start.isoformat()} - {end.isoformat()}): give a date inside it"
+            )
+            raise _user_error(msg)
+    store = _open_store(args.workspace)
+    _, grid = _visit_members(store, args)
+    plan = plan_workspace_visits(store, start=start, end=day, settings=settings, grid=grid)
+    names = visit_sheets.customer_names(store)
+    try:
+        sheet = visit_sheets.day_sheet(plan, args.member, day, names=names)
+    except GridGeoError as exc:
+        unplanned = plan.unplanned[plan.unplanned["member"] == args.member]
+        hint = ""
+        if len(unplanned):
+            hint = f"; {len(unplanned)} of their visits cannot be planned (`gridgeo visits plan`)"
+        raise type(exc)(f"--date {day.isoformat()}: {exc}{hint}") from exc
+    _print(*sheet.lines())
+    if args.out:
+        written = visit_sheets.write_day_sheet(sheet, args.out)
+        _print("已写出 / written:", *(f"  {path}" for path in written))
+    return 0
+
+
+def _add_visit_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """The visit settings as flags (default: :class:`gridgeo.VisitSettings`)."""
+    parser.add_argument(
+        "--day-hours", type=float, default=None, help="走访日时长 / day length, h (8)"
+    )
+    parser.add_argument(
+        "--visit-min", type=float, default=None, help="每户走访分钟 / minutes per visit (10)"
+    )
+    parser.add_argument(
+        "--category-min",
+        action="append",
+        metavar="CATEGORY=MIN,...",
+        help="按类别走访分钟 / minutes by category, e.g. commercial=15,industrial=20",
+    )
+    parser.add_argument(
+        "--weekday", default=None, help="走访日 / visit weekday: 0-6 (Monday 0), wed, 周三 (周三)"
+    )
+    parser.add_argument("--start", default=None, help="出发时间 / leave the base at HH:MM (08:30)")
+    parser.add_argument(
+        "--mode",
+        default=None,
+        choices=("two_wheeler", "drive"),
+        help="出行方式 / travel mode (two_wheeler)",
+    )
+
+
+def _add_visits_parser(sub: Any) -> None:
+    """``gridgeo visits plan|day``."""
+    raw = argparse.RawDescriptionHelpFormatter
+    vis = sub.add_parser("visits", help="走访“6+1” / home visits: plans, day routes, sheets")
+    vis_sub = vis.add_subparsers(dest="visits_command", required=True, parser_class=_Parser)
+    pln = vis_sub.add_parser(
+        "plan",
+        help="走访计划 / plan the home visits of a period and write the day sheets",
+        description="走访计划：每位网格员每个走访日的客户和路线，写出走访单（XLSX、HTML）。 "
+        "Plan the home visits of a period per grid member and visit day, routed on the roads; "
+        "print a summary and write each member's day sheets (XLSX and one-page HTML).",
+        epilog="例 example:\n  gridgeo visits plan --workspace ws.gpkg --period 2027-Q1\n"
+        "  gridgeo visits plan --workspace ws.gpkg --period 2027-W02 --grid T3-SUB01-01 "
+        "--out visits/",
+        formatter_class=raw,
+    )
+    pln.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    pln.add_argument(
+        "--period",
+        default=None,
+        help="周期 / period: 2027, 2027-Q1, 2027-01 or 2027-W02 (default: next week)",
+    )
+    pln.add_argument("--grid", default=None, help="三级网格 / plan one tier-3 grid's members")
+    pln.add_argument("--member", default=None, help="网格员 / plan one grid member")
+    pln.add_argument(
+        "--out",
+        default=None,
+        help=f"输出目录 / sheets folder (default {DEFAULT_VISITS_OUT}/PERIOD)",
+    )
+    _add_visit_setting_flags(pln)
+    pln.set_defaults(func=_cmd_visits_plan)
+
+    day = vis_sub.add_parser(
+        "day",
+        help="一天的走访路线 / one member's visit day on the roads",
+        epilog="例 example:\n  gridgeo visits day --workspace ws.gpkg --member 张三 "
+        "--date 2027-01-06",
+        formatter_class=raw,
+    )
+    day.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    day.add_argument("--member", required=True, help="网格员 / grid member")
+    day.add_argument("--date", required=True, help="走访日 / visit day, YYYY-MM-DD")
+    day.add_argument(
+        "--period",
+        default=None,
+        help="按此周期的计划 / the day as planned for this period (default: from the first "
+        "day of the date's half-year round)",
+    )
+    day.add_argument("--grid", default=None, help=argparse.SUPPRESS)
+    day.add_argument("--out", default=None, help="输出目录 / also write the day's sheet here")
+    _add_visit_setting_flags(day)
+    day.set_defaults(func=_cmd_visits_day)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from gridgeo import sample
     from gridgeo.workspace import OUTSIDE_TOLERANCE_M
@@ -1896,6 +2324,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mask-phones", dest="mask_phones", action="store_true", help=_MASK_HELP)
     run.add_argument("--excel-csv", dest="excel_csv", action="store_true", help=_EXCEL_CSV_HELP)
     run.set_defaults(func=_cmd_run)
+
+    status_help = (
+        "输出是否过期 / whether the outputs of `gridgeo run` (archive, map, summary, service "
+        "reports) are as current as the workspace, and what changed"
+    )
+    sts_ = sub.add_parser("status", help=status_help, description=status_help)
+    sts_.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    sts_.add_argument(
+        "--out",
+        default=None,
+        help="输出目录 / output folder of `gridgeo run` (default: the workspace's folder)",
+    )
+    sts_.set_defaults(func=_cmd_status)
 
     roads = sub.add_parser("roads", help="road networks")
     roads_sub = roads.add_subparsers(dest="roads_command", required=True, parser_class=_Parser)
@@ -2238,10 +2679,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dsp.add_argument("--reported-at", default=None, help="受理时间 of the order (default now)")
     dsp.add_argument("--author", default=None, help="who dispatches (with --create-order)")
+    dsp.add_argument(
+        "--use-board",
+        action="store_true",
+        help="也不派看板上忙碌或外出的站 / also leave out the stations the board marks busy or "
+        "out (gridgeo stations status)",
+    )
     dsp.set_defaults(func=_cmd_dispatch)
+
+    stn = sub.add_parser("stations", help="抢修站 repair stations: the availability board")
+    stn_sub = stn.add_subparsers(dest="stations_command", required=True, parser_class=_Parser)
+    status_help = (
+        "抢修站状态看板 / the stations' availability (在岗 on_duty, 忙碌 busy, 外出 out); "
+        "--set changes one station"
+    )
+    sts = stn_sub.add_parser(
+        "status",
+        help=status_help,
+        description=status_help,
+        epilog="例 example:\n  gridgeo stations status --workspace ws.gpkg\n"
+        "  gridgeo stations status --set RS02 busy --author 张三 --note 抢修中 "
+        "--workspace ws.gpkg",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sts.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    sts.add_argument(
+        "--set",
+        nargs=2,
+        metavar=("STATION", "STATUS"),
+        help="设置一个站的状态 / set a station's status: on_duty 在岗, busy 忙碌, out 外出",
+    )
+    sts.add_argument("--author", default=None, help="设置人 who sets it (with --set)")
+    sts.add_argument("--note", default=None, help="备注 a short note, e.g. 抢修中 (with --set)")
+    sts.set_defaults(func=_cmd_stations_status)
 
     _add_orders_parser(sub)
     _add_users_parser(sub)
+    _add_visits_parser(sub)
 
     srv_help = (
         "启动网页服务 / start the web app on a workspace (the demo's by default, made if "

@@ -410,6 +410,9 @@ def _word_key(values: pd.Series) -> pd.Series:
     return values.str.replace(r"\s+", "", regex=True).str.lower()
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2199  # the years a time in a record may have
+
+
 def parse_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Read times as exports write them; China time unless a zone is given; UTC out.
 
@@ -438,17 +441,22 @@ def parse_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     # each distinct text is read once, then spread back over the rows; the usual
     # 2026-11-03 14:20:05 is read at once, the other forms go through the rewrites
     text = pd.Series(uniques, dtype=object)
+    # a year outside 1900-2199 is not a time of a work order (and past 2262 not one pandas
+    # can hold): a bad value, not an overflow
+    year = pd.to_numeric(text.str.extract(r"^\s*(\d{4})", expand=False), errors="coerce")
+    odd_year = ((year < MIN_YEAR) | (year > MAX_YEAR)).to_numpy()
+    text = text.where(~odd_year, "")
     usual = pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
     plain = usual.notna().to_numpy()
     distinct = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
-    bad_distinct = np.zeros(len(text), dtype=bool)
+    bad_distinct = odd_year.copy()
     if plain.any():
         local = usual[plain].dt.tz_localize(TIMEZONE).dt.tz_convert("UTC")
         distinct[plain] = local.astype("datetime64[ns, UTC]").dt.floor("s").array
     if not plain.all():
         rest, bad_rest = _parse_distinct_times(text[~plain])
         distinct[~plain] = rest.array
-        bad_distinct[~plain] = bad_rest
+        bad_distinct[~plain] |= bad_rest
     out = distinct.iloc[codes].set_axis(values.index).astype("datetime64[ns, UTC]")
     return out, np.asarray(bad_distinct[codes], dtype=bool)
 

@@ -30,6 +30,11 @@ v3, ... unchanged)"); after a customer import, a grid edit or new stations the s
 them are computed again. The KPIs, the summary text and ``summary.json`` are cheap and always
 made from the stored access.
 
+Stale outputs. :func:`outputs_status` (``gridgeo status``) compares what each output of a
+folder was made from (the same records and fingerprints) with the workspace as it is now:
+after a grid save the archive, map, summary and service reports say "已过期 stale (网格 grids
+v3 → v5)" until the next run; the grid saves of the CLI and the API say so too.
+
 The map. gridgeo does not draw maps (it never imports folium or the ``maps`` package), so the
 map builder is passed in as ``write_map`` (:class:`MapWriter`): ``maps.__main__.build_map``
 has that signature, and the ``gridgeo`` command passes it.
@@ -73,10 +78,14 @@ __all__ = [
     "ISOCHRONES_LAYER",
     "MANIFEST_FILE",
     "MANIFEST_TABLE",
+    "OUTPUT_STATES",
     "RECORDS_DIR",
     "MapWriter",
+    "OutputStatus",
+    "OutputsStatus",
     "RecordsReport",
     "RunResult",
+    "outputs_status",
     "report_records",
     "run_workspace",
 ]
@@ -693,6 +702,13 @@ def run_workspace(
     summary_text = json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     summary_path = out / SUMMARY_JSON
     _write_text(summary_path, summary_text)
+    # what the summary was made from, for `gridgeo status` (it is always written again)
+    files["summary"] = {
+        "inputs": _plain(
+            {**state, "customer_access": access_state, "roads": roads_fp, "settings": service}
+        )
+    }
+    _write_file_manifest(out, ws_path, files)
     steps.say(
         f"摘要 / summary: {summary_md.name}, {summary_path.name} "
         f"in {time.perf_counter() - t0:.1f} s"
@@ -857,6 +873,7 @@ def report_records(
     store = workspace if isinstance(workspace, GeoPackageStore) else GeoPackageStore.open(workspace)
     steps = _Steps(progress)
     t0 = steps.start("records")
+    inputs = _records_inputs(store)  # read first: a save landing meanwhile shows next time
     latest = _orders.read_orders(store, required=True)["reported_at"].max()
     if month is None or week is None:
         # the last month and week that have ended, by the clock and in the records
@@ -894,6 +911,11 @@ def report_records(
         f"  服务之星 / stars       {stars_path}",
         f"  重点巡查 / watch list  {watch_path}",
     )
+    # what the reports were made from, for `gridgeo status`
+    ws_path = Path(store.path).resolve()
+    files = _read_file_manifest(Path(out_dir), ws_path)
+    files["records"] = {"inputs": _plain(inputs)}
+    _write_file_manifest(Path(out_dir), ws_path, files)
     outputs = {
         "evaluation_xlsx": written["xlsx"],
         "evaluation_html": written["html"],
@@ -903,3 +925,259 @@ def report_records(
     return RecordsReport(
         month=month, week=week, evaluation=evaluation, stars=stars, watch=watch, outputs=outputs
     )
+
+
+# --------------------------------------------------------------------------- outputs status
+
+OUTPUT_STATES = ("current", "stale", "missing")
+# the outputs of a folder, in the order they are listed: name -> (label, folder-relative
+# files, the manifest step that records what they were made from)
+_OUTPUTS = {
+    "archive": ("档案 archive", (f"{ARCHIVE_DIR}/",), "archive"),
+    "map": ("地图 map", (MAP_FILE,), "map"),
+    "summary": ("摘要 summary", (SUMMARY_JSON, SUMMARY_MD), "summary"),
+    "records": ("工单考核 service reports", (f"{RECORDS_DIR}/",), "records"),
+}
+_LABELS_ZH = {
+    "county": "县界",
+    "villages": "村",
+    "substations": "变电站",
+    "repair_stations": "抢修站",
+    "payment_points": "缴费点",
+    "grids": "网格",
+    "customers": "客户",
+    "roads": "道路",
+    "customer_access": "可达性",
+    "repair_isochrones": "抢修到达圈",
+    "work_orders": "工单",
+    "visits": "走访",
+    "summary": "摘要",
+}
+# the recorded inputs that are run options, not workspace state: the status cannot know the
+# options of the next run, so they never make an output stale
+_RUN_OPTIONS = frozenset({"settings", "bands_s", "suggest_stations", "mask_phones", "excel_csv"})
+# the inputs of the service-from-records reports (what evaluation, stars and watch read)
+_RECORDS_INPUTS = (
+    "work_orders",
+    "grids",
+    "customers",
+    "customer_access",
+    "repair_stations",
+    "visits",
+)
+
+
+@dataclass(frozen=True)
+class OutputStatus:
+    """Whether one output of a run's folder is as current as its workspace.
+
+    Attributes
+    ----------
+    output
+        ``archive``, ``map``, ``summary`` or ``records``.
+    label
+        Its name in Chinese and English (``档案 archive``).
+    files
+        Its files, relative to the output folder (``archive/``, ``summary.json``).
+    state
+        ``current``, ``stale`` (an input changed since it was written) or ``missing``.
+    changes
+        What changed, one item per input (``网格 grids v3 → v5``); empty unless stale.
+    """
+
+    output: str
+    label: str
+    files: tuple[str, ...]
+    state: str
+    changes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The status as JSON-ready values (names relative to the output folder only)."""
+        return {
+            "output": self.output,
+            "label": self.label,
+            "files": list(self.files),
+            "state": self.state,
+            "changes": list(self.changes),
+        }
+
+
+@dataclass(frozen=True)
+class OutputsStatus:
+    """What :func:`outputs_status` found in an output folder.
+
+    Attributes
+    ----------
+    workspace
+        The workspace GeoPackage.
+    out_dir
+        The output folder.
+    outputs
+        One :class:`OutputStatus` per output.
+    """
+
+    workspace: Path
+    out_dir: Path
+    outputs: tuple[OutputStatus, ...]
+
+    @property
+    def stale(self) -> bool:
+        """True when any output is stale."""
+        return any(o.state == "stale" for o in self.outputs)
+
+    @property
+    def has_outputs(self) -> bool:
+        """True when the folder holds any output (current or stale)."""
+        return any(o.state != "missing" for o in self.outputs)
+
+    @property
+    def command(self) -> str:
+        """The command that refreshes the outputs."""
+        return f"gridgeo run --workspace {self.workspace} --out {self.out_dir}"
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """:meth:`OutputStatus.to_dict` of every output (no filesystem path in it)."""
+        return [o.to_dict() for o in self.outputs]
+
+    def lines(self) -> list[str]:
+        """One line per output, Chinese with English, with the command to refresh it."""
+        words = {"current": "最新 current", "stale": "已过期 stale", "missing": "缺失 missing"}
+        out = []
+        for o in self.outputs:
+            line = f"{o.label}: {words[o.state]}"
+            if o.changes:
+                line += f" ({'; '.join(o.changes)})"
+            if o.state != "current":
+                line += f" — 运行 / run: {self.command}"
+            out.append(line)
+        return out
+
+    def stale_line(self) -> str | None:
+        """The one line a save prints when it made outputs of the folder stale, else None."""
+        stale = [o.label for o in self.outputs if o.state == "stale"]
+        if not stale:
+            return None
+        return (
+            f"输出已过期 / outputs now stale in {self.out_dir}: {', '.join(stale)} — "
+            f"刷新 / refresh: {self.command}"
+        )
+
+
+def _records_inputs(store: GeoPackageStore) -> dict[str, Any]:
+    layers = store.layers()
+    # a layer made later (the first visits) changes the reports too: absent ones are None
+    return {name: _layer_state(store, name) if name in layers else None for name in _RECORDS_INPUTS}
+
+
+def _change(name: str, before: Any, now: Any) -> str:
+    """ "网格 grids v3 → v5" (a layer), "道路 roads changed" (a digest)."""
+    label = f"{_LABELS_ZH.get(name, name)} {_LABELS.get(name, name)}"
+    if isinstance(before, Mapping) and "version" in before:
+        if now is None:
+            return f"{label} v{before['version']} → 已删除 removed"
+        text = f"{label} v{before['version']} → v{now['version']}"
+        if before["version"] == now["version"]:  # the workspace was made again
+            text += " (内容不同 / other content)"
+        return text
+    if now is None:
+        return f"{label} 已删除 / removed"
+    if before is None and isinstance(now, Mapping) and "version" in now:
+        return f"{label} 无 none → v{now['version']}"
+    return f"{label} 已变 / changed"
+
+
+def _recorded_workspace(out_dir: Path) -> str | None:
+    """The workspace the folder's manifest names (None: no readable manifest)."""
+    try:
+        data = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(data.get("workspace")) if isinstance(data, dict) else None
+
+
+def _summary_digest(out_dir: Path) -> str | None:
+    try:
+        return hashlib.sha256((out_dir / SUMMARY_JSON).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+
+
+def outputs_status(
+    workspace: str | Path | GeoPackageStore, out_dir: str | Path | None = None
+) -> OutputsStatus:
+    """Whether the outputs of a run (archive, map, summary, service reports) are current.
+
+    Each output is compared with what :func:`run_workspace` recorded it was made from (the
+    :data:`MANIFEST_FILE` of the folder), input by input, against the workspace's current
+    versions and digests, with the same fingerprints the run uses: an output that is
+    ``current`` here is one the next run reuses. Run options (the service settings, map
+    suggestions, masked phones) are not compared. Cheap: no layer is read, only versions and
+    the digests of the roads and the repair bands.
+
+    Parameters
+    ----------
+    workspace
+        The workspace GeoPackage (a path or an open store).
+    out_dir
+        The output folder; default: the workspace's own folder (where ``gridgeo demo``
+        writes its outputs).
+
+    Returns
+    -------
+    OutputsStatus
+        The service reports are listed only when the workspace has work orders or the
+        folder holds them. An output whose inputs were not recorded (written by an older
+        run, or by a run on another workspace) is stale.
+    """
+    store = workspace if isinstance(workspace, GeoPackageStore) else GeoPackageStore.open(workspace)
+    ws_path = Path(store.path).resolve()
+    out = ws_path.parent if out_dir is None else Path(out_dir)
+    files = _read_file_manifest(out, ws_path)
+    other = not files and _recorded_workspace(out) not in (None, str(ws_path))
+    layers = store.layers()
+    cache: dict[str, Any] = {}
+
+    def current(name: str) -> Any:
+        if name not in cache:
+            if name in ("roads", ISOCHRONES_LAYER):
+                table = _workspace.ROADS_LAYER if name == "roads" else name
+                have = table in _io.list_layers(store.path)
+                cache[name] = _table_digest(store.path, table) if have else None
+            elif name == "summary":
+                cache[name] = _summary_digest(out)
+            else:
+                cache[name] = _layer_state(store, name) if name in layers else None
+        return cache[name]
+
+    found = []
+    for output, (label, names, step) in _OUTPUTS.items():
+        present = all((out / n).is_dir() if n.endswith("/") else (out / n).is_file() for n in names)
+        if output == "records" and not present and _orders.ORDER_LAYER not in layers:
+            continue  # no work orders: no reports to make
+        if not present:
+            found.append(OutputStatus(output, label, names, "missing"))
+            continue
+        record = files.get(step)
+        inputs = record.get("inputs") if isinstance(record, Mapping) else None
+        if inputs is None and output == "summary":
+            # written by a run that did not record it: the map records the summary it drew
+            mapped = files.get("map")
+            mapped = mapped.get("inputs") if isinstance(mapped, Mapping) else None
+            if isinstance(mapped, Mapping) and mapped.get("summary") == current("summary"):
+                inputs = {k: v for k, v in mapped.items() if k != "summary"}
+        if not isinstance(inputs, Mapping):
+            why = (
+                "由另一个工作区生成或目录已移动 / made from another workspace, or the folder "
+                "was moved"
+                if other
+                else "未记录其输入 / not recorded what it was made from"
+            )
+            found.append(OutputStatus(output, label, names, "stale", (why,)))
+            continue
+        changes = tuple(
+            _change(name, before, current(name))
+            for name, before in inputs.items()
+            if name not in _RUN_OPTIONS and _plain(current(name)) != before
+        )
+        found.append(OutputStatus(output, label, names, "stale" if changes else "current", changes))
+    return OutputsStatus(workspace=ws_path, out_dir=out, outputs=tuple(found))

@@ -112,6 +112,12 @@ _FLOAT_TYPES = frozenset({"REAL", "FLOAT", "DOUBLE"})
 # Test-only: called with a stage name ("before_commit") inside the save
 # transaction, so a test can kill a writer mid-save. None in normal use.
 _TEST_HOOK: Callable[[str], None] | None = None
+# Test-only: called with a stage name around the version check of a save, in the
+# saving thread, so a test can step two writers through it (tests/test_store_hook.py):
+# "before_lock" (a write transaction is about to take the write lock), "locked" (it
+# holds the lock), "checked" (a save's version check passed, inside that transaction).
+# None in normal use: one `is None` test per stage, nothing else.
+_CHECK_HOOK: Callable[[str], None] | None = None
 
 _VERSIONS_DDL = f"""CREATE TABLE "{_VERSIONS}" (
  "fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "layer" TEXT NOT NULL,
@@ -993,7 +999,11 @@ class GeoPackageStore(Store):
     def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         con = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         try:
+            if write and _CHECK_HOOK is not None:
+                _CHECK_HOOK("before_lock")
             con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if write and _CHECK_HOOK is not None:
+                _CHECK_HOOK("locked")
             yield con
             if write and _TEST_HOOK is not None:
                 _TEST_HOOK("before_commit")
@@ -1159,6 +1169,8 @@ class GeoPackageStore(Store):
                     f"re-apply your edit, save again with expected_version={current}."
                 )
                 raise ConflictError(msg)
+            if _CHECK_HOOK is not None:
+                _CHECK_HOOK("checked")
             new = current + 1
             old_box = con.execute(
                 "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
@@ -1271,6 +1283,8 @@ class GeoPackageStore(Store):
                         f"your edit, save again with expected_version={current}."
                     )
                     raise ConflictError(msg)
+            if _CHECK_HOOK is not None:
+                _CHECK_HOOK("checked")
             now = _now()
             for p, (*_, restored_from) in zip(prepared, items, strict=True):
                 current = p.expected_version

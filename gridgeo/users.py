@@ -742,7 +742,7 @@ def record_audit(store: GeoPackageStore, entry: Mapping[str, Any]) -> None:
     ``entry`` has the keys of the table (``at`` defaults to now); ``what``,
     ``versions_before`` and ``versions_after`` may be dicts (stored as JSON).
     """
-    row = dict(entry)
+    row = _utf8(dict(entry))  # lone surrogates of a request body: "?" (UTF-8 cannot hold them)
     row.setdefault("at", _text(_now()))
     for key in ("what", "versions_before", "versions_after"):
         value = row.get(key, {})
@@ -793,6 +793,17 @@ def read_audit(
     for key in ("what", "versions_before", "versions_after"):
         table[key] = [json.loads(v) if v else {} for v in table[key]]
     return table, int(total[0])
+
+
+def _utf8(value: Any) -> Any:
+    """``value`` (parsed JSON) with every text made encodable as UTF-8."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8(v) for v in value]
+    return value
 
 
 def _audit_time(value: str, name: str) -> str:

@@ -90,6 +90,9 @@ from gridgeo.store import GeoPackageStore
 
 __all__ = [
     "ACCESS_LAYER",
+    "COMPARE_GRID_COLUMNS",
+    "COMPARE_STATUSES",
+    "COMPARE_VILLAGE_COLUMNS",
     "NOT_COMPUTED",
     "OUTSIDE_COLUMNS",
     "OUTSIDE_TOLERANCE_M",
@@ -100,11 +103,13 @@ __all__ = [
     "WORKSPACE_KEYS",
     "EditBase",
     "GridBuild",
+    "GridComparison",
     "OutsideCountyError",
     "OutsideCountyWarning",
     "access_for_customers",
     "build_grids",
     "check_inside_county",
+    "compare_grid_versions",
     "compute_access",
     "count_grid_customers",
     "create_workspace",
@@ -156,7 +161,14 @@ NOT_COMPUTED = "not_computed"
 ACCESS_FLAGS = ("repair_ok", "payment_ok")
 ACCESS_REASONS = ("repair_reason", "payment_reason", "reason")
 REQUIRED_LAYERS = ("county", "villages", "substations")
-ROSTER_COLUMNS_IN_GRIDS = ("manager", "members", "liaison", "phone", "liaison_phone")
+ROSTER_COLUMNS_IN_GRIDS = (
+    "manager",
+    "members",
+    "liaison",
+    "phone",
+    "liaison_phone",
+    "member_bases",  # the members' bases for home visits (gridgeo.visits.member_bases)
+)
 # The layers of points checked against the county at creation (check_inside_county), and the
 # name column shown for each (default ``name``).
 POINT_LAYERS = ("substations", "repair_stations", "payment_points", "towns", "villages")
@@ -735,6 +747,19 @@ def _carry_roster(grids: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.Geo
     return gpd.GeoDataFrame(merged, geometry=grids.geometry.name, crs=grids.crs)
 
 
+def _without_member_bases(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The grids for a grids layer stored before rosters named the members' bases (its
+    columns are fixed): without the empty ``member_bases`` column."""
+    if layer["member_bases"].astype("string").fillna("").str.strip().ne("").any():
+        msg = (
+            "这个工作区的网格层没有 member_bases 列 / the workspace's grids were stored "
+            "without a `member_bases` column: leave the roster's `member_bases` empty (members "
+            "then start from the nearest station)"
+        )
+        raise InputError(msg)
+    return layer.drop(columns="member_bases")
+
+
 def save_grids(
     store: GeoPackageStore,
     grids: gpd.GeoDataFrame,
@@ -765,6 +790,8 @@ def save_grids(
     if current_grids is not None:
         grids = _carry_roster(grids, current_grids)
     layer = _grids_layer(grids)
+    if current_grids is not None and "member_bases" not in current_grids:
+        layer = _without_member_bases(layer)
     if current_grids is not None:
         layer = _keep_unchanged(layer, current_grids)
     county = store.read("county")
@@ -1499,3 +1526,240 @@ def read_customer_snaps(
     version = store.current_version(CUSTOMERS_LAYER)  # first: a save in between re-snaps
     customers = store.read(CUSTOMERS_LAYER)
     return _customer_snap(store, engine, customers, version=version, mode=mode)
+
+
+# --------------------------------------------------------------------------- #
+# comparing two versions of the grids
+
+# how a stored grid lists its villages (its ``villages`` column, as gridgeo.grids writes it)
+_VILLAGE_LIST_SEP = "，"
+
+COMPARE_GRID_COLUMNS = (
+    "grid_id",
+    "tier",
+    "status",
+    "name_a",
+    "name_b",
+    "parent_a",
+    "parent_b",
+    "substation_a",
+    "substation_b",
+    "villages_a",
+    "villages_b",
+    "villages_in",
+    "villages_out",
+    "customers_a",
+    "customers_b",
+    "customers_change",
+)
+COMPARE_VILLAGE_COLUMNS = (
+    "village_code",
+    "village",
+    "town",
+    "grid_a",
+    "grid_b",
+    "grid_name_a",
+    "grid_name_b",
+    "supply_a",
+    "supply_b",
+    "lon",
+    "lat",
+)
+COMPARE_STATUSES = ("added", "removed", "changed", "same")
+
+
+@dataclass(frozen=True)
+class GridComparison:
+    """What changed between two versions of a workspace's grids (:func:`compare_grid_versions`).
+
+    Attributes
+    ----------
+    version_a, version_b
+        The two grids versions compared (``a`` is "before", ``b`` "after").
+    grids
+        One row per grid of either version (columns :data:`COMPARE_GRID_COLUMNS`), sorted by
+        tier then ``grid_id``: ``status`` is ``added`` (only in b), ``removed`` (only in a),
+        ``changed`` (its name, parent, substation, villages or customers differ) or
+        ``same``; ``villages_a``/``villages_b`` count its villages, ``villages_in`` /
+        ``villages_out`` those it gained / lost; ``customers_a``/``customers_b`` are the
+        workspace's current customers that each version's polygons put in it.
+    villages
+        One row per village whose tier-3 grid (or supply grid) differs (columns
+        :data:`COMPARE_VILLAGE_COLUMNS`), sorted by ``village_code``: its grid and supply
+        grid in each version (None where a version does not list it), the grids' names,
+        and its point (``lon``, ``lat``, EPSG:4326).
+    """
+
+    version_a: int
+    version_b: int
+    grids: pd.DataFrame
+    villages: pd.DataFrame
+
+
+def _check_grids_version(known: list[int], value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value not in known:
+        listed = ", ".join(map(str, known)) if len(known) <= 12 else f"{known[0]}–{known[-1]}"
+        msg = (
+            f"没有网格版本 {value!r} / `{field}` {value!r} is no version of the grids: pick one "
+            f"of the saved versions ({listed})."
+        )
+        raise NotFoundError(msg)
+    return int(value)
+
+
+def _village_lists(grids: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """grid_id -> the village codes its ``villages`` column lists."""
+    return {
+        str(gid): frozenset(c for c in str(codes).split(_VILLAGE_LIST_SEP) if c)
+        for gid, codes in zip(grids["grid_id"], grids["villages"].fillna(""), strict=True)
+    }
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _customer_counts(
+    customers: gpd.GeoDataFrame | None, grids: gpd.GeoDataFrame
+) -> dict[tuple[int, str], int]:
+    """(tier, grid_id) -> the customers ``grids`` put in that grid (the rule of a save)."""
+    if customers is None:
+        return {}
+    assigned = _grids.assign_to_grids(customers, grids)
+    placed = customers.assign(**{c: assigned[c].to_numpy() for c in assigned})
+    counts: dict[tuple[int, str], int] = {}
+    for tier in _archive.GRID_ID_COLUMNS:
+        table = _archive.customers_per_grid(placed, grids, tier=tier)["customers"]
+        counts |= {(tier, str(g)): int(n) for g, n in table.items() if g != _archive.NOT_LOCATED}
+    return counts
+
+
+def compare_grid_versions(store: GeoPackageStore, version_a: int, version_b: int) -> GridComparison:
+    """What changed between two saved versions of the grids: grids and villages.
+
+    Both versions are read from the store (:meth:`GeoPackageStore.read` with ``version=``).
+    A village changed grids when the tier-3 grid whose ``villages`` lists it differs; a grid
+    changed when its name, parent, substation, villages or customers differ (its polygon is
+    the union of its villages, so it follows them). The customers are the workspace's
+    current ``customers`` layer put into each version's polygons by
+    :func:`gridgeo.grids.assign_to_grids` and counted by
+    :func:`gridgeo.archive.customers_per_grid`, as a save does: the change in a grid's
+    customers is then the change of the grids alone (zero counts without a customers
+    layer). Only ids, names, counts and village points are returned: no personal data.
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    version_a, version_b
+        Two different versions of the grids (see ``store.list_versions("grids")``);
+        ``a`` is "before", ``b`` "after".
+
+    Returns
+    -------
+    GridComparison
+
+    Raises
+    ------
+    NotFoundError
+        If the workspace has no grids, or either version is not one of them.
+    InputError
+        If the two versions are the same.
+    """
+    if "grids" not in store.layers():
+        msg = f"workspace {store.path.name!r} has no grids yet: run `gridgeo grids build` first."
+        raise NotFoundError(msg)
+    known = sorted(int(v) for v in store.list_versions("grids")["version"])
+    a = _check_grids_version(known, version_a, "version_a")
+    b = _check_grids_version(known, version_b, "version_b")
+    if a == b:
+        msg = (
+            f"两个版本相同 / `version_a` and `version_b` are both {a}: pick two different "
+            "versions of the grids to compare."
+        )
+        raise InputError(msg)
+    grids_a, grids_b = store.read("grids", version=a), store.read("grids", version=b)
+    customers = store.read(CUSTOMERS_LAYER) if CUSTOMERS_LAYER in store.layers() else None
+    count_a, count_b = _customer_counts(customers, grids_a), _customer_counts(customers, grids_b)
+    lists_a, lists_b = _village_lists(grids_a), _village_lists(grids_b)
+    rows_a = grids_a.set_index(grids_a["grid_id"].astype(str))
+    rows_b = grids_b.set_index(grids_b["grid_id"].astype(str))
+
+    rows = []
+    for gid in set(rows_a.index) | set(rows_b.index):
+        old = rows_a.loc[gid] if gid in rows_a.index else None
+        new = rows_b.loc[gid] if gid in rows_b.index else None
+        tier = int(rows_b.at[gid, "tier"] if new is not None else rows_a.at[gid, "tier"])
+        va, vb = lists_a.get(gid, frozenset()), lists_b.get(gid, frozenset())
+        row = {
+            "grid_id": gid,
+            "tier": tier,
+            "name_a": None if old is None else _text_or_none(old["name"]),
+            "name_b": None if new is None else _text_or_none(new["name"]),
+            "parent_a": None if old is None else _text_or_none(old["parent_id"]),
+            "parent_b": None if new is None else _text_or_none(new["parent_id"]),
+            "substation_a": None if old is None else _text_or_none(old["substation_id"]),
+            "substation_b": None if new is None else _text_or_none(new["substation_id"]),
+            "villages_a": len(va),
+            "villages_b": len(vb),
+            "villages_in": len(vb - va),
+            "villages_out": len(va - vb),
+            "customers_a": count_a.get((tier, gid), 0) if old is not None else 0,
+            "customers_b": count_b.get((tier, gid), 0) if new is not None else 0,
+        }
+        if old is None:
+            row["status"] = "added"
+        elif new is None:
+            row["status"] = "removed"
+        else:
+            same = (
+                va == vb
+                and row["customers_a"] == row["customers_b"]
+                and all(row[f"{k}_a"] == row[f"{k}_b"] for k in ("name", "parent", "substation"))
+            )
+            row["status"] = "same" if same else "changed"
+        rows.append(row)
+    grids = pd.DataFrame(rows, columns=list(COMPARE_GRID_COLUMNS))
+    grids["customers_change"] = grids["customers_b"] - grids["customers_a"]
+    grids = grids.sort_values(["tier", "grid_id"], kind="stable").reset_index(drop=True)
+
+    def village_grid(lists: dict[str, frozenset[str]], rows: pd.DataFrame) -> dict[str, str]:
+        t3 = set(rows.index[rows["tier"].astype(int) == _grids.TIER_VILLAGE])
+        return {code: gid for gid, codes in lists.items() if gid in t3 for code in codes}
+
+    in_a, in_b = village_grid(lists_a, rows_a), village_grid(lists_b, rows_b)
+    parent_a = {str(g): _text_or_none(p) for g, p in rows_a["parent_id"].items()}
+    parent_b = {str(g): _text_or_none(p) for g, p in rows_b["parent_id"].items()}
+    name_a = {str(g): _text_or_none(n) for g, n in rows_a["name"].items()}
+    name_b = {str(g): _text_or_none(n) for g, n in rows_b["name"].items()}
+    moved = []
+    for code in sorted(set(in_a) | set(in_b)):
+        ga, gb = in_a.get(code), in_b.get(code)
+        sa = parent_a.get(ga) if ga else None
+        sb = parent_b.get(gb) if gb else None
+        if ga != gb or sa != sb:
+            moved.append((code, ga, gb, name_a.get(ga) if ga else None,
+                          name_b.get(gb) if gb else None, sa, sb))  # fmt: skip
+    villages = pd.DataFrame(
+        moved,
+        columns=["village_code", "grid_a", "grid_b", "grid_name_a", "grid_name_b",
+                 "supply_a", "supply_b"],
+    )  # fmt: skip
+    if "villages" in store.layers():
+        layer = store.read("villages")
+        points = layer.geometry.to_crs(4326)
+        where = pd.DataFrame(
+            {
+                "village": layer["village"].to_numpy() if "village" in layer else None,
+                "town": layer["town"].to_numpy() if "town" in layer else None,
+                "lon": points.x.round(6).to_numpy(),
+                "lat": points.y.round(6).to_numpy(),
+            },
+            index=layer["village_code"].astype(str).to_numpy(),
+        )
+        where = where.loc[~where.index.duplicated()]
+        villages = villages.join(where, on="village_code")
+    else:
+        villages = villages.assign(village=None, town=None, lon=np.nan, lat=np.nan)
+    villages = villages.loc[:, list(COMPARE_VILLAGE_COLUMNS)].reset_index(drop=True)
+    return GridComparison(version_a=a, version_b=b, grids=grids, villages=villages)

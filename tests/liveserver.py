@@ -99,7 +99,12 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_server(
-    workspace: Path, log: Path, *, env: dict[str, str] | None = None, limits: bool = False
+    workspace: Path,
+    log: Path,
+    *,
+    env: dict[str, str] | None = None,
+    limits: bool = False,
+    http: str | None = None,
 ) -> Server:
     """Start ``uvicorn --factory api.main:create_app`` and wait until /health answers.
 
@@ -119,6 +124,8 @@ def start_server(
         File that receives the server's stderr.
     env
         Extra environment variables for the server (e.g. more ``GRIDGEO_*`` settings).
+    http
+        With ``limits``: uvicorn's HTTP protocol, ``"httptools"`` (the default) or ``"h11"``.
     """
     if importlib.util.find_spec("uvicorn") is None:
         cannot_run(
@@ -132,6 +139,8 @@ def start_server(
     server_env = {**os.environ, **(env or {}), "GRIDGEO_WORKSPACE": str(workspace)}
     if limits:
         command = [sys.executable, "-m", "api.limits", "--port", str(port)]
+        if http is not None:
+            command += ["--http", http]
     else:
         command = [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]

@@ -19,7 +19,7 @@ from shapely.geometry import Point
 
 from gridgeo import evaluation, run, stars, watch
 from gridgeo.errors import InputError, NotFoundError
-from gridgeo.orders import ORDER_LAYER, order_times_utc, orders_from_table, read_orders
+from gridgeo.orders import ORDER_LAYER, order_times_utc, orders_from_table, parse_times, read_orders
 from gridgeo.store import GeoPackageStore
 
 
@@ -153,3 +153,22 @@ def test_free_text_is_stored_and_read_as_typed(tmp_path):
     assert back["address"].tolist() == ["琴城镇１号"]
     assert back["crew"].tolist() == ["张三（班长）"]
     assert not np.any(back["result"].str.contains(",", regex=False))
+
+
+def test_times_out_of_range_are_bad_values_not_overflows() -> None:
+    """Years pandas cannot hold (after 2262, before 1677) and implausible ones are row
+    errors, not an OutOfBoundsDatetime traceback; the usual forms still read."""
+    values = pd.Series(
+        [
+            "2262-05-01 00:00:00",
+            "3000年1月1日",
+            "1600-01-01 10:00",
+            "1899-12-31",
+            "",
+            "2026/11/3 14:20",
+        ]
+    )
+    times, bad = parse_times(values)
+    assert bad.tolist() == [True, True, True, True, False, False]
+    assert times.isna().tolist() == [True, True, True, True, True, False]
+    assert times.iloc[5] == pd.Timestamp("2026-11-03 06:20", tz="UTC")  # 14:20 China time

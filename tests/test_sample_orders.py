@@ -476,3 +476,16 @@ def test_the_reports_recover_what_the_generator_put_in(orders):
         assert peaks.loc[month, "peak"] and peaks.loc[month, "seasonal_peak"], month
     for month in ("2026-03", "2026-05", "2026-06", "2026-09"):
         assert not peaks.loc[month, "peak"], month
+
+
+def test_a_county_too_small_for_complaints_still_gets_its_orders(county):
+    """With a handful of customers no complaint may be drawn: the generator still makes the
+    year's other orders (it failed on the empty list of complaints)."""
+    small = dict(county)
+    customers = county["customers"]
+    small["customers"] = customers.iloc[:3].copy()
+    small["customer_access"] = county["customer_access"].iloc[:3].copy()
+    orders = _generate(small)
+    ids = set(orders["customer_id"].astype(str)) - {""}  # outages name a village, not a customer
+    assert ids <= set(customers["customer_id"].iloc[:3])
+    assert len(orders) > 0

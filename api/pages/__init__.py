@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 import gridgeo
@@ -157,3 +158,40 @@ def render(
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def page_paths() -> frozenset[str]:
+    """The paths of the pages that need a login (``/login`` and ``/`` are public)."""
+    return frozenset(path for path, _ in PAGES.values())
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """303 to the login page, which comes back here (``next``) after logging in: what a
+    browser opening a page without a valid session gets instead of a 401."""
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response = RedirectResponse(f"{root}/login?next={quote(here, safe='/')}", status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def forbidden_page(request: Request) -> HTMLResponse:
+    """403 as a page: the logged-in user's role may not open this page.
+
+    It names the role and the page, links to the user's own page and offers to log out
+    (as another user), instead of the JSON refusal API clients get. The user must be in
+    the request scope (the security middleware puts it there).
+    """
+    user = current_user(request)
+    role = (f"{user.role_zh} ({user.role})") if user else ""
+    home = home_path(user.role) if user else None
+    home_label = PAGES[HOME[user.role]][1] if user and user.role in HOME else ""
+    return render(
+        request,
+        "forbidden.html",
+        status_code=403,
+        role=role,
+        page=request.url.path,
+        home=home,
+        home_label=home_label,
+    )

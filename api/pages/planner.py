@@ -2,8 +2,9 @@
 
 The page reads and writes through the JSON routes of :mod:`api.routers.grids`
 (``GET /grids``, ``/grids/villages``, ``/grids/moves``, ``/grids/versions``,
-``POST /grids/preview``, ``/grids/save``, ``/grids/restore``), so the role policy, CSRF
-and the audit hold for it as for any API client.
+``/grids/substations``, ``/grids/compare``, ``POST /grids/preview``, ``/grids/save``,
+``/grids/restore``), so the role policy, CSRF and the audit hold for it as for any API
+client.
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/planner")
 def planner_page(request: Request) -> Response:
-    """The grids by tier on a map; move villages, split, merge; preview; save; history."""
+    """The grids by tier on a map; move villages, split, merge, reassign a substation;
+    preview; save; history; compare two versions; restore."""
     return render(request, "planner.html")

@@ -6,14 +6,14 @@ from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from shapely.geometry import Point
 
 import gridgeo
 from api.cache import WorkspaceCache
-from api.deps import CurrentUser, StoreDep, get_cache, reach_engine, station_labels
+from api.deps import CurrentUser, StoreDep, get_cache, kept_json, reach_engine, station_labels
 from api.errors import error_responses
 from api.routers.customers import customer_index
 from api.routers.orders import order_rows, refuse_taken_number
@@ -24,8 +24,26 @@ router = APIRouter(prefix="/dispatch", tags=["dispatch"])
 DISPATCH_ANSWERS_KEPT = 1024  # GET /dispatch answers kept per workspace version
 
 
-@router.get("")
-def dispatch_fault(
+@router.get(
+    "",
+    description=(
+        "Every station's ETA to the fault, the nearest available one by travel time and its "
+        "route.\n\nLocate the fault with **exactly one** of `customer_id`, `lon` + `lat` "
+        "(both, in `datum`) or `address`: none, two of them, or `lon` without `lat` is "
+        "answered 400 naming the parameters (the rule spans several parameters, so the "
+        "schema of each one cannot say it)."
+    ),
+    responses=error_responses(
+        400,
+        404,
+        meanings={
+            400: "bad input: not exactly one of `customer_id`, `lon`+`lat`, `address`, or "
+            "`lon` without `lat`; or no station can reach the fault. `detail` says which",
+            404: "no customer with that `customer_id`",
+        },
+    ),
+)
+async def dispatch_fault(
     request: Request,
     store: StoreDep,
     customer_id: Annotated[str | None, Query(description="customer number (户号)")] = None,
@@ -58,40 +76,39 @@ def dispatch_fault(
     stations' travel-time labels are kept with the engine, so a dispatch is a look-up.
     """
     stations = [s.strip() for s in unavailable.split(",")] if unavailable else []
-    # the same question on the same workspace version has the same answer: kept (api.cache)
-    key = (customer_id, lon, lat, datum, address, limit_min, tuple(sorted(stations)))
-    result, answer = get_cache(request).remember(
+    # the same question on the same workspace version has the same answer: kept as bytes
+    key = (customer_id, lon, lat, datum, address, limit_min, tuple(sorted(stations)), contacts)
+    return await kept_json(
+        request,
         "dispatch",
         key,
-        lambda: _result_and_answer(
-            request, store, customer_id, lon, lat, datum, address, limit_min, stations
+        lambda: _answer_body(
+            request, store, customer_id, lon, lat, datum, address, limit_min, stations, contacts
         ),
         max_entries=DISPATCH_ANSWERS_KEPT,
     )
-    answer = dict(answer)  # the kept answer is shared: add to a copy
+
+
+def _answer_body(
+    request: Request,
+    store: gridgeo.GeoPackageStore,
+    customer_id: str | None,
+    lon: float | None,
+    lat: float | None,
+    datum: str,
+    address: str | None,
+    limit_min: float | None,
+    stations: list[str],
+    contacts: bool,
+) -> bytes:
+    """The JSON bytes of ``GET /dispatch``'s answer."""
+    result = _dispatch(request, store, customer_id, lon, lat, datum, address, limit_min, stations)
+    answer = _answer(result)
     if contacts:
         answer.update(_whom_to_call(get_cache(request), result, customer_id))
-    return json_response(answer)
+    return bytes(json_response(answer).body)
 
 
-# doubts about where a fault is, in the words of the archive's 定位说明
-_CUSTOMER_FLAGS_EN = {
-    "coords_conflict_address": "GPS contradicts the address",
-    "swapped_lonlat": "swapped lon/lat in the customer's GPS",
-    "coords_outside_county": "the customer's GPS is outside the county",
-}
-_CUSTOMER_FLAGS_ZH = {
-    flag: f"{gridgeo.LOCATION_FLAGS_ZH[flag]} / {english}"
-    for flag, english in _CUSTOMER_FLAGS_EN.items()
-}
-_PLACE_DOUBTS_ZH = {
-    "village": "按村定位：位置是村的中心点，不是门牌 / placed at the village point, not the house",
-    "town": "只定位到乡镇：结果仅供参考 / located only to the township: ETA is approximate",
-    "not_geocoded": "客户没有位置 / the customer has no position",
-    "near_boundary": "近县界，归入最近网格 / near the county line, put into the nearest grid",
-    "outside_grids": "位置在各网格之外 / outside every grid",
-    "address": "地址问题 / address problem",
-}
 CONTACT_COLUMNS = ("grid_id", "name", "manager", "phone", "members", "liaison", "liaison_phone")
 _TIER_COLUMNS = tuple(gridgeo.GRID_ID_COLUMNS.values())  # grid_t1, grid_t2, grid_t3
 
@@ -105,34 +122,13 @@ def _whom_to_call(
     address is put into the grids as customers are (:func:`gridgeo.assign_to_grids`).
     """
     grids = layers.read("grids")
-    doubts: list[dict[str, str]] = []
-
-    def doubt(code: str, text: str) -> None:
-        doubts.append({"code": code, "text": text})
-
+    row = None
     if customer_id is not None:
-        customers = layers.read("customers")
-        row = customers.loc[customers["customer_id"].astype(str) == str(customer_id)].iloc[0]
-        place = {c: _text_or_none(row.get(c)) for c in (*_TIER_COLUMNS, "grid_reason")}
-        for flag, text in _CUSTOMER_FLAGS_ZH.items():
-            if _text_or_none(row.get(flag)) in ("True", "1"):
-                doubt(flag, text)
-        reason = _text_or_none(row.get("address_reason"))
-        if reason not in (None, "ok"):
-            listed = _text_or_none(row.get("candidates"))
-            extra = f"（候选 candidates：{listed.replace('|', '、')}）" if listed else ""
-            doubt(reason, f"{_PLACE_DOUBTS_ZH['address']}: {reason}{extra}")
-        source = _text_or_none(row.get("location_source"))
-        if source in ("village", "town"):
-            doubt(f"located_by_{source}", _PLACE_DOUBTS_ZH[source])
-    else:
-        point = gpd.GeoSeries([Point(result.fault.lon, result.fault.lat)], crs=4326)
-        found = gridgeo.assign_to_grids(point, grids).iloc[0]
-        place = {c: _text_or_none(found.get(c)) for c in (*_TIER_COLUMNS, "grid_reason")}
-        if result.fault.match_level not in (None, "village"):
-            doubt("located_by_town", _PLACE_DOUBTS_ZH["town"])
-    if place.get("grid_reason") in ("near_boundary", "outside_grids"):
-        doubt(str(place["grid_reason"]), _PLACE_DOUBTS_ZH[str(place["grid_reason"])])
+        customers, index, _ = customer_index(layers)  # the dispatch found it: it is there
+        row = customers.iloc[index[str(customer_id)]]
+    # the place and the doubts about it are the library's (the CLI prints the same)
+    place: dict[str, Any] = gridgeo.fault_place(result.fault, grids, customer=row)
+    doubts = gridgeo.location_doubts(row, fault=result.fault, grid_reason=place["grid_reason"])
     ids = grids["grid_id"].astype(str)
     names = dict(zip(ids, grids["name"].astype(str), strict=False))
     place.update({f"{c}_name": names.get(str(place.get(c))) for c in _TIER_COLUMNS})
@@ -147,13 +143,6 @@ def _text_or_none(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def _result_and_answer(
-    request: Request, store: gridgeo.GeoPackageStore, *args: Any
-) -> tuple[gridgeo.DispatchResult, dict[str, Any]]:
-    result = _dispatch(request, store, *args)
-    return result, _answer(result)
 
 
 def _dispatch(
@@ -191,9 +180,17 @@ def _dispatch(
         limit_s=gridgeo.DEFAULT_SETTINGS.repair_limit_s if limit_min is None else limit_min * 60.0,
         labels=station_labels(request, engine, stations),
         unavailable=unavailable,
-        county=cache.read("county"),
+        county=cache.get("county_area", lambda: _prepared_area(cache.read("county"))),
         **kw,
     )
+
+
+def _prepared_area(county: gpd.GeoDataFrame) -> Any:
+    """The county as one prepared shapely geometry (kept per version: a fault's "inside the
+    county?" is then a prepared look-up, not a union of the county's parts per request)."""
+    area = gridgeo.area_geometry(county)
+    shapely.prepare(area)
+    return area
 
 
 def _answer(result: gridgeo.DispatchResult) -> dict[str, Any]:
@@ -265,18 +262,10 @@ def dispatch_and_create_order(body: DispatchOrder, request: Request, store: Stor
 
 # --------------------------------------------------------------------------- availability
 # Whether each repair station's crews can be sent now (在岗 / 忙碌 / 外出), set by the
-# dispatchers on the console. It is kept in a small plain table of the workspace (not in the
-# app's memory), so every dispatcher, every worker process and a restarted service see the
-# same board; each change is a write through this router, so the audit log records who set
-# what and when. A station with no row is on duty. Busy and out stations are passed as
-# ``unavailable`` to ``/dispatch`` by the console.
-
-AVAILABILITY_TABLE = "station_availability"
-STATION_STATUSES: dict[str, str] = {"on_duty": "在岗", "busy": "忙碌", "out": "外出"}
-_AVAILABILITY_DDL = (
-    f'CREATE TABLE IF NOT EXISTS "{AVAILABILITY_TABLE}" (station_id TEXT PRIMARY KEY, '
-    "status TEXT NOT NULL, note TEXT, updated_by TEXT NOT NULL, updated_at TEXT NOT NULL)"
-)
+# dispatchers on the console and kept in the workspace by gridgeo (gridgeo.dispatch_board:
+# every dispatcher, worker process, the CLI and a restarted service see the same board);
+# each change is a write through this router, so the audit log records who set what and
+# when. Busy and out stations are passed as ``unavailable`` to ``/dispatch`` by the console.
 
 
 class StationStatus(BaseModel):
@@ -290,63 +279,21 @@ class StationStatus(BaseModel):
     note: str | None = Field(default=None, max_length=200, description="备注, e.g. 抢修中")
 
 
-def read_station_availability(store: gridgeo.GeoPackageStore) -> dict[str, dict[str, Any]]:
-    """``{station_id: {"status", "note", "updated_by", "updated_at"}}`` of the stations whose
-    availability was ever set (a station not in it is on duty)."""
-    with store.transaction(write=False) as con:
-        found = con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (AVAILABILITY_TABLE,)
-        ).fetchone()
-        if found is None:
-            return {}
-        rows = con.execute(
-            f'SELECT station_id, status, note, updated_by, updated_at FROM "{AVAILABILITY_TABLE}"'
-        ).fetchall()
-    return {
-        r[0]: {"status": r[1], "note": r[2], "updated_by": r[3], "updated_at": r[4]} for r in rows
-    }
-
-
-def write_station_availability(
-    store: gridgeo.GeoPackageStore, station_id: str, status: str, *, by: str, note: str | None
-) -> None:
-    """Set one station's availability in one transaction (the table made on first use)."""
-    now = pd.Timestamp.now(tz="UTC").floor("s").strftime("%Y-%m-%dT%H:%M:%SZ")
-    with store.transaction(write=True) as con:
-        con.execute(_AVAILABILITY_DDL)
-        con.execute(
-            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, "
-            "last_change) VALUES (?, 'attributes', ?, ?)",
-            (AVAILABILITY_TABLE, AVAILABILITY_TABLE, now),
-        )
-        con.execute(
-            f'INSERT INTO "{AVAILABILITY_TABLE}" (station_id, status, note, updated_by, '
-            "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (station_id) DO UPDATE SET "
-            "status = excluded.status, note = excluded.note, updated_by = excluded.updated_by, "
-            "updated_at = excluded.updated_at",
-            (station_id, status, note, by, now),
-        )
-
-
-def _station_board(store: gridgeo.GeoPackageStore) -> dict[str, Any]:
-    stations = store.read("repair_stations")
-    board = read_station_availability(store)
+def _station_board(board: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The JSON of :func:`gridgeo.read_station_availability`'s board."""
     rows = []
-    for _, station in stations.iterrows():  # tens of stations
-        sid = str(station["station_id"])
-        kept = board.get(sid, {})
-        status = kept.get("status", "on_duty")
+    for _, station in board.iterrows():  # tens of stations
         point = station.geometry
         rows.append(
             {
-                "station_id": sid,
+                "station_id": station["station_id"],
                 "name": _text_or_none(station.get("name")),
                 "crews": station.get("crews"),
-                "status": status,
-                "status_zh": STATION_STATUSES.get(status, status),
-                "note": kept.get("note"),
-                "updated_by": kept.get("updated_by"),
-                "updated_at": kept.get("updated_at"),
+                "status": station["status"],
+                "status_zh": station["status_zh"],
+                "note": station["note"],
+                "updated_by": station["updated_by"],
+                "updated_at": station["updated_at"],
                 "lon": None if point is None or point.is_empty else round(point.x, 7),
                 "lat": None if point is None or point.is_empty else round(point.y, 7),
             }
@@ -362,7 +309,7 @@ def list_stations(store: StoreDep) -> Response:
     ``unavailable`` lists the busy and out stations: pass them to ``GET /dispatch`` as
     ``unavailable=``. A station nobody has set is on duty.
     """
-    return json_response(_station_board(store))
+    return json_response(_station_board(gridgeo.read_station_availability(store)))
 
 
 @router.put("/stations/{station_id}", responses=error_responses(400, 401, 403, 404, 422))
@@ -370,13 +317,7 @@ def set_station_status(
     station_id: str, body: StationStatus, store: StoreDep, user: CurrentUser
 ) -> Response:
     """Set a station's availability (audited: who, when, the status); answers the whole board."""
-    stations = store.read("repair_stations")
-    ids = stations["station_id"].astype(str)
-    if station_id not in set(ids):
-        msg = (
-            f"no repair station `station_id` {station_id!r}: use one of "
-            f"{', '.join(sorted(ids))} (GET /dispatch/stations lists them)"
-        )
-        raise gridgeo.NotFoundError(msg)
-    write_station_availability(store, station_id, body.status, by=user.username, note=body.note)
-    return json_response(_station_board(store))
+    board = gridgeo.set_station_availability(
+        store, station_id, body.status, by=user.username, note=body.note
+    )
+    return json_response(_station_board(board))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import sqlite3
 from typing import Annotated, Any
 
 import pandas as pd
@@ -12,7 +15,7 @@ import gridgeo
 from api.cache import WorkspaceCache
 from api.deps import CacheDep, CurrentUser, PageDep, StoreDep
 from api.errors import error_responses
-from api.schemas import EditPreview, GridEdit, GridRestore, GridSave, SaveResult
+from api.schemas import EditPreview, GridEdit, GridRestore, GridSave, OutputState, SaveResult
 from api.serialise import (
     GEOJSON_MEDIA_TYPE,
     feature_collection,
@@ -22,6 +25,7 @@ from api.serialise import (
 )
 
 router = APIRouter(prefix="/grids", tags=["grids"])
+logger = logging.getLogger(__name__)
 # the routes that answer GeoJSON say so in the OpenAPI schema
 GEOJSON_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -116,7 +120,7 @@ def list_villages(store: StoreDep) -> dict[str, Any]:
     return {"version": base.version, "villages": records(table)}
 
 
-@router.get("/moves")
+@router.get("/moves", responses=error_responses(404))
 def village_moves(
     store: StoreDep,
     village: Annotated[str, Query(min_length=1, description="村代码或村名 village code or name")],
@@ -144,6 +148,66 @@ def validate(store: StoreDep) -> dict[str, Any]:
         store.read("grids", version=version), county=store.read("county")
     )
     return {"version": version, "problems": to_jsonable(problems)}
+
+
+@router.get("/substations", responses=error_responses(404))
+def list_substations(cache: CacheDep) -> dict[str, Any]:
+    """Every substation with its point and the supply (tier-2) grid it heads in the current
+    grids (None for one that heads none, e.g. newly built), for reassigning a supply grid
+    (``POST /grids/preview`` with ``op`` ``reassign``)."""
+    if "substations" not in cache.layers():
+        msg = (
+            "工作区没有变电站 / the workspace has no `substations` layer: import the "
+            "substations first (gridgeo workspace create --substations FILE)"
+        )
+        raise gridgeo.NotFoundError(msg)
+    version = _current_grids_version(cache)
+    grids = _grids_of_version(cache, version)
+    supply = grids.loc[grids["tier"] == 2]
+    heads = dict(
+        zip(supply["substation_id"].astype(str), supply["grid_id"].astype(str), strict=True)
+    )
+    subs = cache.read("substations")
+    where = subs.geometry.to_crs(4326)
+    table = pd.DataFrame(
+        {
+            "substation_id": subs["substation_id"].astype(str),
+            "name": subs.get("name"),
+            "voltage_kv": subs.get("voltage_kv"),
+            "lon": where.x.round(6),
+            "lat": where.y.round(6),
+        }
+    )
+    table["grid_id"] = table["substation_id"].map(heads)
+    return {"version": version, "substations": records(table)}
+
+
+GridsVersionA = Annotated[int, Query(ge=1, description="the version before (一个版本)")]
+GridsVersionB = Annotated[int, Query(ge=1, description="the version after (另一个版本)")]
+
+
+@router.get("/compare", responses=error_responses(400, 404))
+def compare_versions(
+    cache: CacheDep, version_a: GridsVersionA, version_b: GridsVersionB
+) -> dict[str, Any]:
+    """What changed between two versions of the grids (版本对比): the villages that changed
+    grids (with their points) and the grids that changed (customers before and after, as
+    the current customers fall in each version's polygons); no personal data. The grids
+    themselves: ``GET /grids?version=``."""
+    found = cache.get(
+        ("compare", version_a, version_b),
+        lambda: gridgeo.compare_grid_versions(cache.store, version_a, version_b),
+    )
+    grids = found.grids
+    changed = grids.loc[grids["status"] != "same"]
+    return {
+        "version_a": found.version_a,
+        "version_b": found.version_b,
+        "grids_changed": len(changed),
+        "villages_moved": len(found.villages),
+        "grids": records(changed),
+        "villages": records(found.villages),
+    }
 
 
 @router.get("/{grid_id}", responses=GEOJSON_RESPONSES)
@@ -223,7 +287,9 @@ def _village_code(base: gridgeo.EditBase, value: str) -> str:
     raise gridgeo.NotFoundError(msg)
 
 
-def _preview(store: gridgeo.GeoPackageStore, edit: GridEdit) -> tuple[gridgeo.Preview, int]:
+def _preview(
+    store: gridgeo.GeoPackageStore, edit: GridEdit
+) -> tuple[gridgeo.Preview, gridgeo.EditBase]:
     # the grids, cells and customers' cells are kept per grids version (load_edit_base)
     base = gridgeo.load_edit_base(store)
     service, kpis = base.service, base.kpis
@@ -232,29 +298,90 @@ def _preview(store: gridgeo.GeoPackageStore, edit: GridEdit) -> tuple[gridgeo.Pr
         preview = gridgeo.preview_move_villages(service, codes, edit.to_grid_id, kpis=kpis)
     elif edit.op == "split":
         preview = gridgeo.preview_split_grid(service, edit.grid_id, k=edit.k, kpis=kpis)
-    else:
+    elif edit.op == "merge":
         preview = gridgeo.preview_merge_grids(service, edit.grid_ids or [], kpis=kpis)
-    return preview, base.version
+    else:
+        preview = _preview_reassign(store, base, str(edit.grid_id), str(edit.substation_id))
+    return preview, base
 
 
-def _changed(preview: gridgeo.Preview) -> list[dict[str, Any]]:
+def _preview_reassign(
+    store: gridgeo.GeoPackageStore, base: gridgeo.EditBase, grid_id: str, substation_id: str
+) -> gridgeo.Preview:
+    """A supply grid headed by another substation; the substation must stand in (or near)
+    the grid, as :func:`gridgeo.validate_grids` checks with the substations."""
+    grids = base.service.grids
+    row = grids.loc[(grids["grid_id"].astype(str) == grid_id) & (grids["tier"] == 2)]
+    if len(row) == 0:
+        msg = (
+            f"供电网格：没有 {grid_id!r} / `grid_id` {grid_id!r} is no supply (tier-2) grid of "
+            "the current grids: pick one of GET /grids?tier=2"
+        )
+        raise gridgeo.NotFoundError(msg)
+    substations = store.read("substations") if "substations" in store.layers() else None
+    known = set() if substations is None else set(substations["substation_id"].astype(str))
+    if substation_id not in known:
+        msg = (
+            f"变电站：没有 {substation_id!r} / no substation with `substation_id` "
+            f"{substation_id!r}: pick one of GET /grids/substations"
+        )
+        raise gridgeo.NotFoundError(msg)
+    if str(row["substation_id"].iloc[0]) == substation_id:
+        msg = (
+            f"变电站未变 / supply grid {grid_id!r} is already headed by substation "
+            f"{substation_id!r}: pick another `substation_id`"
+        )
+        raise gridgeo.InputError(msg)
+    preview = gridgeo.preview_reassign_substation(
+        base.service, grid_id, substation_id, substations, kpis=base.kpis
+    )
+    # previews check the grids alone; a new substation must also stand in its grid
+    outside = [
+        p
+        for p in gridgeo.validate_grids(
+            preview.grids, county=base.service.county, substations=substations
+        )
+        if p["problem"] == "substation_outside" and str(p["grid_id"]) == grid_id
+    ]
+    return dataclasses.replace(preview, problems=[*preview.problems, *outside])
+
+
+def _changed(preview: gridgeo.Preview, before: Any = None) -> list[dict[str, Any]]:
+    """The preview's changed grids; with the grids ``before`` the edit, also those whose
+    substation changes (a reassign changes no KPI), with ``substation_before``/``_after``."""
     diff = preview.kpi_diff
-    return records(diff.loc[diff["changed"]].drop(columns="changed").reset_index())
+    changed = diff["changed"].to_numpy(dtype=bool)
+    table = diff.drop(columns="changed")
+    if before is not None:
+        ids = diff.index.astype(str)
+        old = before.set_index(before["grid_id"].astype(str))["substation_id"].reindex(ids)
+        new = preview.grids.set_index(preview.grids["grid_id"].astype(str))["substation_id"]
+        new = new.reindex(ids)
+        before_ids, after_ids = before["grid_id"].astype(str), preview.grids["grid_id"].astype(str)
+        kept = ids.isin(before_ids) & ids.isin(after_ids)  # a split's new grids: changed anyway
+        differs = old.astype("string").fillna("") != new.astype("string").fillna("")
+        moved = kept & differs.to_numpy(dtype=bool)
+        if moved.any():
+            table = table.assign(substation_before=old.to_numpy(), substation_after=new.to_numpy())
+            changed = changed | moved
+    return records(table.loc[changed].reset_index())
 
 
-@router.post("/preview")
+@router.post("/preview", responses=error_responses(404))
 def preview_edit(edit: GridEdit, store: StoreDep) -> EditPreview:
     """What an edit would change (changed grids only) and its topology problems; saves nothing."""
-    preview, version = _preview(store, edit)
+    preview, base = _preview(store, edit)
     return EditPreview(
-        base_version=version, kpi_diff=_changed(preview), problems=to_jsonable(preview.problems)
+        base_version=base.version,
+        kpi_diff=_changed(preview, base.service.grids),
+        problems=to_jsonable(preview.problems),
     )
 
 
-@router.post("/save")
+@router.post("/save", responses=error_responses(404, 409))
 def save_edit(edit: GridSave, store: StoreDep) -> SaveResult:
     """Apply an edit and save it as a new version (409 if ``expected_version`` is stale)."""
-    preview, version = _preview(store, edit)
+    preview, base = _preview(store, edit)
     if preview.problems:
         msg = (
             f"the {edit.op} edit breaks {len(preview.problems)} topology rule(s); nothing was "
@@ -268,10 +395,25 @@ def save_edit(edit: GridSave, store: StoreDep) -> SaveResult:
         reason=edit.reason,
         expected_version=edit.expected_version,
     )
-    return SaveResult(version=new_version, previous_version=version, kpi_diff=_changed(preview))
+    return SaveResult(
+        version=new_version,
+        previous_version=base.version,
+        kpi_diff=_changed(preview, base.service.grids),
+        outputs=_outputs(store),
+    )
 
 
-@router.post("/restore")
+def _outputs(store: gridgeo.GeoPackageStore) -> list[OutputState]:
+    """The status of the run's outputs in the workspace's folder after a save (names relative
+    to that folder only). The save is done: a status that cannot be read is left out."""
+    try:
+        return [OutputState(**o) for o in gridgeo.outputs_status(store).to_list()]
+    except (gridgeo.GridGeoError, OSError, sqlite3.Error):
+        logger.warning("could not read the outputs' status of %s", store.path, exc_info=True)
+        return []
+
+
+@router.post("/restore", responses=error_responses(404, 409))
 def restore(body: GridRestore, store: StoreDep, user: CurrentUser) -> SaveResult:
     """Make grids ``version`` current again as a new version (409 if ``expected_version``
     is stale); the customers' grid ids follow, as for a save."""
@@ -289,4 +431,9 @@ def restore(body: GridRestore, store: StoreDep, user: CurrentUser) -> SaveResult
         author=user.username,
         reason=body.reason,
     )
-    return SaveResult(version=new_version, previous_version=body.expected_version, kpi_diff=[])
+    return SaveResult(
+        version=new_version,
+        previous_version=body.expected_version,
+        kpi_diff=[],
+        outputs=_outputs(store),
+    )

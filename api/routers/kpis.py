@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 import gridgeo
-from api.deps import CacheDep, StoreDep
+from api.deps import StoreDep, kept_json
 from api.serialise import json_response, records
 
 router = APIRouter(prefix="/kpis", tags=["kpis"])
@@ -17,7 +17,7 @@ GRID_COLUMNS = {"tier1": "grid_t1", "tier2": "grid_t2", "tier3": "grid_t3"}
 
 
 @router.get("")
-def get_kpis(store: StoreDep, cache: CacheDep) -> Response:
+async def get_kpis(request: Request, store: StoreDep) -> Response:
     """Compliance shares of the customers' access per grid of each tier and for the county.
 
     A grid's customers are those whose located position it contains; customers in no grid
@@ -25,7 +25,7 @@ def get_kpis(store: StoreDep, cache: CacheDep) -> Response:
     promise (reason ``not_computed``). Computed once per workspace version (aggregates only:
     no personal data is kept).
     """
-    return json_response(cache.get("kpis", lambda: _kpis(store)))
+    return await kept_json(request, "kpis", None, lambda: bytes(json_response(_kpis(store)).body))
 
 
 def _kpis(store: gridgeo.GeoPackageStore) -> dict[str, Any]:

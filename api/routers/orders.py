@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 import gridgeo
 from api.deps import CurrentUser, PageDep, StoreDep, allowed_rows
-from api.errors import error_responses
+from api.errors import error_responses, media_responses
 from api.schemas import OrderCreate, OrderUpdate
 from api.serialise import GEOJSON_MEDIA_TYPE, feature_collection, json_response, records
 
@@ -141,7 +141,16 @@ def refuse_taken_number(store: gridgeo.GeoPackageStore, order_id: str) -> None:
         raise gridgeo.ConflictError(msg)
 
 
-@router.get("", responses=error_responses(400, 404, 422))
+@router.get(
+    "",
+    responses={
+        **error_responses(400, 404, 422),
+        **media_responses(
+            "rows as JSON, or with `format=geojson` a FeatureCollection",
+            **{GEOJSON_MEDIA_TYPE: {"type": "object"}},
+        ),
+    },
+)
 def list_orders(
     store: StoreDep,
     page: PageDep,

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 import gridgeo
 from api.deps import StoreDep
-from api.errors import error_responses
+from api.errors import error_responses, media_responses
 from api.routers.orders import checked_period, local_times
 from api.serialise import json_response, records, to_jsonable
 
@@ -96,7 +96,19 @@ def figures(
     return json_response(body)
 
 
-@router.get("/reports/month/{month}", responses=FOUR_XX)
+@router.get(
+    "/reports/month/{month}",
+    responses={
+        **FOUR_XX,
+        **media_responses(
+            "the evaluation as JSON; with `format=xlsx` a workbook, `format=html` one page",
+            **{
+                XLSX_MEDIA_TYPE: {"type": "string", "format": "binary"},
+                "text/html": {"type": "string"},
+            },
+        ),
+    },
+)
 def monthly_report(
     month: str,
     store: StoreDep,

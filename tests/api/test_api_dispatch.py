@@ -92,3 +92,72 @@ def test_dispatch_unavailable_errors_are_json(client, unavailable, status, fragm
     )
     assert response.status_code == status, response.text
     assert fragment in response.text and "Traceback" not in response.text
+
+
+# --------------------------------------------------------------------------- station board
+
+
+def _stored_availability(path) -> dict[str, tuple[str, str | None, str]]:
+    """The availability table read with sqlite3, not through gridgeo or the API."""
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        rows = con.execute(
+            "SELECT station_id, status, note, updated_by FROM station_availability"
+        ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_station_board_is_read_and_set_through_the_api(writable, make_client, clean_error):
+    client = make_client(writable, "dispatcher")
+    stations = gpd.read_file(writable, layer="repair_stations")
+    board = client.get("/dispatch/stations")
+    assert board.status_code == 200, board.text
+    body = board.json()
+    assert [s["station_id"] for s in body["stations"]] == list(stations["station_id"])
+    first = body["stations"][0]
+    assert first["name"] == stations["name"].iloc[0]
+    assert first["crews"] == int(stations["crews"].iloc[0])
+    assert first["lon"] == pytest.approx(stations.geometry.x.iloc[0], abs=1e-7)
+    assert (first["status"], first["status_zh"], first["updated_by"]) == ("on_duty", "在岗", None)
+    assert body["unavailable"] == []
+    sid = body["stations"][1]["station_id"]
+    put = client.put(f"/dispatch/stations/{sid}", json={"status": "busy", "note": "抢修中"})
+    assert put.status_code == 200, put.text
+    row = next(s for s in put.json()["stations"] if s["station_id"] == sid)
+    assert (row["status"], row["status_zh"], row["note"]) == ("busy", "忙碌", "抢修中")
+    assert row["updated_by"] == "test_dispatcher" and row["updated_at"].endswith("Z")
+    assert put.json()["unavailable"] == [sid]
+    assert _stored_availability(writable) == {sid: ("busy", "抢修中", "test_dispatcher")}
+    assert client.get("/dispatch/stations").json()["unavailable"] == [sid]
+    # bad input: one clear error naming the field, nothing stored
+    unknown = client.put("/dispatch/stations/RS99", json={"status": "busy"})
+    assert "station_id" in clean_error(unknown, 404, "RS99")["detail"]
+    clean_error(client.put(f"/dispatch/stations/{sid}", json={"status": "gone"}), 422, "status")
+    long_note = {"status": "out", "note": "长" * 201}
+    clean_error(client.put(f"/dispatch/stations/{sid}", json=long_note), 422, "note")
+    assert _stored_availability(writable) == {sid: ("busy", "抢修中", "test_dispatcher")}
+
+
+def test_dispatch_doubts_are_the_ones_the_cli_prints(writable, make_client, capsys):
+    from gridgeo import cli
+
+    customers = gpd.read_file(writable, layer="customers", ignore_geometry=True)
+    flagged = customers.loc[customers["coords_conflict_address"].astype(str).isin(["True", "1"])]
+    row = flagged.sort_values("customer_id").iloc[0]
+    client = make_client(writable, "dispatcher")
+    answer = client.get("/dispatch", params={"customer_id": row["customer_id"], "contacts": True})
+    assert answer.status_code == 200, answer.text
+    doubts = answer.json()["doubts"]
+    # by hand: the archive's 定位说明 with English alongside
+    assert doubts[0] == {
+        "code": "coords_conflict_address",
+        "text": "GPS与地址不符（按GPS定位，请核实） / GPS contradicts the address",
+    }
+    assert answer.json()["grid"]["grid_t3"] == row["grid_t3"]
+    code = cli.main(["dispatch", "--workspace", str(writable), "--customer", row["customer_id"]])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    printed = out[out.index("定位疑点 / doubts about the location:") + 1 :]
+    assert printed == [f"  ! {d['code']}: {d['text']}" for d in doubts]
+    assert f"网格 grid: {row['grid_t3']} ({row['grid_reason']})" in out

@@ -7,6 +7,8 @@ Expected values come from the workspace GeoPackage read with geopandas and plain
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -239,6 +241,14 @@ def test_restore_an_earlier_version(writer, writable, grids, clean_error):
     out = writer.post("/grids/restore", json=body)
     assert out.status_code == 200, out.text
     assert out.json()["version"] == 3
+    # a folder with only the workspace: no outputs of `gridgeo run` to mark stale
+    outputs = out.json()["outputs"]
+    assert [(o["output"], o["state"]) for o in outputs] == [
+        ("archive", "missing"),
+        ("map", "missing"),
+        ("summary", "missing"),
+        ("records", "missing"),  # the demo has work orders: the service reports are due
+    ]
     now = store.read("grids").sort_values("grid_id")
     assert list(now["grid_id"]) == list(grids.sort_values("grid_id")["grid_id"])
     assert list(now["villages"]) == list(grids.sort_values("grid_id")["villages"])
@@ -246,3 +256,40 @@ def test_restore_an_earlier_version(writer, writable, grids, clean_error):
     assert versions["restored_from"].iloc[-1] == 1
     assert versions["author"].iloc[-1] == "test_admin"  # the logged-in user, not a body field
     assert np.isfinite(versions["version"]).all()
+
+
+def test_a_save_says_the_outputs_of_the_folder_are_now_stale(
+    writer, writable, demo_workspace, grids
+):
+    """Issue 13: after a save the archive, map, summary and service reports in the workspace's
+    folder are older than the grids; the answer says so, with folder-relative names only."""
+    demo, folder = demo_workspace.parent, writable.parent
+    for name in ("summary.json", "reach_summary_zh.md", "county_map.html"):
+        shutil.copyfile(demo / name, folder / name)
+    (folder / "archive").mkdir()
+    (folder / "service").mkdir()
+    manifest = json.loads((demo / "run_manifest.json").read_text(encoding="utf-8"))
+    manifest["workspace"] = str(writable.resolve())  # the demo's run, as if made here
+    (folder / "run_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    t3 = grids.loc[grids["tier"] == 3].sort_values("grid_id")
+    target = t3.loc[t3["n_villages"] >= 2].iloc[0]["grid_id"]
+    body = {"op": "split", "grid_id": target, "k": 2, "author": "a", "reason": "r"}
+    saved = writer.post("/grids/save", json=body | {"expected_version": 1})
+    assert saved.status_code == 200, saved.text
+    outputs = saved.json()["outputs"]
+    assert [(o["output"], o["state"]) for o in outputs] == [
+        ("archive", "stale"),
+        ("map", "stale"),
+        ("summary", "stale"),
+        ("records", "stale"),
+    ]
+    for o in outputs:
+        assert "网格 grids v1 → v2" in o["changes"], o
+    assert [o["files"] for o in outputs] == [
+        ["archive/"],
+        ["county_map.html"],
+        ["summary.json", "reach_summary_zh.md"],
+        ["service/"],
+    ]
+    assert str(folder) not in saved.text and "/tmp/" not in saved.text

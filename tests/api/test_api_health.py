@@ -143,6 +143,8 @@ def test_openapi_lists_every_endpoint(client):
         "/grids/restore",
         "/grids/villages",
         "/grids/moves",
+        "/grids/substations",
+        "/grids/compare",
         "/customers",
         "/customers/{customer_id}",
         "/dispatch",
@@ -164,6 +166,9 @@ def test_openapi_lists_every_endpoint(client):
         "/admin/users/{username}",
         "/admin/users/{username}/password",
         "/admin/audit",
+        "/visits",
+        "/visits/coverage",
+        "/visits/callbacks",
     }
 
 

@@ -24,7 +24,7 @@ from liveserver import (
 )
 
 import gridgeo
-from api.limits import LimitsMiddleware, host_allowed, is_heavy
+from api.limits import HEADER_BUFFER_BYTES, LimitsMiddleware, host_allowed, is_heavy
 from api.settings import Settings
 
 # --------------------------------------------------------------------------- #
@@ -295,10 +295,14 @@ def test_body_that_never_comes_is_408(tmp_path: Path) -> None:
 LIVE_TIMEOUTS = {"GRIDGEO_HEADER_TIMEOUT_S": "2", "GRIDGEO_BODY_TIMEOUT_S": "2"}
 
 
-@pytest.fixture(scope="module")
-def live(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def live(
+    request: pytest.FixtureRequest, workspace: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The service with its limits on each of uvicorn's HTTP protocols (both carry the
+    header timeout: api.limits.HttpToolsProtocol, the default, and H11Protocol)."""
     log = tmp_path_factory.mktemp("limits") / "uvicorn.log"
-    server = start_server(workspace, log, env=LIVE_TIMEOUTS, limits=True)
+    server = start_server(workspace, log, env=LIVE_TIMEOUTS, limits=True, http=request.param)
     yield server
     stop_server(server.process)
 
@@ -412,6 +416,26 @@ def test_live_200_kb_query_is_414_json_without_echo(live: Server) -> None:
     assert "GRIDGEO_MAX_QUERY_BYTES" in json.loads(body)["detail"]
     assert b"AAAA" not in data
     assert time.monotonic() - t0 < 5
+
+
+def test_live_headers_over_the_buffer_are_refused(live: Server) -> None:
+    """Headers past the 1 MiB buffer are refused, not read on (431 by httptools, 400 by
+    h11), and the connection closed; the server's memory stays flat."""
+    rss_before = _rss_kib(live.process.pid)
+    with _connect(live) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sock.settimeout(2.0)
+        sent = 0
+        try:
+            while sent < 32 * HEADER_BUFFER_BYTES:
+                sock.sendall(b"X-Filler: " + b"y" * 4000 + b"\r\n")
+                sent += 4012
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            pass
+        data = _read_all(sock, deadline_s=3)
+    assert data.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")), data[:300]
+    assert sent < 16 * HEADER_BUFFER_BYTES  # the server stopped reading soon after the cap
+    assert _rss_kib(live.process.pid) - rss_before < 30 * 1024  # KiB
 
 
 def test_live_service_still_answers(live: Server, role_users: dict[str, Any]) -> None:

@@ -37,6 +37,7 @@ LEADER_GETS = {
     "/grids/{grid_id}",
     "/grids/versions",
     "/grids/validate",
+    "/grids/compare",  # two versions of the grids compared: ids, names, counts
     "/figures",
     "/reports/month/{month}",
     "/stars",
@@ -46,15 +47,46 @@ LEADER_GETS = {
 }
 
 
+# the web pages that need a login (issue 13), by hand: GET only
+PAGES = {("GET", p) for p in ("/console", "/planner", "/my", "/overview", "/admin")}
+
+
 @pytest.fixture(scope="module")
-def sec_workspace(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the demo workspace (test users included) with work orders."""
+def sec_workspace(
+    workspace: Path, role_users: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A copy of the demo workspace (test users included) with work orders and a second
+    version of the grids."""
     path = tmp_path_factory.mktemp("api_security") / "workspace.gpkg"
     shutil.copyfile(workspace, path)
     store = gridgeo.GeoPackageStore.open(path)
     if gridgeo.ORDER_LAYER not in store.layers():
         add_sample_orders(store, author="security tests")
+    if store.current_version("grids") == 1:  # a second version, for GET /grids/compare
+        _move_a_village_outside(store, set(role_users["grid_manager"].grids))
     return path
+
+
+def _move_a_village_outside(store: gridgeo.GeoPackageStore, theirs: set[str]) -> None:
+    """Save a village move between supply grids other than ``theirs`` (the grid manager's,
+    holding the grid member's): the grid roles' customers and orders stay where they were."""
+    base = gridgeo.load_edit_base(store)
+    grids = base.service.grids.set_index("grid_id")
+    cells = base.service.cells["village_code"].astype(str)
+    for code, own in zip(cells, base.service.village_grid.astype(str), strict=True):
+        if grids.at[own, "parent_id"] in theirs:
+            continue
+        options = gridgeo.village_join_options(base.service, code, adjacency=base.adjacency)
+        ok = [
+            g for g in options.loc[options["ok"], "grid_id"]
+            if grids.at[g, "parent_id"] not in theirs
+        ]  # fmt: skip
+        if ok:
+            edited = gridgeo.preview_move_villages(base.service, [code], ok[0]).grids
+            gridgeo.save_grids(store, edited, author="security tests", reason="a move",
+                               expected_version=base.version)  # fmt: skip
+            return
+    raise AssertionError("no village of the demo may move outside the grid roles' grids")
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +168,7 @@ def _probe(route: tuple[str, str], ids: dict[str, str]) -> tuple[str, dict[str, 
         "/orders": {"limit": 0},
         "/admin/audit": {"limit": 0},
         "/grids": {"tier": 9},
+        "/grids/compare": {"version_a": 0, "version_b": 1},
         "/grids/{grid_id}/customers": {"limit": 0},
         "/customers": {"limit": 0},
         "/reports/month/{month}": {"format": "pdf"},
@@ -154,7 +187,7 @@ def test_every_route_401_without_login_403_for_other_roles(app, sec_workspace, i
     tokens = {
         role: gridgeo.start_session(store, f"test_{role}", kind="token").token for role in ROLES
     }
-    client = TestClient(app)
+    client = TestClient(app, follow_redirects=False)
     checked = 0
     for route in sorted(_every_route(app)):
         method = route[0]
@@ -163,10 +196,15 @@ def test_every_route_401_without_login_403_for_other_roles(app, sec_workspace, i
             assert client.request(method, url, **kw).status_code not in (401, 403), route
             continue
         anonymous = client.request(method, url, **kw)
-        assert anonymous.status_code == 401, (route, anonymous.text)
-        assert anonymous.headers["www-authenticate"].startswith("Bearer")
         bad = client.request(method, url, headers=_bearer("not-a-token"), **kw)
-        assert bad.status_code == 401, route
+        if route in PAGES:  # a browser without a session is sent to log in, and back
+            for refused in (anonymous, bad):
+                assert refused.status_code == 303, (route, refused.text)
+                assert refused.headers["location"] == f"/login?next={url}"
+        else:
+            assert anonymous.status_code == 401, (route, anonymous.text)
+            assert anonymous.headers["www-authenticate"].startswith("Bearer")
+            assert bad.status_code == 401, route
         for role in ROLES:
             token = tokens[role]
             if route == ("POST", "/auth/logout"):  # would end the token used for the rest
@@ -174,11 +212,42 @@ def test_every_route_401_without_login_403_for_other_roles(app, sec_workspace, i
             answer = client.request(method, url, headers=_bearer(token), **kw)
             if role in POLICY[route]:
                 assert answer.status_code not in (401, 403), (route, role, answer.text)
+            elif route in PAGES:  # a page refuses with a page
+                assert answer.status_code == 403, (route, role, answer.text)
+                assert answer.headers["content-type"].startswith("text/html")
+                assert "您的角色无权打开此页面 / your role may not open this page" in answer.text
             else:
                 assert answer.status_code == 403, (route, role, answer.text)
                 assert answer.json()["error"] == "Forbidden"
             checked += 1
     assert checked >= 6 * 30
+
+
+def test_pages_refuse_as_pages_and_api_routes_as_json(app, role_users):
+    client = TestClient(app, follow_redirects=False)
+    # no session: to the login page, which comes back to the page and its query after
+    gone = client.get("/planner", params={"grid": "T3 1"})
+    assert gone.status_code == 303
+    assert gone.headers["location"] == "/login?next=/planner%3Fgrid%3DT3%2B1"
+    login = client.get(gone.headers["location"])
+    assert login.status_code == 200 and 'data-next="/planner?grid=T3+1"' in login.text
+    # a role that may not open the page: a 403 page naming the role, with a link to the
+    # user's own page and a log-out button (written out by hand from issue 13)
+    for role, page, home in (("leader", "/console", "/overview"), ("grid_member", "/admin", "/my")):
+        refused = client.get(page, headers=role_users[role].headers)
+        assert refused.status_code == 403
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in refused.headers["content-security-policy"]
+        text = refused.text
+        assert "您的角色无权打开此页面 / your role may not open this page" in text
+        assert f"<code>{page}</code>" in text and f"({role})" in text
+        assert f'id="forbidden-home" href="{home}"' in text
+        assert 'id="forbidden-logout"' in text and 'id="gg-logout"' in text
+    # an API route stays JSON, even for a browser's Accept header
+    html_first = {**role_users["leader"].headers, "Accept": "text/html,*/*;q=0.8"}
+    api = client.get("/dispatch/stations", headers=html_first)
+    assert api.status_code == 403 and api.json()["error"] == "Forbidden"
+    assert client.get("/dispatch/stations", headers={"Accept": "text/html"}).status_code == 401
 
 
 def test_a_route_missing_from_the_policy_is_admin_only(workspace, role_users):
@@ -232,6 +301,7 @@ def test_leader_sees_no_personal_data(app, ids, layers, role_users):
         f"/grids/{ids['grid_id']}": {},
         "/grids/versions": {},
         "/grids/validate": {},
+        "/grids/compare": {"version_a": 1, "version_b": 2},
         "/figures": {"period": "month", "label": ids["month"]},
         f"/reports/month/{ids['month']}": {},
         "/stars": {},
@@ -440,12 +510,13 @@ def test_writes_are_audited_with_versions_before_and_after(
     dispatcher = TestClient(app, headers=role_users["dispatcher"].headers)
     t3 = layers["grids"].loc[(layers["grids"]["tier"] == 3) & (layers["grids"]["n_villages"] >= 2)]
     target = t3.sort_values("customers").iloc[-1]["grid_id"]
+    grids_version = gridgeo.GeoPackageStore.open(path).current_version("grids")
     steps: list[tuple[Callable[[], Any], str, str, str, int]] = [
         (
             lambda: planner.post(
                 "/grids/save",
                 json={"op": "split", "grid_id": target, "k": 2, "author": "规划员",
-                      "reason": "拆分 / split", "expected_version": 1},
+                      "reason": "拆分 / split", "expected_version": grids_version},
             ),
             "/grids/save", target, "grids", 200,
         ),

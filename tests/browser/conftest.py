@@ -7,9 +7,9 @@ The browser, the sizes, the blocking and recording of non-local loads, ``page_er
   port) over a private copy of the session's demo workspace, so a test may write.
 - ``page``: a fresh context per test and per size with ``base_url`` on ``app_server``; the
   test fails at teardown if any page tried to load anything non-local.
-- ``open_page(path, role=...)``: go to ``path`` and, if the server answers 401, log in as
-  ``role`` (``login``: one user per role made in the served workspace, ``POST /auth/login``)
-  and go again.
+- ``open_page(path, role=...)``: go to ``path`` and, if the server sends the browser to the
+  login page (or answers 401), log in as ``role`` (``login``: one user per role made in the
+  served workspace, ``POST /auth/login``) and go again.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from browserharness import fail_if_blocked, new_offline_context
@@ -99,7 +100,8 @@ def login(accounts: dict[str, tuple[str, str]]) -> Callable[[Page, str], None]:
 
 @pytest.fixture
 def open_page(page: Page, login: Callable[[Page, str], None]) -> Callable[..., Response]:
-    """``open_page(path, role="admin")``: go to ``path``, logging in as ``role`` on a 401.
+    """``open_page(path, role="admin")``: go to ``path``, logging in as ``role`` when sent to
+    the login page (a page without a session redirects there) or answered 401.
 
     Returns the final navigation response; a response that is not 2xx fails the test.
     """
@@ -107,7 +109,8 @@ def open_page(page: Page, login: Callable[[Page, str], None]) -> Callable[..., R
     def go(path: str, *, role: str = "admin") -> Response:
         response = page.goto(path)
         assert response is not None, f"no response for {path}"
-        if response.status == 401:
+        sent_to_login = urlsplit(page.url).path == "/login" and path != "/login"
+        if response.status == 401 or sent_to_login:
             login(page, role)
             response = page.goto(path)
             assert response is not None, f"no response for {path}"

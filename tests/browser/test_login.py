@@ -7,7 +7,7 @@ desktop size, with every non-local request blocked.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -72,11 +72,49 @@ def test_each_role_lands_on_its_page(page, accounts, role, screenshot, page_erro
     assert page_errors == []
 
 
-def test_a_role_is_refused_a_page_it_may_not_use(page, login):
-    login(page, "leader")
-    answer = page.request.get("/console")
-    assert answer.status == 403
-    assert "leader" in answer.json()["detail"]
+@pytest.mark.parametrize(
+    ("role", "path", "api_path"),
+    [("leader", "/console", "/dispatch/stations"), ("grid_member", "/admin", "/admin/users")],
+)
+def test_a_role_is_refused_a_page_with_a_page(
+    page, login, role, path, api_path, screenshot, page_errors
+):
+    login(page, role)
+    response = page.goto(path)
+    assert response is not None and response.status == 403
+    assert response.headers["content-type"].startswith("text/html")
+    refusal = page.locator("#forbidden")
+    expect(refusal.locator("h1")).to_have_text("无权限 / Forbidden")
+    expect(refusal).to_contain_text("您的角色无权打开此页面 / your role may not open this page")
+    expect(refusal).to_contain_text(f"({role})")
+    expect(page.locator(".gg-user-role")).to_have_text(ROLE_ZH[role])
+    screenshot(f"forbidden-{role}")
+    # an API route answers the same role in JSON
+    answer = page.request.get(api_path)
+    assert answer.status == 403 and answer.json()["error"] == "Forbidden"
+    # the link goes to the user's own page
+    with page.expect_navigation(url=re.compile(re.escape(LANDING[role]) + r"$")):
+        page.click("#forbidden-home")
+    assert urlsplit(page.url).path == LANDING[role]
+    # and from the refusal one can log out (to log in as someone else)
+    page.goto(path)
+    with page.expect_navigation(url=re.compile(r"/login$")):
+        page.click("#forbidden-logout")
+    assert page.request.get("/auth/me").status == 401
+    assert page_errors == []
+
+
+def test_a_page_without_a_session_goes_to_the_login_and_back(page, accounts, page_errors):
+    response = page.goto("/planner")
+    assert response is not None and response.ok
+    where = urlsplit(page.url)
+    assert where.path == "/login" and parse_qs(where.query) == {"next": ["/planner"]}
+    expect(page.locator("#login-form")).to_have_attribute("data-next", "/planner")
+    username, password = accounts["planner"]
+    with page.expect_navigation(url=re.compile(r"/planner$")):
+        _fill_login(page, username, password)
+    expect(page.locator(".gg-user-role")).to_have_text(ROLE_ZH["planner"])
+    assert page_errors == []
 
 
 def test_wrong_password_shows_a_message(page, accounts, screenshot, page_errors):

@@ -2,8 +2,13 @@
  * split, merge, redraw by a drawn polygon; the preview's KPI diff and topology problems;
  * save as a new version; history and restore.
  *
+ * Also: reassign a supply grid to another substation (click a substation ▲ on the map), and
+ * compare two versions on the map (A dashed, B filled, the villages that changed grids
+ * ringed, a table of what changed).
+ *
  * Reads and writes only through the JSON routes (gg.api): GET /grids, /grids/villages,
- * /grids/moves, /grids/versions; POST /grids/preview, /grids/save, /grids/restore.
+ * /grids/moves, /grids/versions, /grids/substations, /grids/compare; POST /grids/preview,
+ * /grids/save, /grids/restore.
  * Every save names the version the map shows (expected_version): if someone saved in
  * between, the server answers 409 and the page says so.
  */
@@ -29,7 +34,13 @@
     shared_substation: "变电站重复 substation heads two grids",
     substation_outside: "变电站在网格外 substation outside its grid",
   };
-  const OP_ZH = { move: "移动村庄 move", split: "拆分网格 split", merge: "合并网格 merge" };
+  const OP_ZH = {
+    move: "移动村庄 move", split: "拆分网格 split", merge: "合并网格 merge",
+    reassign: "更换变电站 reassign substation",
+  };
+  const STATUS_ZH = {
+    added: "新增 added", removed: "删除 removed", changed: "有变化 changed", same: "不变 same",
+  };
 
   const state = {
     version: null, // the grids version the map shows: every save is based on it
@@ -40,8 +51,14 @@
     options: {}, // grid_id -> option of GET /grids/moves for the selected village
     edit: null, // the edit previewed (a body of POST /grids/preview)
     drawn: null, // the drawn polygon layer
+    substations: [], // GET /grids/substations
+    versions: [], // GET /grids/versions
+    comparing: false, // a comparison is drawn over the map
   };
-  const layers = { tiers: {}, villages: null, problems: null, gridLayers: {}, markers: {} };
+  const layers = {
+    tiers: {}, villages: null, problems: null, gridLayers: {}, markers: {}, substations: null,
+    compare: null,
+  };
   let map = null;
   const msgEl = () => document.getElementById("planner-message");
   const say = (text, kind) => gg.message(msgEl(), text, kind);
@@ -139,7 +156,7 @@
     for (const box of boxes) {
       const layer = layers.tiers[Number(box.value)];
       if (!layer) continue;
-      if (box.checked) layer.addTo(map);
+      if (box.checked && !state.comparing) layer.addTo(map);
       else map.removeLayer(layer);
     }
     if (layers.tiers[2] && map.hasLayer(layers.tiers[2])) layers.tiers[2].bringToFront();
@@ -171,19 +188,25 @@
   // ------------------------------------------------------------------ loading
 
   async function loadAll() {
-    const [villages, grids, versions] = await Promise.all([
+    const [villages, grids, versions, substations] = await Promise.all([
       gg.api("GET", "/grids/villages"),
       gg.api("GET", "/grids"),
       gg.api("GET", "/grids/versions"),
+      gg.api("GET", "/grids/substations"),
     ]);
+    state.substations = substations.substations;
+    state.versions = versions;
     state.version = villages.version;
     state.villages = villages.villages;
     state.byCode = {};
     for (const v of state.villages) state.byCode[v.village_code] = v;
     drawGrids(grids);
     drawVillages();
+    drawSubstations();
     fillVillageList();
     fillGridSelects();
+    fillReassign();
+    fillCompare();
     drawHistory(versions);
     $("version-label").textContent = `当前版本 version ${state.version}`;
     $("planner").dataset.version = String(state.version);
@@ -332,6 +355,8 @@
   }
 
   function onGridClick(gridId) {
+    const parent = state.features[gridId] && state.features[gridId].properties.parent_id;
+    if (parent && state.features[parent]) $("reassign-grid").value = parent;
     if (state.selected && state.options[gridId]) {
       const option = state.options[gridId];
       if (option.ok) previewMove(state.selected, gridId);
@@ -398,8 +423,10 @@
       const tier = row.tier === 3 ? "三级" : row.tier === 2 ? "二级" : "一级";
       const vsTarget = row.tier === 3 && target
         ? ` / 目标 ${fmt(target)}（${fmt(100 * (row.workload_after - target) / target, 0)}%）` : "";
+      const sub = row.substation_after !== undefined && row.substation_before !== row.substation_after
+        ? `<br><span class="gg-substation-change">变电站 ${esc(row.substation_before || "—")} → ${esc(row.substation_after || "—")}</span>` : "";
       tr.innerHTML =
-        `<td>${esc(gridName(row.grid_id))}<br><span class="gg-muted">${esc(row.grid_id)} · ${tier}</span></td>` +
+        `<td>${esc(gridName(row.grid_id))}<br><span class="gg-muted">${esc(row.grid_id)} · ${tier}</span>${sub}</td>` +
         `<td class="gg-customers">${arrow(row.customers_before, row.customers_after, 0)}</td>` +
         `<td>${fmt(row.workload_after)}${vsTarget}</td>` +
         `<td>${arrow(row.imbalance_pct_before, row.imbalance_pct_after, 1, "%")}</td>` +
@@ -440,6 +467,15 @@
 
   // ------------------------------------------------------------------ save, restore
 
+  // after a save or restore: the outputs of `gridgeo run` (archive, map, summary) in the
+  // workspace's folder are older than the grids until the run refreshes them
+  const STALE_OUTPUTS = "档案、地图、摘要已过期，请运行 gridgeo run 刷新 / the archive, map and summary are now out of date: run gridgeo run";
+
+  function staleNote(out) {
+    const stale = (out.outputs || []).some((o) => o.state === "stale");
+    return stale ? ` · ${STALE_OUTPUTS}` : "";
+  }
+
   async function save(event) {
     event.preventDefault();
     if (!state.edit) return;
@@ -464,7 +500,7 @@
       const saved = `已保存为版本 ${out.version}（原版本 ${out.previous_version}）/ saved as version ${out.version}`;
       say(saved + " · 正在刷新地图 / refreshing the map…", "ok");
       await loadAll();
-      say(saved, "ok");
+      say(saved + staleNote(out), "ok");
     } catch (err) {
       if (err.status === 409) {
         // the server's own text names library calls: the page says it in the planner's words
@@ -493,7 +529,7 @@
       const restored = `已恢复版本 ${version}，保存为版本 ${out.version} / restored version ${version} as version ${out.version}`;
       say(restored + " · 正在刷新地图 / refreshing the map…", "ok");
       await loadAll();
-      say(restored, "ok");
+      say(restored + staleNote(out), "ok");
     } catch (err) {
       if (err.status === 409) {
         say(`恢复被拒绝：其他人已保存了新版本，未保存任何内容，请刷新页面 / refused: someone saved a newer version; nothing was saved, reload the page.`, "error");
@@ -569,6 +605,211 @@
       `${codes.length} 个村划入 ${gridName(to)} / ${codes.length} villages into ${to}`);
   }
 
+  // ------------------------------------------------------------------ reassign a substation
+
+  function substationLabel(sub) {
+    const heads = sub.grid_id
+      ? `现带 heads ${gridName(sub.grid_id)}`
+      : "未带网格 heads no grid";
+    return `${sub.name || sub.substation_id}（${sub.substation_id}，${heads}）`;
+  }
+
+  function drawSubstations() {
+    if (layers.substations) map.removeLayer(layers.substations);
+    layers.substations = L.layerGroup();
+    for (const sub of state.substations) {
+      if (sub.lat === null || sub.lon === null) continue;
+      const free = !sub.grid_id;
+      const icon = L.divIcon({
+        className: `gg-substation gg-s-${sub.substation_id}${free ? " gg-free" : ""}`,
+        html: "▲", iconSize: [22, 22], iconAnchor: [11, 13],
+      });
+      const marker = L.marker([sub.lat, sub.lon], { icon, keyboard: true,
+        title: substationLabel(sub) });
+      marker.on("click", (e) => {
+        L.DomEvent.stopPropagation(e);
+        pickSubstation(sub.substation_id);
+      });
+      marker.addTo(layers.substations);
+    }
+    layers.substations.addTo(map);
+  }
+
+  function fillReassign() {
+    const grids = $("reassign-grid");
+    const keep = grids.value;
+    grids.innerHTML = "";
+    const t2 = Object.values(state.features).filter((f) => f.properties.tier === 2)
+      .map((f) => f.properties).sort((a, b) => String(a.grid_id).localeCompare(String(b.grid_id)));
+    for (const p of t2) {
+      const option = document.createElement("option");
+      option.value = p.grid_id;
+      option.textContent = `${p.name || p.grid_id}（${p.grid_id}，变电站 ${p.substation_id || "—"}）`;
+      grids.appendChild(option);
+    }
+    if (keep && state.features[keep]) grids.value = keep;
+    const subs = $("reassign-substation");
+    const keepSub = subs.value;
+    subs.innerHTML = "";
+    const sorted = state.substations.slice().sort((a, b) =>
+      (a.grid_id ? 1 : 0) - (b.grid_id ? 1 : 0) || String(a.substation_id).localeCompare(String(b.substation_id)));
+    for (const sub of sorted) {
+      const option = document.createElement("option");
+      option.value = sub.substation_id;
+      option.textContent = substationLabel(sub);
+      subs.appendChild(option);
+    }
+    if (keepSub && sorted.some((x) => x.substation_id === keepSub)) subs.value = keepSub;
+  }
+
+  function pickSubstation(id) {
+    $("reassign-substation").value = id;
+    const sub = state.substations.find((x) => x.substation_id === id);
+    const grid = $("reassign-grid").value;
+    say(`已选变电站 ${sub ? substationLabel(sub) : id}，供电网格 ${gridName(grid)}：点“预览换变电站” / substation picked for ${grid}: press Preview reassign`, "info");
+    $("reassign-preview").scrollIntoView({ block: "nearest" });
+  }
+
+  function previewReassign() {
+    const grid = $("reassign-grid").value;
+    const sub = $("reassign-substation").value;
+    if (!grid || !sub) {
+      say("更换变电站：请选供电网格和变电站 / reassign: pick a supply grid and a substation", "error");
+      return;
+    }
+    const now = state.features[grid] && state.features[grid].properties.substation_id;
+    if (now === sub) {
+      say(`更换变电站：${gridName(grid)} 已由 ${sub} 供电，请选另一个变电站 / reassign: ${grid} is already headed by ${sub}, pick another substation`, "error");
+      return;
+    }
+    preview({ op: "reassign", grid_id: grid, substation_id: sub },
+      `${gridName(grid)}：变电站 ${now || "—"} → ${sub} / substation ${now || "—"} → ${sub}`);
+  }
+
+  // ------------------------------------------------------------------ compare two versions
+
+  function fillCompare() {
+    const versions = state.versions.map((v) => v.version).sort((a, b) => a - b);
+    for (const [id, pick] of [["compare-a", versions.length - 2], ["compare-b", versions.length - 1]]) {
+      const select = $(id);
+      const keep = select.value;
+      select.innerHTML = "";
+      for (const v of versions.slice().reverse()) {
+        const option = document.createElement("option");
+        option.value = String(v);
+        option.textContent = `版本 ${v}${v === state.version ? "（当前 current）" : ""}`;
+        select.appendChild(option);
+      }
+      if (keep && versions.includes(Number(keep))) select.value = keep;
+      else if (versions.length) select.value = String(versions[Math.max(pick, 0)]);
+    }
+  }
+
+  function clearCompare() {
+    if (layers.compare) map.removeLayer(layers.compare);
+    layers.compare = null;
+    state.comparing = false;
+    $("compare-result").hidden = true;
+    $("compare-clear").hidden = true;
+    $("planner").dataset.compared = "";
+    applyTiers();
+  }
+
+  async function compareVersions() {
+    const a = Number($("compare-a").value);
+    const b = Number($("compare-b").value);
+    if (!a || !b) {
+      say("版本对比：请选两个版本 / compare: pick two versions", "error");
+      return;
+    }
+    say("正在对比… / comparing…", "info");
+    try {
+      const [out, gridsA, gridsB] = await Promise.all([
+        gg.api("GET", `/grids/compare?version_a=${a}&version_b=${b}`),
+        gg.api("GET", `/grids?tier=3&version=${a}`),
+        gg.api("GET", `/grids?tier=3&version=${b}`),
+      ]);
+      drawCompare(out, gridsA, gridsB);
+      say(`版本 ${a} → ${b}：${out.villages_moved} 个村换了网格，${out.grids_changed} 个网格有变化 / ${out.villages_moved} villages changed grids, ${out.grids_changed} grids changed`, "ok");
+    } catch (err) {
+      say(err, "error");
+    }
+  }
+
+  function drawCompare(out, gridsA, gridsB) {
+    if (layers.compare) map.removeLayer(layers.compare);
+    for (const layer of Object.values(layers.tiers)) map.removeLayer(layer);
+    state.comparing = true;
+    const changed = new Set(out.grids.map((g) => g.grid_id));
+    layers.compare = L.layerGroup().addTo(map);
+    L.geoJSON(gridsB, {
+      style: (f) => ({
+        color: "#1d4ed8", weight: changed.has(f.properties.grid_id) ? 2 : 1,
+        fillColor: colourOf(f.properties.parent_id),
+        fillOpacity: changed.has(f.properties.grid_id) ? 0.45 : 0.15,
+        className: "gg-cmp-b gg-cmp-g-" + f.properties.grid_id,
+      }),
+      interactive: false,
+    }).addTo(layers.compare);
+    L.geoJSON(gridsA, {
+      style: (f) => ({
+        color: "#111827", weight: 2, dashArray: "6 5", fill: false,
+        className: "gg-cmp-a gg-cmp-g-" + f.properties.grid_id,
+      }),
+      interactive: false,
+    }).addTo(layers.compare);
+    for (const v of out.villages) {
+      if (v.lat === null || v.lon === null) continue;
+      L.circleMarker([v.lat, v.lon], {
+        radius: 10, color: "#ea580c", weight: 4, fillColor: "#fdba74", fillOpacity: 0.9,
+        className: "gg-cmp-village gg-cmp-v-" + v.village_code,
+      }).bindTooltip(`${esc(v.village || v.village_code)}：${esc(v.grid_a || "—")} → ${esc(v.grid_b || "—")}`)
+        .addTo(layers.compare);
+    }
+    if (layers.villages) layers.villages.eachLayer((m) => m.bringToFront());
+    const moved = out.villages.filter((v) => v.lat !== null && v.lon !== null);
+    if (moved.length) { // show where the villages changed grids
+      map.fitBounds(L.latLngBounds(moved.map((v) => [v.lat, v.lon])).pad(0.8), { maxZoom: 12 });
+    }
+
+    $("compare-result").hidden = false;
+    $("compare-clear").hidden = false;
+    $("compare-summary").textContent =
+      `版本 A ${out.version_a}（虚线 dashed）→ 版本 B ${out.version_b}（填色 filled）：` +
+      `${out.villages_moved} 个村换了网格（橙色圈）、${out.grids_changed} 个网格有变化 / ` +
+      `${out.villages_moved} villages changed grids (orange rings), ${out.grids_changed} grids changed`;
+    const vbody = $("compare-villages").querySelector("tbody");
+    vbody.innerHTML = "";
+    for (const v of out.villages) {
+      const tr = document.createElement("tr");
+      tr.dataset.village = v.village_code;
+      tr.innerHTML = `<td>${esc(v.village || "")}<br><span class="gg-muted">${esc(v.village_code)} · ${esc(v.town || "")}</span></td>` +
+        `<td>${esc(v.grid_name_a || "—")}<br><span class="gg-muted">${esc(v.grid_a || "")}</span></td>` +
+        `<td>${esc(v.grid_name_b || "—")}<br><span class="gg-muted">${esc(v.grid_b || "")}</span></td>`;
+      vbody.appendChild(tr);
+    }
+    if (!out.villages.length) {
+      vbody.innerHTML = "<tr><td colspan='3' class='gg-muted'>没有村换网格 / no village changed grids</td></tr>";
+    }
+    const gbody = $("compare-grids").querySelector("tbody");
+    gbody.innerHTML = "";
+    for (const g of out.grids) {
+      const tr = document.createElement("tr");
+      tr.dataset.grid = g.grid_id;
+      const tier = g.tier === 3 ? "三级" : g.tier === 2 ? "二级" : "一级";
+      const sub = g.substation_a === g.substation_b ? esc(g.substation_b || "—")
+        : `${esc(g.substation_a || "—")} → ${esc(g.substation_b || "—")}`;
+      tr.innerHTML =
+        `<td>${esc(g.name_b || g.name_a || g.grid_id)}<br><span class="gg-muted">${esc(g.grid_id)} · ${tier}</span></td>` +
+        `<td class="gg-customers">${arrow(g.customers_a, g.customers_b, 0)}</td>` +
+        `<td>${fmt(g.villages_a)} → ${fmt(g.villages_b)}</td>` +
+        `<td>${sub}</td><td>${esc(STATUS_ZH[g.status] || g.status)}</td>`;
+      gbody.appendChild(tr);
+    }
+    $("planner").dataset.compared = `${out.version_a}-${out.version_b}`;
+    $("compare-result").scrollIntoView({ block: "nearest" });
+  }
+
   // ------------------------------------------------------------------ start
 
   document.addEventListener("DOMContentLoaded", async () => {
@@ -604,6 +845,12 @@
     $("split-preview").addEventListener("click", previewSplit);
     $("merge-preview").addEventListener("click", previewMerge);
     $("drawn-preview").addEventListener("click", previewDrawn);
+    $("reassign-preview").addEventListener("click", previewReassign);
+    $("compare-button").addEventListener("click", compareVersions);
+    $("compare-clear").addEventListener("click", () => {
+      clearCompare();
+      say("已结束对比 / comparison ended", "info");
+    });
     $("save-form").addEventListener("submit", save);
     $("cancel-button").addEventListener("click", () => {
       clearPreview();

@@ -1,0 +1,49 @@
+"""Request bodies with text UTF-8 cannot hold (lone surrogates, which JSON allows as
+``"\\ud800"``) are still audited (the row was lost to an encoding error, with a traceback in
+the server's log), and the audit log answers them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+import gridgeo
+
+
+def test_a_body_with_lone_surrogates_is_audited_and_the_log_answers(
+    writer: TestClient, writable: Path
+) -> None:
+    body = b'{"order_id": "\\ud800", "reason": "a\\udfffb", "\\ud801": 1}'
+    answer = writer.post("/orders", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    rows, total = gridgeo.read_audit(gridgeo.GeoPackageStore.open(writable), route="/orders")
+    assert total == 1  # the refused write is recorded, not lost to an encoding error
+    assert rows.iloc[0]["what"] == {"order_id": "?", "reason": "a?b", "?": 1}
+    log = writer.get("/admin/audit")
+    assert log.status_code == 200
+    assert log.json()["rows"][0]["what"]["reason"] == "a?b"
+
+
+def test_the_library_records_such_text_too(writable: Path) -> None:
+    store = gridgeo.GeoPackageStore.open(writable)
+    gridgeo.ensure_user_tables(store)
+    gridgeo.record_audit(
+        store,
+        {
+            "username": "some\udc80one",
+            "role": "admin",
+            "method": "POST",
+            "route": "/orders",
+            "path": "/orders",
+            "target": "\ud800",
+            "what": {"note": "x\ud800y"},
+            "versions_before": {},
+            "versions_after": {},
+            "status": 422,
+        },
+    )
+    rows, total = gridgeo.read_audit(store, route="/orders")
+    assert total == 1
+    row = rows.iloc[0]
+    assert (row["username"], row["target"], row["what"]) == ("some?one", "?", {"note": "x?y"})
