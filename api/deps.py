@@ -81,6 +81,9 @@ def allowed_rows(user: gridgeo.User, frame: Any) -> Any:
     return frame[columns].astype(str).isin(list(user.grids)).any(axis=1).to_numpy()
 
 
+MAX_OFFSET = 1_000_000_000  # rows to skip at most (SQLite's OFFSET takes 64-bit integers)
+
+
 @dataclass(frozen=True)
 class Page:
     """``limit`` rows from row ``offset`` on."""
@@ -92,7 +95,7 @@ class Page:
 async def get_page(
     settings: SettingsDep,
     limit: Annotated[int | None, Query(ge=1, description="rows per page")] = None,
-    offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")] = 0,
 ) -> Page:
     """Paging parameters; ``limit`` is capped by ``GRIDGEO_MAX_PAGE``."""
     if limit is None:
