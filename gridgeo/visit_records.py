@@ -1218,7 +1218,7 @@ def callbacks_due(
     )
     out["urgent"] = (out["open_orders"] != "") | (out["recent_orders"] != "")
     out["attempts"] = out["customer_id"].map(attempts).fillna(0).astype(np.int64)
-    out["last_attempt_at"] = out["customer_id"].map(last_attempt).fillna("")
+    out["last_attempt_at"] = out["customer_id"].map(last_attempt).astype(object).fillna("")
     out["questions"] = "；".join(CALLBACK_QUESTIONS)
     out = out.sort_values(
         ["member", "urgent", "customer_id"], ascending=[True, False, True], kind="stable"

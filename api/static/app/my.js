@@ -1,6 +1,8 @@
-/* /my: my grids' customers (search, flags, service levels) and work orders (arrival, callback).
- * Reads GET /customers and GET /orders (the API limits both to the user's grids) and writes
- * with PATCH /orders/{id}; every error is shown on the page in Chinese with the fix. */
+/* /my: my grids' customers (search, flags, service levels), work orders (arrival, callback)
+ * and, for grid roles, this quarter's callbacks due and visit coverage.
+ * Reads GET /customers, GET /orders and GET /visits/callbacks|coverage (the API limits them
+ * to the user's grids) and writes with PATCH /orders/{id} and POST /visits; every error is
+ * shown on the page in Chinese with the fix. */
 (function () {
   "use strict";
   const root = document.getElementById("my");
@@ -222,6 +224,177 @@
     if (!button) return;
     openForm(button.closest("li"), button.dataset.action);
   });
+
+  // ------------------------------------------------------------------ visits and callbacks
+  // (grid roles only: GET /visits/callbacks and /visits/coverage of this quarter, POST /visits)
+
+  const visitCard = document.getElementById("my-visits");
+  const visitBox = document.getElementById("visit-message");
+  const visitList = document.getElementById("visit-due");
+  const visitMore = document.getElementById("visit-more");
+  const quarter = root.dataset.quarter;
+  const isMember = root.dataset.role === "grid_member";
+  let dueRows = [];
+  let dueShown = 0;
+
+  function share(part, whole) {
+    return whole ? `${((100 * part) / whole).toFixed(1)}%` : "—";
+  }
+
+  function showCoverage(data) {
+    const rows = data.by_grid;
+    const sum = (key) => rows.reduce((n, r) => n + Number(r[key] || 0), 0);
+    const customers = sum("customers");
+    const two = sum("two_visits");
+    const called = sum("called");
+    const figures = [
+      ["two_visits", share(two, customers), `全年两次家访 two visits this year (${two}/${customers})`],
+      ["called", share(called, customers), `本季度已回访 called back this quarter (${called}/${customers})`],
+      ["overdue", Number(data.overdue.length).toLocaleString("zh-CN"), "逾期客户 overdue customers"],
+    ];
+    document.getElementById("visit-coverage").innerHTML = figures
+      .map(([key, value, label]) => `<div class="gg-figure" data-coverage="${key}">
+        <span class="gg-value">${value}</span><span class="gg-label">${esc(label)}</span></div>`)
+      .join("");
+  }
+
+  function dueItem(c) {
+    const orders = [
+      c.open_orders ? `处理中工单 open orders: ${esc(c.open_orders)}` : "",
+      c.recent_orders ? `近期工单 recent orders: ${esc(c.recent_orders)}` : "",
+    ].filter(Boolean).join(" · ");
+    const reason = c.urgent
+      ? `<span class="gg-badge gg-warn">先回访 first: 有工单</span> ${orders}`
+      : '<span class="gg-muted">本季度未回访 not yet called this quarter</span>';
+    const tries = c.attempts
+      ? `<div class="gg-muted">已尝试 ${Number(c.attempts)} 次 attempts, 最近 last ${esc(c.last_attempt_at)}</div>`
+      : "";
+    const phone = c.phone ? `<a href="tel:${esc(c.phone)}">${esc(c.phone)}</a>` : "";
+    return `<li data-customer-id="${esc(c.customer_id)}" data-member="${esc(c.member)}"
+        data-urgent="${c.urgent ? "1" : "0"}">
+      <div class="gg-row-head"><strong class="gg-name">${esc(c.name || "")}</strong>
+        <span class="gg-muted">户号 ${esc(c.customer_id)}</span> ${phone}</div>
+      <div class="gg-visit-reason">${reason}</div>
+      <div class="gg-address">${esc(c.address || "")}</div>
+      <div class="gg-muted">${esc(c.village || "")} · ${esc(c.grid_t3 || "")} · 网格员 ${esc(c.member || "")}</div>
+      ${tries}
+      <div class="gg-order-actions gg-visit-actions">
+        <button type="button" class="gg-button" data-visit="callback">记录回访 Record a callback</button>
+        <button type="button" class="gg-button gg-secondary" data-visit="home">记录走访 Record a home visit</button>
+      </div></li>`;
+  }
+
+  function showDue(append) {
+    if (!append) {
+      visitList.innerHTML = "";
+      dueShown = 0;
+    }
+    const next = dueRows.slice(dueShown, dueShown + PAGE);
+    dueShown += next.length;
+    if (!dueRows.length) {
+      visitList.innerHTML = '<li class="gg-muted">本季度回访已全部完成 / every callback of this quarter is done</li>';
+    } else {
+      visitList.insertAdjacentHTML("beforeend", next.map(dueItem).join(""));
+    }
+    visitMore.hidden = dueShown >= dueRows.length;
+    document.getElementById("visit-due-count").textContent = dueRows.length > dueShown
+      ? `(${dueRows.length}，已显示 ${dueShown} / ${dueShown} shown)`
+      : `(${dueRows.length})`;
+  }
+
+  async function loadVisits() {
+    const q = encodeURIComponent(quarter);
+    try {
+      const [due, coverage] = await Promise.all([
+        gg.api("GET", `/visits/callbacks?quarter=${q}`),
+        gg.api("GET", `/visits/coverage?quarter=${q}`),
+      ]);
+      dueRows = due.callbacks;
+      showDue(false);
+      showCoverage(coverage);
+    } catch (err) {
+      gg.message(visitBox, `走访与回访 / visits: ${err.message}`, "error");
+    }
+  }
+
+  function openVisitForm(item, kind) {
+    const old = item.querySelector(".gg-visit-form");
+    if (old) old.remove();
+    const tpl = document.getElementById("visit-form-template").content.cloneNode(true);
+    const f = tpl.querySelector("form");
+    f.dataset.kind = kind;
+    f.at.value = chinaNow();
+    f.member.value = isMember ? author : item.dataset.member || "";
+    const done = f.querySelector(".gg-done-only");
+    f.outcome.addEventListener("change", () => {
+      done.hidden = f.outcome.value !== "done";
+    });
+    f.querySelector("[data-cancel]").addEventListener("click", () => f.remove());
+    f.addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveVisit(item, f);
+    });
+    item.appendChild(tpl);
+  }
+
+  function visitId(kind, customer) {
+    const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14);
+    const tag = Math.random().toString(36).slice(2, 6).toUpperCase();
+    return `${kind === "callback" ? "HF" : "JF"}-${customer}-${stamp}-${tag}`;
+  }
+
+  async function saveVisit(item, f) {
+    const customer = item.dataset.customerId;
+    const kind = f.dataset.kind;
+    const what = kind === "callback" ? "回访 callback" : "走访 home visit";
+    const at = f.at.value;
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(at)) {
+      gg.message(visitBox, "请填写时间 / fill in the time (时间 field) as date and hour:minute", "error");
+      f.at.focus();
+      return;
+    }
+    const member = f.member.value.trim();
+    if (!member) {
+      gg.message(visitBox, "请填写网格员 / fill in the member (网格员 field): who visited or called", "error");
+      f.member.focus();
+      return;
+    }
+    const body = {
+      visit_id: visitId(kind, customer),
+      kind,
+      customer_id: customer,
+      done_at: at.slice(0, 16).replace("T", " "),
+      outcome: f.outcome.value,
+      member,
+      reason: kind === "callback"
+        ? "网格页面记录回访 / callback recorded on the grid page"
+        : "网格页面记录走访 / home visit recorded on the grid page",
+    };
+    if (f.outcome.value === "done") body.satisfaction = f.satisfaction.value;
+    const notes = f.notes.value.trim();
+    if (notes) body.notes = notes;
+    const button = f.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const data = await gg.api("POST", "/visits", body);
+      await loadVisits(); // the list and figures first: the message then reads as the last word
+      const outcome = data.visit ? data.visit.outcome_zh || data.visit.outcome : "";
+      gg.message(visitBox, `已保存 / saved: 户号 ${customer} ${what}（${outcome}）`, "ok");
+    } catch (err) {
+      gg.message(visitBox, `户号 ${customer} ${what}：${err.message}`, "error");
+      button.disabled = false;
+    }
+  }
+
+  if (visitCard) {
+    visitCard.addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-visit]");
+      if (!button) return;
+      openVisitForm(button.closest("li"), button.dataset.visit);
+    });
+    visitMore.addEventListener("click", () => showDue(true));
+    loadVisits();
+  }
 
   loadCustomers(false);
   loadOrders();
