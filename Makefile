@@ -34,8 +34,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check gridgeo api maps tests benchmarks
 	$(BIN)/mypy gridgeo maps api
 
+# two processes, each file's tests on one of them (module fixtures and in-file order kept)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"

@@ -214,7 +214,7 @@
   function drawAnswer(answer) {
     answerLayer.clearLayers();
     const fault = [answer.fault.lat, answer.fault.lon];
-    L.circleMarker(fault, { radius: 9, color: "#b91c1c", fillColor: "#ef4444", fillOpacity: 0.9, weight: 3 })
+    L.circleMarker(fault, { radius: 9, color: "#b91c1c", fillColor: "#ef4444", fillOpacity: 0.9, weight: 3, className: "gg-fault" })
       .bindTooltip("故障点 fault").addTo(answerLayer);
     let bounds = L.latLngBounds([fault]);
     if (answer.route && answer.route.geometry) {
