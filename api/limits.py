@@ -215,37 +215,50 @@ class LimitsMiddleware:
         await self.app(scope, guarded_receive, guarded_send)
 
 
-class H11Protocol(_UvicornH11Protocol):
-    """uvicorn's h11 protocol with a header timeout: a connection whose request headers are
-    not complete ``header_timeout_s`` after its first byte (or after the previous
-    response) gets 408 and is closed."""
+class _HeaderTimer:
+    """The header timeout both protocols share: a timer armed when a connection opens and
+    after each response, cancelled when it closes; a subclass says what a timeout does
+    (``_on_header_timeout``)."""
 
     header_timeout_s: float | None = None  # None: GRIDGEO_HEADER_TIMEOUT_S or the default
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timeout = _header_timeout_s(self.header_timeout_s)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0  # bytes of the current request's head (httptools caps them)
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
         self._header_timer = self.loop.call_later(self._header_timeout, self._on_header_timeout)
+        self._header_bytes = 0
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        super().on_response_complete()  # type: ignore[misc]
         if not self.transport.is_closing():
             self._arm_header_timer()
+
+    def _on_header_timeout(self) -> None:
+        raise NotImplementedError
+
+
+class H11Protocol(_HeaderTimer, _UvicornH11Protocol):
+    """uvicorn's h11 protocol with a header timeout: a connection whose request headers are
+    not complete ``header_timeout_s`` after its first byte (or after the previous
+    response) gets 408 and is closed."""
 
     def _on_header_timeout(self) -> None:
         self._header_timer = None
@@ -280,7 +293,7 @@ def _timeout_answer(timeout_s: float) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-class HttpToolsProtocol(_UvicornHttpToolsProtocol):
+class HttpToolsProtocol(_HeaderTimer, _UvicornHttpToolsProtocol):
     """uvicorn's httptools protocol (its C parser: the service's default, several times
     cheaper per request than h11) with the same header timeout as :class:`H11Protocol`, and
     headers capped at :data:`HEADER_BUFFER_BYTES` (431 and closed beyond). A long query
@@ -288,31 +301,10 @@ class HttpToolsProtocol(_UvicornHttpToolsProtocol):
     URL limit (64 KiB), which uvicorn would answer with a plain-text 400, gets the same 414
     here and the connection is closed."""
 
-    header_timeout_s: float | None = None  # None: GRIDGEO_HEADER_TIMEOUT_S or the default
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._header_timeout = _header_timeout_s(self.header_timeout_s)
-        self._header_timer: asyncio.TimerHandle | None = None
         self._in_headers = False  # a request has begun and its headers are not all in
-        self._header_bytes = 0
         self._url_too_long = False
-
-    def _arm_header_timer(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-        self._header_timer = self.loop.call_later(self._header_timeout, self._on_header_timeout)
-        self._header_bytes = 0
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_header_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._header_timer is not None:  # still reading a request's headers
@@ -367,11 +359,6 @@ class HttpToolsProtocol(_UvicornHttpToolsProtocol):
             self._header_timer.cancel()
             self._header_timer = None
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_timer()
 
     def _on_header_timeout(self) -> None:
         self._header_timer = None
