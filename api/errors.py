@@ -89,7 +89,11 @@ def status_for(exc: gridgeo.GridGeoError) -> int:
 
 
 def _without_server_paths(text: str, request: Request) -> str:
-    """The message with the workspace's folder on the server cut out."""
+    """The message with the workspace's folder and file name on the server cut out.
+
+    The library names the workspace file for the command line (``工作区 'x.gpkg' 没有工单``,
+    ``--workspace x.gpkg``); an API client gets "the workspace" and ``--workspace WORKSPACE``.
+    """
     settings = getattr(request.app.state, "settings", None)
     if settings is None:
         return text
@@ -97,6 +101,11 @@ def _without_server_paths(text: str, request: Request) -> str:
     for prefix in {str(folder.resolve()), str(folder.absolute()), str(folder)}:
         if prefix not in ("", "."):
             text = text.replace(prefix + os.sep, "")
+    name = Path(settings.workspace).name
+    if name:
+        for quoted in (f" {name!r}", f"{name!r} ", repr(name)):
+            text = text.replace(quoted, "")
+        text = text.replace(name, "WORKSPACE")
     return text
 
 

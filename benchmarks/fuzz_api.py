@@ -55,6 +55,27 @@ def _workspace(path: Path) -> Path:
     return path
 
 
+def _tracebacks(log: Path, keep: int = 5) -> list[str]:
+    """The first ``keep`` distinct tracebacks of the server's log, each with the line before it
+    (uvicorn's "unexpected error on GET /route")."""
+    if not log.is_file():
+        return []
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    found: list[str] = []
+    for i, line in enumerate(lines):
+        if not line.startswith("Traceback"):
+            continue
+        end = i + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end]):
+            end += 1
+        block = "\n".join(lines[max(i - 1, 0) : min(end + 1, len(lines))])
+        if block not in found:
+            found.append(block)
+        if len(found) >= keep:
+            break
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the fuzz, print and store its summary; 0 when every check held."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -85,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             sys.exit(f"模糊测试无法运行 / the fuzz could not run: {exc}")
         failures = contractfuzz.failure_text(Path(tmp))
+        tracebacks = _tracebacks(Path(tmp) / "uvicorn.log")
     ok = contractfuzz.fuzz_ok(summary) and summary["requests"] >= args.min_requests
     result = {
         "benchmark": "fuzz_api",
@@ -96,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "ok": ok,
         **summary,
         "failure_text": failures,
+        # the server's own account of each 5xx (its log is in a temporary folder, gone after)
+        "server_tracebacks": tracebacks,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -110,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {role}: {figures['requests']} requests, {figures['statuses']}")
     if failures:
         print(failures)
+    for text in tracebacks:
+        print(text)
     print(f"{'ok' if ok else 'FAILED'}; summary in {args.out}")
     return 0 if ok else 1
 

@@ -807,14 +807,16 @@ def _utf8(value: Any) -> Any:
 
 
 def _audit_time(value: str, name: str) -> str:
+    msg = (
+        f"`{name}` {value!r} is not a date or time: write it like 2026-12-01 or "
+        "2026-12-01T08:00:00Z"
+    )
     try:
         when = pd.Timestamp(value)
-    except ValueError as exc:
-        msg = (
-            f"`{name}` {value!r} is not a date or time: write it like 2026-12-01 or "
-            "2026-12-01T08:00:00Z"
-        )
+        if pd.isna(when) or not 1900 <= when.year < 2200:  # "nan", "NaT", "-1" (year -1)
+            raise InputError(msg)
+        if when.tzinfo is None:
+            when = when.tz_localize("UTC")
+        return _text(when.to_pydatetime())
+    except (ValueError, TypeError, OverflowError) as exc:
         raise InputError(msg) from exc
-    if when.tzinfo is None:
-        when = when.tz_localize("UTC")
-    return _text(when.to_pydatetime())

@@ -232,6 +232,9 @@ def test_audit_rows_and_layer_versions(store):
     assert gridgeo.read_audit(store, end="2026-12-02")[1] == 1
     with pytest.raises(gridgeo.InputError, match="`start`"):
         gridgeo.read_audit(store, start="yesterday-ish")
+    for value in ("nan", "NaT", "-1", "2200-01-01"):  # read by pandas, yet no usable time
+        with pytest.raises(gridgeo.InputError, match="`end`"):
+            gridgeo.read_audit(store, end=value)
 
 
 def test_cli_users_commands(store, capsys):

@@ -57,3 +57,14 @@ def test_an_offset_past_sqlite_integers_is_a_422_not_a_500(client: TestClient) -
         assert answer.status_code == 422, (path, answer.text)
         assert answer.json()["errors"][0]["field"] == "query.offset"
     assert client.get("/admin/audit", params={"offset": "1000000000"}).status_code == 200
+
+
+def test_audit_times_pandas_reads_as_no_time_are_a_400(client: TestClient) -> None:
+    """The contract fuzz's last 500: ``start=nan`` (pandas reads NaT) and ``start=-1`` (year -1)
+    passed pandas' parser and failed after it with a bare ValueError."""
+    for name in ("start", "end"):
+        for value in ("nan", "NaT", "-1", "1899-12-31"):
+            answer = client.get("/admin/audit", params={name: value})
+            assert answer.status_code == 400, (name, value, answer.text)
+            assert f"`{name}`" in answer.json()["detail"]
+    assert client.get("/admin/audit", params={"start": "2026-12-01"}).status_code == 200

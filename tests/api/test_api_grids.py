@@ -339,8 +339,24 @@ def test_workspace_without_grids_is_404_without_server_paths(
     body = clean_error(client.get("/grids"), 404, "grids")
     assert str(tmp_path) not in body["detail"]
     body = clean_error(client.post("/grids/preview", json={"op": "split", "grid_id": "T3-A"}), 404)
-    assert "empty.gpkg" in body["detail"]  # the file is named, its folder on the server is not
+    # neither the folder on the server nor the file's name: "the workspace", --workspace WORKSPACE
+    assert "empty.gpkg" not in body["detail"]
     assert str(tmp_path) not in body["detail"]
+
+
+@pytest.mark.parametrize("route", ["/stars", "/watch"])
+def test_jobs_on_the_records_without_orders_name_no_file(
+    tmp_path, workspace, route, clean_error, make_client
+):
+    county = gpd.read_file(workspace, layer="county")
+    path = tmp_path / "no_orders.gpkg"
+    gridgeo.GeoPackageStore.create(
+        path, {"county": county}, author="t", reason="t", keys={"county": "adcode"}
+    )
+    body = clean_error(make_client(path).get(route), 404)
+    assert "工单" in body["detail"] and "work orders" in body["detail"]
+    assert "no_orders" not in body["detail"] and ".gpkg" not in body["detail"]
+    assert "--workspace WORKSPACE" in body["detail"]
 
 
 def test_preview_diffs_reach_kpis(client, grids, points, cells, access):
