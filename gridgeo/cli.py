@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -21,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from gridgeo.cliutil import DEFAULT_LANGUAGE, LANGUAGES
 from gridgeo.errors import GridGeoError
 
 __all__ = ["main"]
@@ -33,8 +35,35 @@ DEFAULT_DEMO_OUT = Path("out") / "demo"
 
 
 def _print(*lines: str) -> None:
+    """Print lines on stdout in the language of ``--lang`` (:func:`gridgeo.cliutil.localize`)."""
+    from gridgeo.cliutil import localize
+
     for line in lines:
+        print(localize(line), flush=True)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> None:
+    """Print a table whose columns line up by display width (Chinese takes two columns),
+    each cell in the language of ``--lang``."""
+    from gridgeo.cliutil import format_table, localize
+
+    def cells(row: Sequence[Any]) -> list[Any]:
+        return [localize(c) if isinstance(c, str) else c for c in row]
+
+    for line in format_table(cells(header), [cells(r) for r in rows], align=align):
         print(line, flush=True)
+
+
+def _spinner(label: str) -> Any:
+    """A live spinner with the time spent while a long step runs, on a terminal only."""
+    return _progress().spinner(label)
+
+
+def _progress() -> Any:
+    """The ``progress`` callback of long jobs: their lines, and a live display on a terminal."""
+    from gridgeo.cliutil import StepProgress
+
+    return StepProgress(_print)
 
 
 def _fmt_int(n: int) -> str:
@@ -57,6 +86,13 @@ def _map_writer() -> Any:
     from maps.__main__ import build_map
 
     return build_map
+
+
+def _picture_writer() -> Any:
+    """The county picture for phones and paper (PNG, A4 PDF: maps.picture.county_picture)."""
+    from maps.picture import county_picture
+
+    return county_picture
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -99,49 +135,51 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # the workspace: versioned layers of the data model plus the roads
     workspace_path = out_dir / "workspace.gpkg"
     layers = {key: getattr(county, key) for key in workspace.WORKSPACE_KEYS if key != "grids"}
-    store = workspace.create_workspace(
-        workspace_path,
-        layers,
-        roads=county.roads,  # stored with every mode's roads (a layer by mode)
-        author="gridgeo demo",
-        reason=f"{name}样例工作区 / sample county workspace",
-        overwrite=True,
-    )
+    progress = _progress()
+    with progress.step(f"工作区 / workspace {workspace_path}"):
+        store = workspace.create_workspace(
+            workspace_path,
+            layers,
+            roads=county.roads,  # stored with every mode's roads (a layer by mode)
+            author="gridgeo demo",
+            reason=f"{name}样例工作区 / sample county workspace",
+            overwrite=True,
+        )
 
-    # customers: geocoded offline, counted per village -> grid workload
+    # customers: geocoded offline ONCE, as `gridgeo customers import` does; the grids are
+    # then built on the imported customers counted per village (the workload), and saving
+    # them puts every imported customer in its grids (gridgeo.workspace.save_grids)
     gazetteer = workspace.read_gazetteer(store)
-    located = archive.locate_customers(records, gazetteer, county_area=county.county)
-    workload = workspace.village_workload(located)
+    with progress.step(f"客户档案导入 / customer archive import ({len(records):,} customers)"):
+        report = archive.import_customers(
+            store,
+            customers_file,
+            gazetteer,
+            author="gridgeo demo",
+            reason="客户档案导入 / customer archive import",
+            county_area=county.county,
+        )
 
     t0 = time.perf_counter()
-    build = workspace.build_grids(store, workload, seed=county.seed)
-    grids = roster.apply_roster(
-        build.service.grids, roster.generate_roster(build.service.grids, seed=county.seed)
-    )
-    version = workspace.save_grids(
-        store, grids, author="gridgeo demo", reason="三级网格初建 / first build of the grids"
-    )
+    with progress.step("三级网格 / service grids"):
+        build = workspace.build_grids(store, None, seed=county.seed)
+        grids = roster.apply_roster(
+            build.service.grids, roster.generate_roster(build.service.grids, seed=county.seed)
+        )
+        version = workspace.save_grids(
+            store, grids, author="gridgeo demo", reason="三级网格初建 / first build of the grids"
+        )
     tiers = grids["tier"].value_counts().sort_index()
     grids_line = (
         f"service grids (version {version}, built in {time.perf_counter() - t0:.1f} s): "
         + ", ".join(f"tier {t}: {n}" for t, n in tiers.items())
         + "; topology problems: 0"
     )
-
-    report = archive.import_customers(
-        store,
-        customers_file,
-        gazetteer,
-        author="gridgeo demo",
-        reason="客户档案导入 / customer archive import",
-        grids=grids,
-        county_area=county.county,
-    )
     _print(grids_line)
     _print_supply_grids(grids, workspace.count_grid_customers(store))
     _print("customer archive (客户资料档案):", *(f"  {line}" for line in report.lines()))
-    rates = report.match_rates
-    assert rates is not None
+    # the rates with the grid reasons the save gave the customers
+    rates = archive.match_rate_table(store.read(archive.CUSTOMER_LAYER))
     for what in ("match_level", "location_source", "grid_reason", "flag"):
         rows = rates[rates["what"] == what]
         detail = ", ".join(
@@ -155,17 +193,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         out_dir,
         suggest_stations=args.suggest_stations,
         write_map=_map_writer(),
+        write_picture=_picture_writer(),
         summary_extra={"seed": county.seed, "match_rates": rates.to_dict(orient="records")},
         author="gridgeo demo",
-        progress=_print,
+        progress=progress,
     )
 
     # a year of GENERATED work orders, drawn from the stored service levels (customer_access)
-    _sample_orders.add_sample_orders(store, author="gridgeo demo", progress=_print)
+    _sample_orders.add_sample_orders(store, author="gridgeo demo", progress=progress)
     # the service from records, as `gridgeo run` reports it on a workspace with work orders
-    report_records(store, out_dir, progress=_print)
+    report_records(store, out_dir, progress=progress)
     # next week's visit days (走访日) of the first tier-3 grid, with their sheets (走访单)
-    visit_sheets.week_visits(store, out_dir / "visits", progress=_print)
+    visit_sheets.week_visits(store, out_dir / "visits", progress=progress)
+    progress.close()
     return 0
 
 
@@ -305,15 +345,69 @@ def _cmd_run(args: argparse.Namespace) -> int:
     """The main job on a workspace (:func:`gridgeo.run.run_workspace`)."""
     from gridgeo.run import run_workspace
 
-    run_workspace(
-        _open_store(args.workspace),
-        Path(args.out),
-        suggest_stations=args.suggest_stations,
-        write_map=_map_writer(),
-        progress=_print,
-        mask_phones=args.mask_phones,
-        excel_csv=args.excel_csv,
-    )
+    progress = _progress()
+    try:
+        run_workspace(
+            _open_store(args.workspace),
+            Path(args.out),
+            suggest_stations=args.suggest_stations,
+            write_map=_map_writer(),
+            write_picture=_picture_writer(),
+            progress=progress,
+            mask_phones=args.mask_phones,
+            excel_csv=args.excel_csv,
+        )
+    finally:
+        progress.close()
+    return 0
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    """The offline county map of a workspace (``maps.__main__.build_map``), as `gridgeo run`
+    writes it, without running the rest of the job."""
+    store = _open_store(args.workspace)
+    if args.suggest_stations < 0:
+        msg = f"--suggest-stations must be 0 or more (0: none), got {args.suggest_stations}"
+        raise _user_error(msg)
+    out = Path(args.out) if args.out else store.path.with_name("county_map.html")
+    if out.suffix.lower() not in (".html", ".htm"):
+        msg = f"--out {str(out)!r}: 地图是HTML文件 / the map is an HTML file: end it in .html"
+        raise _user_error(msg)
+    summary = Path(args.summary) if args.summary else None
+    if summary is not None and not summary.is_file():
+        msg = (
+            f"--summary {str(summary)!r} 不存在 / does not exist: pass the summary.json that "
+            "`gridgeo run --out DIR` wrote (DIR/summary.json), or leave out --summary"
+        )
+        raise _user_error(msg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")  # a failed build leaves no half map
+    progress = _progress()
+    try:
+        with progress.step("县域地图 / county map"):
+            _map_writer()(store.path, tmp, summary=summary, suggest_stations=args.suggest_stations)
+        tmp.replace(out)
+    finally:
+        progress.close()
+        tmp.unlink(missing_ok=True)
+    _print(f"县域地图 / county map (offline HTML, {out.stat().st_size / 1e6:.1f} MB): {out}")
+    if args.png or args.pdf:
+        figures = json.loads(summary.read_text(encoding="utf-8")) if summary else None
+        progress = _progress()
+        try:
+            with progress.step("地图图片 / map picture"):
+                png, pdf = _picture_writer()(
+                    store.path,
+                    args.png,
+                    args.pdf,
+                    summary=figures,
+                    suggest_stations=args.suggest_stations,
+                )
+        finally:
+            progress.close()
+        for kind, path in (("PNG", png), ("PDF", pdf)):
+            if path is not None:
+                _print(f"地图图片 / map picture ({kind}): {path}")
     return 0
 
 
@@ -411,7 +505,8 @@ def _cmd_roads_import(args: argparse.Namespace) -> int:
     elif store is not None and osm:
         boundary = store.read("county")  # a workspace's roads are its county's
     t0 = time.perf_counter()
-    roads = _roads_from_file(args.file, layer=args.layer, boundary=boundary, datum=args.datum)
+    with _spinner("道路 / reading the roads"):
+        roads = _roads_from_file(args.file, layer=args.layer, boundary=boundary, datum=args.datum)
     _print_roads(args.file, roads, time.perf_counter() - t0)
     if args.out:
         out = Path(args.out)
@@ -516,10 +611,28 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 # --- gridgeo grids --------------------------------------------------------------------------
 
 
-def _open_store(path: str) -> Any:
+def _open_store(path: str, flag: str = "--workspace") -> Any:
+    """The workspace at ``path`` (given with ``flag``); a missing or foreign file is one line
+    naming the flag and the commands that make a workspace."""
+    from gridgeo.errors import CorruptFileError, NotFoundError
     from gridgeo.store import GeoPackageStore
 
-    return GeoPackageStore.open(path)
+    make = (
+        "make one with `gridgeo workspace init OUT.gpkg --county ... --villages ... "
+        "--substations ... --author NAME --reason TEXT`, or try the sample with "
+        f"`gridgeo demo --out DIR` and pass {flag} DIR/workspace.gpkg"
+    )
+    try:
+        return GeoPackageStore.open(path)
+    except NotFoundError:
+        msg = f"工作区 {path!r} 不存在 / workspace {path!r} does not exist: check {flag}, or {make}"
+        raise NotFoundError(msg) from None
+    except CorruptFileError:
+        msg = (
+            f"{path!r} 不是 gridgeo 工作区 / is not a gridgeo workspace: pass {flag} a .gpkg "
+            f"made by gridgeo, or {make}"
+        )
+        raise CorruptFileError(msg) from None
 
 
 def _read_workload(args: argparse.Namespace) -> Any:
@@ -556,29 +669,37 @@ def _print_supply_grids(grids: Any, counts: Any = None) -> None:
         grids = with_customer_counts(grids, counts)
     tier2 = grids[grids["tier"] == 2].sort_values("grid_id")
     n3 = grids[grids["tier"] == 3].groupby("parent_id").size()
-    _print(
-        f"  {'grid':<12s} {'name':<16s} {'kV':>5s} {'villages':>8s} {'customers':>9s} "
-        f"{'HV':>4s} {'tier-3':>6s} {'imbalance':>9s} {'km²':>7s}"
-    )
-    for row in tier2.itertuples(index=False):
-        _print(
-            f"  {row.grid_id:<12s} {row.name:<16s} {_kv_cell(row.voltage_kv):>5s} "
-            f"{int(row.n_villages):>8d} {int(row.customers):>9,d} {int(row.hv_customers):>4d} "
-            f"{int(n3.get(row.grid_id, 0)):>6d} {float(row.imbalance_pct):>8.1f}% "
-            f"{float(row.area_km2):>7.1f}"
+    rows: list[tuple[Any, ...]] = [
+        (
+            row.grid_id,
+            row.name,
+            _kv_cell(row.voltage_kv),
+            int(row.n_villages),
+            f"{int(row.customers):,d}",
+            int(row.hv_customers),
+            int(n3.get(row.grid_id, 0)),
+            f"{float(row.imbalance_pct):.1f}%",
+            f"{float(row.area_km2):.1f}",
         )
+        for row in tier2.itertuples(index=False)
+    ]
+    if counts is not None:
+        lost = counts[2].loc[NOT_LOCATED]
+        total = int(counts[2]["customers"].sum())
+        rows.append(
+            (f"{NOT_LOCATED} not located", "", "", "", f"{int(lost['customers']):,d}",
+             int(lost["hv_customers"]), "", "", "")
+        )  # fmt: skip
+        rows.append(("全县 county total", "", "", "", f"{total:,d}", "", "", "", ""))
+    header = ("网格 grid", "名称 name", "kV", "村 villages", "客户 customers", "HV",
+              "三级 tier-3", "不均衡 imbalance", "km²")  # fmt: skip
+    _table(header, rows, "<<>>>>>>>")
     if tier2["voltage_kv"].map(_kv_cell).eq("?").any():
         _print("  (kV ? = 电压未知 / voltage unknown: no voltage_kv in the substations file)")
     if counts is None:
         _print("  (customers of the workload above: the workspace has no customer archive yet)")
         return
-    lost = counts[2].loc[NOT_LOCATED]
-    total = int(counts[2]["customers"].sum())
-    _print(
-        f"  {NOT_LOCATED + ' not located':<29s} {'':>5s} {'':>8s} {int(lost['customers']):>9,d} "
-        f"{int(lost['hv_customers']):>4d}   (no position, or outside every grid)",
-        f"  {'全县 county total':<29s} {'':>5s} {'':>8s} {total:>9,d}",
-    )
+    _print(f"  ({NOT_LOCATED}: 无位置或不在任何网格内 / no position, or outside every grid)")
 
 
 _WORKLOAD_SOURCE_TEXT = {
@@ -599,14 +720,15 @@ def _cmd_grids_build(args: argparse.Namespace) -> int:
 
     store = _open_store(args.workspace)
     workload = _read_workload(args)
-    build = workspace.build_grids(
-        store,
-        workload,
-        method=args.method,
-        n_grids=args.grids_per_substation,
-        target_workload=args.target_workload,
-        seed=args.seed,
-    )
+    with _spinner("三级网格 / building the grids"):
+        build = workspace.build_grids(
+            store,
+            workload,
+            method=args.method,
+            n_grids=args.grids_per_substation,
+            target_workload=args.target_workload,
+            seed=args.seed,
+        )
     _print(_WORKLOAD_SOURCE_TEXT[build.workload_source].format(file=args.workload))
     grids = build.service.grids
     if args.roster:  # grid ids are known only after the build: check the roster against them
@@ -731,21 +853,24 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
     diff = preview.kpi_diff[preview.kpi_diff["changed"]]
     reach_cols = kpis is not None and "repair_ok_pct_after" in diff.columns
     _print(f"preview of `{args.edit}` on grids version {version} (nothing saved yet):")
-    head = f"  {'grid':<14s} {'tier':>4s} {'customers before':>16s} {'after':>7s} {'change':>7s}"
+    header = ["网格 grid", "层级 tier", "调整前 customers before", "调整后 after", "变化 change"]
     if reach_cols:
-        head += f" {'30-min repair %':>16s} {'10-min payment %':>17s}"
-    _print(head)
+        header += ["30分钟抢修 30-min repair %", "10分钟缴费 10-min payment %"]
+    rows = []
     for grid_id, row in diff.iterrows():
-        line = (
-            f"  {grid_id!s:<14s} {int(row['tier']):>4d} {row['customers_before']:>16,.0f} "
-            f"{row['customers_after']:>7,.0f} {row['customers_change']:>+7,.0f}"
-        )
-        if reach_cols:
-            line += (
-                f" {row['repair_ok_pct_before']:>7.1f}→{row['repair_ok_pct_after']:<7.1f}"
-                f"  {row['payment_ok_pct_before']:>7.1f}→{row['payment_ok_pct_after']:<7.1f}"
-            )
-        _print(line)
+        cells = [
+            str(grid_id),
+            int(row["tier"]),
+            f"{row['customers_before']:,.0f}",
+            f"{row['customers_after']:,.0f}",
+            f"{row['customers_change']:+,.0f}",
+        ]
+        if reach_cols:  # "-": no customers in the grid on that side of the edit
+            for what in ("repair", "payment"):
+                before, after = row[f"{what}_ok_pct_before"], row[f"{what}_ok_pct_after"]
+                cells.append(f"{_pct_cell(before)} → {_pct_cell(after)}")
+        rows.append(cells)
+    _table(header, rows, "<>>>>>>" if reach_cols else "<>>>>")
     if "customers" in store.layers():
         county = workspace.count_grid_customers(store)[1]
         total = int(county["customers"].sum())
@@ -777,6 +902,10 @@ def _cmd_grids_edit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pct_cell(value: Any) -> str:
+    return f"{float(value):.1f}" if value == value else "-"
+
+
 def _user_error(msg: str) -> Exception:
     from gridgeo.errors import InputError
 
@@ -806,11 +935,24 @@ def _cmd_grids_roster(args: argparse.Namespace) -> int:
 
 
 def _cmd_grids_history(args: argparse.Namespace) -> int:
+    from gridgeo.cliutil import local_time
+    from gridgeo.orders import TIMEZONE
+
     store = _open_store(args.workspace)
+    if "grids" not in store.layers():
+        msg = (
+            f"{args.workspace} 还没有网格 / has no grids yet: build them with "
+            f"`gridgeo grids build --workspace {args.workspace} --author NAME --reason TEXT`"
+        )
+        raise _user_error(msg)
     versions = store.list_versions("grids")
-    _print(f"{'version':>7s}  {'when (UTC)':<20s} {'author':<12s} reason")
-    for row in versions.itertuples(index=False):
-        _print(f"{row.version:>7d}  {str(row.created_at)[:19]:<20s} {row.author:<12s} {row.reason}")
+    rows = [
+        (r.version, local_time(r.created_at, TIMEZONE), r.author, r.reason)
+        for r in versions.itertuples(index=False)
+    ]
+    _table(
+        ("版本 version", f"时间 when ({TIMEZONE})", "操作人 author", "原因 reason"), rows, "><<<"
+    )
     return 0
 
 
@@ -839,33 +981,36 @@ def _cmd_customers_import(args: argparse.Namespace) -> int:
     grids = store.read("grids") if "grids" in store.layers() else None
     t0 = time.perf_counter()
     columns = _parse_columns(args.columns, None).get("", {})
-    report = archive.import_customers(
-        store,
-        args.file,
-        gazetteer,
-        author=args.author,
-        reason=args.reason,
-        grids=grids,
-        county_area=county,
-        replace=args.replace,
-        encoding=args.encoding,
-        sheet=args.sheet,
-        all_sheets=args.all_sheets,
-        header_row=args.header_row,
-        columns=columns,
-        option_names={
-            "columns": "--columns ",
-            "sheet": "--sheet",
-            "all_sheets": "--all-sheets",
-            "header_row": "--header-row",
-        },
-    )
+    with _spinner("客户档案导入 / geocoding and importing the customers"):
+        report = archive.import_customers(
+            store,
+            args.file,
+            gazetteer,
+            author=args.author,
+            reason=args.reason,
+            grids=grids,
+            county_area=county,
+            replace=args.replace,
+            encoding=args.encoding,
+            sheet=args.sheet,
+            all_sheets=args.all_sheets,
+            header_row=args.header_row,
+            columns=columns,
+            option_names={
+                "columns": "--columns ",
+                "sheet": "--sheet",
+                "all_sheets": "--all-sheets",
+                "header_row": "--header-row",
+            },
+        )
     _print(f"{args.file} imported in {time.perf_counter() - t0:.1f} s", *report.lines())
     rates = report.match_rates
     if rates is not None:
-        _print(f"  {'what':<16s} {'value':<24s} {'customers':>9s} {'share':>7s}")
-        for r in rates.itertuples(index=False):
-            _print(f"  {r.what:<16s} {r.value:<24s} {r.customers:>9,d} {r.share_pct:>6.2f}%")
+        rows = [
+            (r.what, r.value, f"{r.customers:,d}", f"{r.share_pct:.2f}%")
+            for r in rates.itertuples(index=False)
+        ]
+        _table(("项 what", "值 value", "客户 customers", "占比 share"), rows, "<<>>")
     if grids is None:
         _print("  (no grids in the workspace yet: run `gridgeo grids build`, then import again)")
     elif rates is not None and "villages" in store.layers():
@@ -1258,16 +1403,27 @@ def _cmd_orders_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _order_line(row: Any) -> str:
+_ORDER_HEADER = ("工单编号 order", "类型 kind", "状态 status", "受理时间 reported (+08:00)",
+                 "网格 grid", "抢修站 station", "网格员 member", "重复 repeat of")  # fmt: skip
+
+
+def _order_cells(row: Any) -> tuple[str, ...]:
+    """One work order as the cells of :data:`_ORDER_HEADER` (times in China time)."""
     from gridgeo import orders
 
     when = row["reported_at"].tz_convert(orders.TIMEZONE).strftime("%Y-%m-%d %H:%M")
     kind = orders.ORDER_KINDS.get(row["kind"], row["kind"])
     status = orders.ORDER_STATUSES.get(row["status"], row["status"])
     return (
-        f"  {row['order_id']!s:<14s} {kind:<6s} {status:<5s} {when}  {row['grid_t3']!s:<10s} "
-        f"{row['station_id']!s:<6s} {row['member']!s:<6s} {row['repeat_of']!s}"
-    )
+        str(row["order_id"]), str(kind), str(status), when, str(row["grid_t3"]),
+        str(row["station_id"]), str(row["member"]), str(row["repeat_of"]),
+    )  # fmt: skip
+
+
+def _order_line(row: Any) -> str:
+    from gridgeo.cliutil import format_table
+
+    return format_table(_ORDER_HEADER, [_order_cells(row)])[1]
 
 
 def _cmd_orders_create(args: argparse.Namespace) -> int:
@@ -1317,13 +1473,8 @@ def _cmd_orders_list(args: argparse.Namespace) -> int:
     found = orders.read_orders(
         store, grid=args.grid, kind=args.kind, status=args.status, start=start, end=end
     )
-    _print(
-        f"{len(found)} 张工单 / work orders",
-        f"  {'工单编号 order':<14s} {'类型':<6s} {'状态':<5s} {'受理时间 reported':<16s}  "
-        f"{'网格 grid':<10s} {'抢修站':<6s} {'网格员':<6s} 重复 repeat of",
-    )
-    for _, row in found.iterrows():
-        _print(_order_line(row))
+    _print(f"{len(found)} 张工单 / work orders")
+    _table(_ORDER_HEADER, [_order_cells(row) for _, row in found.iterrows()])
     return 0
 
 
@@ -1410,13 +1561,19 @@ def _cmd_dispatch(args: argparse.Namespace) -> int:
         + (f", {fault.match_level}" if fault.match_level else "")
         + ")",
         best,
-        f"  {'station':<10s} {'name':<16s} {'crews':>5s} {'ETA min':>8s}  reason",
     )
-    for row in result.options.itertuples(index=False):
-        eta = f"{row.eta_s / 60:8.1f}" if row.eta_s == row.eta_s else f"{'-':>8s}"
-        crews = f"{int(row.crews):>5d}" if row.crews == row.crews and row.crews is not None else ""
-        busy = "" if row.available else "  unavailable 不可派"
-        _print(f"  {row.station_id!s:<10s} {row.name!s:<16s} {crews:>5s} {eta}  {row.reason}{busy}")
+    options = [
+        (
+            row.station_id,
+            row.name,
+            int(row.crews) if row.crews is not None and row.crews == row.crews else "",
+            f"{row.eta_s / 60:.1f}" if row.eta_s == row.eta_s else "-",
+            f"{row.reason}{'' if row.available else '  unavailable 不可派'}",
+        )
+        for row in result.options.itertuples(index=False)
+    ]
+    header = ("站 station", "名称 name", "班组 crews", "分钟 ETA min", "原因 reason")
+    _table(header, options, "<<>><")
     left_in = [s for s in on_board if s not in unavailable]
     if left_in:
         _print(
@@ -1486,9 +1643,9 @@ def _print_location_doubts(
 
 def _cmd_stations_status(args: argparse.Namespace) -> int:
     """The repair stations' availability board (在岗 / 忙碌 / 外出); --set changes one."""
-    import unicodedata
-
     from gridgeo import dispatch_board
+    from gridgeo.cliutil import local_time
+    from gridgeo.orders import TIMEZONE
 
     store = _open_store(args.workspace)
     if args.set is None:
@@ -1510,27 +1667,27 @@ def _cmd_stations_status(args: argparse.Namespace) -> int:
         row = board.loc[board["station_id"] == station.strip()].iloc[0]
         _print(
             f"已设置 / set: {row['station_id']} {row['name']} -> {row['status_zh']} "
-            f"{row['status']}, by {row['updated_by']} at {row['updated_at']}"
+            f"{row['status']}, by {row['updated_by']} at "
+            f"{local_time(row['updated_at'], TIMEZONE)}"
         )
 
-    def pad(text: Any, width: int) -> str:  # Chinese characters take two columns
-        text = str(text)
-        wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
-        return text + " " * max(width - len(text) - wide, 0)
-
-    _print(
-        f"  {pad('站 station', 11)} {pad('名称 name', 26)} {'班组 crews':>10s}  "
-        f"{pad('状态 status', 12)} {pad('设置人 by', 12)} {pad('时间 at (UTC)', 21)} 备注 note"
-    )
+    rows = []
     for _, row in board.iterrows():
         crews = row.get("crews")
-        crews_text = f"{int(crews):>10d}" if crews is not None and crews == crews else f"{'-':>10s}"
-        _print(
-            f"  {pad(row['station_id'], 11)} {pad(row['name'], 26)} {crews_text}  "
-            f"{pad(row['status_zh'] + ' ' + row['status'], 12)} "
-            f"{pad(row['updated_by'] or '-', 12)} {pad(row['updated_at'] or '-', 21)} "
-            f"{row['note'] or ''}".rstrip()
+        rows.append(
+            (
+                row["station_id"],
+                row["name"],
+                int(crews) if crews is not None and crews == crews else "-",
+                f"{row['status_zh']} {row['status']}",
+                row["updated_by"] or "-",
+                local_time(row["updated_at"], TIMEZONE) if row["updated_at"] else "-",
+                row["note"] or "",
+            )
         )
+    header = ("站 station", "名称 name", "班组 crews", "状态 status", "设置人 by",
+              f"时间 at ({TIMEZONE})", "备注 note")  # fmt: skip
+    _table(header, rows, "<<><<<<")
     out = board.loc[board["status"] != "on_duty", "station_id"].tolist()
     if out:
         _print(f"不可派 / not dispatched: {', '.join(out)} (gridgeo dispatch --use-board)")
@@ -1550,7 +1707,6 @@ _PLAN_SERVICES = {
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     """Where k new repair stations / payment points bring the most customers within the promise."""
-    import unicodedata
     import warnings
 
     from gridgeo import io, plan, reach, workspace
@@ -1628,21 +1784,19 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         f"{existing_layer}",
         f"  before 现状   {result.covered_before:>7,d} of {n:,} customers within {limit_min:g} min "
         f"({100 * result.share_before:.1f}%)",
-        f"  {'rank':>4s}  {'site id':<14s} {'name':<16s}{'lon':>11s} {'lat':>10s} "
-        f"{'gain 新增':>9s} {'after 累计':>10s}",
     )
     geoms = candidates.geometry.to_crs("EPSG:4326")
+    picks = []
     for rank, row in result.picks.iterrows():
         point = geoms.loc[row["candidate"]]
         name = candidates[name_column].loc[row["candidate"]] if name_column in candidates else ""
-        name = "" if name is None or name != name else str(name)
-        # CJK characters take two columns in a terminal
-        pad = 16 - sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in name)
-        _print(
-            f"  {rank:>4d}  {row['site_id']!s:<14s} {name}{' ' * max(pad, 1)}"
-            f"{point.x:>11.6f} {point.y:>10.6f} "
-            f"{int(row['gain_customers']):>+9,d} {100 * row['covered_share']:>9.1f}%"
-        )
+        name = "-" if name is None or name != name or not str(name) else str(name)
+        picks.append(
+            (rank, row["site_id"], name, f"{point.x:.6f}", f"{point.y:.6f}",
+             f"{int(row['gain_customers']):+,d}", f"{100 * row['covered_share']:.1f}%")
+        )  # fmt: skip
+    header = ("名次 rank", "候选点 site id", "名称 name", "lon", "lat", "新增 gain", "累计 after")
+    _table(header, picks, "><<>>>>")
     gain = result.covered_after - result.covered_before
     _print(
         f"  after 选址后  {result.covered_after:>7,d} of {n:,} customers within {limit_min:g} min "
@@ -1690,6 +1844,25 @@ def _cmd_report_month(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report_leadership(args: argparse.Namespace) -> int:
+    """The monthly report for leadership (月度供电服务报告, :mod:`gridgeo.report`)."""
+    from gridgeo import report
+
+    if args.suggest_stations is not None and args.suggest_stations < 0:
+        msg = f"--suggest-stations must be 0 or more (0: none), got {args.suggest_stations}"
+        raise _user_error(msg)
+    result = report.leadership_report(
+        _open_store(args.workspace),
+        args.month,
+        run_dir=args.run,
+        suggest_stations=args.suggest_stations,
+    )
+    files = report.write_leadership_report(result, args.out)
+    _print(*result.lines())
+    _print("", "已写出 / written:", *(f"  {path}" for path in files.values()))
+    return 0
+
+
 # --- gridgeo sample -------------------------------------------------------------------------
 
 
@@ -1697,15 +1870,16 @@ def _cmd_sample_generate(args: argparse.Namespace) -> int:
     from gridgeo import sample
 
     t0 = time.perf_counter()
-    county = sample.generate_county(
-        seed=args.seed,
-        n_customers=args.customers,
-        road_detail=args.road_detail,
-        adcode=args.county,
-        boundary=args.boundary,
-        boundary_datum=args.boundary_datum,
-    )
-    paths = sample.write_sample(county, Path(args.out))
+    with _spinner("样例县 / generating the sample county"):
+        county = sample.generate_county(
+            seed=args.seed,
+            n_customers=args.customers,
+            road_detail=args.road_detail,
+            adcode=args.county,
+            boundary=args.boundary,
+            boundary_datum=args.boundary_datum,
+        )
+        paths = sample.write_sample(county, Path(args.out))
     name = county.meta.get("name", "南丰县")
     adcode = county.meta.get("adcode", "361023")
     _print(
@@ -1802,18 +1976,18 @@ def _cmd_users_list(args: argparse.Namespace) -> int:
     from gridgeo import users
 
     table = users.list_users(_open_store(args.workspace))
-    _print(
-        f"{len(table)} 个用户 / users",
-        f"  {'用户 user':<16s} {'姓名 name':<10s} {'角色 role':<22s} {'状态 state':<10s} "
-        "网格 grids",
-    )
-    for _, row in table.iterrows():
-        state = "停用 disabled" if row["disabled"] else "启用 active"
-        role = f"{row['role']} ({row['role_zh']})"
-        _print(
-            f"  {row['username']:<16s} {row['display_name']:<10s} {role:<22s} {state:<10s} "
-            f"{row['grids'] or '-'}"
+    _print(f"{len(table)} 个用户 / users")
+    rows = [
+        (
+            row["username"],
+            row["display_name"],
+            f"{row['role']} ({row['role_zh']})",
+            "停用 disabled" if row["disabled"] else "启用 active",
+            row["grids"] or "-",
         )
+        for _, row in table.iterrows()
+    ]
+    _table(("用户 user", "姓名 name", "角色 role", "状态 state", "网格 grids"), rows)
     return 0
 
 
@@ -2105,9 +2279,9 @@ def _cmd_visits_plan(args: argparse.Namespace) -> int:
     store = _open_store(args.workspace)
     _, grid = _visit_members(store, args)
     t0 = time.perf_counter()
-    plan = plan_workspace_visits(store, start=start, end=end, settings=settings, grid=grid)
-    if args.member is not None:
-        plan = visit_sheets.member_plan(plan, args.member)
+    plan = plan_workspace_visits(
+        store, start=start, end=end, settings=settings, grid=args.grid, member=args.member
+    )
     label = args.period or f"{start.isocalendar().year}-W{start.isocalendar().week:02d}"
     who = args.member or (f"grid {grid}" if grid else "all members 全部网格员")
     _print(
@@ -2130,15 +2304,13 @@ def _cmd_visits_plan(args: argparse.Namespace) -> int:
 def _print_visit_members(plan: Any) -> None:
     if not len(plan.members):
         return
-    _print(
-        f"  {'网格员 member':<12s} {'走访日 days':>11s} {'已排 planned':>12s} "
-        f"{'未排 unplanned':>14s} {'需加日 extra days':>17s}"
-    )
-    for m in plan.members.itertuples(index=False):
-        _print(
-            f"  {m.member:<12s} {m.visit_days:>11,d} {m.planned:>12,d} {m.unplanned:>14,d} "
-            f"{m.extra_days_needed:>17,d}"
-        )
+    rows = [
+        (m.member, f"{m.visit_days:,d}", f"{m.planned:,d}", f"{m.unplanned:,d}",
+         f"{m.extra_days_needed:,d}")
+        for m in plan.members.itertuples(index=False)
+    ]  # fmt: skip
+    header = ("网格员 member", "走访日 days", "已排 planned", "未排 unplanned", "需加日 extra days")
+    _table(header, rows, "<>>>>")
 
 
 def _cmd_visits_day(args: argparse.Namespace) -> int:
@@ -2180,8 +2352,10 @@ def _cmd_visits_day(args: argparse.Namespace) -> int:
             )
             raise _user_error(msg)
     store = _open_store(args.workspace)
-    _, grid = _visit_members(store, args)
-    plan = plan_workspace_visits(store, start=start, end=day, settings=settings, grid=grid)
+    members, _ = _visit_members(store, args)  # --member (and --grid) checked
+    plan = plan_workspace_visits(
+        store, start=start, end=day, settings=settings, grid=args.grid, member=args.member
+    )
     names = visit_sheets.customer_names(store)
     try:
         sheet = visit_sheets.day_sheet(plan, args.member, day, names=names)
@@ -2192,9 +2366,74 @@ def _cmd_visits_day(args: argparse.Namespace) -> int:
             hint = f"; {len(unplanned)} of their visits cannot be planned (`gridgeo visits plan`)"
         raise type(exc)(f"--date {day.isoformat()}: {exc}{hint}") from exc
     _print(*sheet.lines())
+    written = []
     if args.out:
         written = visit_sheets.write_day_sheet(sheet, args.out)
+    if args.out or args.map:
+        folder = (
+            Path(args.out) if args.out else DEFAULT_VISITS_OUT / visit_sheets.safe_name(args.member)
+        )
+        base = members.set_index("member").geometry[args.member]
+        written.append(_write_visit_day_map(store, plan, sheet, base, settings, folder))
+    if written:
         _print("已写出 / written:", *(f"  {path}" for path in written))
+    return 0
+
+
+def _write_visit_day_map(
+    store: Any, plan: Any, sheet: Any, base: Any, settings: Any, folder: Path
+) -> Path:
+    """The day's route map (:func:`maps.visit_day.visit_day_map`) as offline HTML in
+    ``folder``, the route drawn along the roads where the engine has a path."""
+    from gridgeo import visit_sheets
+    from gridgeo.visits import day_route_legs
+    from gridgeo.workspace import read_reach_engine
+    from maps.overview import save_offline
+    from maps.visit_day import visit_day_map
+
+    engine = read_reach_engine(store, mode=settings.mode)
+    points = visit_sheets.sheet_points(plan, sheet)
+    legs = day_route_legs(engine, base, points)
+    straight = int((legs["drawn"] == "straight").sum())
+    _print(
+        f"路线图 / route map: {len(legs) - straight} legs along the roads"
+        + (f", {straight} straight (无道路路径 / no road path)" if straight else "")
+    )
+    path = folder / visit_sheets.map_name(sheet)
+    partial = path.with_name(path.name + ".partial")
+    save_offline(visit_day_map(sheet, points, base, legs), partial)
+    partial.replace(path)
+    return path
+
+
+def _cmd_visits_import(args: argparse.Namespace) -> int:
+    """Import visit and callback records (:func:`gridgeo.visit_records.import_visits`): one
+    new version of the ``visits`` layer, or nothing stored and the bad rows listed."""
+    from gridgeo import visit_records
+
+    path = Path(args.file)
+    if not path.is_file():
+        msg = f"{args.file}: 文件不存在 / no such file: give the path of the CSV or XLSX file"
+        raise _user_error(msg)
+    store = _open_store(args.workspace)
+    if "customers" not in store.layers():
+        msg = (
+            "工作区缺少 / the workspace has no `customers` layer: import the archive with "
+            "`gridgeo customers import FILE --workspace W`"
+        )
+        raise _user_error(msg)
+    t0 = time.perf_counter()
+    result = visit_records.import_visits(
+        store,
+        path,
+        author=args.author,
+        reason=args.reason,
+        skip_bad_rows=args.skip_bad_rows,
+        header_row=args.header_row,
+        sheet=args.sheet,
+        encoding=args.encoding,
+    )
+    _print(f"{args.file} imported in {time.perf_counter() - t0:.1f} s", *result.lines())
     return 0
 
 
@@ -2225,9 +2464,11 @@ def _add_visit_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_visits_parser(sub: Any) -> None:
-    """``gridgeo visits plan|day``."""
+    """``gridgeo visits plan|day|import``."""
     raw = argparse.RawDescriptionHelpFormatter
-    vis = sub.add_parser("visits", help="走访“6+1” / home visits: plans, day routes, sheets")
+    vis = sub.add_parser(
+        "visits", help="走访“6+1” / home visits: plans, day routes, sheets, records"
+    )
     vis_sub = vis.add_subparsers(dest="visits_command", required=True, parser_class=_Parser)
     pln = vis_sub.add_parser(
         "plan",
@@ -2273,17 +2514,264 @@ def _add_visits_parser(sub: Any) -> None:
         "day of the date's half-year round)",
     )
     day.add_argument("--grid", default=None, help=argparse.SUPPRESS)
-    day.add_argument("--out", default=None, help="输出目录 / also write the day's sheet here")
+    day.add_argument(
+        "--out",
+        default=None,
+        help="输出目录 / also write the day's sheet and route map (HTML) here",
+    )
+    day.add_argument(
+        "--map",
+        action="store_true",
+        help=f"路线图 / write the day's route map (offline HTML; in --out, else "
+        f"{DEFAULT_VISITS_OUT}/MEMBER)",
+    )
     _add_visit_setting_flags(day)
     day.set_defaults(func=_cmd_visits_day)
+
+    imp = vis_sub.add_parser(
+        "import",
+        help="导入走访/回访记录 / import visit and callback records (CSV/XLSX)",
+        description="导入走访、回访记录（CSV 或 XLSX，中文表头：记录编号、类型、户号、网格员、"
+        "走访时间、结果…）。有错误行时不保存任何记录，并列出行号和字段。 Import home-visit and "
+        "callback records (Chinese headers); a file with bad rows stores nothing and lists the "
+        "rows and fields.",
+        epilog="例 example:\n"
+        "  gridgeo visits import 走访记录.xlsx --workspace ws.gpkg --author 张三\n"
+        "  gridgeo visits import 回访.csv --workspace ws.gpkg --author 张三 --skip-bad-rows",
+        formatter_class=raw,
+    )
+    imp.add_argument("file", help="记录文件 / the records file (.csv, .txt or .xlsx)")
+    imp.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    imp.add_argument("--author", required=True, help="操作人 / who imports")
+    imp.add_argument("--reason", default=None, help="原因 / why (default: the file's name)")
+    imp.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="只导入正确的行 / store the good rows of a file with bad rows",
+    )
+    imp.add_argument("--header-row", type=_positive_int, default=None, help="表头行 / header row")
+    imp.add_argument("--sheet", default=None, help="工作表 / sheet name (XLSX)")
+    imp.add_argument(
+        "--encoding", default=None, help="CSV 编码 / encoding (default UTF-8, then GBK)"
+    )
+    imp.set_defaults(func=_cmd_visits_import)
+
+
+# --- help: descriptions, examples, language -----------------------------------------------
+
+_DESCRIPTION_ZH = (
+    "gridgeo：县供电公司供电服务网格化管理——三级网格、离线地址定位、30分钟抢修与10分钟缴费、\n"
+    "抢修调度、选址、县域地图。"
+)
+_DESCRIPTION_EN = (
+    "gridgeo: grid-based supply service for a county power-supply company: three-tier grids,\n"
+    "offline address geocoding, 30-minute repair and 10-minute payment reach, dispatch,\n"
+    "siting, the county map."
+)
+_WS = "ws.gpkg"
+# the Chinese of the commands whose help was English only, by command path
+_ZH_HELP: dict[tuple[str, ...], str] = {
+    ("roads",): "道路网",
+    ("roads", "import"): "导入各出行方式的道路（OSM 或道路图层）",
+    ("convert",): "坐标转换（GCJ-02/BD-09 → WGS84）",
+    ("grids",): "三级服务网格",
+    ("grids", "build"): "建三级网格并保存为新版本",
+    ("grids", "validate"): "检查网格拓扑",
+    ("grids", "edit"): "网格调整预览，--save 保存为新版本",
+    ("grids", "edit", "move"): "把村移到另一个三级网格",
+    ("grids", "edit", "redraw"): "把所画多边形内的村划入某网格",
+    ("grids", "edit", "split"): "把三级网格拆成均衡的几份",
+    ("grids", "edit", "merge"): "合并三级网格",
+    ("grids", "edit", "reassign"): "供电网格换变电站",
+    ("grids", "roster"): "导入网格人员名册",
+    ("grids", "history"): "网格的历史版本（北京时间）",
+    ("grids", "restore"): "恢复旧版本（另存为新版本）",
+    ("customers", "import"): "客户档案导入：地址定位并归入网格",
+    ("customers", "export"): "按网格导出客户档案（CSV、XLSX）",
+    ("workspace",): "县工作区（GeoPackage）",
+    ("workspace", "init"): "用县公司自己的文件建工作区",
+    ("sample",): "生成的样例县",
+}
+# commands whose help put the Chinese after the English: the help, Chinese first
+_HELP_TEXT: dict[tuple[str, ...], str] = {
+    ("customers",): "客户资料档案 / the customer archive: import, export",
+    ("dispatch",): "抢修调度 / the nearest repair station for a fault, by travel time",
+    ("orders",): "工单 / work orders: import, create, update, list, show",
+    ("plan",): "选址 / site new repair stations or payment points",
+}
+# one example (or a few) per command path; the command's own epilog may have more
+_EXAMPLES: dict[tuple[str, ...], str] = {
+    (): "gridgeo demo --out out/demo --suggest-stations 3\n"
+    "  gridgeo run --workspace out/demo/workspace.gpkg --out out/run\n"
+    "  gridgeo --lang zh grids history --workspace out/demo/workspace.gpkg",
+    ("demo",): "gridgeo demo --out out/demo --suggest-stations 3",
+    ("run",): f"gridgeo run --workspace {_WS} --out out/run --suggest-stations 3",
+    ("status",): f"gridgeo status --workspace {_WS} --out out/run",
+    ("map",): f"gridgeo map --workspace {_WS} --out out/county_map.html "
+    "--summary out/run/summary.json",
+    ("roads",): f"gridgeo roads import jiangxi-latest.osm.pbf --workspace {_WS}",
+    ("roads", "import"): f"gridgeo roads import jiangxi-latest.osm.pbf --workspace {_WS}\n"
+    "  gridgeo roads import 道路.shp --datum gcj02 --out roads.gpkg",
+    ("convert",): "gridgeo convert 变电站_高德.csv 变电站.csv --datum gcj02",
+    ("grids",): f"gridgeo grids build --workspace {_WS} --author 张三 --reason 三级网格初建",
+    ("grids", "build"): f"gridgeo grids build --workspace {_WS} --roster 名册.xlsx "
+    "--author 张三 --reason 三级网格初建",
+    ("grids", "validate"): f"gridgeo grids validate --workspace {_WS}",
+    ("grids", "edit"): f"gridgeo grids edit move --workspace {_WS} --villages 361023100201 "
+    "--to T3-SUB02-03",
+    ("grids", "edit", "move"): f"gridgeo grids edit move --workspace {_WS} "
+    "--villages 361023100201,361023100202 --to T3-SUB02-03 --save --author 张三 --reason 调整",
+    ("grids", "edit", "redraw"): f"gridgeo grids edit redraw --workspace {_WS} "
+    "--polygon 新边界.geojson --datum gcj02 --to T3-SUB02-03",
+    ("grids", "edit", "split"): f"gridgeo grids edit split --workspace {_WS} "
+    "--grid T3-SUB02-01 --parts 2",
+    ("grids", "edit", "merge"): f"gridgeo grids edit merge --workspace {_WS} "
+    "--grids T3-SUB02-01,T3-SUB02-02",
+    ("grids", "edit", "reassign"): f"gridgeo grids edit reassign --workspace {_WS} "
+    "--grid T2-SUB03 --substation SUB04",
+    ("grids", "roster"): f"gridgeo grids roster 名册.xlsx --workspace {_WS} --author 张三 "
+    "--reason 人员调整",
+    ("grids", "history"): f"gridgeo grids history --workspace {_WS}",
+    ("grids", "restore"): f"gridgeo grids restore --workspace {_WS} --version 2 --author 张三 "
+    "--reason 撤销调整",
+    ("customers",): f"gridgeo customers import 客户资料.xlsx --workspace {_WS} --author 张三 "
+    "--reason 月度更新",
+    ("customers", "import"): f"gridgeo customers import 客户资料.xlsx --workspace {_WS} "
+    "--author 张三 --reason 月度更新\n"
+    f"  gridgeo customers import 营销导出.csv --workspace {_WS} --columns 编号=customer_id "
+    "--author 张三 --reason 导入",
+    ("customers", "export"): f"gridgeo customers export --workspace {_WS} --out archive/ "
+    "--mask-phones",
+    ("workspace",): "gridgeo workspace init ws.gpkg --county 县界.geojson --county-datum gcj02 "
+    "--villages 村.csv --substations 变电站.csv --author 张三 --reason 建立工作区",
+    ("workspace", "init"): "gridgeo workspace init ws.gpkg --county 县界.geojson "
+    "--county-datum gcj02 --villages 村.csv --substations 变电站.csv \\\n"
+    "      --repair-stations 抢修站.csv --repair-stations-datum gcj02 "
+    "--roads jiangxi-latest.osm.pbf --author 张三 --reason 建立工作区",
+    ("dispatch",): f"gridgeo dispatch --workspace {_WS} --address 琴城镇东门村\n"
+    f"  gridgeo dispatch --workspace {_WS} --point 116.53,27.21 --datum gcj02 "
+    "--create-order GD2026110301 --author 李四",
+    ("stations",): f"gridgeo stations status --workspace {_WS}",
+    ("orders",): f"gridgeo orders list --workspace {_WS} --month 2026-11",
+    ("users",): f"gridgeo users list --workspace {_WS}",
+    ("users", "list"): f"gridgeo users list --workspace {_WS}",
+    ("users", "disable"): f"gridgeo users disable zhangsan --workspace {_WS}",
+    ("users", "reset"): f"gridgeo users reset zhangsan --workspace {_WS}",
+    ("users", "token"): f"gridgeo users token zhangsan --days 30 --workspace {_WS}",
+    ("visits",): f"gridgeo visits plan --workspace {_WS} --period 2027-Q1",
+    ("serve",): f"gridgeo serve --workspace {_WS} --port 8000",
+    ("plan",): f"gridgeo plan --workspace {_WS} --k 2 --service repair\n"
+    f"  gridgeo plan --workspace {_WS} --k 3 --service payment --candidates 候选点.csv "
+    "--datum gcj02",
+    ("stars",): f"gridgeo stars --workspace {_WS} --week 2026-W48",
+    ("watch",): f"gridgeo watch --workspace {_WS} --month 2026-11",
+    ("report",): f"gridgeo report month 2026-11 --workspace {_WS} --out out/report",
+    ("report", "month"): f"gridgeo report month 2026-11 --workspace {_WS} --out out/report",
+    ("sample",): "gridgeo sample generate --out sample/ --customers 5000",
+    ("sample", "generate"): "gridgeo sample generate --out sample/ --customers 5000\n"
+    "  gridgeo sample generate --county 黎川县 --out lichuan/ --company-files",
+}
+# help of the options that have none, by their dest
+_OPTION_HELP = {
+    "workspace": "工作区 / workspace GeoPackage",
+    "author": "操作人 / who makes the change (recorded with the version)",
+    "reason": "原因 / why (recorded with the version)",
+    "out": "输出 / output folder or file",
+    "seed": "随机种子 / seed: the same seed gives the same result",
+    "layer": "图层 / layer of the file",
+    "roads_layer": "图层 / layer of the roads file",
+    "encoding": "文本编码 / text encoding of a CSV (default: UTF-8, then GBK)",
+    "version": "网格版本 / grids version (see `gridgeo grids history`)",
+    "file": "文件 / the file to read",
+    "order_id": "工单编号 / order number",
+    "grid": "网格 / grid id",
+    "parts": "份数 / number of parts (2)",
+    "substation": "变电站 / substation id",
+    "datum": "坐标系 / datum of the coordinates (Amap/WeChat: gcj02, Baidu: bd09)",
+    "service": "选址对象 / what to site: repair (抢修站) or payment (缴费网点)",
+    "method": "方法 / method",
+}
+_EXAMPLE_HEAD = "例 / example:"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps one-line descriptions; keeps texts of several lines (examples) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _usage_example(parser: argparse.ArgumentParser) -> str:
+    """An example made from a command's required arguments, for a command without one."""
+    words = [parser.prog]
+    for action in parser._actions:
+        if action.option_strings and action.required:
+            words += [action.option_strings[-1], str(action.metavar or action.dest.upper())]
+        elif not action.option_strings and action.nargs != argparse.PARSER:
+            words.append(str(action.metavar or action.dest.upper()))
+    return " ".join(words)
+
+
+def _finish_help(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> None:
+    """Give every command of the tree a bilingual description, an example (``例 / example:``)
+    and help for its common options, and keep one language of them with ``--lang``."""
+    from gridgeo.cliutil import has_cjk, language, localize
+
+    lang = language()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                sub_path = (*path, choice.dest)
+                zh = _ZH_HELP.get(sub_path)
+                choice.help = _HELP_TEXT.get(sub_path, choice.help)
+                if zh and not has_cjk(choice.help or ""):
+                    choice.help = f"{zh} / {choice.help}" if choice.help else zh
+                sub = action.choices[choice.dest]
+                if not sub.description:
+                    sub.description = choice.help
+                _finish_help(sub, sub_path)
+                if choice.help and choice.help is not argparse.SUPPRESS:
+                    choice.help = localize(choice.help, whole=True)
+        elif action.help is None and action.dest in _OPTION_HELP:
+            action.help = _OPTION_HELP[action.dest]
+        if action.help and action.help is not argparse.SUPPRESS and lang != "both":
+            action.help = localize(action.help, whole=True)
+    epilog = (parser.epilog or "").replace("例 example:", _EXAMPLE_HEAD)
+    if _EXAMPLE_HEAD not in epilog:
+        example = _EXAMPLES.get(path) or _usage_example(parser)
+        epilog = f"{epilog}\n\n" if epilog else ""
+        epilog += f"{_EXAMPLE_HEAD}\n  {example}"
+    if lang != "both":
+        epilog = "\n".join(localize(line, whole=True) for line in epilog.splitlines())
+        if parser.description:
+            parser.description = "\n".join(
+                localize(line, whole=True) for line in parser.description.splitlines()
+            )
+    parser.epilog = epilog
+    parser.formatter_class = _HelpFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:
     from gridgeo import sample
+    from gridgeo.cliutil import choose
     from gridgeo.workspace import OUTSIDE_TOLERANCE_M
 
-    parser = _Parser(prog="gridgeo", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser = _Parser(
+        prog="gridgeo",
+        description=choose(_DESCRIPTION_ZH, _DESCRIPTION_EN, sep="\n"),
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="详细日志 / log progress to stderr"
+    )
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help="输出语言 / language of help and messages: both = 中文和English (default), "
+        "zh = 中文, en = English",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser(
@@ -2337,6 +2825,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="输出目录 / output folder of `gridgeo run` (default: the workspace's folder)",
     )
     sts_.set_defaults(func=_cmd_status)
+
+    map_help = (
+        "县域地图 / write the offline county map (one HTML file) of a workspace, as `gridgeo "
+        "run` writes it"
+    )
+    mp = sub.add_parser("map", help=map_help, description=map_help)
+    mp.add_argument("--workspace", required=True, help="工作区 / workspace GeoPackage")
+    mp.add_argument(
+        "--out",
+        default=None,
+        help="地图文件 / the HTML file (default: county_map.html beside the workspace)",
+    )
+    mp.add_argument(
+        "--summary",
+        default=None,
+        help="关键指标 / the summary.json of `gridgeo run` for the key figures (default: none)",
+    )
+    mp.add_argument(
+        "--suggest-stations",
+        type=int,
+        default=0,
+        metavar="K",
+        help="地图上建议新增K处抢修站 / draw K suggested new repair stations on the map (0: none)",
+    )
+    mp.add_argument(
+        "--png",
+        default=None,
+        help="也画手机图片 / also draw the map as a PNG picture for phones (WeChat), this file",
+    )
+    mp.add_argument(
+        "--pdf",
+        default=None,
+        help="也画A4打印版 / also draw the map as an A4 landscape PDF, this file",
+    )
+    mp.set_defaults(func=_cmd_map)
 
     roads = sub.add_parser("roads", help="road networks")
     roads_sub = roads.add_subparsers(dest="roads_command", required=True, parser_class=_Parser)
@@ -2800,6 +3323,38 @@ def build_parser() -> argparse.ArgumentParser:
     rmonth.add_argument("--workspace", required=True, help="工作区 / workspace (GeoPackage)")
     rmonth.add_argument("--out", required=True, help="输出目录 / output folder")
     rmonth.set_defaults(func=_cmd_report_month)
+    lead_help = (
+        "月度供电服务报告（PDF 与 XLSX，给县公司领导）：本月指标、预测服务水平、趋势、"
+        "最差网格和村、服务之星、重点巡查、选址建议 / the monthly report for leadership "
+        "(PDF and XLSX)"
+    )
+    rlead = rep_sub.add_parser(
+        "leadership",
+        help=lead_help,
+        description=lead_help,
+        epilog=(
+            "例 / example:\n  gridgeo report leadership 2026-11 --workspace "
+            "out/demo/workspace.gpkg --out out/report --run out/demo"
+        ),
+    )
+    rlead.add_argument("month", help="月份 / month, e.g. 2026-11")
+    rlead.add_argument("--workspace", required=True, help="工作区 / workspace (GeoPackage)")
+    rlead.add_argument("--out", required=True, help="输出目录 / output folder")
+    rlead.add_argument(
+        "--run",
+        default=None,
+        help="gridgeo run 的输出目录（沿用其地图上的选址建议）/ the output folder of "
+        "`gridgeo run` (its map's suggested stations are suggested again)",
+    )
+    rlead.add_argument(
+        "--suggest-stations",
+        type=int,
+        default=None,
+        metavar="K",
+        help="建议新增K处抢修站（默认沿用 --run 的，0 为不建议）/ suggest K new repair "
+        "stations (default as the --run; 0: none)",
+    )
+    rlead.set_defaults(func=_cmd_report_leadership)
 
     smp = sub.add_parser("sample", help="the generated sample county")
     smp_sub = smp.add_subparsers(dest="sample_command", required=True, parser_class=_Parser)
@@ -2870,21 +3425,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--out", required=True, help="输出文件夹 / output folder")
     gen.set_defaults(func=_cmd_sample_generate)
+    _finish_help(parser)
     return parser
 
 
-def _show_warning(message: Warning | str, *_: Any, **__: Any) -> None:
-    """A warning as one line on stderr, like the errors (not Python's file:line and source)."""
-    print(f"gridgeo: warning: {message}", file=sys.stderr)
+# our packages: their warnings are for the user; other libraries' warnings go to the log
+_OWN_DIRS = tuple(
+    str(Path(__file__).resolve().parent.parent / name) + os.sep
+    for name in ("gridgeo", "maps", "api")
+)
+# loggers that say too much at INFO for `gridgeo -v` (pyogrio: a line per layer written)
+_QUIET_LOGGERS = ("pyogrio", "fiona", "matplotlib", "PIL", "fontTools", "urllib3", "asyncio")
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning] = UserWarning,
+    filename: str = "",
+    *_: Any,
+    **__: Any,
+) -> None:
+    """A warning of gridgeo as one line on stderr, like the errors (not Python's file:line
+    and source); another library's warning (pandas, shapely, ...) is logged at INFO (shown
+    with ``-v``), never printed raw."""
+    from gridgeo.cliutil import localize
+
+    own = str(Path(filename).resolve()).startswith(_OWN_DIRS) if filename else True
+    if own and issubclass(category, UserWarning):
+        print(f"gridgeo: warning: {localize(str(message))}", file=sys.stderr)
+    else:
+        logger.info("%s from %s: %s", category.__name__, Path(filename).name, message)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines() -> Any:
+    """Every warning inside goes through :func:`_show_warning` (also under ``python -W
+    error``: the command line decides how a warning reaches the user)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        yield
 
 
 def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from gridgeo.cliutil import localize
+
     try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+        with _warnings_as_lines():
             return func(args)
     except GridGeoError as exc:
-        print(f"gridgeo: error: {exc}", file=sys.stderr)
+        print(f"gridgeo: error: {localize(str(exc))}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("gridgeo: interrupted", file=sys.stderr)
@@ -2907,11 +3497,25 @@ def _run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gridgeo`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from gridgeo.cliutil import set_language
+
+    with _warnings_as_lines():
+        set_language(_language_of(argv))  # before the parser: its help is in that language
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        for name in _QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     return _run(args.func, args)
+
+
+def _language_of(argv: Sequence[str] | None) -> str:
+    """The ``--lang`` of the command line (checked again by the full parser)."""
+    pre = _Parser(prog="gridgeo", add_help=False)
+    pre.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE)
+    known, _ = pre.parse_known_args(argv)
+    return str(known.lang)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,22 +68,29 @@ def _fc_match() -> str | None:
     return None
 
 
-@functools.cache
 def cjk_font_path() -> Path:
     """Path of the Chinese font to draw with (see the module's order).
+
+    ``GRIDGEO_CJK_FONT`` is read at each call (a change takes effect at once); the search
+    for a known font is done once per value.
 
     Raises
     ------
     NotFoundError
         No Chinese font on this machine, or ``GRIDGEO_CJK_FONT`` names a missing file.
     """
-    named = os.environ.get(CJK_FONT_ENV, "").strip()
+    return _find_font(os.environ.get(CJK_FONT_ENV, "").strip())
+
+
+@functools.cache
+def _find_font(named: str) -> Path:
     if named:
         path = Path(named).expanduser()
         if not path.is_file():
             raise NotFoundError(
                 f"{CJK_FONT_ENV}={named}: 字体文件不存在 / no such font file; "
-                f"name an existing .ttf/.otf/.ttc or unset {CJK_FONT_ENV}"
+                f"name an existing .ttf/.otf/.ttc or unset {CJK_FONT_ENV} "
+                "(Debian/Ubuntu: `apt-get install fonts-noto-cjk`)"
             )
         return path
     for known in _KNOWN:
@@ -95,7 +102,6 @@ def cjk_font_path() -> Path:
     raise NotFoundError(_HOW.format(env=CJK_FONT_ENV))
 
 
-@functools.cache
 def cjk_font() -> str:
     """Register the Chinese font with matplotlib and answer its family name.
 
@@ -104,9 +110,13 @@ def cjk_font() -> str:
     NotFoundError
         As :func:`cjk_font_path`.
     """
+    return _register_font(cjk_font_path())
+
+
+@functools.cache
+def _register_font(path: Path) -> str:
     from matplotlib import font_manager
 
-    path = cjk_font_path()
     before = {f.name for f in font_manager.fontManager.ttflist}
     font_manager.fontManager.addfont(str(path))
     added = [

@@ -80,8 +80,11 @@ __all__ = [
     "customer_access",
     "engines_from_roads",
     "payment_access",
+    "rank_grids",
+    "rank_villages",
     "reach_kpis",
     "repair_reach",
+    "shortfall_reasons",
     "summary_zh",
 ]
 
@@ -649,6 +652,222 @@ _REASON_ZH = {
 }
 
 
+def _services_of(table: pd.DataFrame) -> list[str]:
+    return [s for s in ("repair", "payment") if f"{s}_share_ok" in table.columns]
+
+
+def rank_grids(table: pd.DataFrame) -> pd.DataFrame:
+    """The grids of one tier of :func:`reach_kpis`, worst first.
+
+    The one ranking of "the worst grids" that the ``gridgeo run`` output, the Chinese summary
+    (:func:`summary_zh`) and the monthly report share: the lower of the grid's shares of
+    customers within each promise (``min(repair_share_ok, payment_share_ok)``) first, then
+    more customers first, then the grid id. The :data:`gridgeo.archive.NOT_LOCATED` row
+    (customers in no grid) is not a grid and is left out.
+
+    Parameters
+    ----------
+    table
+        A tier table of :func:`reach_kpis` (``kpis["tier2"]``, ``kpis["tier3"]``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``table`` in rank order, with ``lowest_share_ok`` added.
+    """
+    services = _services_of(table)
+    if not services:
+        msg = "`table` must be a tier table of `reach_kpis` (with `repair_share_ok` ...)"
+        raise InputError(msg)
+    grids = table.drop(index=NOT_LOCATED, errors="ignore").copy()
+    grids["lowest_share_ok"] = grids[[f"{s}_share_ok" for s in services]].min(axis=1)
+    grids["_id"] = grids.index.astype(str)
+    grids = grids.sort_values(
+        ["lowest_share_ok", "customers", "_id"], ascending=[True, False, True], kind="stable"
+    )
+    return grids.drop(columns="_id")
+
+
+def _village_places(
+    codes: pd.Index,
+    villages: pd.DataFrame | None,
+    village_names: Mapping[str, str] | None,
+) -> tuple[pd.Series, pd.Series]:
+    """Township and village name per village code (empty where unknown)."""
+    town = pd.Series("", index=codes, dtype=object)
+    name = pd.Series("", index=codes, dtype=object)
+    if villages is not None and "village_code" in villages.columns:
+        keys = villages["village_code"].astype(str).to_numpy()
+        for column, target in (("town", town), ("village", name)):
+            if column in villages.columns:
+                values = pd.Series(villages[column].fillna("").astype(str).to_numpy(), index=keys)
+                values = values[~values.index.duplicated()]
+                target.loc[:] = values.reindex(codes.astype(str)).fillna("").to_numpy()
+    if village_names:
+        given = pd.Series([village_names.get(str(c), "") for c in codes], index=codes)
+        name = name.where(name != "", given)
+    return town, name
+
+
+_OTHER_REASONS = ("too_far_from_road", "isolated_road_piece", "unreachable", "not_geocoded")
+
+
+def _shortfalls(
+    nc: pd.DataFrame,
+    groups: pd.Series,
+    index: pd.Index,
+    services: list[str],
+    limits: Mapping[str, float],
+) -> pd.DataFrame:
+    """Per group of ``index``: customers over each limit, their median time, and the reason
+    text; ``groups`` is the group of each row of ``nc`` (the non-compliant customers)."""
+    out = pd.DataFrame(index=index)
+    for s in services:
+        over = (nc[f"{s}_reason"].astype(str) == "over_limit").to_numpy()
+        grouped = nc.loc[over, f"{s}_eta_s"].astype(float).groupby(groups[over])
+        out[f"{s}_over_n"] = grouped.size().reindex(index).fillna(0).astype(int)
+        out[f"{s}_over_median_eta_s"] = grouped.median().reindex(index)
+    others = {}
+    for reason in _OTHER_REASONS:
+        hit = np.logical_or.reduce(
+            [nc[f"{s}_reason"].astype(str).to_numpy() == reason for s in services]
+        )
+        others[reason] = groups[hit].value_counts().reindex(index).fillna(0).astype(int)
+    reasons = []
+    for code, row in out.iterrows():
+        parts = []
+        for s in services:
+            n = int(row[f"{s}_over_n"])
+            if n:
+                limit = f"{limits[s] / 60:g}"
+                eta = float(row[f"{s}_over_median_eta_s"]) / 60
+                if s == "repair":
+                    parts.append(f"{n} 户超 {limit} 分钟，最近抢修站中位 {eta:.0f} 分钟")
+                else:
+                    parts.append(
+                        f"{n} 户 {limit} 分钟内到不了缴费点，最近缴费点中位 {eta:.0f} 分钟"
+                    )
+        for reason, counts in others.items():
+            n = int(counts.get(code, 0))
+            if n:
+                parts.append(f"{n} 户{_REASON_ZH[reason]}")
+        reasons.append("；".join(parts))
+    out["reason"] = reasons
+    return out
+
+
+def shortfall_reasons(
+    kpis: Mapping[str, pd.DataFrame],
+    *,
+    by: str = "grid_t3",
+    repair_limit_s: float = DEFAULT_REPAIR_LIMIT_S,
+    payment_limit_s: float = DEFAULT_PAYMENT_LIMIT_S,
+) -> pd.DataFrame:
+    """Why the customers of each group miss a promise, in Chinese.
+
+    Parameters
+    ----------
+    kpis
+        The result of :func:`reach_kpis`.
+    by
+        A column of ``kpis["non_compliant"]``: a grid id column (``grid_t3``, ``grid_t2``)
+        or the village column; customers with none are the group
+        :data:`gridgeo.archive.NOT_LOCATED`.
+    repair_limit_s, payment_limit_s
+        The promises, for the wording.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group with a customer missing a promise: ``{s}_over_n`` (customers over
+        the limit), ``{s}_over_median_eta_s`` (their median time to the nearest repair
+        station / payment point), and ``reason``, e.g. ``"42 户超 30 分钟，最近抢修站中位
+        38 分钟；3 户离道路过远"``.
+    """
+    if "non_compliant" not in kpis or by not in kpis["non_compliant"].columns:
+        msg = f"`kpis` must be the result of `reach_kpis` with a column {by!r} in 'non_compliant'"
+        raise InputError(msg)
+    nc = kpis["non_compliant"]
+    groups = grid_of_customers(nc, column=by)
+    services = [s for s in ("repair", "payment") if f"{s}_reason" in nc.columns]
+    limits = {"repair": repair_limit_s, "payment": payment_limit_s}
+    index = pd.Index(sorted(groups.unique()), name=by)
+    return _shortfalls(nc, groups, index, services, limits)
+
+
+def rank_villages(
+    kpis: Mapping[str, pd.DataFrame],
+    *,
+    villages: pd.DataFrame | None = None,
+    village_names: Mapping[str, str] | None = None,
+    repair_limit_s: float = DEFAULT_REPAIR_LIMIT_S,
+    payment_limit_s: float = DEFAULT_PAYMENT_LIMIT_S,
+) -> pd.DataFrame:
+    """The villages where a promise fails, worst first, with township and reason in Chinese.
+
+    The ranking is that of the ``worst_villages`` of :func:`reach_kpis`: the lowest share of
+    customers for whom every promise holds first, then more customers, then the village code;
+    villages where every customer is served are left out, and so is the group of customers
+    without a village (``unassigned``), which is no village.
+
+    Parameters
+    ----------
+    kpis
+        The result of :func:`reach_kpis`.
+    villages
+        The villages layer (``village_code``, ``village``, ``town``), for the names.
+    village_names
+        Village code → name, where there is no villages layer.
+    repair_limit_s, payment_limit_s
+        The promises, for the wording of the reasons.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by village code: ``town``, ``village`` (names, empty when unknown), ``place``
+        (``"琴城镇 曾家丰村"``, the code when no name is known), ``customers``,
+        ``share_ok`` (every promise held), ``{s}_share_ok``, and the columns of
+        :func:`shortfall_reasons` (``reason``: ``"42 户超 30 分钟，最近抢修站中位 38 分钟"``).
+    """
+    if "villages" not in kpis or "non_compliant" not in kpis:
+        msg = "`kpis` must be the result of `reach_kpis` (keys 'villages', 'non_compliant')"
+        raise InputError(msg)
+    vt = kpis["villages"]
+    services = _services_of(vt)
+    key = vt.index.name or "village_code"
+    nc = kpis["non_compliant"]
+    if key in nc.columns:
+        nc_village = nc[key].astype("string").fillna(UNASSIGNED)
+    else:
+        nc_village = pd.Series(UNASSIGNED, index=nc.index, dtype="string")
+    failing = nc_village.value_counts().reindex(vt.index).fillna(0).astype(int)
+    table = pd.DataFrame(index=vt.index)
+    table["customers"] = vt["customers"].astype(int)
+    table["share_ok"] = 1.0 - failing / table["customers"]
+    for s in services:
+        table[f"{s}_share_ok"] = vt[f"{s}_share_ok"]
+    table = table[(table["share_ok"] < 1.0) & (table.index.astype(str) != UNASSIGNED)]
+    table["_code"] = table.index.astype(str)
+    table = table.sort_values(
+        ["share_ok", "customers", "_code"], ascending=[True, False, True], kind="stable"
+    ).drop(columns="_code")
+    limits = {"repair": repair_limit_s, "payment": payment_limit_s}
+    table = table.join(_shortfalls(nc, nc_village, table.index, services, limits))
+    town, name = _village_places(table.index, villages, village_names)
+    table.insert(0, "town", town.to_numpy())
+    table.insert(1, "village", name.to_numpy())
+    place = (table["town"] + " " + table["village"]).str.strip()
+    table.insert(2, "place", place.where(table["village"] != "", table.index.astype(str)))
+    return table
+
+
+_TIER_TITLES = {
+    "tier1": ("县公司", "县公司"),
+    "tier2": ("供电网格（变电站供电区，二级）", "供电网格"),
+    "tier3": ("村级网格（三级）", "村级网格"),
+}
+
+
 def summary_zh(
     kpis: Mapping[str, pd.DataFrame],
     *,
@@ -657,6 +876,8 @@ def summary_zh(
     payment_limit_s: float = DEFAULT_PAYMENT_LIMIT_S,
     n_grids: int = 5,
     village_names: Mapping[str, str] | None = None,
+    grids: pd.DataFrame | None = None,
+    villages: pd.DataFrame | None = None,
 ) -> str:
     """
     A one-page Chinese summary (Markdown) of :func:`reach_kpis`.
@@ -670,16 +891,25 @@ def summary_zh(
     repair_limit_s, payment_limit_s
         The promises, for the wording ("30 分钟", "10 分钟").
     n_grids
-        How many of the lowest grids of each tier to list.
+        How many of the lowest grids of each tier (and of the worst villages) to list.
     village_names
-        Village code → name, for the worst villages.
+        Village code → name, for the worst villages (when ``villages`` is not given).
+    grids
+        The grids layer (``grid_id``, ``name``, ``parent_id``, ``manager``), for the grids'
+        names; without it grids are listed by id.
+    villages
+        The villages layer (``village_code``, ``village``, ``town``), for the villages'
+        township and name.
 
     Returns
     -------
     str
         Markdown text: county figures (the customers, split into those in the grids and those
-        in no grid, 未定位), reasons of non-compliance, the lowest grids per tier (then the
-        未定位 row, when there are such customers) and the worst villages. Grids and their
+        in no grid, 未定位), reasons of non-compliance, the lowest grids per tier by name
+        (:func:`rank_grids`, the ranking ``gridgeo run`` prints; tier 2 = the substations'
+        supply grids with how many village grids each holds, tier 3 = the village grids with
+        their supply grid and manager; the 未定位 row last, when there are such customers) and
+        the worst villages with township and reason (:func:`rank_villages`). Grids and their
         customers are those of :func:`reach_kpis` (:func:`gridgeo.archive.grid_of_customers`).
         Shares have one decimal (``97.3%``), times are in minutes.
     """
@@ -687,7 +917,7 @@ def summary_zh(
         msg = "`kpis` must be the result of `reach_kpis` (keys 'county', 'non_compliant', ...)"
         raise InputError(msg)
     county = kpis["county"].iloc[0]
-    services = [s for s in ("repair", "payment") if f"{s}_share_ok" in kpis["county"].columns]
+    services = _services_of(kpis["county"])
     label = {
         "repair": f"{repair_limit_s / 60:g} 分钟抢修到达率",
         "payment": f"{payment_limit_s / 60:g} 分钟缴费可达率",
@@ -720,27 +950,69 @@ def summary_zh(
             for r, c in sorted(counts.items(), key=lambda rc: (-rc[1], str(rc[0])))
         )
         lines.append(f"- {'抢修' if s == 'repair' else '缴费'}：{parts}")
-    tier_zh = {"tier1": "一级网格", "tier2": "二级网格", "tier3": "三级网格"}
+
+    info = pd.DataFrame(columns=["name", "parent_id", "manager", "tier"])
+    if grids is not None and "grid_id" in grids.columns:
+        info = pd.DataFrame(
+            {
+                c: (grids[c].fillna("").astype(str) if c in grids.columns else "")
+                for c in ("name", "parent_id", "manager", "tier")
+            }
+        )
+        info.index = grids["grid_id"].astype(str).to_numpy()
+
+    def name_of(gid: Any) -> str:
+        if str(gid) == NOT_LOCATED:
+            return "未定位（不在任何网格）"
+        name = info["name"].get(str(gid), "") if len(info) else ""
+        return str(name) or str(gid)
+
+    children = info["parent_id"].value_counts() if len(info) else pd.Series(dtype=int)
+    cells = " | ".join(label[s] for s in services)
     for tier in tiers:
         table = kpis[tier]
-        key = [f"{s}_share_ok" for s in services]
-        grids = table.drop(index=NOT_LOCATED, errors="ignore")
-        low = grids.sort_values([*key, "customers"], ascending=[True] * len(key) + [False])
-        low = pd.concat([low.head(int(n_grids)), table.loc[table.index == NOT_LOCATED]])
-        lines += ["", f"## 达标率最低的{tier_zh.get(tier, tier)}", ""]
-        header = "| 网格 | 客户数 | " + " | ".join(label[s] for s in services) + " |"
-        lines += [header, "|" + "---|" * (2 + len(services))]
+        low = rank_grids(table).head(int(n_grids))
+        low = pd.concat([low, table.loc[table.index == NOT_LOCATED]])
+        heading, column = _TIER_TITLES.get(tier, (tier, "网格"))
+        lines += ["", f"## 达标率最低的{heading}", ""]
+        if tier == "tier2":
+            head = f"| {column} | 村级网格数 | 客户数 | {cells} |"
+            width = 3
+        elif tier == "tier3":
+            head = f"| {column} | 所属供电网格 | 网格长 | 客户数 | {cells} |"
+            width = 4
+        else:
+            head = f"| {column} | 客户数 | {cells} |"
+            width = 2
+        lines += [head, "|" + "---|" * (width + len(services))]
         for gid, row in low.iterrows():
-            cells = " | ".join(_pct(row[f"{s}_share_ok"]) for s in services)
-            lines.append(f"| {gid} | {int(row['customers']):,} | {cells} |")
-    worst = str(county.get("worst_villages", "") or "")
-    if worst:
-        names = village_names or {}
-        vt = kpis["villages"]
+            shares = " | ".join(_pct(row[f"{s}_share_ok"]) for s in services)
+            located = str(gid) != NOT_LOCATED
+            if tier == "tier2":
+                n_children = int(children.get(str(gid), 0)) if located else 0
+                extra = f"{n_children if located and len(info) else '—'} | "
+            elif tier == "tier3":
+                parent = info["parent_id"].get(str(gid), "") if len(info) and located else ""
+                manager = info["manager"].get(str(gid), "") if len(info) and located else ""
+                extra = f"{name_of(parent) if parent else '—'} | {manager or '—'} | "
+            else:
+                extra = ""
+            lines.append(f"| {name_of(gid)} | {extra}{int(row['customers']):,} | {shares} |")
+    worst = rank_villages(
+        kpis,
+        villages=villages,
+        village_names=village_names,
+        repair_limit_s=repair_limit_s,
+        payment_limit_s=payment_limit_s,
+    ).head(int(n_grids))
+    vt = kpis["villages"]
+    if len(worst) or UNASSIGNED in vt.index:
         lines += ["", "## 最需关注的村", ""]
-        for code in worst.split("; "):
-            row = vt.loc[code]
-            shares = "，".join(f"{label[s]} {_pct(row[f'{s}_share_ok'])}" for s in services)
-            name = names.get(code, "")
-            lines.append(f"- {code}{(' ' + name) if name else ''}：{shares}")
+    for _, row in worst.iterrows():
+        shares = "，".join(f"{label[s]} {_pct(row[f'{s}_share_ok'])}" for s in services)
+        lines.append(f"- {row['place']}：{row['reason']}（{shares}）")
+    if UNASSIGNED in vt.index:  # customers whose village is not known: listed last
+        row = vt.loc[UNASSIGNED]
+        shares = "，".join(f"{label[s]} {_pct(row[f'{s}_share_ok'])}" for s in services)
+        lines.append(f"- 村名未知的客户：{int(row['customers']):,} 户（{shares}）")
     return "\n".join(lines) + "\n"

@@ -69,7 +69,9 @@ from gridgeo import reach as _reach
 from gridgeo import stars as _stars
 from gridgeo import watch as _watch
 from gridgeo import workspace as _workspace
+from gridgeo.cliutil import display_width, pad
 from gridgeo.errors import GraphError, InputError, NotFoundError
+from gridgeo.fonts import cjk_font_path
 from gridgeo.isochrones import isochrones as _isochrones
 from gridgeo.settings import DEFAULT_SETTINGS, MODES, ServiceSettings
 from gridgeo.store import GeoPackageStore
@@ -83,6 +85,7 @@ __all__ = [
     "MapWriter",
     "OutputStatus",
     "OutputsStatus",
+    "PictureWriter",
     "RecordsReport",
     "RunResult",
     "outputs_status",
@@ -99,6 +102,8 @@ SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "reach_summary_zh.md"
 ARCHIVE_DIR = "archive"
 MAP_FILE = "county_map.html"
+PICTURE_PNG = "county_map.png"  # the map as a picture for phones (WeChat) and A4 paper
+PICTURE_PDF = "county_map.pdf"
 RECORDS_DIR = "service"  # the service-from-records reports in the output folder
 DEFAULT_SUGGEST_STATIONS = 0
 DEFAULT_AUTHOR = "gridgeo run"
@@ -136,6 +141,7 @@ _STEP_NAMES = {
     "isochrones": "抢修到达圈 / repair bands",
     "archive": "客户档案导出 / archive export",
     "map": "县域地图 / county map",
+    "picture": "地图图片 / map picture (PNG, PDF)",
     "records": "工单考核 / service from records",
 }
 
@@ -153,6 +159,20 @@ class MapWriter(Protocol):
     ) -> Path: ...
 
 
+class PictureWriter(Protocol):
+    """Draws the county map of a workspace as a PNG and a PDF (``maps.picture.county_picture``)."""
+
+    def __call__(
+        self,
+        workspace: Path,
+        out_png: Path,
+        out_pdf: Path,
+        *,
+        summary: Mapping[str, Any] | None = ...,
+        suggest_stations: int = ...,
+    ) -> Any: ...
+
+
 @dataclass(frozen=True)
 class RunResult:
     """What :func:`run_workspace` made.
@@ -168,7 +188,8 @@ class RunResult:
     kpis
         :func:`gridgeo.reach.reach_kpis` of the stored access.
     outputs
-        Output name (``summary_json``, ``summary_md``, ``archive``, ``map``) → path.
+        Output name (``summary_json``, ``summary_md``, ``archive``, ``map``, ``picture_png``,
+        ``picture_pdf``) → path.
     reused, computed
         The steps reused from an earlier run and those computed by this one.
     """
@@ -479,15 +500,19 @@ def _service_lines(kpis: Mapping[str, pd.DataFrame], access: pd.DataFrame, mode:
 
 
 def _worst_lines(kpis: Mapping[str, pd.DataFrame], grids: pd.DataFrame) -> list[str]:
-    worst = kpis["tier3"].drop(index=_archive.NOT_LOCATED, errors="ignore")
-    worst = worst.assign(
-        both=worst[["repair_share_ok", "payment_share_ok"]].min(axis=1)
-    ).sort_values(["both", "customers"], ascending=[True, False])
+    # the one ranking of the worst grids, shared with the Chinese summary and the report
+    worst = _reach.rank_grids(kpis["tier3"])
     names = dict(zip(grids["grid_id"], grids["name"], strict=True))
-    lines = [f"  {N_WORST_GRIDS} worst village grids (lowest share within both promises):"]
-    for grid_id, row in worst.head(N_WORST_GRIDS).iterrows():
+    lines = [
+        f"  服务最差的 {N_WORST_GRIDS} 个村级网格 / {N_WORST_GRIDS} worst village grids "
+        "(lowest share within both promises):"
+    ]
+    head = worst.head(N_WORST_GRIDS)
+    # names padded by display width (a Chinese character takes two columns)
+    width = max((display_width(names.get(g, "")) for g in head.index), default=0)
+    for grid_id, row in head.iterrows():
         lines.append(
-            f"    {grid_id!s:<12s} {names.get(grid_id, '')!s:<16s} "
+            f"    {grid_id!s:<12s} {pad(names.get(grid_id, ''), max(width, 16))} "
             f"{int(row['customers']):>6,d} customers, repair "
             f"{100 * row['repair_share_ok']:5.1f}%, payment {100 * row['payment_share_ok']:5.1f}%"
         )
@@ -506,12 +531,50 @@ def _swap_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old)
 
 
+def _write_picture(
+    write_picture: PictureWriter,
+    ws_path: Path,
+    out: Path,
+    inputs: Mapping[str, Any],
+    files: dict[str, Any],
+    steps: _Steps,
+    summary: Mapping[str, Any],
+    k: int,
+) -> dict[str, Path]:
+    """The map's picture step of :func:`run_workspace`: reused when its inputs did not change,
+    skipped with one line when the machine has no Chinese font."""
+    png, pdf = out / PICTURE_PNG, out / PICTURE_PDF
+    try:
+        cjk_font_path()
+    except NotFoundError as exc:
+        steps.say(f"{_STEP_NAMES['picture']}: 已跳过 / skipped — {exc}")
+        return {}
+    if _same(files.get("picture"), inputs) and png.is_file() and pdf.is_file():
+        steps.reuse("picture", inputs)
+    else:
+        t0 = steps.start("picture")
+        tmp_png, tmp_pdf = out / f".{PICTURE_PNG}.tmp.png", out / f".{PICTURE_PDF}.tmp.pdf"
+        try:
+            write_picture(ws_path, tmp_png, tmp_pdf, summary=summary, suggest_stations=k)
+            tmp_png.replace(png)
+            tmp_pdf.replace(pdf)
+        finally:  # a failed drawing leaves the previous pictures, and no half-written file
+            tmp_png.unlink(missing_ok=True)
+            tmp_pdf.unlink(missing_ok=True)
+        sizes = f"{png.stat().st_size / 1e6:.1f} + {pdf.stat().st_size / 1e6:.1f} MB"
+        steps.done("picture", t0, f" (PNG + PDF, {sizes})")
+        files["picture"] = {"inputs": _plain(inputs)}
+        _write_file_manifest(out, ws_path, files)
+    return {"picture_png": png, "picture_pdf": pdf}
+
+
 def run_workspace(
     workspace: str | Path | GeoPackageStore,
     out_dir: str | Path,
     *,
     suggest_stations: int = DEFAULT_SUGGEST_STATIONS,
     write_map: MapWriter | None = None,
+    write_picture: PictureWriter | None = None,
     settings: ServiceSettings = DEFAULT_SETTINGS,
     summary_extra: Mapping[str, Any] | None = None,
     author: str = DEFAULT_AUTHOR,
@@ -532,6 +595,10 @@ def run_workspace(
         New repair stations the map suggests (0: none); part of what the map depends on.
     write_map
         The map builder (``maps.__main__.build_map``); None writes no map.
+    write_picture
+        The map's picture (``maps.picture.county_picture``): :data:`PICTURE_PNG` and
+        :data:`PICTURE_PDF` beside the map; None draws none. Without a Chinese font on the
+        machine the picture is skipped with one line saying how to install one.
     settings
         The promises, payment mode and isochrone bands (the snapping rules are the engines'
         defaults).
@@ -676,6 +743,8 @@ def run_workspace(
             repair_limit_s=settings.repair_limit_s,
             payment_limit_s=settings.payment_limit_s,
             village_names=village_names,
+            grids=grids,
+            villages=villages,
         ),
     )
     c = kpis["county"].iloc[0]
@@ -752,18 +821,20 @@ def run_workspace(
 
     # the offline map
     outputs = {"summary_json": summary_path, "summary_md": summary_md, "archive": archive_dir}
+    # the map and its picture are drawn from the same inputs
+    map_inputs = {
+        **state,
+        "customer_access": access_state,
+        "roads": roads_fp,
+        "repair_isochrones": isochrones_fp,
+        "suggest_stations": k,
+        "summary": hashlib.sha256(summary_text.encode()).hexdigest()[:16],
+    }
     if write_map is None:
         steps.say("县域地图 / county map: not written (no map builder given)")
     else:
         map_path = out / MAP_FILE
-        inputs = {
-            **state,
-            "customer_access": access_state,
-            "roads": roads_fp,
-            "repair_isochrones": isochrones_fp,
-            "suggest_stations": k,
-            "summary": hashlib.sha256(summary_text.encode()).hexdigest()[:16],
-        }
+        inputs = map_inputs
         if _same(files.get("map"), inputs) and map_path.is_file():
             steps.reuse("map", inputs)
         else:
@@ -777,6 +848,10 @@ def run_workspace(
             files["map"] = {"inputs": _plain(inputs)}
             _write_file_manifest(out, ws_path, files)
         outputs["map"] = map_path
+    if write_picture is not None:
+        outputs.update(
+            _write_picture(write_picture, ws_path, out, map_inputs, files, steps, summary, k)
+        )
 
     records = None
     if _orders.ORDER_LAYER in store.layers():
@@ -792,6 +867,11 @@ def run_workspace(
         f"  reach summary (中文)  {summary_md}",
         f"  summary               {summary_path}",
         *([f"  county map (offline)  {outputs['map']}"] if "map" in outputs else []),
+        *(
+            [f"  county map picture    {outputs['picture_png']}, {PICTURE_PDF}"]
+            if "picture_png" in outputs
+            else []
+        ),
     )
     return RunResult(
         workspace=ws_path,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -50,9 +51,11 @@ __all__ = [
     "customer_names",
     "day_sheet",
     "day_sheets",
+    "map_name",
     "member_plan",
     "safe_name",
     "sheet_html",
+    "sheet_points",
     "visit_period",
     "week_lines",
     "week_visits",
@@ -319,6 +322,21 @@ def day_sheet(
         total_s=float(d["total_s"]),
         day_length_s=float(d["day_length_s"]),
     )
+
+
+def sheet_points(plan: VisitPlan, sheet: VisitDaySheet) -> gpd.GeoSeries:
+    """The points of a day sheet's stops, in the sheet's order (EPSG:4326)."""
+    s = plan.stops
+    mine = s[
+        (s["member"].astype(str) == sheet.member)
+        & (pd.to_datetime(s["date"]).dt.date == sheet.date)
+    ].sort_values("seq", kind="stable")
+    return gpd.GeoSeries(mine.geometry.to_numpy(), crs="EPSG:4326")
+
+
+def map_name(sheet: VisitDaySheet) -> str:
+    """The file name of a day's route map: ``走访路线图_<member>_<date>.html``."""
+    return safe_name(f"走访路线图_{sheet.member}_{sheet.date.isoformat()}") + ".html"
 
 
 def member_plan(plan: VisitPlan, member: str) -> VisitPlan:

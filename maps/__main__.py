@@ -22,6 +22,7 @@ import geopandas as gpd
 
 import gridgeo
 from maps.overview import county_overview_map, save_offline
+from maps.places import read_map_places
 
 EXIT_USER_ERROR = 2
 DEFAULT_SUGGEST_STATIONS = 0
@@ -152,6 +153,9 @@ def build_map(
     if "repair_isochrones" in gridgeo.list_layers(workspace):
         isochrones = gridgeo.read_layer(workspace, layer="repair_isochrones")
     figures = _read_summary(summary)
+    if access is not None and customers is not None and VILLAGE_ID_COLUMN in customers:
+        # the gaps are counted by the village each customer was placed in
+        access = access.assign(**{VILLAGE_ID_COLUMN: customers[VILLAGE_ID_COLUMN].to_numpy()})
     m = county_overview_map(
         county=store.read("county"),
         grids=store.read("grids"),
@@ -165,6 +169,7 @@ def build_map(
         customer_counts=counts,
         suggested_sites=suggested,
         siting=siting,
+        places=read_map_places(store),
     )
     return save_offline(m, out)
 
@@ -199,16 +204,43 @@ def main(argv: list[str] | None = None) -> int:
         metavar="K",
         help="draw the K villages best suited for new repair stations (default 0: none)",
     )
+    parser.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        help="也画成图片 / also draw the map as a PNG for phones (1600×1131 px), e.g. map.png",
+    )
+    parser.add_argument(
+        "--pdf",
+        type=Path,
+        default=None,
+        help="也画成A4横向PDF / also draw the map as an A4 landscape PDF, e.g. map.pdf",
+    )
     args = parser.parse_args(argv)
     out = args.out or args.workspace.with_name("county_map.html")
     try:
         path = build_map(
             args.workspace, out, summary=args.summary, suggest_stations=args.suggest_stations
         )
+        pictures: tuple[Path | None, ...] = ()
+        if args.png is not None or args.pdf is not None:
+            # matplotlib only when a picture is asked for
+            from maps.picture import county_picture
+
+            pictures = county_picture(
+                args.workspace,
+                args.png,
+                args.pdf,
+                summary=_read_summary(args.summary),
+                suggest_stations=args.suggest_stations,
+            )
     except gridgeo.GridGeoError as exc:
         print(f"maps: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     print(f"county map (offline HTML, {path.stat().st_size / 1e6:.1f} MB): {path}")
+    for picture in pictures:
+        if picture is not None:
+            print(f"county map picture / 地图图片: {picture}")
     return 0
 
 

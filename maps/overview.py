@@ -6,7 +6,11 @@ payment points, the repair bands (10/20/30 minutes, when given), the customers o
 service promise (coverage gaps) and a legend of what is drawn with the key figures, in
 Chinese with English alongside; the planner's siting suggestion (new repair stations from
 :func:`gridgeo.site_facilities`) can be drawn on it as numbered, dashed markers with its
-before/after reach in the figures.
+before/after reach in the figures. Given the workspace's places (:mod:`maps.places`), the map
+has its own base (roads by class, rivers), township, village and road names, village-grid
+tooltips, the coverage gaps as one bubble per township or village (by zoom) before the
+single dots, a "problem villages" panel that zooms to each, and the data's date and version
+in its title; the labels, bubbles and panel are drawn by ``maps/static/gg-labels.js``.
 :func:`save_offline` writes it as ONE self-contained HTML file: no basemap tiles, Leaflet
 inlined from ``maps/static/``, no script or style sheet loaded from the network.
 
@@ -29,7 +33,8 @@ import folium
 import geopandas as gpd
 import pandas as pd
 import shapely
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template
 
 from gridgeo import (
     DEFAULT_REPAIR_LIMIT_S,
@@ -44,6 +49,18 @@ from gridgeo import (
     SitingResult,
     ensure_crs,
     with_customer_counts,
+)
+from maps.places import (
+    MapPlaces,
+    base_rivers,
+    base_roads,
+    check_places,
+    gap_dots,
+    gap_towns,
+    gap_villages,
+    problem_villages,
+    road_labels,
+    simplify_coverage,
 )
 
 logger = logging.getLogger(__name__)
@@ -116,6 +133,12 @@ FIGURE_ROWS = (
     ("reach.repair_median_eta_s", "抢修用时中位数", "median repair time", "minutes"),
     ("reach.payment_median_eta_s", "缴费用时中位数", "median payment time", "minutes"),
 )
+# the phone's strip of key figures: (Chinese label of a key-figures row, short Chinese, English)
+STRIP_FIGURES = (
+    ("30分钟抢修到达率", "抢修30分钟", "repair"),
+    ("10分钟缴费可达率", "缴费10分钟", "payment"),
+    ("抢修未达标客户", "抢修缺口", "gaps"),
+)
 LAYER_NAMES = {
     "county": "县界 County boundary",
     "isochrones": "抢修到达圈 Repair reach 10/20/30 min",
@@ -127,6 +150,27 @@ LAYER_NAMES = {
     "repair_gaps": "抢修未达标客户 Beyond 30-min repair",
     "payment_gaps": "缴费未达标客户 Beyond 10-min payment",
     "suggested_stations": "选址建议：新增抢修站 Suggested new repair stations",
+    "rivers": "河流 Rivers",
+    "roads": "道路 Roads",
+    "place_names": "地名 Place names",
+}
+RIVER_COLOUR = "#6baed6"
+# labels: township names always, village names from this zoom on (the county fits at ~10)
+VILLAGE_LABEL_ZOOM = 12
+# coverage gaps: one bubble per township below the first zoom (the whole county in view),
+# one per village below the second, the customers' dots from it on
+GAP_VILLAGES_MIN_ZOOM = 11
+GAP_DOTS_MIN_ZOOM = 13
+# dots drawn at once near the view (the rest when the reader pans there)
+GAP_DOTS_MAX_SHOWN = 4000
+# the problem-village list names at most this many villages (the rest are counted)
+PROBLEM_VILLAGES_MAX = 30
+# a village grid's tooltip names at most this many of its villages
+TOOLTIP_VILLAGES_MAX = 8
+SERVICE_TEXT = {
+    # service: (Chinese promise, English promise, Chinese kind)
+    "repair": ("抢修超30分钟", "beyond 30-min repair", "抢修"),
+    "payment": ("缴费超10分钟", "beyond 10-min payment", "缴费"),
 }
 # the columns a siting suggestion must carry (`covered_share` is optional)
 SUGGESTED_SITE_COLUMNS = ("rank", "name", "gain_customers")
@@ -471,6 +515,8 @@ def _add_points(
     kind_zh: str,
     marker: folium.Marker | folium.CircleMarker,
 ) -> None:
+    if gdf.empty:
+        return  # folium's tooltip refuses a layer without features
     data = gdf.assign(label=_point_label(gdf, label_columns), kind_zh=kind_zh)
     folium.GeoJson(
         _geojson(data, ["kind_zh", "label"]),
@@ -483,6 +529,325 @@ def _band_colour(band_s: Any) -> str:
     """The fill colour of a repair band (the widest band's colour for a band not in the
     settings)."""
     return BAND_COLOURS.get(float(band_s), BAND_COLOURS[max(BAND_COLOURS)])
+
+
+def _js(value: Any) -> str:
+    """``value`` as a JavaScript literal inside a <script> (compact JSON, UTF-8 text)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/")
+
+
+class _Call(MacroElement):
+    """A call of a function of ``maps/static/gg-labels.js`` on the map and the element's
+    parent (a feature group): ``ggMap.<function>(map, group, *args)``."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "ggMap.{{ this.function }}({{ this.map_name }}, {{ this._parent.get_name() }}"
+        "{% for a in this.args %}, {{ a }}{% endfor %});\n"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, function: str, m: folium.Map, *args: Any) -> None:
+        super().__init__()
+        self._name = "GgCall"
+        self.function = function
+        self.map_name = m.get_name()
+        self.data = args  # the arguments as Python values (for tests and size checks)
+        self.args = [_js(a) for a in args]
+
+
+class _ShowFrom(MacroElement):
+    """Keeps a layer of a feature group on the map only from a zoom on."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "ggMap.showFrom({{ this.map_name }}, {{ this._parent.get_name() }}, "
+        "{{ this.layer.get_name() }}, {{ this.min_zoom }});\n"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, m: folium.Map, layer: folium.GeoJson, min_zoom: int) -> None:
+        super().__init__()
+        self._name = "GgShowFrom"
+        self.map_name = m.get_name()
+        self.layer = layer
+        self.min_zoom = int(min_zoom)
+
+
+class _Problems(MacroElement):
+    """The problem-village panel (``#gg-problems``) and the script that makes its entries
+    zoom the map to their village."""
+
+    _template = Template(
+        "{% macro html(this, kwargs) %}{{ this.panel }}{% endmacro %}"
+        "{% macro script(this, kwargs) %}"
+        'ggMap.problems({{ this._parent.get_name() }}, "gg-problems");\n'
+        "{% endmacro %}"
+    )
+
+    def __init__(self, panel: str) -> None:
+        super().__init__()
+        self._name = "GgProblems"
+        self.panel = panel
+
+
+PLACES_CSS = f"""
+.gg-label {{ width: 0 !important; height: 0 !important; background: none; border: none; }}
+.gg-label-text {{ position: absolute; left: 0; top: 0; transform: translate(-50%, -50%);
+  white-space: nowrap; font-family: {FONT_FAMILY}; color: #222; pointer-events: none;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff; }}
+.gg-label-township .gg-label-text {{ font-size: 14px; font-weight: bold; letter-spacing: 1px;
+  transform: translate(-50%, calc(-100% - 9px)); }}
+.gg-label-village .gg-label-text {{ font-size: 11px; color: #444;
+  transform: translate(-50%, 8px); }}
+.gg-label-road .gg-label-text {{ font-size: 11px; color: #8a4b12; }}
+.gg-hide-village .gg-label-village, .gg-hide-road9 .gg-label-road9,
+.gg-hide-road10 .gg-label-road10, .gg-hide-road11 .gg-label-road11,
+.gg-hide-road12 .gg-label-road12 {{ display: none; }}
+.gg-gap-agg {{ display: flex; align-items: center; justify-content: center; color: #fff;
+  border: 1px solid #fff; border-radius: 9px; box-shadow: 0 0 2px rgba(0,0,0,0.6);
+  font: bold 11px/16px sans-serif; box-sizing: border-box; }}
+.gg-gap-repair {{ background: {REPAIR_GAP_COLOUR}; }}
+.gg-gap-payment {{ background: {PAYMENT_GAP_COLOUR}; }}
+.gg-problems ol {{ margin: 0; padding-left: 1.8em; }}
+.gg-problems li {{ margin: 3px 0; cursor: pointer; }}
+.gg-problems li:hover, .gg-problems li.gg-current {{ background: #fdecea; }}
+.gg-problems .gg-more {{ margin-top: 4px; color: #555; }}
+.gg-edition {{ font-weight: normal; font-size: 12px; color: #333; margin-top: 2px; }}
+"""
+# the label classes that show from a zoom on: class suffix -> zoom
+LABEL_ZOOMS = {"village": VILLAGE_LABEL_ZOOM, **{f"road{z}": z for z in (9, 10, 11, 12)}}
+
+
+def _add_assets(m: folium.Map) -> None:
+    """gg-labels.js and the labels' style, once per page."""
+    root = cast(Figure, m.get_root())
+    if "gg_labels" in root.header._children:
+        return
+    script = _static_text("gg-labels.js").replace("</script", "<\\/script")
+    root.header.add_child(
+        Element(f"<style>{PLACES_CSS}</style>\n<script>{script}</script>"), name="gg_labels"
+    )
+
+
+def _add_rivers(m: folium.Map, rivers: gpd.GeoDataFrame) -> None:
+    if rivers.empty:
+        return
+    group = folium.FeatureGroup(name=LAYER_NAMES["rivers"])
+    group.add_to(m)
+    data = gpd.GeoDataFrame(geometry=base_rivers(rivers).to_numpy(), crs="EPSG:4326")
+    folium.GeoJson(
+        json.loads(data.to_json(drop_id=True)),
+        style_function=lambda _f: {
+            "color": RIVER_COLOUR,
+            "weight": 2,
+            "fillColor": RIVER_COLOUR,
+            "fillOpacity": 0.5,
+        },
+        interactive=False,
+    ).add_to(group)
+
+
+def _add_roads(m: folium.Map, roads: gpd.GeoDataFrame) -> None:
+    """The roads by class, main roads on top; the minor classes only at closer zooms."""
+    base = base_roads(roads)
+    if base.empty:
+        return
+    group = folium.FeatureGroup(name=LAYER_NAMES["roads"])
+    group.add_to(m)
+    # drawn local first so that the main roads lie on top
+    for _, row in base.iloc[::-1].iterrows():
+        style = {"color": row["colour"], "weight": float(row["weight"]), "opacity": 0.9}
+        layer = folium.GeoJson(
+            shapely.geometry.mapping(row.geometry),
+            style_function=lambda _f, style=style: style,
+            interactive=False,
+        )
+        layer.add_to(group)
+        if int(row["min_zoom"]) > 0:
+            _ShowFrom(m, layer, int(row["min_zoom"])).add_to(group)
+
+
+def _label_items(lat: Any, lon: Any, text: Any, zoom_name: str = "") -> list[list[Any]]:
+    return [
+        [round(float(y), 5), round(float(x), 5), str(t), zoom_name]
+        for y, x, t in zip(lat, lon, text, strict=True)
+        if isinstance(t, str) and t.strip()
+    ]
+
+
+def _add_place_names(m: folium.Map, places: MapPlaces) -> None:
+    """Township names, village names (closer zooms) and main road names (by class)."""
+    group = folium.FeatureGroup(name=LAYER_NAMES["place_names"])
+    group.add_to(m)
+    if places.roads is not None and len(places.roads):
+        labels = road_labels(places.roads)
+        items = [
+            [float(r.lat), float(r.lon), str(r.name), f"road{int(r.min_zoom)}"]
+            for r in labels.itertuples(index=False)
+        ]
+        _Call("labels", m, items, "gg-label-road").add_to(group)
+    if places.villages is not None and len(places.villages):
+        v = places.villages
+        items = _label_items(v.geometry.y, v.geometry.x, v["village"].astype("string"))
+        _Call("labels", m, items, "gg-label-village").add_to(group)
+    if places.towns is not None and len(places.towns):
+        t = places.towns
+        items = _label_items(t.geometry.y, t.geometry.x, t["town"].astype("string"))
+        _Call("labels", m, items, "gg-label-township").add_to(group)
+    _Call("zoomClasses", m, LABEL_ZOOMS).add_to(group)
+
+
+def _split_villages(value: Any) -> list[str]:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return []
+    return [v for v in re.split(r"[，,、;；\s]+", str(value)) if v]
+
+
+def _village_grid_tips(
+    village: gpd.GeoDataFrame, names: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """Per village grid: its tooltip (name, manager, villages) and its villages' line."""
+    tips, lines = [], []
+    for _, grid in village.iterrows():
+        codes = _split_villages(grid.get("villages"))
+        shown = [names.get(c, c) for c in codes[:TOOLTIP_VILLAGES_MAX]]
+        line = "、".join(shown)
+        if len(codes) > TOOLTIP_VILLAGES_MAX:
+            line += f" 等{len(codes)}村"
+        name = grid.get("name")
+        name = grid["grid_id"] if name is None or pd.isna(name) or not str(name) else name
+        manager = grid.get("manager")
+        manager = "—" if manager is None or pd.isna(manager) else manager
+        tip = f"{html.escape(str(name))}（网格长 {html.escape(str(manager))}）"
+        if line:
+            tip += f"<br>村 villages：{html.escape(line)}"
+        tips.append(tip)
+        lines.append(line)
+    return tips, lines
+
+
+def _gap_data(
+    gaps: gpd.GeoDataFrame,
+    service: str,
+    *,
+    villages: gpd.GeoDataFrame | None,
+    towns: gpd.GeoDataFrame | None = None,
+    colour: str,
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """The data of a gap layer for gg-labels.js and the gaps counted by village (None when
+    the customers carry no village)."""
+    reason_col = f"{service}_reason" if f"{service}_reason" in gaps.columns else "reason"
+    zh, en, kind_zh = SERVICE_TEXT[service]
+
+    def bubble(place: str, row: pd.Series) -> list[Any]:
+        n = int(row["customers"])
+        reasons = html.escape(_reasons_text(row["reasons"]))
+        tip = f"{html.escape(place)}：{n:,d} 户{zh}（{reasons}）/ {n:,d} customers {en}"
+        return [float(row["lat"]), float(row["lon"]), n, tip]
+
+    by_village = None
+    bubbles: list[list[Any]] = []
+    town_bubbles: list[list[Any]] = []
+    if "village_code" in gaps.columns:
+        by_village = gap_villages(gaps, villages=villages, reason_column=reason_col)
+        for code, row in by_village.iterrows():
+            bubbles.append(bubble(str(row["name"]) if pd.notna(row["name"]) else str(code), row))
+        by_town = gap_towns(by_village, towns=towns)
+        town_bubbles = [bubble(str(t), row) for t, row in by_town.iterrows()]
+    dots = gap_dots(gaps, reason_column=reason_col, eta_column=f"{service}_eta_s")
+    reasons_list = sorted(dots["reason"].unique().tolist())
+    reason_index = {r: i for i, r in enumerate(reasons_list)}
+    # a dot names its village by its place in `names` (-1: none): a name per dot would
+    # make up a third of the file at 150,000 customers
+    codes = [] if by_village is None else [str(c) for c in by_village.index]
+    names = [] if by_village is None else [html.escape(str(n)) for n in by_village["name"]]
+    village_index = {c: i for i, c in enumerate(codes)}
+    dot_rows = [
+        [
+            float(d.lat),
+            float(d.lon),
+            int(d.customers),
+            reason_index[d.reason],
+            None if pd.isna(d.eta_min) else float(d.eta_min),
+            village_index.get(str(d.village_code), -1),
+        ]
+        for d in dots.itertuples(index=False)
+    ]
+    data = {
+        "colour": colour,
+        "css": f"gg-gap-{service}",
+        "minZoom": GAP_DOTS_MIN_ZOOM,
+        "maxDots": GAP_DOTS_MAX_SHOWN,
+        "townZoom": GAP_VILLAGES_MIN_ZOOM,
+        "towns": town_bubbles,
+        "villages": bubbles,
+        "dots": dot_rows,
+        "names": names,
+        "reasons": [html.escape(f"原因 {REASONS_ZH.get(r, r)}") for r in reasons_list],
+        "dotTip": [f"{zh} 户数 customers", f"{kind_zh}用时（分钟）min"],
+    }
+    return data, by_village
+
+
+def _reasons_text(reasons: Mapping[str, int]) -> str:
+    return "、".join(f"{REASONS_ZH.get(r, r)} {n:,d}" for r, n in reasons.items())
+
+
+def _problems_panel(table: pd.DataFrame) -> str:
+    """The problem-village panel: one entry per village, worst first."""
+    items = []
+    for code, row in table.head(PROBLEM_VILLAGES_MAX).iterrows():
+        lines = []
+        for service in ("repair", "payment"):
+            n = int(row[service])
+            if n:
+                zh, en, _ = SERVICE_TEXT[service]
+                lines.append(
+                    f"{n:,d} 户{zh}（{html.escape(_reasons_text(row[f'{service}_reasons']))}）"
+                    f' <span class="gg-en">{n:,d} customers {en}</span>'
+                )
+        bounds = _js([float(row[c]) for c in ("west", "south", "east", "north")])
+        town = f' <span class="gg-en">{html.escape(str(row["town"]))}</span>' if row["town"] else ""
+        items.append(
+            f'<li data-village="{html.escape(str(code))}" data-repair="{int(row["repair"])}" '
+            f'data-payment="{int(row["payment"])}" data-bounds="{html.escape(bounds)}" '
+            f'tabindex="0" role="button"><b>{html.escape(str(row["name"]))}</b>{town}<br>'
+            + "<br>".join(lines)
+            + "</li>"
+        )
+    more = ""
+    if table.empty:
+        more = (
+            '<div class="gg-more">没有客户超出服务承诺 '
+            '<span class="gg-en">no customer beyond a promise</span></div>'
+        )
+    if len(table) > PROBLEM_VILLAGES_MAX:
+        rest = len(table) - PROBLEM_VILLAGES_MAX
+        more = (
+            f'<div class="gg-more">另有 {rest} 个村 '
+            f'<span class="gg-en">{rest} more villages</span></div>'
+        )
+    return (
+        '<div class="gg-box gg-problems" id="gg-problems">'
+        '<div class="gg-title">问题村 <span class="gg-en">Problem villages</span></div>'
+        f"<ol>{''.join(items)}</ol>{more}</div>\n"
+    )
+
+
+def _edition(places: MapPlaces | None) -> tuple[str, str]:
+    """The data's date and version in Chinese and English ('' when unknown)."""
+    if places is None:
+        return "", ""
+    zh, en = [], []
+    if places.data_date:
+        zh.append(f"数据 {places.data_date}")
+        en.append(f"data of {places.data_date}")
+    if places.version is not None:
+        zh.append(f"版本 {places.version}")
+        en.append(f"grids version {places.version}")
+    return " · ".join(zh), " · ".join(en)
 
 
 def _legend_html(
@@ -578,14 +943,20 @@ def _legend_html(
         f'<tr><th>{zh}<br><span class="gg-en">{en}</span></th><td>{value}</td></tr>'
         for zh, en, value in figure_rows
     )
+    # the phone shows these few figures as a strip (maps/static/gg-layout.css)
+    short = {zh: (short_zh, en) for zh, short_zh, en in STRIP_FIGURES}
+    strip = '<span class="gg-sep">·</span> '.join(
+        f'<span class="gg-chip">{short[zh][0]} <span class="gg-en">{short[zh][1]}</span> '
+        f"<b>{value}</b></span> "
+        for zh, _en, value in figure_rows
+        if zh in short
+    )
     style = f"""
 <style>
 .leaflet-container {{ background: {BACKGROUND_COLOUR}; font-family: {FONT_FAMILY}; }}
-.gg-box {{ position: fixed; z-index: 1000; background: rgba(255,255,255,0.93);
+.gg-box {{ background: rgba(255,255,255,0.93);
   border: 1px solid #999; border-radius: 6px; padding: 8px 10px; font-family: {FONT_FAMILY};
   font-size: 12px; line-height: 1.35; color: #222; box-shadow: 0 1px 4px rgba(0,0,0,0.3); }}
-.gg-legend {{ left: 10px; bottom: 60px; }}
-.gg-figures {{ left: 55px; top: 10px; max-width: 330px; }}
 .gg-title {{ font-weight: bold; font-size: 14px; margin-bottom: 4px; }}
 .gg-en {{ color: #666; font-size: 11px; }}
 .gg-item {{ margin: 2px 0; white-space: nowrap; }}
@@ -601,8 +972,12 @@ table.gg-children {{ margin-top: 6px; }}
 </style>"""
     return (
         f"{style}\n"
+        # a preview that runs no script (WeChat's) shows the panels but cannot draw the map
+        '<noscript><div class="gg-box gg-noscript">地图需在浏览器中打开（微信：右上角“…”→'
+        '在浏览器打开）<br><span class="gg-en">Open the file in a browser to see the map.'
+        "</span></div></noscript>\n"
         f'<div class="gg-box gg-figures" id="gg-figures"><div class="gg-title">{title}</div>'
-        f"<table>{rows}</table></div>\n"
+        f'<div class="gg-strip">{strip}</div><table>{rows}</table></div>\n'
         f'<div class="gg-box gg-legend" id="gg-legend">{legend}</div>\n'
     )
 
@@ -622,6 +997,7 @@ def county_overview_map(
     suggested_sites: gpd.GeoDataFrame | None = None,
     siting: Mapping[str, Any] | SitingResult | None = None,
     title: str | None = None,
+    places: MapPlaces | None = None,
     m: folium.Map | None = None,
 ) -> folium.Map:
     """The county overview map: grids, stations, repair reach, coverage gaps, key figures.
@@ -674,6 +1050,16 @@ def county_overview_map(
         "新增k处抢修站：30分钟抢修可达 before → after" to the key figures.
     title
         Title of the key-figures box (default: ``"<county name>供电服务网格总览"``).
+    places
+        The county's places (:func:`maps.places.read_map_places`): the roads by class and
+        the rivers drawn as the map's base (no tiles), township names, village names at
+        closer zooms and main road names as labels, the villages' names in the village
+        grids' tooltips and as the positions of the coverage gaps counted by village, and the
+        data's date and version in the title. With villages and an ``access`` column
+        ``village_code``, the gaps are one marker per township (count and reasons) below zoom
+        11, one per village below zoom 13 and dots from there on, and a "problem villages"
+        panel (``#gg-problems``) lists the villages with customers outside a promise, each
+        zooming the map to its village.
     m
         A map to draw on; a new one without basemap tiles when None.
 
@@ -725,9 +1111,12 @@ def county_overview_map(
             n_total = int(table.sum())
             n_lost = int(table.get(NOT_LOCATED, 0))
     n_access = None
+    access_rows = None  # every customer, with a point or not (counted by village)
     if access is not None:
         n_access = len(access)  # customers without a point count too
+        given_access = access
         access = _check_frame(access, "access")
+        access_rows = ensure_crs(given_access, source="access")
         if not {"repair_ok", "payment_ok"} & set(access.columns):
             msg = (
                 "`access` has neither `repair_ok` nor `payment_ok`; pass the result of "
@@ -736,6 +1125,8 @@ def county_overview_map(
             raise InputError(msg)
     if isochrones is not None:
         isochrones = _check_frame(isochrones, "isochrones", ("band_s",))
+    if places is not None:
+        places = check_places(places)
     if figures is not None and not isinstance(figures, Mapping):
         msg = f"`figures` must be a mapping (e.g. summary.json), got {type(figures).__name__}"
         raise InputError(msg)
@@ -774,14 +1165,15 @@ def county_overview_map(
 
     # supply grids (tier 2), one colour each, with a popup listing their village grids
     tiers = pd.to_numeric(grids["tier"], errors="coerce")
-    supply = grids[tiers == 2].sort_values("grid_id")
-    village = grids[tiers == 3].sort_values("grid_id")
+    # each tier tiles the county: simplified as a coverage, so no gap opens between grids
+    supply = simplify_coverage(grids[tiers == 2].sort_values("grid_id"))
+    village = simplify_coverage(grids[tiers == 3].sort_values("grid_id"))
     colours = [SUPPLY_GRID_COLOURS[i % len(SUPPLY_GRID_COLOURS)] for i in range(len(supply))]
+    popups: list[str] = []
     if len(supply):
         by_parent = (
             village.groupby("parent_id", sort=False) if "parent_id" in village.columns else None
         )
-        popups = []
         for _, grid in supply.iterrows():
             children = (
                 by_parent.get_group(grid["grid_id"])
@@ -816,17 +1208,55 @@ def county_overview_map(
             popup=folium.GeoJsonPopup(fields=["popup_html"], labels=False, max_width=520),
         ).add_to(group)
     if len(village):
+        # a village grid lies on its supply grid: its tooltip names it, its manager and its
+        # villages; its popup shows it and then its supply grid's people and rates
+        names: dict[str, str] = {}
+        if places is not None and places.villages is not None:
+            names = dict(
+                zip(
+                    places.villages["village_code"].astype(str),
+                    places.villages["village"].astype(str),
+                    strict=True,
+                )
+            )
+        tips, village_lines = _village_grid_tips(village, names)
+        # the supply grid's own rows only: its full popup lists all its village grids again
+        parent_popup = {
+            grid["grid_id"]: _grid_popup(grid, village.iloc[:0], kpis)
+            for _, grid in supply.iterrows()
+        }
+        village_popups = []
+        for (_, grid), line in zip(village.iterrows(), village_lines, strict=True):
+            own = _grid_popup(grid, village.iloc[:0], kpis)
+            own = own.replace(
+                "</table>",
+                f"<tr><th>村 Villages</th><td>{html.escape(line) or '—'}</td></tr></table>",
+                1,
+            )
+            parent = parent_popup.get(grid.get("parent_id"), "")
+            if parent:
+                parent = (
+                    '<div class="gg-title" style="margin-top:6px">所属供电网格 '
+                    f'<span class="gg-en">supply grid</span></div>{parent}'
+                )
+            village_popups.append(own + parent)
         group = folium.FeatureGroup(name=LAYER_NAMES["village_grids"])
         group.add_to(m)
         folium.GeoJson(
-            _geojson(village, ["grid_id"]),
+            _geojson(
+                village.assign(tip=tips, popup_html=village_popups),
+                ["grid_id", "tip", "popup_html"],
+            ),
             style_function=lambda _f: {
                 "color": VILLAGE_GRID_COLOUR,
                 "weight": 1.5,
                 "dashArray": "5 4",
-                "fill": False,
+                "fill": True,
+                "fillOpacity": 0,
             },
-            interactive=False,
+            highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
+            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+            popup=folium.GeoJsonPopup(fields=["popup_html"], labels=False, max_width=520),
         ).add_to(group)
 
     # repair reach bands: widest first so the nearer bands lie on top
@@ -853,54 +1283,39 @@ def county_overview_map(
             interactive=False,
         ).add_to(group)
 
-    # coverage gaps: customers outside a promise
+    if places is not None and places.rivers is not None:
+        _add_rivers(m, places.rivers)
+    if places is not None and places.roads is not None:
+        _add_roads(m, places.roads)
+
+    # coverage gaps: customers outside a promise, by village at low zoom
+    _add_assets(m)
     n_gaps: dict[str, int] = {}
-    if access is not None:
-        points = access[access.geometry.geom_type == "Point"]
+    gaps_by_village: dict[str, pd.DataFrame] = {}
+    if access is not None and access_rows is not None:
+        villages = places.villages if places is not None else None
+        towns = places.towns if places is not None else None
+        located = access_rows.geometry.notna() & ~access_rows.geometry.is_empty
+        customers = access_rows.set_geometry(
+            access_rows.geometry.where(located & (access_rows.geom_type == "Point"), None)
+        )
         # payment first so that the rarer repair gaps are drawn on top
-        for service, colour, limit in (
-            ("payment", PAYMENT_GAP_COLOUR, "10"),
-            ("repair", REPAIR_GAP_COLOUR, "30"),
-        ):
-            if f"{service}_ok" not in points.columns:
+        for service, colour in (("payment", PAYMENT_GAP_COLOUR), ("repair", REPAIR_GAP_COLOUR)):
+            if f"{service}_ok" not in customers.columns:
                 continue
-            gaps = points[~points[f"{service}_ok"].fillna(False).astype(bool)]
-            n_gaps[service] = len(gaps)
-            reason_col = f"{service}_reason" if f"{service}_reason" in gaps.columns else "reason"
-            reason = (
-                gaps[reason_col].map(REASONS_ZH).fillna(gaps[reason_col].astype("string"))
-                if reason_col in gaps.columns
-                else pd.Series("", index=gaps.index)
+            failed = ~customers[f"{service}_ok"].fillna(False).astype(bool).to_numpy()
+            gaps = customers[failed]
+            n_gaps[service] = int(gaps.geometry.notna().sum())
+            data, by_village = _gap_data(
+                gaps, service, villages=villages, towns=towns, colour=colour
             )
-            eta_col = f"{service}_eta_s"
-            eta = (
-                (gaps[eta_col] / 60).round(1).astype("string").fillna("—")
-                if eta_col in gaps.columns
-                else pd.Series("—", index=gaps.index)
-            )
-            ids = (
-                gaps["customer_id"].astype("string")
-                if "customer_id" in gaps.columns
-                else pd.Series(gaps.index.astype(str), index=gaps.index)
-            )
-            service_zh = "抢修" if service == "repair" else "缴费"
-            data = gaps.assign(customer=ids, why=reason, eta=eta)
+            if by_village is not None:
+                gaps_by_village[service] = by_village
             group = folium.FeatureGroup(name=LAYER_NAMES[f"{service}_gaps"])
             group.add_to(m)
-            folium.GeoJson(
-                _geojson(data, ["customer", "why", "eta"]),
-                marker=folium.CircleMarker(
-                    radius=2.5, stroke=False, fill=True, fill_color=colour, fill_opacity=0.85
-                ),
-                tooltip=folium.GeoJsonTooltip(
-                    fields=["customer", "why", "eta"],
-                    aliases=[
-                        f"{service_zh}超{limit}分钟 客户",
-                        "原因 reason",
-                        f"{service_zh}用时（分钟）min",
-                    ],
-                ),
-            ).add_to(group)
+            _Call("gaps", m, data).add_to(group)
+    if gaps_by_village:
+        _Problems(_problems_panel(problem_villages(gaps_by_village))).add_to(m)
 
     # stations on top
     group = folium.FeatureGroup(name=LAYER_NAMES["payment_points"])
@@ -939,6 +1354,8 @@ def county_overview_map(
     )
     if suggested_sites is not None:
         _add_suggested_sites(m, suggested_sites, limit_s)
+    if places is not None:
+        _add_place_names(m, places)
 
     if not any(isinstance(c, folium.LayerControl) for c in m._children.values()):
         folium.LayerControl(collapsed=False, position=LAYER_CONTROL_POSITION).add_to(m)
@@ -983,13 +1400,24 @@ def county_overview_map(
     ):
         if service in n_gaps:
             rows.append((zh, en + " (on map)", f"{n_gaps[service]:,d}"))
+    name = county["name"].iloc[0] if "name" in county.columns else ""
+    name = "" if name is None or pd.isna(name) else str(name)
+    edition_zh, edition_en = _edition(places)
     if title is None:
-        name = county["name"].iloc[0] if "name" in county.columns else ""
-        title = f"{_text(name) if name else ''}供电服务网格总览"
+        page_title = f"{name}供电服务网格图"
+        title = f"{html.escape(name)}供电服务网格总览"
     else:
+        page_title = title
         title = html.escape(title)
     title += '<br><span class="gg-en">Grid-based power supply service overview</span>'
+    if edition_zh:
+        title += (
+            f'<div class="gg-edition" id="gg-edition">{html.escape(edition_zh)} '
+            f'<span class="gg-en">{html.escape(edition_en)}</span></div>'
+        )
     root = cast(Figure, m.get_root())  # a folium.Map's root is its Figure
+    # the browser tab and the saved page's name (branca writes it unescaped)
+    root.title = html.escape(" · ".join(t for t in (page_title, edition_zh) if t))
     legend = _legend_html(
         colours,
         rows,
@@ -1083,6 +1511,11 @@ def offline_html(m: folium.Map) -> str:
     if inline:
         msg = f"Leaflet's {sorted(inline)!r} not found in the rendered map; is `m` a folium.Map?"
         raise InputError(msg)
+    # the panels' places on a phone, a laptop and paper (gg-layout.js marks the page at once
+    # and docks the panels once the map is made)
+    layout_js = _static_text("gg-layout.js").replace("</script", "<\\/script")
+    layout = f"<style>{_static_text('gg-layout.css')}</style>\n<script>{layout_js}</script>\n"
+    page = page.replace("</head>", f"{layout}</head>", 1)
     load = _NETWORK_LOAD.search(page)
     if load:
         msg = (

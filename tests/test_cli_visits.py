@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -33,8 +34,10 @@ AREA_HALF_DEG = 0.04
 WEEK_02 = ("2027-01-11", "2027-01-17")
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def make_workspace(path: Path, *, members: tuple[str, str] = ("甲、乙", "丙")) -> Path:
+    """A workspace at ``path``: the roads and stations of a part of the sample county, tier-3
+    grids T3-W (west, ``members[0]``) and T3-E (east, ``members[1]``) inside a tier-2 grid,
+    and six customers at or around each village there."""
     x, y = CENTRE
     r = ROADS_HALF_DEG
     roads = gpd.read_file(SAMPLE_GPKG, layer="roads", bbox=(x - r, y - r, x + r, y + r))
@@ -48,7 +51,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {
             "grid_id": ["T3-W", "T3-E", "T2-X"],
             "tier": [3, 3, 2],
-            "members": ["甲、乙", "丙", ""],
+            "members": [*members, ""],
             "manager": ["王建国", "刘秀英", "黄春生"],
         },
         geometry=[west, east, box(x - a, y - a, x + a, y + a)],
@@ -78,7 +81,6 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
     customers = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
     assert len(customers) >= 40, "the county part should hold a few villages"
-    path = tmp_path_factory.mktemp("visits") / "ws.gpkg"
     store = GeoPackageStore.create(
         path,
         {"grids": grids, "repair_stations": stations, "customers": customers},
@@ -88,6 +90,11 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     replace_roads(store, roads)
     return path
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_workspace(tmp_path_factory.mktemp("visits") / "ws.gpkg")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -241,3 +248,110 @@ def test_the_demo_week_of_the_first_grid(ws, tmp_path):
     )
     assert day["total_s"] <= 8 * 3600
     assert (tmp_path / "visits" / "丙" / "走访单_丙_2027-01-13.html") in written
+
+
+def test_the_day_route_map_numbers_the_stops_in_the_sheets_order(ws, tmp_path, capsys):
+    code, text, err = run(
+        capsys, "visits", "day", "--workspace", str(ws), "--member", "丙", "--date",
+        "2027-01-06", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    book = openpyxl.load_workbook(tmp_path / "走访单_丙_2027-01-06.xlsx")
+    rows = list(book["走访路线"].iter_rows(min_row=2, values_only=True))
+    assert len(rows) >= 3
+    page = (tmp_path / "走访路线图_丙_2027-01-06.html").read_text(encoding="utf-8")
+    # one numbered marker per stop, in the sheet's order
+    numbers = [int(n) for n in re.findall(r"gg-visit-stop[^>]*?\\u003e(\d+)\\u003c", page)]
+    assert numbers == [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    # the markers: the base, then each stop at its customer's point, in the sheet's order
+    found = re.findall(r"L\.marker\(\s*\[([-\d.e]+),\s*([-\d.e]+)\]", page)
+    customers = gpd.read_file(ws, layer="customers").set_index("customer_id").geometry
+    expected = [(customers[r[3]].y, customers[r[3]].x) for r in rows]
+    assert len(found) == len(rows) + 1
+    np.testing.assert_allclose(np.array(found[1:], dtype=float), np.array(expected), atol=1e-9)
+    # every leg on the roads (the stops are near the roads); nothing from the network
+    assert f"路线图 / route map: {len(rows) + 1} legs along the roads" in text
+    assert "straight" not in text
+    assert not re.search(r"""<(script|link|img)[^>]*(src|href)=["']https?://""", page)
+    assert "L.tileLayer" not in page
+    assert not list(tmp_path.glob("*.partial"))
+
+    # --map without --out: beside the member's sheets in the default folder
+    out = tmp_path / "cwd"
+    out.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(out)
+        code, text, err = run(
+            capsys, "visits", "day", "--workspace", str(ws), "--member", "丙", "--date",
+            "2027-01-06", "--map",
+        )  # fmt: skip
+    assert code == 0, err
+    assert (out / "out" / "visits" / "丙" / "走访路线图_丙_2027-01-06.html").is_file()
+
+
+def _visits_layer(path: Path) -> pd.DataFrame | None:
+    """The stored visit records, or None if the workspace has no ``visits`` layer yet."""
+    store = GeoPackageStore.open(path)
+    if "visits" not in store.layers():
+        return None
+    return (
+        store.read("visits").drop(columns="geometry").sort_values("visit_id").reset_index(drop=True)
+    )
+
+
+def test_import_visit_records_and_a_bad_file_stores_nothing(ws, tmp_path, capsys):
+    path = tmp_path / "ws.gpkg"
+    path.write_bytes(ws.read_bytes())  # the module's workspace stays as it is
+    ids = sorted(gpd.read_file(path, layer="customers")["customer_id"])[:3]
+    head = "记录编号,类型,户号,网格员,走访时间,结果,满意度\n"
+    good = tmp_path / "走访记录.csv"
+    good.write_text(
+        head + f"V1,家访,{ids[0]},丙,2026-11-04 09:10,完成,满意\n"
+        f"V2,电话回访,{ids[1]},丙,2026-11-05 10:00,不在家,\n",
+        encoding="utf-8",
+    )
+    code, text, err = run(
+        capsys, "visits", "import", str(good), "--workspace", str(path), "--author", "张三"
+    )
+    assert code == 0, err
+    assert "新增 added 2" in text
+    stored = _visits_layer(path)
+    assert stored is not None
+    assert stored[["visit_id", "kind", "customer_id", "outcome"]].values.tolist() == [
+        ["V1", "home", ids[0], "done"],
+        ["V2", "callback", ids[1], "not_home"],
+    ]
+
+    # one good row and two bad ones: nothing stored, the bad rows named with their fields
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        head + f"V3,家访,{ids[2]},丙,2026-11-04 09:10,完成,\n"
+        "V4,家访,NOSUCH,丙,2026-11-04 09:30,完成,\n"
+        f"V5,家访,{ids[0]},丙,2026-13-04,好,\n",
+        encoding="utf-8",
+    )
+    before, versions = _visits_layer(path), GeoPackageStore.open(path).list_versions("visits")
+    code, text, err = run(
+        capsys, "visits", "import", str(bad), "--workspace", str(path), "--author", "张三"
+    )
+    assert code == 2
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("gridgeo: error: bad.csv")
+    assert "nothing stored" in lines[0] and "--skip-bad-rows" in lines[0]
+    table = lines[2:]  # under the table's heading
+    assert {(ln.split()[0], ln.split()[2]) for ln in table} == {
+        ("3", "户号"),
+        ("4", "结果"),
+        ("4", "走访时间"),
+    }
+    pd.testing.assert_frame_equal(_visits_layer(path), before)
+    assert len(GeoPackageStore.open(path).list_versions("visits")) == len(versions)
+
+    # a missing file: one line naming it
+    code, _, err = run(
+        capsys, "visits", "import", str(tmp_path / "none.csv"), "--workspace", str(path),
+        "--author", "张三",
+    )  # fmt: skip
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "none.csv: 文件不存在 / no such file" in err

@@ -172,22 +172,32 @@ def test_cli_edit_preview(ws, grids, expected):
     assert in_grids == sum(expected["grids"][g] for g in expected["tiers"][1])
 
 
-def _summary_rows(text: str) -> tuple[dict[str, int], int, int, int]:
-    rows = {
-        m.group(1): _int(m.group(2))
-        for m in re.finditer(r"^\| (\S+) \| ([\d,]+) \|", text, flags=re.M)
-        if m.group(1) != "网格"
-    }
+def _summary_rows(
+    text: str, names: dict[str, str] | None = None
+) -> tuple[dict[str, int], int, int, int]:
+    """The grids' rows of the summary's tables (grid → customers, the cell before the first
+    share), keyed by grid id through ``names`` (name → id) when the tables show names."""
+    names = names or {}
+    rows = {}
+    for line in text.splitlines():
+        cells = line.strip("| ").split(" | ")
+        if not line.startswith("| ") or not any(c.endswith("%") for c in cells):
+            continue
+        first_share = next(i for i, c in enumerate(cells) if c.endswith("%"))
+        key = NOT_LOCATED if cells[0].startswith(NOT_LOCATED) else names.get(cells[0], cells[0])
+        rows[key] = _int(cells[first_share - 1])
     county = re.search(r"客户数：([\d,]+) 户（网格内 ([\d,]+) 户，未定位 ([\d,]+) 户）", text)
     assert county is not None, text[:400]
     total, in_grids, lost = (_int(x) for x in county.groups())
     return rows, total, in_grids, lost
 
 
-def test_chinese_summary(demo, ws, expected):
-    # the demo's summary file (the lowest five grids of each tier, then 未定位)
+def test_chinese_summary(demo, ws, grids, expected):
+    # the demo's summary file (the lowest five grids of each tier by name, then 未定位)
     text = (demo[0] / "reach_summary_zh.md").read_text(encoding="utf-8")
-    rows, total, in_grids, lost = _summary_rows(text)
+    names = dict(zip(grids["name"], grids["grid_id"], strict=True))
+    assert len(names) == len(grids)  # names tell the grids apart
+    rows, total, in_grids, lost = _summary_rows(text, names)
     assert (total, in_grids, lost) == (
         expected["county"],
         expected["county"] - expected["not_located"],

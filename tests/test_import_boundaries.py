@@ -33,6 +33,11 @@ THIRD_PARTY = {
     "_children": "folium: a map's child elements (folium has no public accessor)",
     "_list": "osmium: a way's node list, read without a Python object per node",
     "_pyosmium_data": "osmium: the C++ node list behind a way, read in bulk",
+    # argparse has no public way to walk a built parser's options and subcommands; the CLI
+    # walks its own tree once to add the bilingual help and an example to every command
+    "_actions": "argparse: a parser's options and subcommand actions",
+    "_SubParsersAction": "argparse: the class of a parser's subcommands action",
+    "_choices_actions": "argparse: the help lines of a parser's subcommands",
 }
 
 

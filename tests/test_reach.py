@@ -44,6 +44,7 @@ from gridgeo.reach import (
     customer_access,
     engines_from_roads,
     payment_access,
+    rank_grids,
     reach_kpis,
     repair_reach,
     summary_zh,
@@ -691,10 +692,36 @@ def test_reach_kpis_one_service_and_errors(kpi_tables) -> None:
         summary_zh({})
 
 
+SUMMARY_GRIDS = pd.DataFrame(
+    {
+        "grid_id": ["G1", "G2", "G1a", "G1b", "G2a"],
+        "tier": [2, 2, 3, 3, 3],
+        "parent_id": ["", "", "G1", "G1", "G2"],
+        "name": [
+            "琴城变电站供电网格",
+            "白舍变电站供电网格",
+            "水南村网格",
+            "太和村网格",
+            "白舍村网格",
+        ],
+        "manager": ["", "", "孙七", "周八", "吴九"],
+    }
+)
+SUMMARY_VILLAGES = pd.DataFrame(
+    {
+        "village_code": ["V1", "V2", "V3", "V4", "V5"],
+        "village": ["水南村", "东门村", "石邮村", "白舍村", "上塘村"],
+        "town": ["琴城镇", "琴城镇", "琴城镇", "白舍镇", "白舍镇"],
+    }
+)
+
+
 def test_summary_zh(kpi_tables) -> None:
     access, customers = kpi_tables
     k = reach_kpis(access, customers)
-    text = summary_zh(k, title="南丰县供电服务可达性摘要", village_names={"V3": "石邮村"})
+    text = summary_zh(
+        k, title="南丰县供电服务可达性摘要", grids=SUMMARY_GRIDS, villages=SUMMARY_VILLAGES
+    )
     assert text.startswith("# 南丰县供电服务可达性摘要")
     assert "客户数：10 户" in text
     assert "30 分钟抢修到达率：60.0%" in text
@@ -705,13 +732,70 @@ def test_summary_zh(kpi_tables) -> None:
     assert "未达标客户：6 户" in text
     assert "超出时限 3 户" in text
     assert "离道路过远 1 户" in text
-    assert "| G1b | 3 | 0.0% |" in text
     # 9 of the 10 customers have a tier-3 grid (grid_t3 of c9 is None)
     assert "客户数：10 户（网格内 9 户，未定位 1 户）" in text
-    assert "| 未定位 | 1 | 100.0% | 100.0% |" in text  # c9: repair ok, payment ok
-    assert "V3 石邮村" in text
-    assert "二级网格" in text
-    assert "三级网格" in text
+    # grids by name, no ids and no English in the text
+    assert "G1" not in text and "V3" not in text and "unassigned" not in text
+    # tier 2 = the substations' supply grids (G1 holds G1a and G1b), tier 3 = village grids
+    t2 = text.split("## 达标率最低的供电网格")[1].split("## ")[0]
+    t3 = text.split("## 达标率最低的村级网格")[1].split("## ")[0]
+    # G1: repair 3/6, payment 4/6 -> min 50 %; G2: repair 3/4, payment 3/4 -> 75 %
+    assert t2.index("| 琴城变电站供电网格 | 2 | 6 | 50.0% | 66.7% |") < t2.index(
+        "| 白舍变电站供电网格 | 1 | 4 | 75.0% | 75.0% |"
+    )
+    # worst first by the lower of the two shares: G1b 0 % (repair), then G1a and G2a both
+    # 66.7 % with 3 customers (by id); the 未定位 row (c9: repair ok, payment ok) last
+    rows = [line for line in t3.splitlines() if line.startswith("| ") and "%" in line]
+    assert rows == [
+        "| 太和村网格 | 琴城变电站供电网格 | 周八 | 3 | 0.0% | 66.7% |",
+        "| 水南村网格 | 琴城变电站供电网格 | 孙七 | 3 | 100.0% | 66.7% |",
+        "| 白舍村网格 | 白舍变电站供电网格 | 吴九 | 3 | 66.7% | 66.7% |",
+        "| 未定位（不在任何网格） | — | — | 1 | 100.0% | 100.0% |",
+    ]
+    assert t2 != t3
+    # villages with township and reason, worst first (share of customers with both promises:
+    # V3 0/3, V2 0/1, V4 1/2, V5 1/2); V3: c3 2000 s and c4 2500 s over 30 min (median
+    # 37.5 min), c5 too far from the road; V2: c2 700 s to pay; V4: c7 650 s; V5: c8 1900 s
+    villages = text.split("## 最需关注的村")[1].strip().splitlines()
+    assert villages == [
+        "- 琴城镇 石邮村：2 户超 30 分钟，最近抢修站中位 38 分钟；1 户离道路过远"
+        "（30 分钟抢修到达率 0.0%，10 分钟缴费可达率 66.7%）",
+        "- 琴城镇 东门村：1 户 10 分钟内到不了缴费点，最近缴费点中位 12 分钟"
+        "（30 分钟抢修到达率 100.0%，10 分钟缴费可达率 0.0%）",
+        "- 白舍镇 白舍村：1 户 10 分钟内到不了缴费点，最近缴费点中位 11 分钟"
+        "（30 分钟抢修到达率 100.0%，10 分钟缴费可达率 50.0%）",
+        "- 白舍镇 上塘村：1 户超 30 分钟，最近抢修站中位 32 分钟"
+        "（30 分钟抢修到达率 50.0%，10 分钟缴费可达率 100.0%）",
+    ]
+
+
+def test_summary_zh_without_layers_and_unknown_village(kpi_tables) -> None:
+    access, customers = kpi_tables
+    customers = customers.assign(
+        village_code=customers["village_code"].where(customers.index != "c5")
+    )
+    text = summary_zh(reach_kpis(access, customers), village_names={"V3": "石邮村"})
+    # no grids layer: grids by id; no villages layer: the names given, else the code
+    assert "| G1b | — | — | 3 | 0.0% | 66.7% |" in text
+    assert "- 石邮村：2 户超 30 分钟" in text
+    # c5 (too far from the road, no village): not an English row, listed last
+    assert "unassigned" not in text
+    assert text.rstrip().splitlines()[-1].startswith("- 村名未知的客户：1 户")
+
+
+def test_rank_grids_by_the_lower_share() -> None:
+    table = pd.DataFrame(
+        {
+            "customers": [100, 50, 10, 20, 5],
+            "repair_share_ok": [0.9, 0.65, 0.6, 0.7, 0.0],
+            "payment_share_ok": [0.5, 0.8, 0.6, 0.6, 0.0],
+        },
+        index=pd.Index(["X", "Y", "Z", "W", "未定位"], name="grid_id"),
+    )
+    # lowest of the two: X 0.5, Y 0.65, Z 0.6, W 0.6 (more customers first); 未定位 is no grid
+    assert rank_grids(table).index.tolist() == ["X", "W", "Z", "Y"]
+    with pytest.raises(InputError, match="tier table"):
+        rank_grids(table[["customers"]])
 
 
 # --------------------------------------------------------------------------- more engine cases

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import folium
 import folium.plugins
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 from pyproj import Transformer
-from shapely.geometry import Point, box
+from shapely.geometry import LineString, Point, box
 
 from gridgeo import (
     CRSError,
@@ -31,6 +32,7 @@ from maps.overview import (
     offline_html,
     save_offline,
 )
+from maps.places import MapPlaces
 
 WGS84 = "EPSG:4326"
 UTM50 = "EPSG:32650"  # Nanfeng (116.5 E) lies in UTM zone 50
@@ -61,8 +63,10 @@ def _has(page: str, text: str) -> bool:
 
 
 @pytest.fixture
-def layers() -> dict[str, gpd.GeoDataFrame]:
-    """A 0.2 x 0.2 degree county: two supply grids (west, east), the east one split in two."""
+def layers() -> dict[str, Any]:
+    """A 0.2 x 0.2 degree county: two supply grids (west, east), the east one split in two;
+    two townships, three villages (V1 west, V2 south-east, V3 north-east), a national road,
+    a township road, a lane and a river."""
     county = gpd.GeoDataFrame(
         {"adcode": ["361023"], "name": ["南丰县"]},
         geometry=[box(116.4, 27.0, 116.6, 27.2)],
@@ -78,6 +82,7 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
             "manager": [None, "张三", "李四", "王五", "赵六", "钱七"],
             "phone": [None, "13800000001", "13800000002", "13800000003", "138", "139"],
             "customers": [6.0, 2.0, 4.0, 2.0, 3.0, 1.0],
+            "villages": [None, "V1", "V2，V3", "V1", "V2，V3", None],
         },
         geometry=[
             box(116.4, 27.0, 116.6, 27.2),
@@ -110,6 +115,7 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
             "repair_eta_s": [600.0, 2400.0, 900.0, None],
             "payment_eta_s": [120.0, 300.0, 900.0, None],
             "reason": ["ok", "over_limit", "over_limit", "not_geocoded"],
+            "village_code": ["V1", "V3", "V2", "V3"],
         },
         geometry=[Point(116.41, 27.01), Point(116.58, 27.19), Point(116.52, 27.03), None],
         crs=WGS84,
@@ -147,6 +153,42 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
         "access": access,
         "isochrones": isochrones,
         "suggested_sites": suggested_sites,
+        "places": MapPlaces(
+            towns=gpd.GeoDataFrame(
+                {"town_code": ["T1", "T2"], "town": ["甲镇", "乙镇"]},
+                geometry=[Point(116.45, 27.1), Point(116.55, 27.1)],
+                crs=WGS84,
+            ),
+            villages=gpd.GeoDataFrame(
+                {
+                    "village_code": ["V1", "V2", "V3"],
+                    "village": ["一村", "二村", "三村"],
+                    "town": ["甲镇", "乙镇", "乙镇"],
+                },
+                geometry=[Point(116.41, 27.01), Point(116.53, 27.04), Point(116.57, 27.18)],
+                crs=WGS84,
+            ),
+            roads=gpd.GeoDataFrame(
+                {
+                    "highway": ["trunk", "trunk", "tertiary", "residential"],
+                    "name": ["G206国道", "G206国道", "Y173乡道", None],
+                },
+                geometry=[
+                    LineString([(116.5, 27.0), (116.5, 27.1)]),
+                    LineString([(116.5, 27.1), (116.5, 27.2)]),
+                    LineString([(116.5, 27.1), (116.55, 27.1)]),
+                    LineString([(116.41, 27.01), (116.45, 27.05)]),
+                ],
+                crs=WGS84,
+            ),
+            rivers=gpd.GeoDataFrame(
+                {"name": ["盱江"]},
+                geometry=[LineString([(116.52, 27.0), (116.52, 27.2)])],
+                crs=WGS84,
+            ),
+            data_date="2026-12-06",
+            version=7,
+        ),
     }
 
 
@@ -175,10 +217,13 @@ def _legend(page: str) -> str:
 
 
 def test_builds_a_map_without_mutating_inputs(layers):
-    before = {k: v.copy() for k, v in layers.items()}
+    frames = {k: v for k, v in layers.items() if isinstance(v, gpd.GeoDataFrame)}
+    places = layers["places"]
+    frames.update({f"places.{k}": getattr(places, k) for k in ("towns", "villages", "roads")})
+    before = {k: v.copy() for k, v in frames.items()}
     m = county_overview_map(**layers)
     assert isinstance(m, folium.Map)
-    for k, v in layers.items():
+    for k, v in frames.items():
         assert_geodataframe_equal(v, before[k])
     assert layers["grids"].crs == UTM50
 
@@ -232,17 +277,60 @@ def test_popup_escapes_html_in_names(layers):
     assert "&lt;script&gt;" in popup
 
 
+def _gaps(m: folium.Map, key: str) -> dict[str, Any]:
+    """The data gg-labels.js draws a gap layer from (its one `ggMap.gaps` call)."""
+    (call,) = [
+        c for c in _group(m, key)._children.values() if getattr(c, "function", None) == "gaps"
+    ]
+    return call.data[0]
+
+
 def test_coverage_gaps_are_the_customers_outside_a_promise(layers):
     m = county_overview_map(**layers)
-    # C2 and C4 fail repair, C3 and C4 fail payment; C4 has no point so it cannot be drawn
-    repair = [f["properties"]["customer"] for f in _features(m, "repair_gaps")]
-    payment = [f["properties"]["customer"] for f in _features(m, "payment_gaps")]
-    assert repair == ["C2"]
-    assert payment == ["C3"]
-    (c2,) = _features(m, "repair_gaps")
-    assert c2["properties"]["why"] == "超出时限"
-    assert c2["properties"]["eta"] == "40.0"  # 2400 s / 60
-    assert c2["geometry"]["coordinates"] == pytest.approx([116.58, 27.19])
+    # C2 and C4 fail repair, C3 and C4 fail payment; C4 has no point so it is no dot
+    repair, payment = _gaps(m, "repair_gaps"), _gaps(m, "payment_gaps")
+    (c2,) = repair["dots"]
+    lat, lon, n, reason, eta, village = c2
+    assert (lat, lon, n, eta) == (27.19, 116.58, 1, 40.0)  # 2400 s / 60
+    assert repair["names"][village] == "三村"
+    assert repair["reasons"][reason] == "原因 超出时限"
+    (c3,) = payment["dots"]
+    assert c3[:3] == [27.03, 116.52, 1] and c3[4] == 15.0  # 900 s / 60
+    assert payment["names"][c3[5]] == "二村"
+    # by village (C4 counts in its village V3 although it has no point), at the village point
+    ((lat, lon, n, tip),) = repair["villages"]
+    assert (lat, lon, n) == (27.18, 116.57, 2)
+    # reasons largest first, ties by reason code (not_geocoded before over_limit)
+    assert tip == "三村：2 户抢修超30分钟（未定位 1、超出时限 1）/ 2 customers beyond 30-min repair"
+    assert [(v[2], v[3].split("：")[0]) for v in payment["villages"]] == [(1, "二村"), (1, "三村")]
+    assert repair["minZoom"] == payment["minZoom"] == 13
+
+
+def test_coverage_gaps_without_villages_are_dots_only(layers):
+    access = layers["access"].drop(columns="village_code")
+    m = county_overview_map(**{**layers, "access": access})
+    repair = _gaps(m, "repair_gaps")
+    assert repair["villages"] == []  # gg-labels.js then shows the dots at every zoom
+    assert repair["dots"] == [[27.19, 116.58, 1, 0, 40.0, -1]] and repair["names"] == []
+    assert 'id="gg-problems"' not in m.get_root().render()
+
+
+def test_customers_at_one_point_are_one_dot(layers):
+    # three customers beyond 30 minutes at one point (their village's point): one dot of 3
+    access = gpd.GeoDataFrame(
+        {
+            "customer_id": ["A", "B", "C"],
+            "repair_ok": [False, False, False],
+            "repair_eta_s": [1900.0, 2500.0, 2000.0],
+            "reason": ["over_limit"] * 3,
+            "village_code": ["V1"] * 3,
+        },
+        geometry=[Point(116.41, 27.01)] * 3,
+        crs=WGS84,
+    )
+    repair = _gaps(county_overview_map(**{**layers, "access": access}), "repair_gaps")
+    assert repair["dots"] == [[27.01, 116.41, 3, 0, 41.7, 0]]  # 2500 s = 41.7 min
+    assert repair["names"] == ["一村"]
 
 
 def test_isochrones_use_the_all_station_bands_widest_first(layers):
@@ -559,8 +647,34 @@ def test_renders_offline_in_headless_chromium(
     # Leaflet ran: it built its panes, the markers, the canvas and the layer control
     assert dom.count('class="leaflet-pane') >= 5
     assert "leaflet-map-pane" in dom
-    # 2 substations + 1 repair station + 2 suggested stations
-    assert dom.count('class="leaflet-marker-icon') == 5
+    # 2 substations + 1 repair station + 2 suggested stations; then the labels (2 townships,
+    # 3 villages, 2 roads)
+    icons = re.findall(r'<div class="leaflet-marker-icon([^"]*)"', dom)
+    assert len([c for c in icons if "gg-label" not in c and "gg-gap-agg" not in c]) == 5
+    assert len([c for c in icons if "gg-label-township" in c]) == 2
+    assert len([c for c in icons if "gg-label-village" in c]) == 3
+    assert len([c for c in icons if "gg-label-road" in c]) == 2
+    # and bubbles instead of single dots: below zoom 11 one per township (乙镇 holds V3 with
+    # C2 and C4 beyond 30-min repair, C4 without a point, and V2's C3 and V3's C4 beyond
+    # 10-min payment), from 11 on one per village
+    zoom = "() => { for (const k in window) { try { if (window[k] instanceof L.Map) "
+    zoom += "return [window[k].getZoom(), window[k].getCenter()]; } catch (e) {} } }"
+    # (once the page has settled: the layout fits the county to the free part of the screen)
+    offline_page.wait_for_function(
+        "() => { let z = null; for (const k in window) { try { if (window[k] instanceof L.Map)"
+        " z = window[k].getZoom(); } catch (e) {} }"
+        " const n = document.querySelectorAll('.gg-gap-payment').length;"
+        " return (z < 11 && n === 1) || (z >= 11 && z < 13 && n === 2); }",
+        timeout=5000,
+    )
+    level, _ = offline_page.evaluate(zoom)
+    repair = offline_page.locator(".gg-gap-repair").all_inner_texts()
+    payment = offline_page.locator(".gg-gap-payment").all_inner_texts()
+    assert repair == ["2"]
+    assert sorted(payment) == (["2"] if level < 11 else ["1", "1"]), level
+    # a township's name is on the map, shown
+    township = offline_page.locator(".gg-label-township .gg-label-text", has_text="乙镇")
+    assert township.is_visible()
     # the suggestions are drawn as markers numbered in rank order (the legend's sample apart)
     numbers = re.findall(
         r'<div class="leaflet-marker-icon[^"]*"[^>]*><div class="gg-suggested"[^>]*>(\d+)</div>',
@@ -573,6 +687,22 @@ def test_renders_offline_in_headless_chromium(
     assert "leaflet-control-layers-overlays" in dom
     assert "县界 County boundary" in dom
     assert 'id="gg-figures"' in dom and 'id="gg-legend"' in dom
+    # a problem village: its entry zooms the map to it, where the single dots replace the
+    # village bubbles (the phone opens the list from its button first)
+    before, _ = offline_page.evaluate(zoom)
+    button = offline_page.locator('#gg-bar button[data-sheet="problems"]')
+    if button.is_visible():
+        button.click()
+    offline_page.locator('#gg-problems li[data-village="V3"]').click()
+    offline_page.wait_for_function(
+        "() => document.querySelectorAll('.gg-gap-agg').length === 0", timeout=5000
+    )
+    after, centre = offline_page.evaluate(zoom)
+    assert before < 13 <= after
+    # V3's bounds: its point (116.57, 27.18) and C2's (116.58, 27.19)
+    assert 27.18 <= centre["lat"] <= 27.19 and 116.57 <= centre["lng"] <= 116.58
+    screenshot("county_map_problem_village")
+    assert page_errors == []
 
 
 def test_the_same_map_gives_the_same_bytes(layers, tmp_path):
