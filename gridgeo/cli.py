@@ -99,6 +99,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     """Make the sample county's workspace as a county company would (workspace, grids with a
     roster, customer import), run the main job on it (:func:`gridgeo.run.run_workspace`), then
     store a year of generated work orders (:func:`gridgeo._sample_orders.add_sample_orders`)."""
+    import pandas as pd
+
     from gridgeo import _sample_orders, archive, io, roster, sample, visit_sheets, workspace
     from gridgeo.run import report_records, run_workspace
 
@@ -204,7 +206,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     # the service from records, as `gridgeo run` reports it on a workspace with work orders
     report_records(store, out_dir, progress=progress)
     # next week's visit days (走访日) of the first tier-3 grid, with their sheets (走访单)
-    visit_sheets.week_visits(store, out_dir / "visits", progress=progress)
+    week, _ = visit_sheets.week_visits(store, out_dir / "visits", progress=progress)
+    # and the whole county's plan for the quarter after that week (the sample's first quarter)
+    first = pd.to_datetime(week.days["date"]).min() if len(week.days) else None
+    visit_sheets.quarter_plan(
+        store,
+        out_dir / "visits" / "quarter",
+        today=None if first is None or pd.isna(first) else first.date(),
+        progress=progress,
+    )
     progress.close()
     return 0
 

@@ -53,6 +53,7 @@ __all__ = [
     "day_sheets",
     "map_name",
     "member_plan",
+    "quarter_plan",
     "safe_name",
     "sheet_html",
     "sheet_points",
@@ -608,6 +609,68 @@ def week_visits(
             f"  走访单与计划 / sheets and plan: {len(written)} files in {Path(out_dir)}",
         )
     return plan, written
+
+
+def quarter_plan(
+    store: GeoPackageStore,
+    out_dir: str | Path,
+    *,
+    today: dt.date | None = None,
+    settings: VisitSettings | None = None,
+    progress: Callable[..., None] | None = None,
+) -> tuple[VisitPlan, str, list[Path]]:
+    """
+    Plan the whole county's visits of the quarter after ``today`` and write the plan.
+
+    Every member of every grid, one visit day a week ("6+1"); the files are the planned
+    visits as rows of the ``visits`` layer (:data:`VISIT_PLAN_CSV`) and what cannot be planned
+    with its reason (:data:`UNPLANNED_CSV`), without the day sheets (a quarter has hundreds;
+    ``gridgeo visits day`` prints one member's day).
+
+    Parameters
+    ----------
+    store
+        The workspace.
+    out_dir
+        The folder to write to (created).
+    today
+        The quarter planned is the one after this day's (default: today).
+    settings
+        :class:`~gridgeo.visits.VisitSettings`.
+    progress
+        Called with the summary lines when done.
+
+    Returns
+    -------
+    tuple
+        The plan, the quarter's label (``2027-Q1``) and the files written.
+    """
+    day = today or dt.date.today()
+    year, quarter = day.year, (day.month - 1) // 3 + 1
+    year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
+    label = f"{year}-Q{quarter}"
+    start, end = visit_period(label)
+    t0 = time.perf_counter()
+    plan = plan_workspace_visits(store, start=start, end=end, settings=settings)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = plan.visit_rows()
+    rows["planned_on"] = pd.to_datetime(rows["planned_on"]).dt.strftime("%Y-%m-%d")
+    written = []
+    for frame, name in ((rows, VISIT_PLAN_CSV), (plan.unplanned, UNPLANNED_CSV)):
+        path = out / name
+        partial = path.with_name(path.name + ".partial")
+        frame.to_csv(partial, index=False, encoding="utf-8-sig")
+        partial.replace(path)
+        written.append(path)
+    if progress is not None:
+        progress(
+            f"下季度走访计划 / next quarter's visit plan ({label}, {start.isoformat()} - "
+            f"{end.isoformat()}), 全县 / whole county, {time.perf_counter() - t0:.1f} s:",
+            *(f"  {line}" for line in plan.lines()),
+            f"  计划 / plan: {', '.join(str(p) for p in written)}",
+        )
+    return plan, label, written
 
 
 def customer_names(store: GeoPackageStore) -> pd.Series:

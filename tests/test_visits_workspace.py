@@ -86,3 +86,35 @@ def test_one_member_and_one_members_grid(ws):
 def test_a_part_that_is_not_there_is_refused(ws, kwargs, match):
     with pytest.raises(InputError, match=match):
         plan_workspace_visits(GeoPackageStore.open(ws), start=ROUND_1[0], end=ROUND_1[1], **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("today", "label", "first", "last"),
+    [
+        ("2026-12-09", "2027-Q1", "2027-01-01", "2027-03-31"),
+        ("2026-05-01", "2026-Q3", "2026-07-01", "2026-09-30"),
+    ],
+)
+def test_the_demo_quarter_plan_is_the_next_quarter_of_the_whole_county(
+    ws, tmp_path, today, label, first, last
+):
+    import datetime as dt
+
+    import pandas as pd
+
+    from gridgeo.visit_sheets import quarter_plan
+
+    store = GeoPackageStore.open(ws)
+    lines: list[str] = []
+    plan, got, files = quarter_plan(
+        store, tmp_path, today=dt.date.fromisoformat(today), progress=lambda *a: lines.extend(a)
+    )
+    assert got == label and label in lines[0]
+    planned = pd.read_csv(files[0], dtype=str)
+    assert len(planned) == len(plan.stops) > 0
+    assert planned["planned_on"].min() >= first and planned["planned_on"].max() <= last
+    # the whole county: both grids and all three members
+    assert set(plan.stops["grid_id"]) == {"T3-E", "T3-W"}
+    assert set(plan.stops["member"]) == {"甲", "乙", "丙"}
+    unplanned = pd.read_csv(files[1], dtype=str)
+    assert len(unplanned) == len(plan.unplanned)
