@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             sys.exit(f"模糊测试无法运行 / the fuzz could not run: {exc}")
         failures = contractfuzz.failure_text(Path(tmp))
-        tracebacks = _tracebacks(Path(tmp) / "uvicorn.log")
+        tracebacks = [
+            text for log in sorted(Path(tmp).rglob("uvicorn*.log")) for text in _tracebacks(log)
+        ]  # one server per lane (lane0/uvicorn.log, ...)
     ok = contractfuzz.fuzz_ok(summary) and summary["requests"] >= args.min_requests
     result = {
         "benchmark": "fuzz_api",

@@ -40,6 +40,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import sqlite3
@@ -791,14 +792,19 @@ def read_audit(
         ).fetchall()
     table = pd.DataFrame(rows, columns=["id", *_AUDIT_COLUMNS])
     for key in ("what", "versions_before", "versions_after"):
-        table[key] = [json.loads(v) if v else {} for v in table[key]]
+        # Infinity / NaN stored by an older version come back as text, never as a float
+        # that no JSON answer can carry
+        table[key] = [json.loads(v, parse_constant=str) if v else {} for v in table[key]]
     return table, int(total[0])
 
 
 def _utf8(value: Any) -> Any:
-    """``value`` (parsed JSON) with every text made encodable as UTF-8."""
+    """``value`` (parsed JSON) with every text made encodable as UTF-8, and every number
+    that JSON cannot hold (``1e999`` in a body parses as infinity) kept as its text."""
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     if isinstance(value, dict):
         return {_utf8(k): _utf8(v) for k, v in value.items()}
     if isinstance(value, list):

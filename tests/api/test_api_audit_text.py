@@ -25,6 +25,30 @@ def test_a_body_with_lone_surrogates_is_audited_and_the_log_answers(
     assert log.json()["rows"][0]["what"]["reason"] == "a?b"
 
 
+def test_a_body_with_numbers_json_cannot_answer_is_audited_and_the_log_answers(
+    writer: TestClient, writable: Path
+) -> None:
+    """The fuzz's 500 on a plain ``GET /admin/audit``: a refused write whose body held
+    ``1e999`` (parsed as infinity) was stored as ``Infinity``; the log's answer then held a
+    float that JSON cannot carry."""
+    body = b'{"order_id": 1e999, "reason": -1e999, "n": [1e999]}'
+    answer = writer.post("/orders", content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    store = gridgeo.GeoPackageStore.open(writable)
+    rows, _ = gridgeo.read_audit(store, route="/orders")
+    assert rows.iloc[0]["what"] == {"order_id": "inf", "reason": "-inf", "n": ["inf"]}
+    # a row an older version stored with Infinity / NaN reads back as text
+    gridgeo.record_audit(
+        store,
+        {"username": "a", "role": "admin", "method": "POST", "route": "/orders",
+         "path": "/orders", "target": "", "what": '{"x": Infinity, "y": NaN}', "status": 422},
+    )  # fmt: skip
+    log = writer.get("/admin/audit")
+    assert log.status_code == 200, log.text
+    assert log.json()["rows"][0]["what"] == {"x": "Infinity", "y": "NaN"}
+    assert log.json()["rows"][1]["what"]["order_id"] == "inf"
+
+
 def test_the_library_records_such_text_too(writable: Path) -> None:
     store = gridgeo.GeoPackageStore.open(writable)
     gridgeo.ensure_user_tables(store)
