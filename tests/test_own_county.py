@@ -25,6 +25,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pypdf
 import pytest
 import shapely
 
@@ -118,6 +119,12 @@ def check_workspace(ws: Path, out: Path, truth_csv: Path, adcode: str) -> dict[s
     assert f"{100 * repair_ok:.1f}" in text
     page = (out / "county_map.html").read_text(encoding="utf-8")
     assert f"{100 * repair_ok:.1f}" in page
+    name = county["name"].iloc[0]
+    assert f"<title>{name}供电服务网格图" in page
+    # the picture for phones and paper, drawn for this county too
+    text = pypdf.PdfReader(out / "county_map.pdf").pages[0].extract_text()
+    assert f"{name}供电服务网格图" in text and f"{100 * repair_ok:.1f}%" in text
+    assert (out / "county_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the archive: one CSV per village grid (and the not-located list) holding every customer
     csvs = [p for p in (out / "archive").rglob("*.csv")]
     rows = sum(len(pd.read_csv(p, dtype=str)) for p in csvs)

@@ -425,7 +425,7 @@ def test_a_customer_without_access_row_is_outside_the_promise_in_api_and_cli(
     )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     line = next(x for x in cli.stdout.splitlines() if x.split()[:1] == [grid_id])
-    found = re.search(r" ([\d.]+)→[\d.a-z]+ ", line)
+    found = re.search(r" ([\d.]+) ?→ ?[\d.a-z]+ ", line)
     assert found is not None, line
     assert found.group(1) == f"{expected:.1f}"
     assert line.split()[2].replace(",", "") == str(n)  # customers before
