@@ -782,6 +782,10 @@ def _save(fig: Figure, path: Path, fmt: str) -> None:
             {"CreationDate": None, "Producer": "gridgeo"} if fmt == "pdf" else {"Software": None}
         )
         fig.savefig(tmp, format=fmt, dpi=PICTURE_DPI, metadata=metadata)
+        # mkstemp makes the file private (0600); the picture is for sharing, as the map is
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

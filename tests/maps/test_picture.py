@@ -105,6 +105,9 @@ def test_the_run_writes_the_png_and_the_a4_pdf(ran):
     w_mm, h_mm = (float(v) / 72 * 25.4 for v in (page.mediabox.width, page.mediabox.height))
     assert (round(w_mm), round(h_mm)) == (297, 210)  # A4 landscape
     assert pdf.stat().st_size < 1_000_000
+    # readable by whoever may read the HTML map beside them (not private to the writer)
+    mode = (out / run.SUMMARY_JSON).stat().st_mode & 0o777
+    assert png.stat().st_mode & 0o777 == mode and pdf.stat().st_mode & 0o777 == mode
     # the text is set in the Chinese font, embedded (a text layer alone would also hold
     # characters drawn as boxes by a font without them)
     family = fonts.cjk_font().replace(" ", "").lower()
