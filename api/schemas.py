@@ -86,7 +86,7 @@ class EditPreview(BaseModel):
 class OutputState(BaseModel):
     """One output of ``gridgeo run`` in the workspace's folder and whether it is current."""
 
-    output: Literal["archive", "map", "summary", "records"]
+    output: Literal["archive", "map", "picture", "summary", "records"]
     label: str
     files: list[str] = Field(description="file names relative to the output folder")
     state: Literal["current", "stale", "missing"]

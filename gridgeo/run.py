@@ -1015,6 +1015,7 @@ OUTPUT_STATES = ("current", "stale", "missing")
 _OUTPUTS = {
     "archive": ("档案 archive", (f"{ARCHIVE_DIR}/",), "archive"),
     "map": ("地图 map", (MAP_FILE,), "map"),
+    "picture": ("地图图片 map picture", (PICTURE_PNG, PICTURE_PDF), "picture"),
     "summary": ("摘要 summary", (SUMMARY_JSON, SUMMARY_MD), "summary"),
     "records": ("工单考核 service reports", (f"{RECORDS_DIR}/",), "records"),
 }
@@ -1234,6 +1235,8 @@ def outputs_status(
         present = all((out / n).is_dir() if n.endswith("/") else (out / n).is_file() for n in names)
         if output == "records" and not present and _orders.ORDER_LAYER not in layers:
             continue  # no work orders: no reports to make
+        if output == "picture" and not present and "picture" not in files:
+            continue  # the run drew no picture (no Chinese font, or no picture writer)
         if not present:
             found.append(OutputStatus(output, label, names, "missing"))
             continue

@@ -264,7 +264,8 @@ def test_a_save_says_the_outputs_of_the_folder_are_now_stale(
     """Issue 13: after a save the archive, map, summary and service reports in the workspace's
     folder are older than the grids; the answer says so, with folder-relative names only."""
     demo, folder = demo_workspace.parent, writable.parent
-    for name in ("summary.json", "reach_summary_zh.md", "county_map.html"):
+    names = ("summary.json", "reach_summary_zh.md", "county_map.html")
+    for name in (*names, "county_map.png", "county_map.pdf"):
         shutil.copyfile(demo / name, folder / name)
     (folder / "archive").mkdir()
     (folder / "service").mkdir()
@@ -281,6 +282,7 @@ def test_a_save_says_the_outputs_of_the_folder_are_now_stale(
     assert [(o["output"], o["state"]) for o in outputs] == [
         ("archive", "stale"),
         ("map", "stale"),
+        ("picture", "stale"),
         ("summary", "stale"),
         ("records", "stale"),
     ]
@@ -289,6 +291,7 @@ def test_a_save_says_the_outputs_of_the_folder_are_now_stale(
     assert [o["files"] for o in outputs] == [
         ["archive/"],
         ["county_map.html"],
+        ["county_map.png", "county_map.pdf"],
         ["summary.json", "reach_summary_zh.md"],
         ["service/"],
     ]

@@ -467,13 +467,14 @@
 
   // ------------------------------------------------------------------ save, restore
 
-  // after a save or restore: the outputs of `gridgeo run` (archive, map, summary) in the
-  // workspace's folder are older than the grids until the run refreshes them
-  const STALE_OUTPUTS = "档案、地图、摘要已过期，请运行 gridgeo run 刷新 / the archive, map and summary are now out of date: run gridgeo run";
-
+  // after a save or restore: the outputs of `gridgeo run` (archive, map, its picture,
+  // summary, service reports) in the workspace's folder are older than the grids until the
+  // run refreshes them; the answer names each one (label: "地图 map")
   function staleNote(out) {
-    const stale = (out.outputs || []).some((o) => o.state === "stale");
-    return stale ? ` · ${STALE_OUTPUTS}` : "";
+    const stale = (out.outputs || []).filter((o) => o.state === "stale").map((o) => o.label);
+    return stale.length
+      ? ` · 已过期 / now out of date: ${stale.join("、")} — 请运行 gridgeo run 刷新 / run gridgeo run`
+      : "";
   }
 
   async function save(event) {
