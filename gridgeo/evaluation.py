@@ -64,6 +64,7 @@ __all__ = [
     "DEFAULT_TARGETS",
     "EVALUATION_FIGURES",
     "EVALUATION_TIERS",
+    "UNIT_DECIMALS",
     "MonthlyEvaluation",
     "Tier",
     "evaluate_workspace",
@@ -127,7 +128,8 @@ _COLUMNS_ZH = {
     "result": "考核结果",
     "figure": "指标代码",
 }
-_DECIMALS = {"%": 3, "分钟": 1, "小时": 3, "次": 4, "件/万户": 2, "件": 0}
+# decimals a figure of each unit is rounded to for reading (the workbook, the report)
+UNIT_DECIMALS = {"%": 3, "分钟": 1, "小时": 3, "次": 4, "件/万户": 2, "件": 0}
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,7 @@ def _long_table(
 
 def _sheet_frame(table: pd.DataFrame) -> pd.DataFrame:
     frame = table.copy()
-    decimals = frame["unit"].map(_DECIMALS).fillna(2).astype(int)
+    decimals = frame["unit"].map(UNIT_DECIMALS).fillna(2).astype(int)
     for column in ("value", "previous", "change", "target"):
         frame[column] = [
             round(v, d) if np.isfinite(v) else np.nan
@@ -429,7 +431,7 @@ def _fmt(value: float, unit: str, figure: str = "", *, change: bool = False) -> 
     """A value as the summary shows it: rates to 0.1 % (reliability to 0.001 %)."""
     if not np.isfinite(value):
         return "无数据"
-    decimals = _DECIMALS.get(unit, 2)
+    decimals = UNIT_DECIMALS.get(unit, 2)
     if unit == "%":
         decimals = 3 if figure in ("rs1", "rs3") else 1
     sign = "+" if change and value > 0 else ""

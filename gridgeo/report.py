@@ -50,6 +50,7 @@ from gridgeo.errors import GridGeoError, NotFoundError
 from gridgeo.evaluation import (
     EVALUATION_FIGURES,
     NOT_MET,
+    UNIT_DECIMALS,
     MonthlyEvaluation,
     evaluate_workspace,
 )
@@ -220,9 +221,6 @@ def _rounded(value: float, decimals: int) -> float:
     return round(float(value), decimals) if np.isfinite(value) else np.nan
 
 
-_DECIMALS = {"%": 3, "分钟": 1, "小时": 3, "次": 4, "件/万户": 2, "件": 0}
-
-
 def _figures_table(evaluation: MonthlyEvaluation) -> pd.DataFrame:
     county = evaluation.tables["county"]
     first = county["group_id"].iloc[0] if len(county) else None
@@ -233,7 +231,7 @@ def _figures_table(evaluation: MonthlyEvaluation) -> pd.DataFrame:
             continue
         row = rows.loc[figure]
         unit = str(row["unit"])
-        d = _DECIMALS.get(unit, 2)
+        d = UNIT_DECIMALS.get(unit, 2)
         target = f"{row['op']} {row['target']:g}{unit}" if row["op"] else ""
         out.append(
             {
@@ -875,7 +873,7 @@ def _figure_lines(report: LeadershipReport) -> pd.DataFrame:
             d = (
                 3
                 if "可靠率" in figure
-                else (1 if unit in ("%", "分钟") else _DECIMALS.get(unit, 2))
+                else (1 if unit in ("%", "分钟") else UNIT_DECIMALS.get(unit, 2))
             )
             text = f"{v:+.{d}f}" if sign else f"{v:,.{d}f}"
             if sign:
